@@ -1,0 +1,12 @@
+package earlyhints
+
+import "errors"
+
+// Sentinel errors; wrapped errors carry the detail.
+var (
+	ErrUnsupportedRel = errors.New("earlyhints: relation not acted on in a 103 (use preload, modulepreload or preconnect)")
+	ErrMissingAs      = errors.New("earlyhints: preload without a valid as= destination")
+	ErrBadTarget      = errors.New("earlyhints: hint target is not an http(s) URL")
+	ErrCrossSite      = errors.New("earlyhints: cross-site preload (enable AllowCrossSitePreload to allow it)")
+	ErrBadConfig      = errors.New("earlyhints: invalid configuration")
+)

@@ -1,0 +1,3 @@
+module github.com/earlyhints/earlyhints
+
+go 1.26.8

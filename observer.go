@@ -1,0 +1,82 @@
+package earlyhints
+
+import "time"
+
+// EventKind says what happened to a request or a response.
+type EventKind int
+
+// The events a Handler reports.
+const (
+	// EventSent: a 103 with Links hints went to the client.
+	EventSent EventKind = iota + 1
+	// EventSkipped: no 103 was sent; Reason says why.
+	EventSkipped
+	// EventLearned: a response was observed; Links hints are now stored.
+	EventLearned
+	// EventInvalid: input was rejected (a bad Link, broken HTML, ...); Err says what.
+	EventInvalid
+	// EventForwarded: the wrapped handler's own 103 was passed to the client.
+	EventForwarded
+	// EventSuppressed: a later 103 from the wrapped handler was not written.
+	EventSuppressed
+	// EventDropped: a hinted target answered 404/410 and was forgotten.
+	EventDropped
+	// EventPushed, EventPushSkipped, EventPushCancelled: legacy HTTP/2 push.
+	EventPushed
+	EventPushSkipped
+	EventPushCancelled
+)
+
+var eventNames = [...]string{
+	EventSent: "sent", EventSkipped: "skipped", EventLearned: "learned", EventInvalid: "invalid",
+	EventForwarded: "forwarded", EventSuppressed: "suppressed", EventDropped: "dropped",
+	EventPushed: "pushed", EventPushSkipped: "push_skipped", EventPushCancelled: "push_cancelled",
+}
+
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// Skip reasons reported with EventSkipped.
+const (
+	ReasonMethod     = "method"      // not GET or HEAD
+	ReasonNotNav     = "not_navigation"
+	ReasonProtocol   = "protocol"    // HTTP/1.x while HTTP/1.1 hinting is off
+	ReasonUserAgent  = "user_agent"  // on the deny list
+	ReasonNoHints    = "no_hints"    // nothing learned for the route yet
+	ReasonStoreError = "store_error" // the store failed; the request went on
+	ReasonDisabled   = "disabled"
+)
+
+// Event is one decision of a Handler.
+type Event struct {
+	Kind   EventKind
+	Route  string
+	Proto  string
+	Links  int
+	Bytes  int
+	Reason string
+	Err    error
+	// Elapsed is the time the decision took (for EventSent: from the request's
+	// arrival to the 103 being flushed).
+	Elapsed time.Duration
+}
+
+// Observer receives every decision of a Handler. It is called on the request
+// path and must not block.
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(Event)
+
+// Observe calls f(e).
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+type nopObserver struct{}
+
+func (nopObserver) Observe(Event) {}
