@@ -1,0 +1,114 @@
+package earlyhints
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/earlyhints/earlyhints/hintstore"
+)
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultMaxPreloads    = 10
+	DefaultMaxPreconnects = 4
+	DefaultMaxHeaderBytes = 4 << 10
+	DefaultScanBytes      = 64 << 10
+	DefaultPrivateQuorum  = 2
+)
+
+// Config configures a Handler. The zero value works.
+type Config struct {
+	// Store keeps learned hints. Nil means a new in-memory store
+	// (hintstore.NewMemory with its defaults).
+	Store hintstore.Store
+	// MaxPreloads caps preload and modulepreload links in one 103. 0 means 10.
+	MaxPreloads int
+	// MaxPreconnects caps preconnect links in one 103. 0 means 4.
+	MaxPreconnects int
+	// MaxHeaderBytes caps the total size of the Link values in one 103.
+	// 0 means 4 KiB.
+	MaxHeaderBytes int
+	// AllowHTTP1 sends 103 to HTTP/1.x clients too. Default false: browsers
+	// ignore 103 over HTTP/1.1 and some old clients and proxies break on 1xx.
+	AllowHTTP1 bool
+	// AllowCrossSitePreload lets preload targets live on another site.
+	// Default false: only same-site preloads; preconnect may name any https origin.
+	AllowCrossSitePreload bool
+	// DenyUserAgents lists substrings of User-Agent values that never get a 103.
+	DenyUserAgents []string
+	// QueryParams names the query parameters that are part of a route key.
+	// Default none: the query is ignored.
+	QueryParams []string
+	// PrivateQuorum is how many distinct requesters must produce a hint seen
+	// in a private response before it is sent to anyone. 0 means 2.
+	PrivateQuorum int
+	// IdentityKey keys the hash that identifies requesters of private
+	// responses. Nil means a random key per process.
+	IdentityKey []byte
+	// ScanBytes bounds how much of an HTML response is scanned. 0 means 64 KiB.
+	ScanBytes int
+	// DisableScan learns only from Link headers, not from the HTML.
+	DisableScan bool
+	// DisableLearning never records observations (hints come from the store
+	// as filled by someone else).
+	DisableLearning bool
+	// Disabled turns hinting off: the Handler only calls next (mode "off").
+	Disabled bool
+	// Observer receives every decision. Nil means none.
+	Observer Observer
+	// Logger receives warnings. Nil means slog.Default().
+	Logger *slog.Logger
+	// BeforeHints, when set, is called for each gated navigation after the
+	// hints are looked up and before the 103 is written; it may write
+	// something else instead (legacy HTTP/2 push) and returns the hints still
+	// to be sent as a 103. It lets the push package plug in without this
+	// package depending on it.
+	BeforeHints func(w http.ResponseWriter, r *http.Request, hints []hintstore.Link) []hintstore.Link
+}
+
+// Validate reports whether c is usable.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxPreloads < 0:
+		return fmt.Errorf("%w: MaxPreloads %d is negative", ErrBadConfig, c.MaxPreloads)
+	case c.MaxPreconnects < 0:
+		return fmt.Errorf("%w: MaxPreconnects %d is negative", ErrBadConfig, c.MaxPreconnects)
+	case c.MaxHeaderBytes < 0:
+		return fmt.Errorf("%w: MaxHeaderBytes %d is negative", ErrBadConfig, c.MaxHeaderBytes)
+	case c.MaxHeaderBytes > 0 && c.MaxHeaderBytes < 64:
+		return fmt.Errorf("%w: MaxHeaderBytes %d is too small for one link (use at least 64)", ErrBadConfig, c.MaxHeaderBytes)
+	case c.PrivateQuorum < 0:
+		return fmt.Errorf("%w: PrivateQuorum %d is negative", ErrBadConfig, c.PrivateQuorum)
+	case c.PrivateQuorum == 1:
+		return fmt.Errorf("%w: PrivateQuorum 1 would hint one user's private URLs to others (use 2 or more)", ErrBadConfig)
+	case c.ScanBytes < 0:
+		return fmt.Errorf("%w: ScanBytes %d is negative", ErrBadConfig, c.ScanBytes)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxPreloads == 0 {
+		c.MaxPreloads = DefaultMaxPreloads
+	}
+	if c.MaxPreconnects == 0 {
+		c.MaxPreconnects = DefaultMaxPreconnects
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.PrivateQuorum == 0 {
+		c.PrivateQuorum = DefaultPrivateQuorum
+	}
+	if c.ScanBytes == 0 {
+		c.ScanBytes = DefaultScanBytes
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
