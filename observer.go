@@ -42,7 +42,7 @@ func (k EventKind) String() string {
 
 // Skip reasons reported with EventSkipped.
 const (
-	ReasonMethod     = "method"      // not GET or HEAD
+	ReasonMethod     = "method" // not GET or HEAD
 	ReasonNotNav     = "not_navigation"
 	ReasonProtocol   = "protocol"    // HTTP/1.x while HTTP/1.1 hinting is off
 	ReasonUserAgent  = "user_agent"  // on the deny list
