@@ -1,0 +1,125 @@
+//go:build chromium
+
+package chromium
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// browserConfig returns a Config for a test, failing under CI when the
+// browser is missing.
+func browserConfig(t *testing.T, spki string) Config {
+	t.Helper()
+	if _, err := FindBinary(Config{}); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v", err)
+		}
+		t.Skip(err)
+	}
+	return Config{SPKIHashes: []string{spki}, Timeout: 60 * time.Second, ExtraFlags: extraFlags()}
+}
+
+// startTLS serves h over HTTP/2 with a short-lived leaf certificate.
+// httptest's own certificate is a CA certificate with a 60-year validity:
+// Chromium trusts it through the SPKI list, yet fetches Early Hints
+// preloads on it and then discards them.
+func startTLS(t *testing.T, h http.Handler) (*httptest.Server, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(7 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	return srv, base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TestBrowser_SeesEarlyHints checks the instrument itself: a page that
+// sends a 103 by hand shows its stylesheet as an early-hints load.
+func TestBrowser_SeesEarlyHints(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</s.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		time.Sleep(200 * time.Millisecond)
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<!doctype html><html><head><link rel=stylesheet href=/s.css></head><body><p>hi</p></body></html>`)
+	})
+	mux.HandleFunc("/s.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css")
+		// Chromium hands an early-hints preload to the page through the
+		// HTTP cache: an uncacheable one is fetched twice.
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		io.WriteString(w, "p{color:red}")
+	})
+	srv, spki := startTLS(t, mux)
+	b, err := Launch(t.Context(), browserConfig(t, spki))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	v, err := b.Navigate(t.Context(), srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Navigation.NextHopProtocol != "h2" {
+		t.Errorf("protocol %q, want h2", v.Navigation.NextHopProtocol)
+	}
+	css, ok := v.Resource(srv.URL + "/s.css")
+	if !ok {
+		t.Fatalf("no resource timing for the stylesheet: %+v", v.Resources)
+	}
+	if css.InitiatorType != "early-hints" {
+		t.Errorf("stylesheet initiatorType %q, want early-hints", css.InitiatorType)
+	}
+	if len(v.EarlyHints) != 1 {
+		t.Errorf("CDP saw %d 103s, want 1", len(v.EarlyHints))
+	}
+	if v.FCP <= 0 {
+		t.Errorf("no first contentful paint")
+	}
+	t.Logf("nav %+v fcp=%.1f lcp=%.1f requests=%+v", v.Navigation, v.FCP, v.LCP, v.Requests)
+}
+
+func extraFlags() map[string]string {
+	m := map[string]string{}
+	if f := os.Getenv("EH_FLAGS"); f != "" {
+		for _, kv := range strings.Split(f, " ") {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+	}
+	return m
+}
