@@ -121,6 +121,7 @@ type Relay struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
+	relays int // relayed TCP connections, for MaxConns
 	flows  map[netip.AddrPort]*udpFlow
 	closed bool
 
@@ -219,12 +220,22 @@ func (r *Relay) Close() error {
 	return r.closeErr
 }
 
-// track registers a connection for shutdown; false if the relay is closing
-// or full.
+// admitConn counts a new client connection; false if the relay is full.
+func (r *Relay) admitConn() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.relays >= r.cfg.MaxConns {
+		return false
+	}
+	r.relays++
+	return true
+}
+
+// track registers a connection for shutdown; false if the relay is closing.
 func (r *Relay) track(c net.Conn) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || len(r.conns) >= r.cfg.MaxConns {
+	if r.closed {
 		return false
 	}
 	r.conns[c] = struct{}{}

@@ -15,10 +15,14 @@ func (r *Relay) acceptTCP() {
 		if err != nil {
 			return
 		}
-		if !r.track(c) {
+		if !r.admitConn() {
 			r.log.Warn("netem: relay refused a connection; raise RelayConfig.MaxConns", "max", r.cfg.MaxConns)
 			c.Close()
 			continue
+		}
+		if !r.track(c) {
+			c.Close()
+			return
 		}
 		r.wg.Add(1)
 		go r.serveTCP(c)
@@ -27,6 +31,11 @@ func (r *Relay) acceptTCP() {
 
 func (r *Relay) serveTCP(client net.Conn) {
 	defer r.wg.Done()
+	defer func() {
+		r.mu.Lock()
+		r.relays--
+		r.mu.Unlock()
+	}()
 	var d net.Dialer
 	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 	server, err := d.DialContext(ctx, "tcp", r.cfg.Target)
