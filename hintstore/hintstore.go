@@ -1,5 +1,24 @@
 // Package hintstore keeps the hints learned for each route: the Store
 // interface that every backend implements, and the in-memory default.
+//
+// Every backend applies the same learning rules, checked by the
+// hintstore/storetest conformance suite:
+//
+//   - A public observation replaces the route's links with its own (the
+//     newest page wins, so a deploy that renames hashed assets is picked up
+//     at the next view), drops the private links that had reached quorum,
+//     and restarts the route's time to live. No links means no hints.
+//   - A private observation counts its requester towards each of its links
+//     (a link is its Target and Value). A link becomes a hint only once
+//     Quorum distinct requesters (at least 2) produced it within the time to
+//     live of the first of them, so no one's personal URL is ever hinted to
+//     someone else. At most MaxPendingLinks such links wait per route; when
+//     full, the oldest waiting link is dropped. A private observation
+//     restarts the route's time to live only when it confirms or completes
+//     a quorum link.
+//   - Links are returned public first, then quorum private links in the
+//     order they reached quorum, deduplicated by Target (first wins).
+//   - Forget removes a target from every route, waiting links included.
 package hintstore
 
 import (
@@ -42,13 +61,23 @@ type Entry struct {
 
 // Stats summarises a store.
 type Stats struct {
-	Entries   int    `json:"entries"`
-	Bytes     int64  `json:"bytes"`
-	Hits      uint64 `json:"hits"`
-	Misses    uint64 `json:"misses"`
+	// Entries counts the routes that have hints (what Get would return).
+	Entries int `json:"entries"`
+	// Bytes is the approximate size of everything held, waiting private
+	// links included.
+	Bytes int64 `json:"bytes"`
+	// Hits and Misses count Get calls that did and did not return hints.
+	Hits   uint64 `json:"hits"`
+	Misses uint64 `json:"misses"`
+	// Evictions counts routes dropped to honour the size bounds.
 	Evictions uint64 `json:"evictions"`
-	Expired   uint64 `json:"expired"`
+	// Expired counts routes whose hints outlived their time to live.
+	Expired uint64 `json:"expired"`
 }
+
+// MaxPendingLinks bounds the private links per route that wait for their
+// quorum.
+const MaxPendingLinks = 64
 
 // Store keeps learned hints per route key. Implementations are safe for
 // concurrent use. Slices returned by Get are owned by the store and must not

@@ -1,15 +1,14 @@
 package hintstore
 
 import (
+	"cmp"
 	"container/list"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
+	"hash/maphash"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,31 +19,33 @@ const (
 	DefaultMaxEntries = 10000
 	DefaultMaxBytes   = 16 << 20
 	DefaultTTL        = time.Hour
-	// maxPendingLinks bounds the sub-quorum private links kept per route.
-	maxPendingLinks = 64
-	// maxSnapshotBytes bounds a snapshot file read at start.
-	maxSnapshotBytes = 64 << 20
 )
-
-// ErrCorruptSnapshot is returned when a snapshot file cannot be loaded.
-var ErrCorruptSnapshot = errors.New("hintstore: corrupt snapshot")
 
 // MemoryConfig configures a Memory store. The zero value works.
 type MemoryConfig struct {
 	// MaxEntries bounds the routes kept. 0 means 10000.
 	MaxEntries int
-	// MaxBytes bounds the bytes of keys and link values kept. 0 means 16 MiB.
+	// MaxBytes bounds the approximate bytes kept (keys, link targets and
+	// values, waiting private links). 0 means 16 MiB.
 	MaxBytes int64
-	// TTL is how long a route's hints live after the last observation.
-	// 0 means 1 hour.
+	// TTL is how long a route's hints live after the observation that last
+	// set or confirmed them. 0 means 1 hour.
 	TTL time.Duration
-	// SnapshotPath, when set, is loaded at start (a missing file is fine)
-	// and written atomically by Snapshot and Close.
+	// SnapshotPath, when set, is loaded by NewMemory (a missing file is
+	// fine) and written atomically by Snapshot and Close.
 	SnapshotPath string
-	// SnapshotInterval, when positive with SnapshotPath, writes the
-	// snapshot periodically. 0 means only at Close.
+	// SnapshotInterval, when positive, also writes the snapshot this often
+	// (skipped when nothing changed). 0 means only at Close. Needs
+	// SnapshotPath.
 	SnapshotInterval time.Duration
-	// Clock returns the current time. Nil means time.Now.
+	// IgnoreCorruptSnapshot, when true, makes NewMemory log a snapshot it
+	// cannot load, rename it to SnapshotPath+".corrupt" (kept for
+	// inspection, never overwritten by the next snapshot) and start empty.
+	// false (the default) makes NewMemory fail with ErrCorruptSnapshot, so
+	// an operator notices before the learned hints are thrown away.
+	IgnoreCorruptSnapshot bool
+	// Clock returns the current time, for tests. Nil means the real clock,
+	// which Get reads at a resolution of 100 ms.
 	Clock func() time.Time
 	// Logger receives warnings. Nil means slog.Default().
 	Logger *slog.Logger
@@ -55,490 +56,392 @@ func (c MemoryConfig) Validate() error {
 	if c.MaxEntries < 0 || c.MaxBytes < 0 || c.TTL < 0 || c.SnapshotInterval < 0 {
 		return errors.New("hintstore: memory store limits must not be negative")
 	}
+	if c.SnapshotInterval > 0 && c.SnapshotPath == "" {
+		return errors.New("hintstore: SnapshotInterval needs SnapshotPath: set both or neither")
+	}
 	return nil
 }
 
-// Memory is the in-memory Store: LRU bounded by entries and bytes, with
-// expiry and an optional snapshot file. Get takes a read lock only; recency
-// is a per-entry timestamp updated atomically, and eviction picks the least
-// recently used among the entries in a list ordered by last write, so reads
-// never contend on a list lock.
+// Memory is the in-memory Store, bounded by entries and bytes, with expiry
+// and an optional snapshot file.
+//
+// Get is on the path of every navigation, so it takes no exclusive lock and
+// allocates nothing: routes are spread over shards (each a map under an
+// RWMutex, so readers on many cores do not all hit one lock word), the
+// time is read from a clock refreshed every 100 ms instead of calling
+// time.Now, and recency is a second-chance bit (CLOCK) that Get sets only
+// when it is clear, instead of moving the entry to the front of a list
+// under a write lock. Eviction walks each shard's list from the oldest
+// write: an entry read since the hand last passed gets its bit cleared and
+// goes back to the front; the first one not read is evicted. Each shard
+// holds its share of the bounds, so the totals never exceed them.
 type Memory struct {
-	cfg MemoryConfig
+	cfg    MemoryConfig
+	seed   maphash.Seed
+	shards []*shard
+	mask   uint64
+	clock  *coarseClock // nil when cfg.Clock is set
 
-	mu      sync.RWMutex
-	entries map[string]*memEntry
-	order   *list.List // of *memEntry, most recently written first
-	bytes   int64
+	retiredHits atomic.Uint64 // hits of routes no longer held
+	evictions   atomic.Uint64
+	expired     atomic.Uint64
+	changes     atomic.Uint64 // bumped on every change; periodic snapshots skip idle periods
 
-	hits, misses, evictions, expired atomic.Uint64
-
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	stop, done chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
 }
 
-type memEntry struct {
-	key      string
-	public   []Link
-	private  []Link // links that reached quorum
-	links    []Link // public then private, deduplicated: what Get returns
-	pending  map[Link]map[string]struct{}
-	updated  time.Time
-	expires  time.Time
-	hits     atomic.Uint64
-	lastUsed atomic.Int64
-	size     int64
-	elem     *list.Element
+type shard struct {
+	mu         sync.RWMutex
+	entries    map[string]*entry
+	order      list.List // of *entry, most recently written or second-chanced first
+	bytes      int64
+	maxEntries int
+	maxBytes   int64
+	misses     atomic.Uint64
+	_          [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns a Memory store, loading its snapshot when configured.
+// Close it to write the last snapshot and stop its goroutines.
 func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxEntries == 0 {
-		cfg.MaxEntries = DefaultMaxEntries
-	}
-	if cfg.MaxBytes == 0 {
-		cfg.MaxBytes = DefaultMaxBytes
-	}
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
+	cfg.MaxEntries = cmp.Or(cfg.MaxEntries, DefaultMaxEntries)
+	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, DefaultMaxBytes)
+	cfg.TTL = cmp.Or(cfg.TTL, DefaultTTL)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Memory{cfg: cfg, entries: make(map[string]*memEntry), order: list.New()}
+	m := &Memory{cfg: cfg, seed: maphash.MakeSeed()}
+	n := shardCount(cfg.MaxEntries, cfg.MaxBytes)
+	m.mask = uint64(n - 1)
+	for range n {
+		s := &shard{entries: make(map[string]*entry), maxEntries: cfg.MaxEntries / n, maxBytes: cfg.MaxBytes / int64(n)}
+		m.shards = append(m.shards, s)
+	}
 	if cfg.SnapshotPath != "" {
 		if err := m.load(cfg.SnapshotPath); err != nil {
 			return nil, err
 		}
-		if cfg.SnapshotInterval > 0 {
-			m.stop, m.done = make(chan struct{}), make(chan struct{})
-			go m.snapshotLoop()
-		}
+	}
+	if cfg.Clock == nil {
+		m.clock = startCoarseClock()
+		runtime.AddCleanup(m, (*coarseClock).halt, m.clock)
+	}
+	if cfg.SnapshotInterval > 0 {
+		m.stop, m.done = make(chan struct{}), make(chan struct{})
+		go m.snapshotLoop()
 	}
 	return m, nil
 }
 
-// Get implements Store.
-func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
-	m.mu.RLock()
-	e, ok := m.entries[key]
-	if !ok || len(e.links) == 0 {
-		m.mu.RUnlock()
-		m.misses.Add(1)
-		return Entry{}, false, nil
-	}
-	now := m.cfg.Clock()
-	if !now.Before(e.expires) {
-		m.mu.RUnlock()
-		m.expired.Add(1)
-		m.misses.Add(1)
-		return Entry{}, false, nil
-	}
-	e.lastUsed.Store(now.UnixNano())
-	hits := e.hits.Add(1)
-	out := Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: hits}
-	m.mu.RUnlock()
-	m.hits.Add(1)
-	return out, true, nil
-}
-
-// Observe implements Store.
-func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry, error) {
-	now := obs.At
-	if now.IsZero() {
-		now = m.cfg.Clock()
-	}
-	quorum := max(obs.Quorum, 2)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[key]
-	if ok && !now.Before(e.expires) {
-		m.removeLocked(e)
-		m.expired.Add(1)
-		ok = false
-	}
-	if !ok {
-		e = &memEntry{key: key}
-	}
-	if obs.Private {
-		m.observePrivate(e, obs, quorum)
-	} else {
-		e.public = dedupe(obs.Links)
-		// A newer public page supersedes what private pages agreed on.
-		e.private, e.pending = nil, nil
-	}
-	e.links = merge(e.public, e.private)
-	e.updated, e.expires = now, now.Add(m.cfg.TTL)
-	e.lastUsed.Store(now.UnixNano())
-	if len(e.links) == 0 && len(e.pending) == 0 {
-		if ok {
-			m.removeLocked(e)
-		}
-		return Entry{Key: key, Updated: now}, nil
-	}
-	m.storeLocked(e, ok)
-	return Entry{Key: key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load()}, nil
-}
-
-func (m *Memory) observePrivate(e *memEntry, obs Observation, quorum int) {
-	if e.pending == nil {
-		e.pending = make(map[Link]map[string]struct{})
-	}
-	for _, l := range obs.Links {
-		if contains(e.private, l) || contains(e.public, l) {
-			continue
-		}
-		who, ok := e.pending[l]
-		if !ok {
-			if len(e.pending) >= maxPendingLinks {
-				continue
-			}
-			who = make(map[string]struct{}, quorum)
-			e.pending[l] = who
-		}
-		who[obs.Requester] = struct{}{}
-		if len(who) >= quorum {
-			delete(e.pending, l)
-			e.private = append(e.private, l)
-		}
-	}
-}
-
-func contains(links []Link, l Link) bool {
-	for _, x := range links {
-		if x.Target == l.Target && x.Value == l.Value {
-			return true
-		}
-	}
-	return false
-}
-
-func dedupe(links []Link) []Link {
-	out := make([]Link, 0, len(links))
-	seen := make(map[string]bool, len(links))
-	for _, l := range links {
-		if !seen[l.Target+"\x00"+l.Value] {
-			seen[l.Target+"\x00"+l.Value] = true
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// merge returns public then private links, deduplicated by Target.
-func merge(public, private []Link) []Link {
-	out := make([]Link, 0, len(public)+len(private))
-	seen := make(map[string]bool, len(public)+len(private))
-	for _, set := range [][]Link{public, private} {
-		for _, l := range set {
-			if !seen[l.Target] {
-				seen[l.Target] = true
-				out = append(out, l)
-			}
-		}
-	}
-	return out
-}
-
-func entrySize(e *memEntry) int64 {
-	n := int64(len(e.key)) + 64
-	for _, set := range [][]Link{e.public, e.private, e.links} {
-		for _, l := range set {
-			n += int64(len(l.Target) + len(l.Value) + 32)
-		}
-	}
-	for l, who := range e.pending {
-		n += int64(len(l.Target)+len(l.Value)) + int64(len(who))*40
+// shardCount picks a power of two: enough shards for the cores, but each
+// holding at least 256 routes and 256 KiB, so small stores keep one exact
+// LRU order.
+func shardCount(maxEntries int, maxBytes int64) int {
+	target := min(4*runtime.GOMAXPROCS(0), 64)
+	n := 1
+	for n*2 <= target && maxEntries/(n*2) >= 256 && maxBytes/int64(n*2) >= 256<<10 {
+		n *= 2
 	}
 	return n
 }
 
-// storeLocked (re)inserts e and evicts until the bounds hold.
-func (m *Memory) storeLocked(e *memEntry, existed bool) {
-	if existed {
-		m.bytes -= e.size
-		m.order.MoveToFront(e.elem)
-	} else {
-		m.entries[e.key] = e
-		e.elem = m.order.PushFront(e)
+func (m *Memory) shardFor(key string) *shard {
+	if m.mask == 0 {
+		return m.shards[0]
 	}
-	e.size = entrySize(e)
-	m.bytes += e.size
-	for (len(m.entries) > m.cfg.MaxEntries || m.bytes > m.cfg.MaxBytes) && len(m.entries) > 1 {
-		m.evictLocked(e)
-	}
+	return m.shards[maphash.String(m.seed, key)&m.mask]
 }
 
-// evictLocked removes the least recently used entry among the oldest
-// written ones (a sample of the list's tail), never keep.
-func (m *Memory) evictLocked(keep *memEntry) {
-	var victim *memEntry
-	el := m.order.Back()
-	for i := 0; i < 8 && el != nil; i, el = i+1, el.Prev() {
-		e := el.Value.(*memEntry)
-		if e == keep {
-			continue
-		}
-		if victim == nil || e.lastUsed.Load() < victim.lastUsed.Load() {
-			victim = e
-		}
+// now returns the time Get compares expiry with, in Unix nanoseconds.
+func (m *Memory) now() int64 {
+	if m.clock != nil {
+		return m.clock.now()
 	}
-	if victim == nil {
+	return m.cfg.Clock().UnixNano()
+}
+
+// wallNow returns the precise time stamped on observations.
+func (m *Memory) wallNow() time.Time {
+	if m.cfg.Clock != nil {
+		return m.cfg.Clock()
+	}
+	return time.Now()
+}
+
+// Get implements Store. The returned Links are shared: do not modify them.
+func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
+	s := m.shardFor(key)
+	now := m.now()
+	s.mu.RLock()
+	e, ok := s.entries[key]
+	if !ok || len(e.links) == 0 {
+		s.mu.RUnlock()
+		s.misses.Add(1)
+		return Entry{}, false, nil
+	}
+	if now >= e.expiresNano {
+		s.mu.RUnlock()
+		m.expireRoute(s, key, now)
+		s.misses.Add(1)
+		return Entry{}, false, nil
+	}
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	out := Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Add(1)}
+	s.mu.RUnlock()
+	return out, true, nil
+}
+
+// expireRoute drops the expired hints of key, so Expired counts each
+// expiry once and the memory is reclaimed without waiting for eviction.
+func (m *Memory) expireRoute(s *shard, key string, now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[key]
+	if !ok || !e.expireLinks(now) {
 		return
 	}
-	m.removeLocked(victim)
+	m.expired.Add(1)
+	m.changes.Add(1)
+	e.expirePending(now, m.cfg.TTL)
+	m.resizeOrRemoveLocked(s, e)
+}
+
+// Observe implements Store; the rules are in the package documentation.
+func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry, error) {
+	now := obs.At
+	if now.IsZero() {
+		now = m.wallNow()
+	}
+	nowNano := now.UnixNano()
+	s := m.shardFor(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m.sweepLocked(s, m.now())
+	e, existed := s.entries[key]
+	if existed {
+		if e.expireLinks(nowNano) {
+			m.expired.Add(1)
+		}
+		e.expirePending(nowNano, m.cfg.TTL)
+	} else {
+		e = &entry{key: key}
+	}
+	refresh := true
+	if obs.Private {
+		refresh = e.learnPrivate(obs, nowNano, max(obs.Quorum, 2))
+	} else {
+		e.learnPublic(obs)
+	}
+	if refresh {
+		e.updated, e.expires = now, now.Add(m.cfg.TTL)
+		e.expiresNano = e.expires.UnixNano()
+	}
+	m.changes.Add(1)
+	if !existed {
+		e.relink()
+		if len(e.links) == 0 && len(e.pending) == 0 {
+			return Entry{Key: key, Updated: now}, nil
+		}
+		s.entries[key] = e
+		e.elem = s.order.PushFront(e)
+		s.bytes += e.size
+	} else {
+		if !m.resizeOrRemoveLocked(s, e) {
+			return Entry{Key: key, Updated: now}, nil
+		}
+		s.order.MoveToFront(e.elem)
+	}
+	for (len(s.entries) > s.maxEntries || s.bytes > s.maxBytes) && len(s.entries) > 1 {
+		m.evictOneLocked(s, e, nowNano)
+	}
+	return e.view(), nil
+}
+
+// resizeOrRemoveLocked recomputes e after a change and removes it when
+// nothing is left; it reports whether e is still held.
+func (m *Memory) resizeOrRemoveLocked(s *shard, e *entry) bool {
+	old := e.size
+	e.relink()
+	if len(e.links) == 0 && len(e.pending) == 0 {
+		e.size = old
+		m.removeLocked(s, e)
+		return false
+	}
+	s.bytes += e.size - old
+	return true
+}
+
+// maxSecondChances bounds the eviction hand's walk: past it, the oldest
+// entry goes even if it was read (every entry in the walk was hot).
+const maxSecondChances = 16
+
+func (m *Memory) evictOneLocked(s *shard, keep *entry, now int64) {
+	for range maxSecondChances {
+		e := s.order.Back().Value.(*entry)
+		switch {
+		case e == keep:
+			s.order.MoveToFront(e.elem)
+		case e.deadline(m.cfg.TTL) <= now:
+			m.dropExpiredLocked(s, e)
+			return
+		case e.ref.Load():
+			e.ref.Store(false)
+			s.order.MoveToFront(e.elem)
+		default:
+			m.removeLocked(s, e)
+			m.evictions.Add(1)
+			return
+		}
+	}
+	el := s.order.Back()
+	if el.Value.(*entry) == keep {
+		el = el.Prev()
+	}
+	m.removeLocked(s, el.Value.(*entry))
 	m.evictions.Add(1)
 }
 
-func (m *Memory) removeLocked(e *memEntry) {
-	if cur, ok := m.entries[e.key]; !ok || cur != e {
+// sweepLocked reclaims a few expired routes from the old end of the list,
+// so a store that is written to does not keep dead routes until evicted.
+func (m *Memory) sweepLocked(s *shard, now int64) {
+	for range 2 {
+		el := s.order.Back()
+		if el == nil {
+			return
+		}
+		e := el.Value.(*entry)
+		if e.deadline(m.cfg.TTL) > now {
+			return
+		}
+		m.dropExpiredLocked(s, e)
+	}
+}
+
+func (m *Memory) dropExpiredLocked(s *shard, e *entry) {
+	if len(e.links) > 0 {
+		m.expired.Add(1)
+	}
+	m.removeLocked(s, e)
+}
+
+func (m *Memory) removeLocked(s *shard, e *entry) {
+	if cur, ok := s.entries[e.key]; !ok || cur != e {
 		return
 	}
-	delete(m.entries, e.key)
-	m.order.Remove(e.elem)
-	m.bytes -= e.size
+	delete(s.entries, e.key)
+	s.order.Remove(e.elem)
+	s.bytes -= e.size
+	m.retiredHits.Add(e.hits.Load())
+	m.changes.Add(1)
 }
 
 // Forget implements Store.
 func (m *Memory) Forget(_ context.Context, target string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range m.entries {
-		changed := false
-		drop := func(links []Link) []Link {
-			out := links[:0:0]
-			for _, l := range links {
-				if l.Target == target {
-					changed = true
-					continue
-				}
-				out = append(out, l)
-			}
-			return out
-		}
-		e.public, e.private = drop(e.public), drop(e.private)
-		for l := range e.pending {
-			if l.Target == target {
-				delete(e.pending, l)
-				changed = true
+	for _, s := range m.shards {
+		s.mu.Lock()
+		for _, e := range s.entries {
+			if e.forget(target) {
+				m.resizeOrRemoveLocked(s, e)
+				m.changes.Add(1)
 			}
 		}
-		if changed {
-			e.links = merge(e.public, e.private)
-			m.bytes -= e.size
-			e.size = entrySize(e)
-			m.bytes += e.size
-		}
+		s.mu.Unlock()
 	}
 	return nil
 }
 
-// List implements Store.
+// List implements Store: routes with hints, most recently updated first.
 func (m *Memory) List(_ context.Context, limit int) ([]Entry, error) {
-	now := m.cfg.Clock()
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	n := len(m.entries)
-	if limit > 0 {
-		n = min(n, limit)
+	now := m.now()
+	var out []Entry
+	for _, s := range m.shards {
+		s.mu.RLock()
+		for _, e := range s.entries {
+			if e.live(now) {
+				out = append(out, e.view())
+			}
+		}
+		s.mu.RUnlock()
 	}
-	out := make([]Entry, 0, n)
-	for el := m.order.Front(); el != nil; el = el.Next() {
-		if limit > 0 && len(out) >= limit {
-			break
-		}
-		e := el.Value.(*memEntry)
-		if len(e.links) == 0 || !now.Before(e.expires) {
-			continue
-		}
-		out = append(out, Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load()})
+	slices.SortFunc(out, func(a, b Entry) int {
+		return cmp.Or(b.Updated.Compare(a.Updated), cmp.Compare(a.Key, b.Key))
+	})
+	if limit > 0 && len(out) > limit {
+		out = slices.Clip(out[:limit])
 	}
 	return out, nil
 }
 
 // Purge implements Store.
 func (m *Memory) Purge(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e, ok := m.entries[key]; ok {
-		m.removeLocked(e)
+	s := m.shardFor(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.entries[key]; ok {
+		m.removeLocked(s, e)
 	}
 	return nil
 }
 
 // PurgeAll implements Store.
 func (m *Memory) PurgeAll(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.entries = make(map[string]*memEntry)
-	m.order.Init()
-	m.bytes = 0
+	for _, s := range m.shards {
+		s.mu.Lock()
+		for _, e := range s.entries {
+			m.retiredHits.Add(e.hits.Load())
+		}
+		clear(s.entries)
+		s.order.Init()
+		s.bytes = 0
+		s.mu.Unlock()
+	}
+	m.changes.Add(1)
 	return nil
 }
 
-// Stats implements Store.
+// Stats implements Store. It walks every route, which is fine for an
+// admin page but not for a request path.
 func (m *Memory) Stats(context.Context) (Stats, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return Stats{
-		Entries: len(m.entries), Bytes: m.bytes,
-		Hits: m.hits.Load(), Misses: m.misses.Load(), Evictions: m.evictions.Load(), Expired: m.expired.Load(),
-	}, nil
+	now := m.now()
+	st := Stats{Hits: m.retiredHits.Load(), Evictions: m.evictions.Load(), Expired: m.expired.Load()}
+	for _, s := range m.shards {
+		s.mu.RLock()
+		for _, e := range s.entries {
+			st.Hits += e.hits.Load()
+			if e.live(now) {
+				st.Entries++
+			}
+		}
+		st.Bytes += s.bytes
+		st.Misses += s.misses.Load()
+		s.mu.RUnlock()
+	}
+	return st, nil
 }
 
-// Close stops periodic snapshots and writes a last one when configured.
+// Close stops the periodic snapshots and writes a last one when a path is
+// configured. The store stays usable; Close is idempotent.
 func (m *Memory) Close() error {
-	var err error
-	m.once.Do(func() {
+	m.closeOnce.Do(func() {
 		if m.stop != nil {
 			close(m.stop)
 			<-m.done
 		}
 		if m.cfg.SnapshotPath != "" {
-			err = m.Snapshot()
+			m.closeErr = m.Snapshot()
+		}
+		if m.clock != nil {
+			m.clock.halt()
 		}
 	})
-	return err
-}
-
-func (m *Memory) snapshotLoop() {
-	defer close(m.done)
-	t := time.NewTicker(m.cfg.SnapshotInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			if err := m.Snapshot(); err != nil {
-				m.cfg.Logger.Warn("hintstore: periodic snapshot failed", "path", m.cfg.SnapshotPath, "err", err)
-			}
-		}
-	}
-}
-
-// snapshot is the file format: versioned JSON.
-type snapshot struct {
-	Version int             `json:"version"`
-	Written time.Time       `json:"written"`
-	Entries []snapshotEntry `json:"entries"`
-}
-
-type snapshotEntry struct {
-	Key     string    `json:"key"`
-	Public  []Link    `json:"public,omitempty"`
-	Private []Link    `json:"private,omitempty"`
-	Updated time.Time `json:"updated"`
-	Expires time.Time `json:"expires"`
-}
-
-const snapshotVersion = 1
-
-// Snapshot writes the store to its SnapshotPath atomically (a temporary
-// file in the same directory, synced, then renamed). Pending private
-// observations are not written: they are per-requester state.
-func (m *Memory) Snapshot() error {
-	if m.cfg.SnapshotPath == "" {
-		return errors.New("hintstore: no snapshot path configured")
-	}
-	m.mu.RLock()
-	s := snapshot{Version: snapshotVersion, Written: m.cfg.Clock()}
-	for el := m.order.Back(); el != nil; el = el.Prev() {
-		e := el.Value.(*memEntry)
-		if len(e.links) == 0 {
-			continue
-		}
-		s.Entries = append(s.Entries, snapshotEntry{Key: e.key, Public: e.public, Private: e.private, Updated: e.updated, Expires: e.expires})
-	}
-	m.mu.RUnlock()
-	data, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("hintstore: encode snapshot: %w", err)
-	}
-	return writeAtomic(m.cfg.SnapshotPath, data)
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("hintstore: write snapshot in %s: %w", dir, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("hintstore: write snapshot %s: %w", path, err)
-	}
-	return nil
-}
-
-func (m *Memory) load(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("hintstore: open snapshot: %w", err)
-	}
-	defer f.Close()
-	if err := m.loadFrom(f); err != nil {
-		return fmt.Errorf("%w %s: %w (delete the file to start with an empty store)", ErrCorruptSnapshot, path, err)
-	}
-	return nil
-}
-
-// loadFrom reads a snapshot, bounded in size, dropping expired entries.
-func (m *Memory) loadFrom(r io.Reader) error {
-	data, err := io.ReadAll(io.LimitReader(r, maxSnapshotBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(data) > maxSnapshotBytes {
-		return fmt.Errorf("larger than %d bytes", maxSnapshotBytes)
-	}
-	var s snapshot
-	if err := json.Unmarshal(data, &s); err != nil {
-		return err
-	}
-	if s.Version != snapshotVersion {
-		return fmt.Errorf("version %d, this build reads version %d", s.Version, snapshotVersion)
-	}
-	now := m.cfg.Clock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, se := range s.Entries {
-		if se.Key == "" || !now.Before(se.Expires) {
-			continue
-		}
-		e := &memEntry{key: se.Key, public: dedupe(se.Public), private: dedupe(se.Private), updated: se.Updated, expires: se.Expires}
-		e.links = merge(e.public, e.private)
-		if len(e.links) == 0 {
-			continue
-		}
-		if old, ok := m.entries[e.key]; ok {
-			m.removeLocked(old)
-		}
-		e.lastUsed.Store(se.Updated.UnixNano())
-		m.storeLocked(e, false)
-	}
-	return nil
+	return m.closeErr
 }

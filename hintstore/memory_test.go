@@ -1,12 +1,12 @@
 package hintstore_test
 
 import (
-	"bytes"
+	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
@@ -17,6 +17,10 @@ import (
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -31,88 +35,130 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+func newMemory(t testing.TB, cfg hintstore.MemoryConfig) *hintstore.Memory {
+	t.Helper()
+	m, err := hintstore.NewMemory(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 func TestMemory_Conformance(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	storetest.Run(t, func(t *testing.T) hintstore.Store {
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{Clock: clock.Now, TTL: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}, storetest.Options{Advance: clock.Advance, TTL: time.Hour})
+	for _, maxEntries := range []int{0, 100} { // sharded and single-shard
+		t.Run(fmt.Sprint("MaxEntries=", maxEntries), func(t *testing.T) {
+			clock := newFakeClock()
+			storetest.Run(t, func(t *testing.T) hintstore.Store {
+				return newMemory(t, hintstore.MemoryConfig{Clock: clock.Now, MaxEntries: maxEntries})
+			}, storetest.Options{Advance: clock.Advance, TTL: hintstore.DefaultTTL})
+		})
+	}
 }
 
-// TestMemory_ConformanceAfterSnapshot runs the suite against stores that
-// were written to a snapshot and loaded back.
+// TestMemory_ConformanceAfterSnapshot runs the suite against a store that
+// is written to its snapshot and loaded back after every change, so each
+// rule is checked on state that went through the file.
 func TestMemory_ConformanceAfterSnapshot(t *testing.T) {
+	clock := newFakeClock()
 	storetest.Run(t, func(t *testing.T) hintstore.Store {
-		path := filepath.Join(t.TempDir(), "hints.json")
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Close(); err != nil {
-			t.Fatal(err)
-		}
-		m, err = hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}, storetest.Options{})
+		r := &reloading{t: t, cfg: hintstore.MemoryConfig{Clock: clock.Now, SnapshotPath: t.TempDir() + "/hints.json"}}
+		r.m = newMemory(t, r.cfg)
+		return r
+	}, storetest.Options{Advance: clock.Advance, TTL: hintstore.DefaultTTL})
 }
 
-func TestMemory_SnapshotSurvivesRestart(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "hints.json")
-	m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := hintstore.Link{Target: "https://a.test/a.css", Value: "</a.css>; rel=preload; as=style"}
-	if _, err := m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{l}}); err != nil {
-		t.Fatal(err)
-	}
-	// A private link below quorum is never written to disk.
-	if _, err := m.Observe(ctx, "https://a.test/me", hintstore.Observation{Links: []hintstore.Link{l}, Private: true, Requester: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m2, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m2.Close()
-	e, ok, err := m2.Get(ctx, "https://a.test/")
-	if err != nil || !ok || len(e.Links) != 1 || e.Links[0] != l {
-		t.Fatalf("after restart: %+v ok=%v err=%v", e, ok, err)
-	}
-	if _, ok, _ := m2.Get(ctx, "https://a.test/me"); ok {
-		t.Fatal("sub-quorum private state was persisted")
-	}
-	raw, _ := os.ReadFile(path)
-	if bytes.Contains(raw, []byte(`"x"`)) {
-		t.Fatal("requester identity written to the snapshot")
-	}
+// reloading is a Store that snapshots and restarts its Memory after each
+// change. Once a private observation was made it stops restarting: links
+// waiting for their quorum are, by design, not persisted.
+type reloading struct {
+	t       *testing.T
+	cfg     hintstore.MemoryConfig
+	mu      sync.RWMutex
+	m       *hintstore.Memory
+	private atomic.Bool
 }
 
-func TestMemory_CorruptSnapshot(t *testing.T) {
-	for name, content := range map[string]string{
-		"not json":      "{{{",
-		"wrong version": `{"version":99,"entries":[]}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "hints.json")
-			os.WriteFile(path, []byte(content), 0o600)
-			_, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path})
-			if err == nil {
-				t.Fatal("corrupt snapshot accepted")
+func (r *reloading) reload() {
+	if r.private.Load() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.m.Close(); err != nil {
+		r.t.Error(err)
+		return
+	}
+	m, err := hintstore.NewMemory(r.cfg)
+	if err != nil {
+		r.t.Error(err)
+		return
+	}
+	r.m = m
+	r.t.Cleanup(func() { m.Close() })
+}
+
+func (r *reloading) store() *hintstore.Memory {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m
+}
+
+func (r *reloading) Get(ctx context.Context, key string) (hintstore.Entry, bool, error) {
+	return r.store().Get(ctx, key)
+}
+
+func (r *reloading) Observe(ctx context.Context, key string, obs hintstore.Observation) (hintstore.Entry, error) {
+	if obs.Private {
+		r.private.Store(true)
+	}
+	e, err := r.store().Observe(ctx, key, obs)
+	r.reload()
+	return e, err
+}
+
+func (r *reloading) Forget(ctx context.Context, target string) error {
+	defer r.reload()
+	return r.store().Forget(ctx, target)
+}
+
+func (r *reloading) List(ctx context.Context, limit int) ([]hintstore.Entry, error) {
+	return r.store().List(ctx, limit)
+}
+
+func (r *reloading) Purge(ctx context.Context, key string) error {
+	defer r.reload()
+	return r.store().Purge(ctx, key)
+}
+
+func (r *reloading) PurgeAll(ctx context.Context) error {
+	defer r.reload()
+	return r.store().PurgeAll(ctx)
+}
+
+func (r *reloading) Stats(ctx context.Context) (hintstore.Stats, error) { return r.store().Stats(ctx) }
+func (r *reloading) Close() error                                       { return r.store().Close() }
+
+func TestMemoryConfig_Validate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  hintstore.MemoryConfig
+		ok   bool
+	}{
+		{"zero", hintstore.MemoryConfig{}, true},
+		{"negative entries", hintstore.MemoryConfig{MaxEntries: -1}, false},
+		{"negative bytes", hintstore.MemoryConfig{MaxBytes: -1}, false},
+		{"negative ttl", hintstore.MemoryConfig{TTL: -time.Second}, false},
+		{"interval without path", hintstore.MemoryConfig{SnapshotInterval: time.Minute}, false},
+		{"interval with path", hintstore.MemoryConfig{SnapshotInterval: time.Minute, SnapshotPath: "x"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok=%v", err, tc.ok)
 			}
-			if !bytes.Contains([]byte(err.Error()), []byte("delete the file")) {
-				t.Errorf("error does not say what to do: %v", err)
+			if _, err := hintstore.NewMemory(tc.cfg); !tc.ok && err == nil {
+				t.Fatal("NewMemory accepted an invalid config")
 			}
 		})
 	}
@@ -121,28 +167,31 @@ func TestMemory_CorruptSnapshot(t *testing.T) {
 func TestMemory_Bounds(t *testing.T) {
 	ctx := t.Context()
 	tests := []struct {
-		name string
-		cfg  hintstore.MemoryConfig
-		max  int
+		name       string
+		cfg        hintstore.MemoryConfig
+		maxEntries int
 	}{
 		{"entries", hintstore.MemoryConfig{MaxEntries: 10}, 10},
-		{"bytes", hintstore.MemoryConfig{MaxBytes: 4096}, 4096 / 150},
+		{"bytes", hintstore.MemoryConfig{MaxBytes: 4096}, 4096 / 200},
+		{"sharded entries", hintstore.MemoryConfig{MaxEntries: 2048}, 2048},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := hintstore.NewMemory(tc.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range 100 {
+			m := newMemory(t, tc.cfg)
+			for i := range 5000 {
 				l := hintstore.Link{Target: fmt.Sprint("https://a.test/", i), Value: fmt.Sprint("</", i, ">; rel=preload; as=style")}
-				m.Observe(ctx, fmt.Sprint("k", i), hintstore.Observation{Links: []hintstore.Link{l}})
+				if _, err := m.Observe(ctx, fmt.Sprint("k", i), hintstore.Observation{Links: []hintstore.Link{l}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			st, _ := m.Stats(ctx)
-			if st.Entries > tc.max || st.Evictions == 0 {
-				t.Fatalf("stats %+v: want at most %d entries and evictions", st, tc.max)
+			if st.Entries > tc.maxEntries || st.Evictions == 0 || st.Entries+int(st.Evictions) != 5000 {
+				t.Fatalf("stats %+v: want at most %d entries, the rest evicted", st, tc.maxEntries)
 			}
-			if _, ok, _ := m.Get(ctx, "k99"); !ok {
+			if tc.cfg.MaxBytes > 0 && st.Bytes > tc.cfg.MaxBytes {
+				t.Fatalf("%d bytes held, bound is %d", st.Bytes, tc.cfg.MaxBytes)
+			}
+			if _, ok, _ := m.Get(ctx, "k4999"); !ok {
 				t.Fatal("the newest entry was evicted")
 			}
 		})
@@ -151,68 +200,124 @@ func TestMemory_Bounds(t *testing.T) {
 
 func TestMemory_EvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := t.Context()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: now}
-	m, _ := hintstore.NewMemory(hintstore.MemoryConfig{MaxEntries: 3, Clock: clock.Now})
-	for _, k := range []string{"a", "b", "c"} {
-		clock.Advance(time.Second)
+	m := newMemory(t, hintstore.MemoryConfig{MaxEntries: 3})
+	observe := func(k string) {
 		m.Observe(ctx, k, hintstore.Observation{Links: []hintstore.Link{{Target: "t" + k, Value: "v"}}})
 	}
-	clock.Advance(time.Second)
-	m.Get(ctx, "a") // a is read, b is now the least recently used
-	clock.Advance(time.Second)
-	m.Observe(ctx, "d", hintstore.Observation{Links: []hintstore.Link{{Target: "td", Value: "v"}}})
+	for _, k := range []string{"a", "b", "c"} {
+		observe(k)
+	}
+	m.Get(ctx, "a") // a was read: b is now the least recently used
+	observe("d")
 	if _, ok, _ := m.Get(ctx, "b"); ok {
 		t.Fatal("b should have been evicted")
 	}
 	if _, ok, _ := m.Get(ctx, "a"); !ok {
 		t.Fatal("a was read recently and must stay")
 	}
+	// Every entry was read since the hand passed: the oldest write goes.
+	for _, k := range []string{"a", "c", "d"} {
+		m.Get(ctx, k)
+	}
+	observe("e")
+	if _, ok, _ := m.Get(ctx, "e"); !ok {
+		t.Fatal("the new entry was evicted")
+	}
+	if st, _ := m.Stats(ctx); st.Entries != 3 || st.Evictions != 2 {
+		t.Fatalf("stats %+v, want 3 entries after 2 evictions", st)
+	}
 }
 
-func FuzzLoadSnapshot(f *testing.F) {
-	f.Add([]byte(`{"version":1,"entries":[{"key":"k","public":[{"target":"https://a/x","value":"</x>"}],"expires":"2999-01-01T00:00:00Z"}]}`))
-	f.Add([]byte(`{"version":1,"entries":null}`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte(``))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "s.json")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
+func TestMemory_PendingBounded(t *testing.T) {
+	ctx := t.Context()
+	m := newMemory(t, hintstore.MemoryConfig{})
+	for i := range 50 {
+		var links []hintstore.Link
+		for j := range 10 {
+			links = append(links, hintstore.Link{Target: fmt.Sprint("https://a.test/", i, "-", j), Value: "v"})
+		}
+		m.Observe(ctx, "k", hintstore.Observation{Links: links, Private: true, Requester: fmt.Sprint("u", i)})
+	}
+	if n := hintstore.PendingLinks(m, "k"); n != hintstore.MaxPendingLinks {
+		t.Fatalf("%d links waiting, want the bound %d", n, hintstore.MaxPendingLinks)
+	}
+}
+
+func TestShardCount(t *testing.T) {
+	tests := []struct {
+		entries int
+		bytes   int64
+		max     int
+	}{
+		{3, hintstore.DefaultMaxBytes, 1},
+		{255 * 2, hintstore.DefaultMaxBytes, 1},
+		{hintstore.DefaultMaxEntries, 4096, 1},
+		{1 << 20, 1 << 40, 64},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.entries, "/", tc.bytes), func(t *testing.T) {
+			n := hintstore.ShardCount(tc.entries, tc.bytes)
+			if n < 1 || n > tc.max || n&(n-1) != 0 {
+				t.Fatalf("shardCount = %d, want a power of two in [1, %d]", n, tc.max)
+			}
+		})
+	}
+	if m := newMemory(t, hintstore.MemoryConfig{MaxEntries: 10}); hintstore.Shards(m) != 1 {
+		t.Fatalf("a 10-entry store has %d shards; small stores keep one exact order", hintstore.Shards(m))
+	}
+}
+
+// TestMemory_RealClock checks expiry through the default clock, which Get
+// reads at a coarse resolution.
+func TestMemory_RealClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		m, err := hintstore.NewMemory(hintstore.MemoryConfig{TTL: time.Minute})
+		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, MaxEntries: 100})
-		if err != nil {
-			return
+		m.Observe(ctx, "k", hintstore.Observation{Links: []hintstore.Link{{Target: "t", Value: "v"}}})
+		time.Sleep(59 * time.Second)
+		if _, ok, _ := m.Get(ctx, "k"); !ok {
+			t.Fatal("expired before its TTL")
 		}
-		st, _ := m.Stats(t.Context())
-		if st.Entries > 100 {
-			t.Fatalf("loaded %d entries past the bound", st.Entries)
+		time.Sleep(2 * time.Second)
+		if _, ok, _ := m.Get(ctx, "k"); ok {
+			t.Fatal("still there after its TTL")
 		}
 		if err := m.Close(); err != nil {
 			t.Fatal(err)
+		}
+		// A closed store reads the real clock and keeps working.
+		m.Observe(ctx, "k", hintstore.Observation{Links: []hintstore.Link{{Target: "t", Value: "v"}}})
+		time.Sleep(61 * time.Second)
+		if _, ok, _ := m.Get(ctx, "k"); ok {
+			t.Fatal("a closed store stopped expiring hints")
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal("second Close:", err)
 		}
 	})
 }
 
 func BenchmarkMemory_Get(b *testing.B) {
-	m, _ := hintstore.NewMemory(hintstore.MemoryConfig{})
+	m := newMemory(b, hintstore.MemoryConfig{})
 	ctx := b.Context()
 	var links []hintstore.Link
 	for i := range 10 {
 		links = append(links, hintstore.Link{Target: fmt.Sprint("https://a.test/", i), Value: fmt.Sprint("</", i, ">; rel=preload; as=style")})
 	}
-	for i := range 1000 {
-		m.Observe(ctx, fmt.Sprint("https://a.test/page/", i), hintstore.Observation{Links: links})
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("https://a.test/page/", i)
+		m.Observe(ctx, keys[i], hintstore.Observation{Links: links})
 	}
+	var start atomic.Int64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		keys := make([]string, 1000)
-		for j := range keys {
-			keys[j] = fmt.Sprint("https://a.test/page/", j)
-		}
+		i := int(start.Add(397)) // each goroutine walks the keys from elsewhere
 		for pb.Next() {
-			if _, ok, _ := m.Get(ctx, keys[i%1000]); !ok {
+			if _, ok, _ := m.Get(ctx, keys[i%len(keys)]); !ok {
 				b.Fatal("miss")
 			}
 			i++
@@ -220,14 +325,55 @@ func BenchmarkMemory_Get(b *testing.B) {
 	})
 }
 
-func BenchmarkMemory_Observe(b *testing.B) {
-	m, _ := hintstore.NewMemory(hintstore.MemoryConfig{})
+// BenchmarkMemory_GetHotRoute is every core reading the same route (a
+// site's home page).
+func BenchmarkMemory_GetHotRoute(b *testing.B) {
+	m := newMemory(b, hintstore.MemoryConfig{})
 	ctx := b.Context()
-	links := []hintstore.Link{{Target: "https://a.test/a.css", Value: "</a.css>; rel=preload; as=style"}}
+	m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{{Target: "https://a.test/a.css", Value: "</a.css>; rel=preload; as=style"}}})
 	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		m.Observe(ctx, fmt.Sprint("k", i%5000), hintstore.Observation{Links: links})
-		i++
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Get(ctx, "https://a.test/")
+		}
+	})
+}
+
+func BenchmarkMemory_GetMiss(b *testing.B) {
+	m := newMemory(b, hintstore.MemoryConfig{})
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Get(ctx, "https://a.test/nothing-learned")
+		}
+	})
+}
+
+func BenchmarkMemory_Observe(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		private bool
+	}{{"public", false}, {"private", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := newMemory(b, hintstore.MemoryConfig{})
+			ctx := b.Context()
+			var links []hintstore.Link
+			for i := range 10 {
+				links = append(links, hintstore.Link{Target: fmt.Sprint("https://a.test/", i), Value: fmt.Sprint("</", i, ">; rel=preload; as=style")})
+			}
+			keys := make([]string, 5000)
+			for i := range keys {
+				keys[i] = fmt.Sprint("https://a.test/page/", i)
+			}
+			who := []string{"alice", "bob", "carol"}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				obs := hintstore.Observation{Links: links, Private: tc.private, Requester: who[i%3]}
+				m.Observe(ctx, keys[i%len(keys)], obs)
+				i++
+			}
+		})
 	}
 }

@@ -1,0 +1,204 @@
+package hintstore
+
+import (
+	"container/list"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// entry is what the memory store keeps for one route. Its fields other
+// than hits and ref change only under the shard's write lock; the slices
+// are never modified in place once published, because Get hands them out.
+type entry struct {
+	key     string
+	public  []Link // the last public observation, deduplicated
+	private []Link // private links that reached quorum, in that order
+	links   []Link // public then private, deduplicated by Target: what Get returns
+	pending []pendingLink
+
+	updated     time.Time
+	expires     time.Time
+	expiresNano int64 // expires in Unix nanoseconds, compared on the read path
+
+	size int64
+	elem *list.Element
+
+	// The fields below are written by Get. The padding keeps them off the
+	// cache line of the fields Get reads, so hits on a hot route by other
+	// cores do not invalidate them.
+	_    [64]byte
+	hits atomic.Uint64
+	// ref is the second-chance bit: set by Get, cleared by the eviction
+	// hand, which moves a referenced entry to the front instead of evicting.
+	ref atomic.Bool
+}
+
+// pendingLink is a private link still waiting for its quorum.
+type pendingLink struct {
+	link  Link
+	first int64    // Unix ns when its first requester produced it
+	who   []string // distinct requesters so far, fewer than the quorum
+}
+
+func (e *entry) view() Entry {
+	return Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load()}
+}
+
+// live reports whether e has hints at now.
+func (e *entry) live(now int64) bool { return len(e.links) > 0 && now < e.expiresNano }
+
+// deadline is when nothing of e is left: its hints expired and every
+// pending link outlived the time to live.
+func (e *entry) deadline(ttl time.Duration) int64 {
+	d := e.expiresNano
+	if len(e.links) == 0 {
+		d = 0
+	}
+	if n := len(e.pending); n > 0 {
+		d = max(d, e.pending[n-1].first+int64(ttl)) // pending is in order of first
+	}
+	return d
+}
+
+// expireLinks drops e's hints once they outlived the time to live and
+// reports whether it did.
+func (e *entry) expireLinks(now int64) bool {
+	if len(e.links) == 0 || now < e.expiresNano {
+		return false
+	}
+	e.public, e.private, e.links = nil, nil, nil
+	return true
+}
+
+// expirePending drops waiting links whose first requester is older than
+// the time to live, so a quorum is only ever formed within it.
+func (e *entry) expirePending(now int64, ttl time.Duration) {
+	i := 0
+	for i < len(e.pending) && e.pending[i].first+int64(ttl) <= now {
+		i++
+	}
+	if i > 0 {
+		e.pending = slices.Delete(e.pending, 0, i)
+	}
+}
+
+// learnPublic applies a public observation: it replaces the public links
+// and drops what private pages had agreed on.
+func (e *entry) learnPublic(obs Observation) {
+	e.public = dedupe(obs.Links)
+	e.private = nil
+}
+
+// learnPrivate applies a private observation and reports whether it
+// confirmed or completed a quorum link (which restarts the time to live).
+func (e *entry) learnPrivate(obs Observation, now int64, quorum int) bool {
+	confirmed := false
+	for _, l := range obs.Links {
+		if containsLink(e.private, l) {
+			confirmed = true
+			continue
+		}
+		if containsLink(e.public, l) {
+			continue
+		}
+		i := slices.IndexFunc(e.pending, func(p pendingLink) bool { return p.link == l })
+		if i < 0 {
+			if len(e.pending) >= MaxPendingLinks {
+				// Dropping the oldest keeps learning going when one
+				// requester floods the route with personal links.
+				e.pending = slices.Delete(e.pending, 0, 1)
+			}
+			e.pending = append(e.pending, pendingLink{link: l, first: now})
+			i = len(e.pending) - 1
+		}
+		p := &e.pending[i]
+		if slices.Contains(p.who, obs.Requester) {
+			continue
+		}
+		if len(p.who)+1 < quorum {
+			p.who = append(p.who, obs.Requester)
+			continue
+		}
+		e.pending = slices.Delete(e.pending, i, i+1)
+		// A fresh slice: the old one may be held by a snapshot being written.
+		e.private = append(slices.Clip(e.private), l)
+		confirmed = true
+	}
+	return confirmed
+}
+
+// forget removes target from e and reports whether anything changed.
+func (e *entry) forget(target string) bool {
+	drop := func(links []Link) ([]Link, bool) {
+		if !slices.ContainsFunc(links, func(l Link) bool { return l.Target == target }) {
+			return links, false
+		}
+		return slices.DeleteFunc(slices.Clone(links), func(l Link) bool { return l.Target == target }), true
+	}
+	var c1, c2 bool
+	e.public, c1 = drop(e.public)
+	e.private, c2 = drop(e.private)
+	n := len(e.pending)
+	e.pending = slices.DeleteFunc(e.pending, func(p pendingLink) bool { return p.link.Target == target })
+	return c1 || c2 || n != len(e.pending)
+}
+
+// relink recomputes what Get returns and the entry's size.
+func (e *entry) relink() {
+	e.links = merge(e.public, e.private)
+	e.size = entrySize(e)
+}
+
+func containsLink(links []Link, l Link) bool {
+	return slices.Contains(links, l)
+}
+
+// dedupe returns a copy of links without repeated links (same Target and
+// Value); the copy means a caller may reuse its slice after Observe.
+func dedupe(links []Link) []Link {
+	out := make([]Link, 0, len(links))
+	for _, l := range links {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// merge returns public then private links, deduplicated by Target (the
+// first wins). Observations hold a few dozen links at most, so a linear
+// scan beats a map.
+func merge(public, private []Link) []Link {
+	if len(public)+len(private) == 0 {
+		return nil
+	}
+	out := make([]Link, 0, len(public)+len(private))
+	for _, set := range [2][]Link{public, private} {
+		for _, l := range set {
+			if !slices.ContainsFunc(out, func(o Link) bool { return o.Target == l.Target }) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// entrySize approximates the bytes e holds: strings plus a fixed cost per
+// link, requester and entry for headers and bookkeeping.
+func entrySize(e *entry) int64 {
+	const perEntry, perLink, perRequester = 160, 32, 16
+	n := int64(len(e.key)) + perEntry
+	for _, set := range [3][]Link{e.public, e.private, e.links} {
+		for _, l := range set {
+			n += int64(len(l.Target)+len(l.Value)) + perLink
+		}
+	}
+	for _, p := range e.pending {
+		n += int64(len(p.link.Target)+len(p.link.Value)) + perLink + 8
+		for _, w := range p.who {
+			n += int64(len(w)) + perRequester
+		}
+	}
+	return n
+}
