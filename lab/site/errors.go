@@ -1,0 +1,12 @@
+package site
+
+import "errors"
+
+// Sentinel errors; wrapped errors carry the detail.
+var (
+	ErrBadProfile     = errors.New("site: invalid profile")
+	ErrBadOptions     = errors.New("site: invalid options")
+	ErrUnknownProfile = errors.New("site: unknown profile")
+	ErrHARTooLarge    = errors.New("site: HAR file too large")
+	ErrBadHAR         = errors.New("site: invalid HAR file")
+)
