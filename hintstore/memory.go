@@ -87,6 +87,7 @@ type Memory struct {
 	expired     atomic.Uint64
 	changes     atomic.Uint64 // bumped on every change; periodic snapshots skip idle periods
 
+	snapshotMu sync.Mutex // one writer at a time, so an older snapshot never wins the rename
 	stop, done chan struct{}
 	closeOnce  sync.Once
 	closeErr   error

@@ -61,6 +61,8 @@ func (m *Memory) Snapshot() error {
 	if m.cfg.SnapshotPath == "" {
 		return ErrNoSnapshotPath
 	}
+	m.snapshotMu.Lock()
+	defer m.snapshotMu.Unlock()
 	now := m.now()
 	f := snapshotFile{Version: snapshotVersion, Written: m.wallNow(), Entries: []snapshotEntry{}}
 	for _, s := range m.shards {
