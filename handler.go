@@ -1,41 +1,309 @@
 package earlyhints
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
 )
 
 // Handler is the Early Hints middleware. See New.
 type Handler struct {
-	next http.Handler
-	cfg  Config
+	next        http.Handler
+	cfg         Config
+	store       hintstore.Store
+	ownStore    bool
+	identityKey []byte
+	learner     *learner
+	closed      atomic.Bool
 }
 
 var _ http.Handler = (*Handler)(nil)
 
+// valuesPool holds the []string given to the header map for one 103, so the
+// hit path does not allocate it per request.
+var valuesPool = sync.Pool{New: func() any { s := make([]string, 0, DefaultMaxPreloads+DefaultMaxPreconnects); return &s }}
+
 // New returns a Handler that sends learned hints as one 103 before calling
 // next, and learns from next's responses.
 func New(next http.Handler, cfg Config) (*Handler, error) {
-	panic("todo")
+	if next == nil {
+		return nil, fmt.Errorf("%w: next handler is nil", ErrBadConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	h := &Handler{next: next, cfg: cfg, store: cfg.Store, identityKey: cfg.IdentityKey}
+	if h.store == nil {
+		m, err := hintstore.NewMemory(hintstore.MemoryConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("earlyhints: create memory store: %w", err)
+		}
+		h.store, h.ownStore = m, true
+	}
+	if len(h.identityKey) == 0 {
+		h.identityKey = make([]byte, 32)
+		if _, err := rand.Read(h.identityKey); err != nil {
+			return nil, fmt.Errorf("earlyhints: identity key: %w", err)
+		}
+	}
+	h.cfg.QueryParams = slices.Clone(cfg.QueryParams)
+	slices.Sort(h.cfg.QueryParams)
+	h.learner = newLearner(h)
+	return h, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("todo") }
-
 // Store returns the store the Handler reads and learns into.
-func (h *Handler) Store() hintstore.Store { return h.cfg.Store }
+func (h *Handler) Store() hintstore.Store { return h.store }
+
+// Close waits for learning in progress and closes the store when the
+// Handler created it. Requests served after Close are passed to next
+// without hints.
+func (h *Handler) Close() error {
+	if h.closed.Swap(true) {
+		return nil
+	}
+	h.learner.wait()
+	if h.ownStore {
+		return h.store.Close()
+	}
+	return nil
+}
 
 // RouteKey returns the key under which hints for r are stored:
 // scheme + host + path, plus the configured query parameters.
-func (h *Handler) RouteKey(r *http.Request) string { panic("todo") }
+func (h *Handler) RouteKey(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	path := r.URL.Path
+	if path == "" {
+		path = "/"
+	}
+	if len(h.cfg.QueryParams) == 0 || r.URL.RawQuery == "" {
+		return scheme + "://" + strings.ToLower(host) + path
+	}
+	var b strings.Builder
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(strings.ToLower(host))
+	b.WriteString(path)
+	q := r.URL.Query()
+	sep := byte('?')
+	for _, p := range h.cfg.QueryParams {
+		vs, ok := q[p]
+		if !ok {
+			continue
+		}
+		for _, v := range vs {
+			b.WriteByte(sep)
+			sep = '&'
+			b.WriteString(p)
+			b.WriteByte('=')
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
 
-// Close waits for learning in progress and closes the store when the
-// Handler created it.
-func (h *Handler) Close() error { panic("todo") }
+// gate decides whether r may receive a 103 (reason "") or why not.
+// learnable reports whether its response may teach hints.
+func (h *Handler) gate(r *http.Request) (reason string, learnable bool) {
+	if h.cfg.Disabled || h.closed.Load() {
+		return ReasonDisabled, false
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return ReasonMethod, false
+	}
+	if !IsNavigation(r) {
+		return ReasonNotNav, false
+	}
+	learnable = r.Method == http.MethodGet && !h.cfg.DisableLearning
+	if r.ProtoMajor < 2 && !h.cfg.AllowHTTP1 {
+		return ReasonProtocol, learnable
+	}
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		for _, deny := range h.cfg.DenyUserAgents {
+			if deny != "" && strings.Contains(ua, deny) {
+				return ReasonUserAgent, learnable
+			}
+		}
+	}
+	return "", learnable
+}
+
+// IsNavigation reports whether r is a top-level document navigation: fetch
+// metadata says so, or, without fetch metadata, Accept asks for HTML.
+func IsNavigation(r *http.Request) bool {
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	dest := r.Header.Get("Sec-Fetch-Dest")
+	if mode != "" || dest != "" {
+		return mode == "navigate" || dest == "document"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reason, learnable := h.gate(r)
+	if reason == ReasonDisabled || reason == ReasonMethod {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	if reason == ReasonNotNav {
+		// Subresource: only its status and cacheability matter, to forget
+		// hinted targets that went away or cannot be reused.
+		if h.cfg.DisableLearning || !h.learner.knows(r) {
+			h.next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		h.next.ServeHTTP(wrapHijacker(sw, w), r)
+		if sw.gone() {
+			h.learner.forget(r)
+		}
+		return
+	}
+	route := h.RouteKey(r)
+	ow := writerPool.Get().(*observingWriter)
+	*ow = observingWriter{ResponseWriter: w, h: h, r: r, route: route, learnable: learnable, canHint: reason == ""}
+	if reason != "" {
+		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: reason})
+	} else {
+		ow.sent = h.sendLearned(w, r, route, start)
+	}
+	h.next.ServeHTTP(wrapHijacker(ow, w), r)
+	ow.finish()
+	// net/http forbids using a ResponseWriter after ServeHTTP returns, so
+	// the wrapper can serve the next request.
+	*ow = observingWriter{}
+	writerPool.Put(ow)
+}
+
+var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
+
+// sendLearned writes the stored hints for route as one 103 and reports
+// whether it did.
+func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time) bool {
+	e, ok, err := h.store.Get(r.Context(), route)
+	if err != nil {
+		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonStoreError, Err: err})
+		return false
+	}
+	links := e.Links
+	if ok && h.cfg.BeforeHints != nil {
+		links = h.cfg.BeforeHints(w, r, links)
+	}
+	if !ok || len(links) == 0 {
+		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonNoHints})
+		return false
+	}
+	vp := valuesPool.Get().(*[]string)
+	values, size := h.capValues((*vp)[:0], links)
+	hdr := w.Header()
+	prev, had := hdr["Link"]
+	hdr["Link"] = values
+	w.WriteHeader(http.StatusEarlyHints)
+	if had {
+		hdr["Link"] = prev
+	} else {
+		delete(hdr, "Link")
+	}
+	n := len(values)
+	clear(values)
+	*vp = values[:0]
+	valuesPool.Put(vp)
+	h.cfg.Observer.Observe(Event{Kind: EventSent, Route: route, Proto: r.Proto, Links: n, Bytes: size, Elapsed: time.Since(start)})
+	return true
+}
+
+// capValues appends the Link values of links to dst within the configured
+// caps, in order.
+func (h *Handler) capValues(dst []string, links []hintstore.Link) ([]string, int) {
+	preloads, preconnects, size := 0, 0, 0
+	for _, l := range links {
+		isPreconnect := strings.Contains(l.Value, "rel=preconnect") || strings.Contains(l.Value, `rel="preconnect"`)
+		if isPreconnect && preconnects >= h.cfg.MaxPreconnects || !isPreconnect && preloads >= h.cfg.MaxPreloads {
+			continue
+		}
+		if size+len(l.Value)+2 > h.cfg.MaxHeaderBytes {
+			continue
+		}
+		if isPreconnect {
+			preconnects++
+		} else {
+			preloads++
+		}
+		size += len(l.Value) + 2
+		dst = append(dst, l.Value)
+	}
+	return dst, size
+}
 
 // Send writes one 103 Early Hints response with hints to w, from
 // application code that knows its own hints. It removes the Link values it
 // added from the header map afterwards, so they do not leak into the final
 // response.
-func Send(w http.ResponseWriter, hints ...Hint) error { panic("todo") }
+func Send(w http.ResponseWriter, hints ...Hint) error {
+	if len(hints) == 0 {
+		return nil
+	}
+	values := make([]string, 0, len(hints))
+	for _, hint := range hints {
+		if err := hint.Validate(); err != nil {
+			return fmt.Errorf("earlyhints: send %s: %w", hint.URL, err)
+		}
+		values = append(values, hint.String())
+	}
+	hdr := w.Header()
+	prev, had := hdr["Link"]
+	hdr["Link"] = values
+	w.WriteHeader(http.StatusEarlyHints)
+	if had {
+		hdr["Link"] = prev
+	} else {
+		delete(hdr, "Link")
+	}
+	return nil
+}
+
+// requesterID identifies who asked for a private response, without keeping
+// the credential: a keyed hash of Authorization and Cookie, else of the
+// client address.
+func (h *Handler) requesterID(r *http.Request) string {
+	m := hmac.New(sha256.New, h.identityKey)
+	auth, cookie := r.Header.Get("Authorization"), r.Header.Values("Cookie")
+	if auth != "" || len(cookie) > 0 {
+		m.Write([]byte("cred\x00" + auth + "\x00" + strings.Join(cookie, "; ")))
+	} else {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		m.Write([]byte("addr\x00" + host))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// learnContext bounds one store write made off the request path.
+func learnContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}

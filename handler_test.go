@@ -1,0 +1,442 @@
+package earlyhints_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/earlyhints/earlyhints"
+)
+
+// events collects what a Handler reports, and lets a test wait for one kind.
+type events struct {
+	mu  sync.Mutex
+	all []earlyhints.Event
+	ch  chan earlyhints.Event
+}
+
+func newEvents() *events { return &events{ch: make(chan earlyhints.Event, 1024)} }
+
+func (e *events) Observe(ev earlyhints.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+	select {
+	case e.ch <- ev:
+	default:
+	}
+}
+
+func (e *events) wait(t *testing.T, kind earlyhints.EventKind) earlyhints.Event {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-e.ch:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %v event within 5s", kind)
+		}
+	}
+}
+
+func (e *events) count(kind earlyhints.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+const page = `<!doctype html><html><head>
+<link rel="stylesheet" href="/static/site.css">
+<script src="/static/app.js"></script>
+</head><body><h1>hello</h1></body></html>`
+
+// startH2 serves h over HTTP/2 with TLS on loopback.
+func startH2(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// visit is one navigation as a browser makes it, recording the 1xx.
+type visit struct {
+	earlyAt   []time.Duration
+	early     []textproto.MIMEHeader
+	finalAt   time.Duration
+	resp      *http.Response
+	body      string
+	protoSeen string
+}
+
+func navigate(t *testing.T, c *http.Client, url string, hdr http.Header) visit {
+	t.Helper()
+	var v visit
+	start := time.Now()
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if code == http.StatusEarlyHints {
+			v.earlyAt = append(v.earlyAt, time.Since(start))
+			v.early = append(v.early, h)
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	req.Header.Set("Sec-Fetch-Dest", "document")
+	req.Header.Set("Accept", "text/html")
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.finalAt = time.Since(start)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.resp, v.body, v.protoSeen = resp, string(b), resp.Proto
+	return v
+}
+
+func newHandler(t *testing.T, next http.Handler, cfg earlyhints.Config) (*earlyhints.Handler, *events) {
+	t.Helper()
+	ev := newEvents()
+	cfg.Observer = ev
+	h, err := earlyhints.New(next, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, ev
+}
+
+func htmlOrigin(think time.Duration, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(think)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, body)
+	}
+}
+
+func TestHandler_SendsLearnedHintsOverHTTP2BeforeSlowPage(t *testing.T) {
+	const think = 300 * time.Millisecond
+	h, ev := newHandler(t, htmlOrigin(think, page), earlyhints.Config{})
+	srv := startH2(t, h)
+	c := srv.Client()
+
+	first := navigate(t, c, srv.URL+"/", nil)
+	if len(first.early) != 0 {
+		t.Fatalf("first visit got %d 103s before anything was learned", len(first.early))
+	}
+	if first.protoSeen != "HTTP/2.0" {
+		t.Fatalf("proto = %s, want HTTP/2.0", first.protoSeen)
+	}
+	if got := ev.wait(t, earlyhints.EventLearned); got.Links != 2 {
+		t.Fatalf("learned %d links, want 2", got.Links)
+	}
+
+	second := navigate(t, c, srv.URL+"/", nil)
+	if len(second.early) != 1 {
+		t.Fatalf("got %d 103 responses, want exactly 1", len(second.early))
+	}
+	links := second.early[0].Values("Link")
+	want := []string{"</static/site.css>; rel=preload; as=style", "</static/app.js>; rel=preload; as=script"}
+	if strings.Join(links, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("103 links:\n%s\nwant:\n%s", strings.Join(links, "\n"), strings.Join(want, "\n"))
+	}
+	// The 103 must not wait for the page: it arrives long before the think
+	// time is over (a generous bound for a loaded machine), the 200 after it.
+	if second.earlyAt[0] > think/2 {
+		t.Errorf("103 arrived after %v, want well before the %v think time", second.earlyAt[0], think)
+	}
+	if second.finalAt < think {
+		t.Errorf("200 arrived after %v, before the think time %v", second.finalAt, think)
+	}
+	if l := second.resp.Header.Values("Link"); len(l) != 0 {
+		t.Errorf("final response carries hint headers: %q", l)
+	}
+	if second.body != page {
+		t.Errorf("body changed by the middleware")
+	}
+}
+
+func TestHandler_NoHintsOverHTTP1ByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   earlyhints.Config
+		wantN int
+	}{
+		{"default", earlyhints.Config{}, 0},
+		{"AllowHTTP1", earlyhints.Config{AllowHTTP1: true}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ev := newHandler(t, htmlOrigin(0, page), tc.cfg)
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			navigate(t, srv.Client(), srv.URL+"/", nil)
+			ev.wait(t, earlyhints.EventLearned) // HTTP/1.1 responses still teach
+			v := navigate(t, srv.Client(), srv.URL+"/", nil)
+			if len(v.early) != tc.wantN {
+				t.Fatalf("got %d 103s over HTTP/1.1, want %d", len(v.early), tc.wantN)
+			}
+		})
+	}
+}
+
+// TestHandler_OneEarlyHintsResponse checks that a 103 of the wrapped
+// handler is forwarded when nothing was learned, suppressed once the
+// middleware sent its own, and that its links are learned either way.
+func TestHandler_OneEarlyHintsResponse(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</static/font.woff2>; rel=preload; as=font; crossorigin")
+		w.Header().Set("Connection", "X-Secret")
+		w.Header().Set("X-Secret", "hop")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Del("Connection")
+		w.Header().Del("X-Secret")
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, page)
+	})
+	h, ev := newHandler(t, origin, earlyhints.Config{})
+	srv := startH2(t, h)
+
+	first := navigate(t, srv.Client(), srv.URL+"/", nil)
+	if len(first.early) != 1 {
+		t.Fatalf("first visit: %d 103s, want the origin's one", len(first.early))
+	}
+	if got := first.early[0].Get("Link"); !strings.Contains(got, "font.woff2") {
+		t.Fatalf("forwarded 103 lost its Link: %q", got)
+	}
+	if got := first.early[0].Get("X-Secret"); got != "" {
+		t.Fatalf("forwarded 103 carries a hop-by-hop field: X-Secret=%q", got)
+	}
+	ev.wait(t, earlyhints.EventLearned)
+
+	second := navigate(t, srv.Client(), srv.URL+"/", nil)
+	if len(second.early) != 1 {
+		t.Fatalf("second visit: %d 103s, want exactly 1", len(second.early))
+	}
+	links := strings.Join(second.early[0].Values("Link"), ",")
+	for _, want := range []string{"font.woff2", "site.css", "app.js"} {
+		if !strings.Contains(links, want) {
+			t.Errorf("learned 103 misses %s: %s", want, links)
+		}
+	}
+	if ev.count(earlyhints.EventSuppressed) != 1 {
+		t.Errorf("origin's second-visit 103 not reported as suppressed")
+	}
+}
+
+// TestHandler_PrivateHintsNeedQuorum: what requester A's personal page
+// references is never hinted to requester B.
+func TestHandler_PrivateHintsNeedQuorum(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("user")
+		if err != nil {
+			http.Error(w, "no user", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Cache-Control", "private")
+		fmt.Fprintf(w, `<html><head><link rel="stylesheet" href="/static/site.css">
+<link rel="preload" as="image" href="/avatars/%s.png"></head><body></body></html>`, c.Value)
+	})
+	h, ev := newHandler(t, origin, earlyhints.Config{})
+	srv := startH2(t, h)
+	as := func(user string) http.Header { return http.Header{"Cookie": {"user=" + user}} }
+
+	navigate(t, srv.Client(), srv.URL+"/account", as("alice"))
+	ev.wait(t, earlyhints.EventLearned)
+	navigate(t, srv.Client(), srv.URL+"/account", as("alice")) // the same requester again
+	ev.wait(t, earlyhints.EventLearned)
+
+	bob := navigate(t, srv.Client(), srv.URL+"/account", as("bob"))
+	if len(bob.early) != 0 {
+		t.Fatalf("bob got hints learned from alice alone: %q", bob.early[0].Values("Link"))
+	}
+	ev.wait(t, earlyhints.EventLearned)
+
+	carol := navigate(t, srv.Client(), srv.URL+"/account", as("carol"))
+	if len(carol.early) != 1 {
+		t.Fatalf("carol got %d 103s; the stylesheet shared by alice and bob should be hinted", len(carol.early))
+	}
+	links := strings.Join(carol.early[0].Values("Link"), ",")
+	if !strings.Contains(links, "/static/site.css") {
+		t.Errorf("shared stylesheet not hinted: %s", links)
+	}
+	if strings.Contains(links, "avatars") {
+		t.Errorf("a personal URL was hinted to someone else: %s", links)
+	}
+}
+
+func TestHandler_ForgetsTargetThatWentAway(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gone func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"404", http.NotFound},
+		{"410", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }},
+		{"no-store", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			io.WriteString(w, "ok")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testForget(t, tc.gone) })
+	}
+}
+
+func testForget(t *testing.T, goneHandler http.HandlerFunc) {
+	gone := false
+	var mu sync.Mutex
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/":
+			if gone {
+				time.Sleep(10 * time.Millisecond)
+			}
+			htmlOrigin(0, page)(w, r)
+		case "/static/app.js":
+			if gone {
+				goneHandler(w, r)
+				return
+			}
+			io.WriteString(w, "ok")
+		default:
+			io.WriteString(w, "body{}")
+		}
+	})
+	h, ev := newHandler(t, origin, earlyhints.Config{DisableLearning: false})
+	srv := startH2(t, h)
+	navigate(t, srv.Client(), srv.URL+"/", nil)
+	ev.wait(t, earlyhints.EventLearned)
+
+	mu.Lock()
+	gone = true
+	mu.Unlock()
+	resp, err := srv.Client().Get(srv.URL + "/static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ev.wait(t, earlyhints.EventDropped)
+
+	e, ok, err := h.Store().Get(t.Context(), h.RouteKey(httptest.NewRequest("GET", srv.URL+"/", nil)))
+	if err != nil || !ok {
+		t.Fatalf("entry gone entirely: ok=%v err=%v", ok, err)
+	}
+	for _, l := range e.Links {
+		if strings.Contains(l.Target, "app.js") {
+			t.Fatalf("404 target still hinted: %+v", e.Links)
+		}
+	}
+}
+
+func TestHandler_BadInputNeverBreaksResponse(t *testing.T) {
+	tests := []struct {
+		name, link, body string
+	}{
+		{"malformed Link", `<broken; rel=preload, </ok.css>; rel=preload; as=style`, page},
+		{"hostile html", `</ok.css>; rel=preload; as=style`, "<html><head><script>" + strings.Repeat("<", 1<<16)},
+		{"huge Link", strings.Repeat("</x.css>; rel=preload; as=style, ", 2000), page},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Link", tc.link)
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, tc.body)
+			})
+			h, ev := newHandler(t, origin, earlyhints.Config{})
+			srv := startH2(t, h)
+			v := navigate(t, srv.Client(), srv.URL+"/", nil)
+			if v.body != tc.body || v.resp.StatusCode != 200 {
+				t.Fatalf("response altered: status %d, %d bytes", v.resp.StatusCode, len(v.body))
+			}
+			ev.wait(t, earlyhints.EventLearned)
+			v = navigate(t, srv.Client(), srv.URL+"/", nil)
+			if len(v.early) == 1 {
+				total := 0
+				for _, l := range v.early[0].Values("Link") {
+					total += len(l)
+				}
+				if total > earlyhints.DefaultMaxHeaderBytes {
+					t.Errorf("103 carries %d bytes of Link, cap is %d", total, earlyhints.DefaultMaxHeaderBytes)
+				}
+			}
+		})
+	}
+}
+
+func TestHandler_KeepsOptionalInterfaces(t *testing.T) {
+	var gotHijacker, gotFlusher bool
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, gotHijacker = w.(http.Hijacker)
+		_, gotFlusher = w.(http.Flusher)
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Errorf("ResponseController through the middleware: %v", err)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, page)
+	})
+	h, _ := newHandler(t, next, earlyhints.Config{})
+	for _, tc := range []struct {
+		name         string
+		srv          func() *httptest.Server
+		wantHijacker bool
+	}{
+		{"HTTP/1.1", func() *httptest.Server { s := httptest.NewServer(h); t.Cleanup(s.Close); return s }, true},
+		{"HTTP/2", func() *httptest.Server { return startH2(t, h) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.srv()
+			navigate(t, s.Client(), s.URL+"/", nil)
+			if gotHijacker != tc.wantHijacker || !gotFlusher {
+				t.Errorf("Hijacker=%v Flusher=%v, want Hijacker=%v Flusher=true", gotHijacker, gotFlusher, tc.wantHijacker)
+			}
+		})
+	}
+}
+
+func TestSend(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := earlyhints.Send(w, earlyhints.Hint{Rel: earlyhints.RelPreload, URL: "https://example.com/a.css", As: "style"})
+		if err != nil {
+			t.Error(err)
+		}
+		io.WriteString(w, "ok")
+	})
+	srv := startH2(t, next)
+	v := navigate(t, srv.Client(), srv.URL, nil)
+	if len(v.early) != 1 || !strings.Contains(v.early[0].Get("Link"), "a.css") {
+		t.Fatalf("Send: 103s %v", v.early)
+	}
+	if v.resp.Header.Get("Link") != "" {
+		t.Fatalf("Send leaked Link into the final response")
+	}
+}

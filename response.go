@@ -1,0 +1,236 @@
+package earlyhints
+
+import (
+	"bufio"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// observingWriter passes a navigation's response through untouched and
+// watches it: the 1xx the wrapped handler writes, the final status and
+// headers, and a bounded prefix of the body for the scanner.
+type observingWriter struct {
+	http.ResponseWriter
+	h         *Handler
+	r         *http.Request
+	route     string
+	learnable bool
+	canHint   bool // the client may receive a 103
+	sent      bool // a 103 already reached the client
+
+	wroteHeader bool
+	status      int
+	earlyLinks  []string // Link values from the wrapped handler's 1xx
+	obs         *pending // non-nil while the response is being learned from
+}
+
+// pending is what one response offers to learn from.
+type pending struct {
+	links           []string
+	body            []byte
+	limit           int
+	private         bool
+	contentType     string
+	contentEncoding string
+}
+
+// hopByHop lists the headers that never travel past one connection (RFC 9110
+// section 7.6.1), plus those a 1xx has no business carrying.
+var hopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func (o *observingWriter) WriteHeader(code int) {
+	if o.wroteHeader {
+		o.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		o.writeInformational(code)
+		return
+	}
+	o.wroteHeader = true
+	o.status = code
+	if o.learnable && code == http.StatusOK {
+		o.startLearning()
+	}
+	o.ResponseWriter.WriteHeader(code)
+}
+
+func (o *observingWriter) writeInformational(code int) {
+	hdr := o.ResponseWriter.Header()
+	if code != http.StatusEarlyHints {
+		o.ResponseWriter.WriteHeader(code)
+		return
+	}
+	links := hdr.Values("Link")
+	if o.learnable && len(o.earlyLinks) < 64 {
+		o.earlyLinks = append(o.earlyLinks, links...)
+	}
+	if o.sent || !o.canHint {
+		// Browsers act on the first 103 only; a second one is noise (and
+		// some clients treat it as an error).
+		o.h.cfg.Observer.Observe(Event{Kind: EventSuppressed, Route: o.route, Proto: o.r.Proto, Links: len(links)})
+		return
+	}
+	// Forward the wrapped handler's own 103, minus hop-by-hop fields.
+	saved := make(http.Header)
+	for _, k := range hopByHop {
+		if v, ok := hdr[k]; ok {
+			saved[k] = v
+			delete(hdr, k)
+		}
+	}
+	for _, c := range saved["Connection"] {
+		for f := range strings.SplitSeq(c, ",") {
+			if f = http.CanonicalHeaderKey(strings.TrimSpace(f)); f != "" {
+				if v, ok := hdr[f]; ok {
+					saved[f] = v
+					delete(hdr, f)
+				}
+			}
+		}
+	}
+	o.ResponseWriter.WriteHeader(code)
+	for k, v := range saved {
+		hdr[k] = v
+	}
+	o.sent = true
+	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Links: len(links)})
+}
+
+// startLearning records the final headers of a 200 HTML response.
+func (o *observingWriter) startLearning() {
+	hdr := o.ResponseWriter.Header()
+	ct := hdr.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
+		return
+	}
+	p := &pending{
+		links:           append(slices.Clone(o.earlyLinks), hdr.Values("Link")...),
+		private:         isPrivate(o.r, hdr),
+		contentType:     ct,
+		contentEncoding: hdr.Get("Content-Encoding"),
+	}
+	if !o.h.cfg.DisableScan && o.r.Method == http.MethodGet {
+		p.limit = o.h.cfg.ScanBytes
+	}
+	o.obs = p
+}
+
+func (o *observingWriter) Write(b []byte) (int, error) {
+	if !o.wroteHeader {
+		o.WriteHeader(http.StatusOK)
+	}
+	if p := o.obs; p != nil && len(p.body) < p.limit {
+		p.body = append(p.body, b[:min(len(b), p.limit-len(p.body))]...)
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher.
+func (o *observingWriter) Flush() {
+	if !o.wroteHeader {
+		o.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(o.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (o *observingWriter) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+// Push keeps http.Pusher working through the middleware.
+func (o *observingWriter) Push(target string, opts *http.PushOptions) error {
+	if p, ok := o.ResponseWriter.(http.Pusher); ok {
+		return p.Push(target, opts)
+	}
+	return http.ErrNotSupported
+}
+
+// finish hands what the response taught to the learner.
+func (o *observingWriter) finish() {
+	if o.obs == nil {
+		return
+	}
+	o.h.learner.submit(o.r, o.route, o.obs)
+}
+
+// isPrivate reports whether a response is personal to its requester.
+func isPrivate(r *http.Request, hdr http.Header) bool {
+	if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" || hdr.Get("Set-Cookie") != "" {
+		return true
+	}
+	for _, cc := range hdr.Values("Cache-Control") {
+		for d := range strings.SplitSeq(cc, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "private" || d == "no-store" || strings.HasPrefix(d, "private=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// statusWriter records the status of a subresource response, and whether
+// a browser may reuse it from its HTTP cache.
+type statusWriter struct {
+	http.ResponseWriter
+	status  int
+	noStore bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 && (code < 100 || code >= 200) {
+		s.status = code
+		for _, cc := range s.Header().Values("Cache-Control") {
+			if strings.Contains(strings.ToLower(cc), "no-store") {
+				s.noStore = true
+			}
+		}
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// gone reports whether a hinted target should be forgotten: it went away,
+// or it cannot be stored, and a browser hands an early-hints preload to the
+// page only through its HTTP cache (an unstorable one is fetched twice).
+func (s *statusWriter) gone() bool {
+	return s.status == http.StatusNotFound || s.status == http.StatusGone || s.noStore
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush()                      { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// hijackWriter adds http.Hijacker to a wrapper whose underlying writer has
+// it (HTTP/1.x), so type assertions stay truthful.
+type hijackWriter struct {
+	http.ResponseWriter
+	hj http.Hijacker
+}
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hj.Hijack() }
+func (w hijackWriter) Flush()                                       { w.ResponseWriter.(http.Flusher).Flush() }
+func (w hijackWriter) Unwrap() http.ResponseWriter                  { return w.ResponseWriter }
+
+type flushUnwrapper interface {
+	http.ResponseWriter
+	http.Flusher
+}
+
+func wrapHijacker(wrapper flushUnwrapper, orig http.ResponseWriter) http.ResponseWriter {
+	if hj, ok := orig.(http.Hijacker); ok {
+		return hijackWriter{ResponseWriter: wrapper, hj: hj}
+	}
+	return wrapper
+}
