@@ -1,12 +1,70 @@
 // Package scan is a streaming preload scanner: it reads the start of an HTML
 // response and finds what a browser's own preload scanner would fetch early.
+//
+// It runs over golang.org/x/net/html's tokenizer, so it never needs the whole
+// document: it stops a few KiB after </head> (or after the first hero image),
+// and never reads more than Options.MaxBytes of decoded HTML whatever the
+// body holds. Compressed bodies (gzip, br, zstd) are decoded with a hard bound
+// on output and on decoder memory, and legacy charsets are decoded to UTF-8
+// before URLs are taken from them.
+//
+// What it finds, and the order it returns it in, follows what Chromium's
+// preload scanner and resource scheduler do:
+//
+//  1. render-blocking stylesheets (not media=print, not alternate, not disabled),
+//     and explicit preloads as=style;
+//  2. synchronous classic scripts of the head, and explicit preloads as=script;
+//  3. fonts (explicit preloads as=font, always with crossorigin);
+//  4. module scripts and modulepreload links;
+//  5. the likely LCP image: every <img fetchpriority=high> within budget, else
+//     the first eligible <img> of the body, and explicit preloads as=image;
+//  6. other explicit preloads (fetch, json, track), then async and defer
+//     classic scripts of the head: they block nothing, so they come last among
+//     preloads and are the first a cap on preloads drops;
+//  7. preconnects: those written in the page, then one for every third-party
+//     origin of the resources above (async scripts excepted: they are mostly
+//     analytics, not worth a connection on the critical path);
+//  8. dns-prefetch links for origins that have no preconnect.
+//
+// Within a class, document order is kept. Links are deduplicated by relation
+// and absolute URL; the first occurrence wins.
 package scan
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net/url"
 
 	"github.com/earlyhints/earlyhints/linkheader"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBytes   = 64 << 10
+	DefaultBodyBudget = 4 << 10
+	DefaultMaxLinks   = 64
+	// MaxMaxBytes bounds Options.MaxBytes: a preload scanner that reads
+	// more than this is reading the page, not its head.
+	MaxMaxBytes = 16 << 20
+)
+
+// Sentinel errors. Errors returned by Scan wrap one of them; a Result
+// returned alongside an error still holds what was found before it.
+var (
+	// ErrInvalidOptions reports Options that fail Validate.
+	ErrInvalidOptions = errors.New("scan: invalid options")
+	// ErrUnsupportedEncoding reports a Content-Encoding the scanner cannot
+	// decode; the body is not scanned.
+	ErrUnsupportedEncoding = errors.New("scan: unsupported content encoding")
+	// ErrTruncated reports a compressed body that ends in the middle of its
+	// stream (typically a prefix of a larger response).
+	ErrTruncated = errors.New("scan: compressed body is truncated")
+	// ErrCorrupt reports a compressed body that does not decode, or that
+	// needs more memory or input than the bounds allow.
+	ErrCorrupt = errors.New("scan: compressed body is corrupt")
+	// ErrRead reports an error of the underlying reader.
+	ErrRead = errors.New("scan: reading body")
 )
 
 // Options bound and direct a scan. The zero value works.
@@ -19,8 +77,40 @@ type Options struct {
 	ContentEncoding string
 	// ContentType is the response's Content-Type (its charset is honoured).
 	ContentType string
-	// MaxBytes bounds the decoded HTML read; 0 means 64 KiB.
+	// MaxBytes bounds the decoded HTML read; 0 means 64 KiB. At most
+	// MaxMaxBytes.
 	MaxBytes int
+	// BodyBudget is how many decoded bytes after the end of the head are
+	// still scanned for the hero image and late links; 0 means 4 KiB.
+	BodyBudget int
+	// MaxLinks bounds the links returned; 0 means 64.
+	MaxLinks int
+}
+
+// Validate reports options out of range.
+func (o Options) Validate() error {
+	switch {
+	case o.MaxBytes < 0 || o.MaxBytes > MaxMaxBytes:
+		return fmt.Errorf("%w: MaxBytes %d is outside 0..%d; use 0 for the default of %d", ErrInvalidOptions, o.MaxBytes, MaxMaxBytes, DefaultMaxBytes)
+	case o.BodyBudget < 0:
+		return fmt.Errorf("%w: BodyBudget %d is negative; use 0 for the default of %d", ErrInvalidOptions, o.BodyBudget, DefaultBodyBudget)
+	case o.MaxLinks < 0:
+		return fmt.Errorf("%w: MaxLinks %d is negative; use 0 for the default of %d", ErrInvalidOptions, o.MaxLinks, DefaultMaxLinks)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.BodyBudget == 0 {
+		o.BodyBudget = DefaultBodyBudget
+	}
+	if o.MaxLinks == 0 {
+		o.MaxLinks = DefaultMaxLinks
+	}
+	return o
 }
 
 // Result is what a scan found.
@@ -32,7 +122,36 @@ type Result struct {
 	Base *url.URL
 	// Truncated is true when the scan stopped at MaxBytes before </head>.
 	Truncated bool
+	// Charset is the name of the encoding the document was decoded from
+	// ("utf-8", "windows-1252", "shift_jis", ...).
+	Charset string
+	// BytesScanned is how many decoded bytes of HTML were tokenized.
+	BytesScanned int
 }
 
 // Scan reads r (the start of a response body) and returns its candidates.
-func Scan(r io.Reader, opts Options) (Result, error) { panic("todo") }
+//
+// It stops reading early (end of head plus Options.BodyBudget), so r may be
+// a whole response. On a decoding or read error it returns what it found
+// before the error together with the error.
+func Scan(r io.Reader, opts Options) (Result, error) {
+	if err := opts.Validate(); err != nil {
+		return Result{Base: opts.Base}, err
+	}
+	opts = opts.withDefaults()
+	body, err := newBody(r, opts)
+	if err != nil {
+		return Result{Base: opts.Base}, err
+	}
+	defer body.close()
+	s := newScanner(body, opts)
+	s.run()
+	res := Result{
+		Links:        s.links(),
+		Base:         s.base,
+		Truncated:    s.truncated,
+		Charset:      body.charset,
+		BytesScanned: s.pos,
+	}
+	return res, body.err(s.tokErr)
+}

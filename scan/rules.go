@@ -1,0 +1,493 @@
+package scan
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+
+	"github.com/earlyhints/earlyhints/linkheader"
+)
+
+// maxAttrs bounds the attributes read from one element.
+const maxAttrs = 64
+
+type attrBit uint32
+
+const (
+	attrRel attrBit = 1 << iota
+	attrHref
+	attrAs
+	attrType
+	attrMedia
+	attrCrossorigin
+	attrFetchpriority
+	attrImagesrcset
+	attrImagesizes
+	attrIntegrity
+	attrSrc
+	attrSrcset
+	attrSizes
+	attrLoading
+	attrWidth
+	attrHeight
+	attrAsync
+	attrDefer
+	attrNomodule
+	attrDisabled
+)
+
+// attrs holds the attributes the rules read; the first occurrence of a
+// duplicated attribute wins, as in the HTML parser.
+type attrs struct {
+	set                                                    attrBit
+	rel, href, as, typ, media, crossorigin, fetchpriority  []byte
+	imagesrcset, imagesizes, integrity, src, srcset, sizes []byte
+	loading, width, height                                 []byte
+}
+
+func (a *attrs) has(b attrBit) bool { return a.set&b != 0 }
+
+func (a *attrs) put(b attrBit, dst *[]byte, v []byte) {
+	if a.set&b == 0 {
+		a.set |= b
+		if dst != nil {
+			*dst = v
+		}
+	}
+}
+
+func (s *scanner) readAttrs() {
+	a := &s.a
+	*a = attrs{}
+	for more, n := true, 0; more && n < maxAttrs; n++ {
+		var k, v []byte
+		k, v, more = s.z.TagAttr()
+		switch string(k) {
+		case "rel":
+			a.put(attrRel, &a.rel, v)
+		case "href":
+			a.put(attrHref, &a.href, v)
+		case "as":
+			a.put(attrAs, &a.as, v)
+		case "type":
+			a.put(attrType, &a.typ, v)
+		case "media":
+			a.put(attrMedia, &a.media, v)
+		case "crossorigin":
+			a.put(attrCrossorigin, &a.crossorigin, v)
+		case "fetchpriority":
+			a.put(attrFetchpriority, &a.fetchpriority, v)
+		case "imagesrcset":
+			a.put(attrImagesrcset, &a.imagesrcset, v)
+		case "imagesizes":
+			a.put(attrImagesizes, &a.imagesizes, v)
+		case "integrity":
+			a.put(attrIntegrity, &a.integrity, v)
+		case "src":
+			a.put(attrSrc, &a.src, v)
+		case "srcset":
+			a.put(attrSrcset, &a.srcset, v)
+		case "sizes":
+			a.put(attrSizes, &a.sizes, v)
+		case "loading":
+			a.put(attrLoading, &a.loading, v)
+		case "width":
+			a.put(attrWidth, &a.width, v)
+		case "height":
+			a.put(attrHeight, &a.height, v)
+		case "async":
+			a.put(attrAsync, nil, nil)
+		case "defer":
+			a.put(attrDefer, nil, nil)
+		case "nomodule":
+			a.put(attrNomodule, nil, nil)
+		case "disabled":
+			a.put(attrDisabled, nil, nil)
+		}
+	}
+}
+
+// keyword is an enumerated attribute's value: trimmed and lower-cased.
+func keyword(v []byte) string {
+	return strings.ToLower(string(bytes.TrimFunc(v, func(r rune) bool { return r < 0x80 && isHTMLSpace(byte(r)) })))
+}
+
+// class orders candidates as a browser prioritises them (see the package
+// documentation).
+type class uint8
+
+const (
+	classStyle class = iota
+	classScript
+	classFont
+	classModule
+	classImage
+	classOther
+	classAsyncScript
+	classPreconnect
+	classDerivedPreconnect
+	classDNSPrefetch
+)
+
+type candidate struct {
+	class class
+	link  linkheader.Link
+	// same identifies the resource for deduplication when the URI alone
+	// does not: a responsive image is its srcset, whichever URL was
+	// picked for the Link's target.
+	same   string
+	origin string // origin of the target; "" when relative
+	// cors marks a fetch in CORS mode: its connection is the anonymous
+	// one, so a preconnect for it needs crossorigin.
+	cors       bool
+	highImage  bool
+	firstImage bool
+}
+
+func (s *scanner) add(c candidate) {
+	if len(s.cands) < maxCandidates {
+		s.cands = append(s.cands, c)
+	}
+}
+
+// params builds a Link's parameters, skipping empty values.
+type params []linkheader.Param
+
+func (p *params) add(key, value string) {
+	if value != "" {
+		*p = append(*p, linkheader.Param{Key: key, Value: value})
+	}
+}
+
+// crossOrigin appends the CORS setting as a browser reads it: a missing or
+// invalid value is "anonymous", written as the bare attribute.
+func (p *params) crossOrigin(a *attrs, force bool) bool {
+	if !a.has(attrCrossorigin) {
+		if force {
+			*p = append(*p, linkheader.Param{Key: "crossorigin"})
+		}
+		return force
+	}
+	if keyword(a.crossorigin) == "use-credentials" {
+		*p = append(*p, linkheader.Param{Key: "crossorigin", Value: "use-credentials"})
+	} else {
+		*p = append(*p, linkheader.Param{Key: "crossorigin"})
+	}
+	return true
+}
+
+func (p *params) fetchPriority(a *attrs) {
+	if v := keyword(a.fetchpriority); v == "high" || v == "low" {
+		p.add("fetchpriority", v)
+	}
+}
+
+func (s *scanner) link() {
+	s.readAttrs()
+	a := &s.a
+	var stylesheet, alternate, preload, modulepreload, preconnect, dnsPrefetch bool
+	for _, r := range bytes.Fields(a.rel) {
+		switch {
+		case bytes.EqualFold(r, []byte("stylesheet")):
+			stylesheet = true
+		case bytes.EqualFold(r, []byte("alternate")):
+			alternate = true
+		case bytes.EqualFold(r, []byte("preload")):
+			preload = true
+		case bytes.EqualFold(r, []byte("modulepreload")):
+			modulepreload = true
+		case bytes.EqualFold(r, []byte("preconnect")):
+			preconnect = true
+		case bytes.EqualFold(r, []byte("dns-prefetch")):
+			dnsPrefetch = true
+		}
+	}
+	switch {
+	case stylesheet && !alternate:
+		s.stylesheet()
+	case preload:
+		s.preloadLink()
+	case modulepreload:
+		s.module(classModule, a.href)
+	case preconnect:
+		s.connect(classPreconnect, "preconnect")
+	case dnsPrefetch:
+		s.connect(classDNSPrefetch, "dns-prefetch")
+	}
+}
+
+func (s *scanner) stylesheet() {
+	a := &s.a
+	if a.has(attrDisabled) || a.has(attrType) && !isCSSType(a.typ) {
+		return
+	}
+	media := cleanParam(a.media)
+	if printOnly(media) {
+		return // the media=print onload trick: not render-blocking
+	}
+	if strings.EqualFold(media, "all") {
+		media = ""
+	}
+	uri, u, ok := s.res.resolveString(a.href)
+	if !ok {
+		return
+	}
+	p := params{{Key: "as", Value: "style"}}
+	cors := p.crossOrigin(a, false)
+	p.add("media", media)
+	p.fetchPriority(a)
+	p.add("integrity", cleanParam(a.integrity))
+	s.addPreload(classStyle, uri, u, p, cors)
+}
+
+func isCSSType(t []byte) bool {
+	k := keyword(t)
+	if i := strings.IndexByte(k, ';'); i >= 0 {
+		k = strings.TrimSpace(k[:i])
+	}
+	return k == "" || k == "text/css"
+}
+
+// printOnly reports a media list whose every query targets print.
+func printOnly(media string) bool {
+	if media == "" {
+		return false
+	}
+	for q := range strings.SplitSeq(strings.ToLower(media), ",") {
+		q = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(q), "only "))
+		if q != "print" && !strings.HasPrefix(q, "print ") {
+			return false
+		}
+	}
+	return true
+}
+
+// preloadClasses maps the preload destinations browsers honour to their
+// priority class; other "as" values are ignored by browsers, so here too.
+var preloadClasses = map[string]class{
+	"style": classStyle, "script": classScript, "font": classFont, "image": classImage,
+	"fetch": classOther, "json": classOther, "track": classOther,
+}
+
+func (s *scanner) preloadLink() {
+	a := &s.a
+	as := keyword(a.as)
+	cl, known := preloadClasses[as]
+	if !known {
+		return
+	}
+	var srcset, first string
+	if as == "image" && a.has(attrImagesrcset) {
+		srcset, first = s.res.resolveSrcset(a.imagesrcset)
+	}
+	uri, u, ok := s.res.resolveString(a.href)
+	if !ok {
+		if first == "" {
+			return
+		}
+		uri, u, _ = s.res.resolveString([]byte(first))
+	}
+	p := params{{Key: "as", Value: as}}
+	p.add("type", cleanParam(a.typ))
+	// Fonts are always fetched in CORS mode; without crossorigin the
+	// preloaded copy would not match and be fetched twice.
+	cors := p.crossOrigin(a, as == "font")
+	cors = cors || as == "fetch" || as == "json"
+	p.add("media", cleanParam(a.media))
+	p.fetchPriority(a)
+	if srcset != "" {
+		p.add("imagesrcset", srcset)
+		p.add("imagesizes", cleanParam(a.imagesizes))
+	}
+	p.add("integrity", cleanParam(a.integrity))
+	if keyword(a.fetchpriority) == "low" {
+		cl = classOther // the author says it can wait
+	}
+	s.add(candidate{
+		class:  cl,
+		link:   linkheader.Link{URI: uri, Rel: []string{"preload"}, Params: p},
+		same:   srcset,
+		origin: origin(u),
+		cors:   cors,
+	})
+}
+
+func (s *scanner) addPreload(cl class, uri string, u *url.URL, p params, cors bool) {
+	s.add(candidate{
+		class:  cl,
+		link:   linkheader.Link{URI: uri, Rel: []string{"preload"}, Params: p},
+		origin: origin(u),
+		cors:   cors,
+	})
+}
+
+// module adds a modulepreload for a module script or a modulepreload link.
+// Module scripts are always fetched in CORS mode.
+func (s *scanner) module(cl class, target []byte) {
+	a := &s.a
+	uri, u, ok := s.res.resolveString(target)
+	if !ok {
+		return
+	}
+	var p params
+	if cl == classModule && a.has(attrAs) {
+		p.add("as", keyword(a.as))
+	}
+	if a.has(attrCrossorigin) {
+		p.crossOrigin(a, false)
+	}
+	p.fetchPriority(a)
+	p.add("integrity", cleanParam(a.integrity))
+	s.add(candidate{
+		class:  cl,
+		link:   linkheader.Link{URI: uri, Rel: []string{"modulepreload"}, Params: p},
+		origin: origin(u),
+		cors:   true,
+	})
+}
+
+// connect adds an explicit preconnect or dns-prefetch, reduced to its origin.
+func (s *scanner) connect(cl class, rel string) {
+	a := &s.a
+	u, ok := s.res.resolve(a.href)
+	o := origin(u)
+	if !ok || o == "" {
+		return
+	}
+	var p params
+	cors := false
+	if rel == "preconnect" {
+		cors = p.crossOrigin(a, false)
+	}
+	s.add(candidate{
+		class:  cl,
+		link:   linkheader.Link{URI: o, Rel: []string{rel}, Params: p},
+		origin: o,
+		cors:   cors,
+	})
+}
+
+// jsTypes are the script types that mean a classic script (the HTML
+// standard's JavaScript MIME type essences).
+var jsTypes = map[string]bool{
+	"": true, "application/ecmascript": true, "application/javascript": true,
+	"application/x-ecmascript": true, "application/x-javascript": true,
+	"text/ecmascript": true, "text/javascript": true, "text/javascript1.0": true,
+	"text/javascript1.1": true, "text/javascript1.2": true, "text/javascript1.3": true,
+	"text/javascript1.4": true, "text/javascript1.5": true, "text/jscript": true,
+	"text/livescript": true, "text/x-ecmascript": true, "text/x-javascript": true,
+}
+
+func (s *scanner) script() {
+	s.readAttrs()
+	a := &s.a
+	if !a.has(attrSrc) {
+		return
+	}
+	typ := keyword(a.typ)
+	if typ == "module" {
+		s.module(classModule, a.src)
+		return
+	}
+	// Data blocks (JSON, templates), import maps and nomodule fallbacks
+	// are never fetched by a modern browser; body scripts are not part of
+	// the head's critical path.
+	if !jsTypes[typ] || a.has(attrNomodule) || s.inBody {
+		return
+	}
+	cl := classScript
+	if a.has(attrAsync) || a.has(attrDefer) {
+		cl = classAsyncScript
+	}
+	uri, u, ok := s.res.resolveString(a.src)
+	if !ok {
+		return
+	}
+	p := params{{Key: "as", Value: "script"}}
+	cors := p.crossOrigin(a, false)
+	p.fetchPriority(a)
+	p.add("integrity", cleanParam(a.integrity))
+	s.addPreload(cl, uri, u, p, cors)
+}
+
+// img considers an image as the LCP candidate: any fetchpriority=high
+// image, else the first image of the body that is neither lazy, nor
+// low priority, nor a tracking pixel.
+func (s *scanner) img() {
+	s.readAttrs()
+	a := &s.a
+	if s.pictureDepth > 0 || keyword(a.loading) == "lazy" {
+		return
+	}
+	prio := keyword(a.fetchpriority)
+	high := prio == "high"
+	switch {
+	case high && s.highImages >= maxHighImages:
+		return
+	case !high && (prio == "low" || s.hasFirstImage()):
+		return
+	case tiny(a.width) && tiny(a.height):
+		return
+	}
+	var srcset, first string
+	if a.has(attrSrcset) {
+		srcset, first = s.res.resolveSrcset(a.srcset)
+	}
+	uri, u, ok := s.res.resolveString(a.src)
+	if !ok {
+		if first == "" {
+			return
+		}
+		uri, u, _ = s.res.resolveString([]byte(first))
+	}
+	p := params{{Key: "as", Value: "image"}}
+	cors := p.crossOrigin(a, false)
+	if high {
+		p.add("fetchpriority", "high")
+		s.highImages++
+	}
+	if srcset != "" {
+		p.add("imagesrcset", srcset)
+		p.add("imagesizes", cleanParam(a.sizes))
+	}
+	s.add(candidate{
+		class:      classImage,
+		link:       linkheader.Link{URI: uri, Rel: []string{"preload"}, Params: p},
+		same:       srcset,
+		origin:     origin(u),
+		cors:       cors,
+		highImage:  high,
+		firstImage: !high,
+	})
+}
+
+func (s *scanner) hasFirstImage() bool {
+	for i := range s.cands {
+		if s.cands[i].firstImage {
+			return true
+		}
+	}
+	return false
+}
+
+// tiny reports a dimension of at most one pixel (a tracking pixel).
+func tiny(v []byte) bool {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return false
+	}
+	if v[0] < '0' || v[0] > '9' {
+		return false
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+		if n > 1 {
+			return false
+		}
+	}
+	return true
+}
