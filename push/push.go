@@ -52,8 +52,8 @@ type When int
 // The moments.
 const (
 	// AtArrival pushes the learned hints as soon as the navigation arrives,
-	// before the origin is asked: the pushed streams are served while the
-	// origin thinks.
+	// before the origin is asked: Go's HTTP/2 server serves the pushed
+	// streams concurrently, so they travel while the origin thinks.
 	AtArrival When = iota
 	// WithResponse pushes what the origin's 200 lists in Link: rel=preload
 	// (classic Link-driven push), when its headers arrive.
@@ -208,8 +208,10 @@ func (p *Pusher) BeforeHints(w http.ResponseWriter, r *http.Request, hints []hin
 		if pushed >= p.cfg.MaxPushes {
 			continue
 		}
-		a := p.asset(h.Target)
-		if budget-a.size < 0 {
+		a, seen := p.asset(h.Target)
+		if seen && !a.cacheable || budget-a.size < 0 {
+			// A response the client may not store would be pushed on every
+			// page view; the browser fetches it itself instead.
 			continue
 		}
 		if p.cfg.Mode == CacheAware && st != nil {
@@ -281,10 +283,11 @@ func pushHeader(r *http.Request) http.Header {
 	return h
 }
 
-func (p *Pusher) asset(target string) asset {
+func (p *Pusher) asset(target string) (asset, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.assets[target]
+	a, ok := p.assets[target]
+	return a, ok
 }
 
 func (p *Pusher) rememberAsset(target string, a asset) {
@@ -371,9 +374,7 @@ func (rw *recorder) WriteHeader(code int) {
 		if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
 			a.size = n
 		}
-		if a.cacheable {
-			rw.p.rememberAsset(absolute(rw.r), a)
-		}
+		rw.p.rememberAsset(absolute(rw.r), a)
 	}
 	if rw.p.cfg.When == WithResponse && code == http.StatusOK {
 		rw.pushFromLinks(hdr)
