@@ -1,0 +1,52 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"time"
+)
+
+// originTransport sends each request over the transport its origin's scheme
+// calls for: HTTP/1.1 or HTTP/2 (ALPN) to https, HTTP/1.1 to http, and
+// cleartext HTTP/2 with prior knowledge to h2c.
+type originTransport struct {
+	std *http.Transport
+	h2c *http.Transport
+}
+
+func newOriginTransport(cfg Config) *originTransport {
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	base := func(protos *http.Protocols) *http.Transport {
+		return &http.Transport{
+			// Proxy stays nil: an origin is reached directly, never through
+			// HTTP_PROXY from the environment.
+			DialContext:           dialer.DialContext,
+			TLSHandshakeTimeout:   cfg.DialTimeout,
+			ResponseHeaderTimeout: cfg.Timeout,
+			ExpectContinueTimeout: time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   64,
+			// Bodies pass through as the origin encoded them.
+			DisableCompression: true,
+			Protocols:          protos,
+		}
+	}
+	var std, h2c http.Protocols
+	std.SetHTTP1(true)
+	std.SetHTTP2(true)
+	h2c.SetUnencryptedHTTP2(true)
+	return &originTransport{std: base(&std), h2c: base(&h2c)}
+}
+
+func (t *originTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if ex, ok := r.Context().Value(exchangeKey{}).(*exchange); ok && ex.origin.Scheme == "h2c" {
+		return t.h2c.RoundTrip(r)
+	}
+	return t.std.RoundTrip(r)
+}
+
+// CloseIdleConnections closes idle origin connections.
+func (t *originTransport) CloseIdleConnections() {
+	t.std.CloseIdleConnections()
+	t.h2c.CloseIdleConnections()
+}
