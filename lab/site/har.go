@@ -136,6 +136,7 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 	if err != nil || (page.Scheme != "http" && page.Scheme != "https") || page.Host == "" {
 		return nil, fmt.Errorf("%w: document URL %q is not an http(s) URL", ErrBadHAR, doc.Request.URL)
 	}
+	page.Fragment, page.RawFragment = "", ""
 	rp := &Replay{PageURL: page.String(), Hosts: []string{page.Host}}
 	p := &Profile{
 		Name:     page.String(),
@@ -165,7 +166,9 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 			continue // data:, blob:, chrome-extension: and broken URLs
 		}
 		r := Resource{Path: target(u)}
-		if u.Host != page.Host {
+		// Any port or scheme of the page's host name is first-party: the
+		// site routes third parties by host name.
+		if !strings.EqualFold(u.Hostname(), page.Hostname()) {
 			r.ThirdParty = u.Scheme + "://" + u.Host
 			if !hosts[u.Host] {
 				hosts[u.Host] = true

@@ -34,9 +34,9 @@ type Manifest struct {
 // Discovery says where a browser finds a resource.
 type Discovery struct {
 	URL string
-	// Offset is the byte offset of the first reference in the document; -1
-	// when the resource is referenced only from another resource (or not
-	// found in a verbatim document).
+	// Offset is the byte offset of the first reference in the document (a
+	// preload tag counts); -1 when the resource is referenced only from
+	// another resource (or not found in a verbatim document).
 	Offset int
 	// From is the stylesheet or script referencing it; "" for the document.
 	From string
@@ -71,7 +71,8 @@ func buildManifest(p *Profile, doc []byte, offsets map[string]int, think time.Du
 	}
 	for _, r := range p.Resources {
 		d := Discovery{URL: r.URL(), Offset: -1, From: r.From, Size: r.BodySize()}
-		if o, ok := offsets[r.URL()]; ok && (r.inHTML() || p.HTML != nil) {
+		// A preload in the document counts as its discovery.
+		if o, ok := offsets[r.URL()]; ok {
 			d.Offset = o
 		}
 		if r.inHTML() {
@@ -96,9 +97,14 @@ func buildManifest(p *Profile, doc []byte, offsets map[string]int, think time.Du
 	return m
 }
 
+// maxOffsetScan bounds the search of a verbatim document: one search per
+// resource over a capture's whole document would be quadratic.
+const maxOffsetScan = 1 << 20
+
 // offsetsIn finds where a verbatim document first names each resource, by
-// its URL or else its path.
+// its URL or else its path, within its first MiB.
 func offsetsIn(p *Profile, doc []byte) map[string]int {
+	doc = doc[:min(len(doc), maxOffsetScan)]
 	out := map[string]int{}
 	for _, r := range p.Resources {
 		if i := bytes.Index(doc, []byte(r.URL())); i >= 0 {

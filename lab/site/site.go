@@ -241,6 +241,9 @@ func (s *Site) record(e LogEntry) {
 // ThirdPartyPrefix, else a first-party path whatever the Host.
 func (s *Site) route(r *http.Request) *served {
 	target := r.URL.EscapedPath()
+	if target == "" {
+		target = "/"
+	}
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
