@@ -1,0 +1,169 @@
+package experiment
+
+import (
+	"math"
+	"time"
+
+	"github.com/earlyhints/earlyhints/lab/site"
+)
+
+// Sample is one measured load, in milliseconds and bytes.
+type Sample struct {
+	RenderMS float64 `json:"render_ms"`
+	LoadMS   float64 `json:"load_ms"`
+	HTMLMS   float64 `json:"html_ms"`
+	Bytes    int64   `json:"bytes"`
+	Wasted   int64   `json:"wasted_bytes"`
+	Pushed   int     `json:"pushed"`
+}
+
+func sampleOf(m Measurement) Sample {
+	return Sample{RenderMS: ms(m.Render), LoadMS: ms(m.Load), HTMLMS: ms(m.HTML), Bytes: m.Bytes, Wasted: m.Wasted, Pushed: m.Pushed}
+}
+
+// Summary is the median and interquartile range of a quantity.
+type Summary struct {
+	Median float64 `json:"median"`
+	IQR    float64 `json:"iqr"`
+}
+
+func summarize(xs []float64) Summary {
+	if len(xs) == 0 {
+		return Summary{}
+	}
+	return Summary{Median: Median(xs), IQR: IQR(xs)}
+}
+
+// Gain compares a cell with its no-hint baseline; positive is faster.
+type Gain struct {
+	RenderMS  float64 `json:"render_ms"`
+	RenderPct float64 `json:"render_pct"`
+	LoadMS    float64 `json:"load_ms"`
+	LoadPct   float64 `json:"load_pct"`
+}
+
+// Bound is the analytic bound on Early Hints' saving for a cell, and the
+// measured render gain as a fraction of it.
+type Bound struct {
+	ThinkMS float64 `json:"think_ms"`
+	DeltaMS float64 `json:"delta_ms"`
+	RTTMS   float64 `json:"rtt_ms"`
+	XRMS    float64 `json:"x_r_ms"`
+	BoundMS float64 `json:"bound_ms"`
+	// Fraction is the measured render gain divided by BoundMS.
+	Fraction float64 `json:"fraction"`
+}
+
+// CellResult is the outcome of one cell.
+type CellResult struct {
+	Cell
+	// Planned is the number of measured loads planned; Runs those that
+	// succeeded, Failures those that did not (Errors holds the first few).
+	Planned  int      `json:"planned"`
+	Runs     int      `json:"runs"`
+	Failures int      `json:"failures"`
+	Errors   []string `json:"errors,omitempty"`
+	// Skipped says why the cell was not measured ("" when it was).
+	Skipped string `json:"skipped,omitempty"`
+
+	Render Summary `json:"render_ms"`
+	Load   Summary `json:"load_ms"`
+	HTML   Summary `json:"html_ms"`
+	// Bytes and WastedBytes are medians over the runs.
+	Bytes       float64 `json:"bytes"`
+	WastedBytes float64 `json:"wasted_bytes"`
+	Pushed      float64 `json:"pushed"`
+	RTTMS       float64 `json:"rtt_ms"`
+	// Gain is nil for the baseline and when either side has no runs.
+	Gain *Gain `json:"gain,omitempty"`
+	// Bound is set for measured Early Hints cells on a cold cache over
+	// HTTP/2 or HTTP/3, where the bound applies.
+	Bound   *Bound   `json:"bound,omitempty"`
+	Samples []Sample `json:"samples,omitempty"`
+
+	manifest site.Manifest
+	downBps  float64
+	loads    int
+}
+
+// analyse fills the summaries, gains and bounds of cells.
+func analyse(s *Scenario, cells []CellResult) error {
+	index := map[string]int{}
+	for i := range cells {
+		c := &cells[i]
+		index[c.Key()] = i
+		c.Runs = len(c.Samples)
+		if c.Runs == 0 {
+			continue
+		}
+		var render, load, html, byt, wasted, pushed []float64
+		for _, x := range c.Samples {
+			render = append(render, x.RenderMS)
+			load = append(load, x.LoadMS)
+			html = append(html, x.HTMLMS)
+			byt = append(byt, float64(x.Bytes))
+			wasted = append(wasted, float64(x.Wasted))
+			pushed = append(pushed, float64(x.Pushed))
+		}
+		c.Render, c.Load, c.HTML = summarize(render), summarize(load), summarize(html)
+		c.Bytes, c.WastedBytes, c.Pushed = Median(byt), Median(wasted), Median(pushed)
+	}
+	for i := range cells {
+		c := &cells[i]
+		if c.Strategy == None || c.Runs == 0 {
+			continue
+		}
+		bi, ok := index[c.BaselineKey()]
+		if !ok || cells[bi].Runs == 0 {
+			continue
+		}
+		base := &cells[bi]
+		c.Gain = gainOver(base, c)
+		if c.Strategy == EarlyHints && c.Cache == Cold && c.Protocol != H1 {
+			b := boundFor(c)
+			if b.BoundMS > 0 {
+				b.Fraction = c.Gain.RenderMS / b.BoundMS
+			}
+			c.Bound = &b
+		}
+	}
+	return nil
+}
+
+func gainOver(base, c *CellResult) *Gain {
+	g := &Gain{RenderMS: base.Render.Median - c.Render.Median, LoadMS: base.Load.Median - c.Load.Median}
+	if base.Render.Median > 0 {
+		g.RenderPct = 100 * g.RenderMS / base.Render.Median
+	}
+	if base.Load.Median > 0 {
+		g.LoadPct = 100 * g.LoadMS / base.Load.Median
+	}
+	return g
+}
+
+// boundFor computes min(T + δ, RTT + x_R) for c: T its think time, δ the
+// site's estimate of when a browser without hints discovers the last
+// hinted resource (from the document's first byte), RTT the network's,
+// x_R the render-blocking bytes at the downlink rate.
+func boundFor(c *CellResult) Bound {
+	rtt := time.Duration(c.RTTMS * float64(time.Millisecond))
+	in := BoundInputs{
+		Think:          c.Think(),
+		Delta:          c.manifest.Delta(rtt, c.downBps),
+		RTT:            rtt,
+		CriticalBytes:  c.manifest.CriticalBytes,
+		BytesPerSecond: c.downBps,
+	}
+	return Bound{
+		ThinkMS: ms(in.Think), DeltaMS: ms(in.Delta), RTTMS: ms(in.RTT),
+		XRMS: ms(in.CriticalTransfer()), BoundMS: ms(in.Bound()),
+	}
+}
+
+// finite replaces NaN and infinities by 0 for JSON.
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}

@@ -1,0 +1,268 @@
+package experiment
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/lab/netem"
+	"github.com/earlyhints/earlyhints/lab/site"
+	"github.com/earlyhints/earlyhints/push"
+	"github.com/earlyhints/earlyhints/server"
+)
+
+// NetemMode says how the emulated network is put between browser and
+// server.
+type NetemMode string
+
+// The modes.
+const (
+	// Relay: loopback TCP and UDP relays (no privileges; an approximation,
+	// see lab/netem).
+	Relay NetemMode = "relay"
+	// Packet: network namespaces joined through TUN devices (root).
+	Packet NetemMode = "packet"
+)
+
+// Env tells a browser how to reach the server under test.
+type Env struct {
+	Protocol Protocol
+	// URL is the page to load, on the server's origin as the browser sees
+	// it (https://127.0.0.1:port/path in relay mode).
+	URL string
+	// DialContext dials TCP through the emulated network; the address
+	// argument can be ignored (every host of the page lives on the server).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ListenUDP opens the browser's QUIC socket, and UDPAddr is where the
+	// server's QUIC listener is reached through the emulated network.
+	ListenUDP func() (net.PacketConn, error)
+	UDPAddr   string
+	// RootCAs trusts the server's generated certificate.
+	RootCAs *x509.CertPool
+	// ServerName is the TLS server name to verify.
+	ServerName string
+}
+
+// stack is the system under test for one cell: origin, proxy, middleware
+// (with push when asked), server and emulated network.
+type stack struct {
+	site    *site.Site
+	origin  *http.Server
+	srv     *server.Server
+	cancel  context.CancelFunc
+	served  chan error
+	relays  []*netem.Relay
+	pkt     *netem.PacketNet
+	env     Env
+	learned chan struct{}
+	once    sync.Once
+}
+
+type stackConfig struct {
+	cell    Cell
+	network netem.Profile
+	netem   NetemMode
+	logger  *slog.Logger
+}
+
+// newStack builds and starts the stack of cfg.cell. Close releases it.
+func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
+	c := cfg.cell
+	prof, err := site.ProfileByName(c.Page)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadScenario, err)
+	}
+	think := c.Think()
+	if think == 0 {
+		think = -1 // site.Options: negative means none, 0 the profile's
+	}
+	st := &stack{learned: make(chan struct{}), served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	st.site, err = site.New(prof, site.Options{Think: think, PreloadInHTML: c.Strategy == Preload, Logger: cfg.logger})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: build site: %w", err)
+	}
+
+	// The origin speaks HTTP/1.1 on loopback, outside the emulated network,
+	// as an origin behind a reverse proxy in the same data centre does.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("experiment: origin listener: %w", err)
+	}
+	st.origin = &http.Server{Handler: st.site, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug)}
+	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
+
+	handler, err := productStack(c.Strategy, ln.Addr().String(), cfg.logger, st.markLearned)
+	if err != nil {
+		return nil, err
+	}
+
+	srvCfg := server.Config{Addr: "127.0.0.1:0", DisableHTTP3: c.Protocol != H3, Logger: cfg.logger,
+		ShutdownTimeout: 2 * time.Second}
+	switch cfg.netem {
+	case Packet:
+		st.pkt, err = netem.NewPacketNet(ctx, netem.PacketConfig{Profile: cfg.network, Logger: cfg.logger})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: packet mode: %w", err)
+		}
+		srvCfg.Addr = net.JoinHostPort(st.pkt.ServerAddr().String(), "0")
+		srvCfg.SelfSigned = true
+		// Sockets made inside the server namespace stay there.
+		err = st.pkt.RunInServer(func() error {
+			var e error
+			st.srv, e = server.New(handler, srvCfg)
+			return e
+		})
+	default:
+		st.srv, err = server.New(handler, srvCfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("experiment: start server: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.cancel = cancel
+	go func() { st.served <- st.srv.Serve(sctx) }()
+
+	host, _, _ := net.SplitHostPort(st.srv.Addr())
+	st.env = Env{Protocol: c.Protocol, RootCAs: st.srv.CertPool(), ServerName: host}
+	switch cfg.netem {
+	case Packet:
+		st.env.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return st.pkt.DialContext(ctx, network, st.srv.Addr())
+		}
+		st.env.ListenUDP = func() (net.PacketConn, error) { return st.pkt.ListenClientUDP("") }
+		st.env.UDPAddr = st.srv.UDPAddr()
+		st.env.URL = "https://" + st.srv.Addr() + st.site.Manifest().HTMLPath
+	default:
+		tcp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: cfg.network, Target: st.srv.Addr(), Network: "tcp", Logger: cfg.logger})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: tcp relay: %w", err)
+		}
+		st.relays = append(st.relays, tcp)
+		st.env.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", tcp.Addr().String())
+		}
+		st.env.ListenUDP = func() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
+		if c.Protocol == H3 {
+			udp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: cfg.network, Target: st.srv.UDPAddr(), Network: "udp", Logger: cfg.logger})
+			if err != nil {
+				return nil, fmt.Errorf("experiment: udp relay: %w", err)
+			}
+			st.relays = append(st.relays, udp)
+			st.env.UDPAddr = udp.Addr().String()
+		}
+		// The browser names the relay's address, so the page's origin
+		// (Host, :authority, cookies) is the one it dials.
+		st.env.URL = "https://" + tcp.Addr().String() + st.site.Manifest().HTMLPath
+	}
+	return st, nil
+}
+
+// productStack assembles the earlyhints product in front of the origin as
+// a deployment would: reverse proxy, hinting middleware, and the push
+// package for the push strategies. Hints are on only for the strategies
+// that use them.
+func productStack(s Strategy, origin string, logger *slog.Logger, learned func()) (http.Handler, error) {
+	target := &url.URL{Scheme: "http", Host: origin}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // the origin routes third parties by Host
+		},
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     30 * time.Second,
+		},
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	store, err := hintstore.NewMemory(hintstore.MemoryConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: hint store: %w", err)
+	}
+	cfg := earlyhints.Config{
+		Store:    store,
+		Disabled: s == None || s == Preload,
+		Logger:   logger,
+		Observer: earlyhints.ObserverFunc(func(e earlyhints.Event) {
+			if e.Kind == earlyhints.EventLearned && e.Links > 0 {
+				learned()
+			}
+		}),
+	}
+	var p *push.Pusher
+	if s == Push || s == PushDigest {
+		mode := push.Plain
+		if s == PushDigest {
+			mode = push.CacheAware
+		}
+		// No fallback: a push cell measures push alone, not Early Hints.
+		p, err = push.New(push.Config{Mode: mode, NoFallback: true, Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: push: %w", err)
+		}
+		cfg.BeforeHints = p.BeforeHints
+	}
+	mw, err := earlyhints.New(rp, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: middleware: %w", err)
+	}
+	if p != nil {
+		return p.Wrap(mw), nil
+	}
+	return mw, nil
+}
+
+func (st *stack) markLearned() { st.once.Do(func() { close(st.learned) }) }
+
+// waitLearned waits until the middleware has learned the page's hints.
+func (st *stack) waitLearned(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-st.learned:
+		return nil
+	case <-t.C:
+		return errors.New("experiment: the proxy learned no hints from the priming load; check that the page has render-blocking resources")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops everything the stack started, in reverse order.
+func (st *stack) Close() {
+	for _, r := range st.relays {
+		r.Close()
+	}
+	if st.srv != nil {
+		st.srv.Close()
+	}
+	if st.cancel != nil {
+		st.cancel()
+		select {
+		case <-st.served:
+		case <-time.After(3 * time.Second):
+		}
+	}
+	if st.origin != nil {
+		st.origin.Close()
+	}
+	if st.pkt != nil {
+		st.pkt.Close()
+	}
+}

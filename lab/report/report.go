@@ -1,0 +1,198 @@
+// Package report writes the lab's results: an aligned text table for the
+// terminal, a CSV file for spreadsheets and a JSON file for programs.
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/earlyhints/earlyhints/lab/experiment"
+)
+
+// Columns are the CSV columns, in order. The first eleven are a contract
+// with the lab's users; the others may grow.
+var Columns = []string{
+	"strategy", "protocol", "cache", "network", "think_ms", "browser", "runs",
+	"render_ms_median", "load_ms_median", "bytes", "wasted_bytes",
+	"page", "matrix", "render_ms_iqr", "load_ms_iqr", "html_ms_median", "html_ms_iqr", "pushed", "rtt_ms",
+	"render_gain_ms", "render_gain_pct", "load_gain_ms", "load_gain_pct",
+	"bound_ms", "delta_ms", "x_r_ms", "bound_fraction", "failures", "skipped",
+}
+
+// WriteCSV writes one row per cell.
+func WriteCSV(w io.Writer, res *experiment.Results) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Columns); err != nil {
+		return fmt.Errorf("report: write csv: %w", err)
+	}
+	for _, c := range res.Cells {
+		if err := cw.Write(csvRow(c)); err != nil {
+			return fmt.Errorf("report: write csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("report: write csv: %w", err)
+	}
+	return nil
+}
+
+func csvRow(c experiment.CellResult) []string {
+	f := func(x float64) string { return strconv.FormatFloat(round(x, 1), 'f', -1, 64) }
+	measured := c.Runs > 0
+	opt := func(ok bool, x float64) string {
+		if !ok {
+			return ""
+		}
+		return f(x)
+	}
+	row := []string{
+		string(c.Strategy), string(c.Protocol), string(c.Cache), c.Network, strconv.Itoa(c.ThinkMS), c.Browser, strconv.Itoa(c.Runs),
+		opt(measured, c.Render.Median), opt(measured, c.Load.Median), opt(measured, c.Bytes), opt(measured, c.WastedBytes),
+		c.Page, c.Matrix, opt(measured, c.Render.IQR), opt(measured, c.Load.IQR), opt(measured, c.HTML.Median), opt(measured, c.HTML.IQR),
+		opt(measured, c.Pushed), f(c.RTTMS),
+	}
+	g := c.Gain != nil
+	var gain experiment.Gain
+	if g {
+		gain = *c.Gain
+	}
+	row = append(row, opt(g, gain.RenderMS), opt(g, gain.RenderPct), opt(g, gain.LoadMS), opt(g, gain.LoadPct))
+	b := c.Bound != nil
+	var bound experiment.Bound
+	if b {
+		bound = *c.Bound
+	}
+	row = append(row, opt(b, bound.BoundMS), opt(b, bound.DeltaMS), opt(b, bound.XRMS), opt(b && bound.BoundMS > 0, round(bound.Fraction, 3)),
+		strconv.Itoa(c.Failures), c.Skipped)
+	return row
+}
+
+// WriteJSON writes the results, indented.
+func WriteJSON(w io.Writer, res *experiment.Results) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return fmt.Errorf("report: write json: %w", err)
+	}
+	return nil
+}
+
+// WriteFiles writes results.json and results.csv into dir, creating it.
+// It returns the paths written.
+func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: create output directory: %w", err)
+	}
+	var paths []string
+	for _, out := range []struct {
+		name  string
+		write func(io.Writer, *experiment.Results) error
+	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}} {
+		p := filepath.Join(dir, out.name)
+		f, err := os.Create(p)
+		if err != nil {
+			return paths, fmt.Errorf("report: %w", err)
+		}
+		err = out.write(f, res)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("report: close %s: %w", p, cerr)
+		}
+		if err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// WriteTable writes an aligned table: one block per matrix, one line per
+// cell, times as median±IQR in milliseconds, gains against the no-hint
+// cell of the same conditions, and for Early Hints the bound
+// min(T + δ, RTT + x_R) with the measured gain as a fraction of it.
+func WriteTable(w io.Writer, res *experiment.Results) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "page\tstrategy\tproto\tcache\tnetwork\tthink\truns\trender ms\tload ms\thtml ms\tKB\twasted KB\trender gain\tbound ms\tgain/bound\t"
+	matrix := "\x00"
+	var notes []string
+	for _, c := range res.Cells {
+		if c.Matrix != matrix {
+			if matrix != "\x00" {
+				fmt.Fprintln(tw, "\t")
+			}
+			matrix = c.Matrix
+			if matrix != "" {
+				fmt.Fprintf(tw, "# %s\t\n", matrix)
+			}
+			fmt.Fprintln(tw, header)
+		}
+		fmt.Fprintln(tw, tableLine(c))
+		if c.Skipped != "" {
+			notes = append(notes, fmt.Sprintf("%s/%s/%s/%s/%s/%dms: %s", c.Page, c.Strategy, c.Protocol, c.Cache, c.Network, c.ThinkMS, c.Skipped))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("report: write table: %w", err)
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w, "\nnot measured:")
+		seen := map[string]bool{}
+		for _, n := range notes {
+			if !seen[n] {
+				seen[n] = true
+				fmt.Fprintln(w, "  "+n)
+			}
+		}
+	}
+	return nil
+}
+
+func tableLine(c experiment.CellResult) string {
+	cols := []string{c.Page, string(c.Strategy), string(c.Protocol), string(c.Cache), c.Network, fmt.Sprintf("%dms", c.ThinkMS)}
+	if c.Runs == 0 {
+		runs := "-"
+		if c.Skipped != "" {
+			runs = "skipped"
+		}
+		cols = append(cols, runs, "", "", "", "", "", "", "", "")
+		return strings.Join(cols, "\t") + "\t"
+	}
+	pm := func(s experiment.Summary) string { return fmt.Sprintf("%.0f±%.0f", s.Median, s.IQR) }
+	runs := strconv.Itoa(c.Runs)
+	if c.Failures > 0 {
+		runs += fmt.Sprintf(" (%d failed)", c.Failures)
+	}
+	cols = append(cols, runs, pm(c.Render), pm(c.Load), pm(c.HTML),
+		fmt.Sprintf("%.0f", c.Bytes/1000), fmt.Sprintf("%.0f", c.WastedBytes/1000))
+	if c.Gain != nil {
+		cols = append(cols, fmt.Sprintf("%+.0fms %+.1f%%", c.Gain.RenderMS, c.Gain.RenderPct))
+	} else {
+		cols = append(cols, "")
+	}
+	if c.Bound != nil {
+		frac := ""
+		if c.Bound.BoundMS > 0 {
+			frac = fmt.Sprintf("%.2f", c.Bound.Fraction)
+		}
+		cols = append(cols, fmt.Sprintf("%.0f", c.Bound.BoundMS), frac)
+	} else {
+		cols = append(cols, "", "")
+	}
+	return strings.Join(cols, "\t") + "\t"
+}
+
+func round(x float64, digits int) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(x*p) / p
+}
