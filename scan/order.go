@@ -16,7 +16,7 @@ func (s *scanner) links() []linkheader.Link {
 	if s.highImages > 0 {
 		cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.firstImage })
 	}
-	slices.SortStableFunc(cands, func(a, b candidate) int { return int(a.class) - int(b.class) })
+	cands = byClass(cands)
 
 	// Preconnects derived from the resources, in their priority order;
 	// the first resource of an origin decides the connection's CORS mode.
@@ -37,8 +37,13 @@ func (s *scanner) links() []linkheader.Link {
 			origin: c.origin,
 		})
 	}
-	cands = append(cands, derived...)
-	slices.SortStableFunc(cands, func(a, b candidate) int { return int(a.class) - int(b.class) })
+	// Derived preconnects sort after every other class but explicit
+	// preconnects and before dns-prefetch: insert them there.
+	at := len(cands)
+	for at > 0 && cands[at-1].class > classDerivedPreconnect {
+		at--
+	}
+	cands = slices.Insert(cands, at, derived...)
 
 	type key struct{ rel, uri string }
 	seen := make(map[key]bool, len(cands))
@@ -69,6 +74,37 @@ func (s *scanner) links() []linkheader.Link {
 			}
 		}
 		out = append(out, c.link)
+	}
+	return out
+}
+
+// byClass is a stable sort by class: a bucket pass per class, cheaper than
+// a comparison sort for the handful of classes.
+func byClass(cands []candidate) []candidate {
+	sorted := true
+	for i := 1; i < len(cands); i++ {
+		if cands[i].class < cands[i-1].class {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return cands
+	}
+	var counts [classDNSPrefetch + 1]int
+	for i := range cands {
+		counts[cands[i].class]++
+	}
+	var next [classDNSPrefetch + 1]int
+	for c, total := 0, 0; c < len(counts); c++ {
+		next[c] = total
+		total += counts[c]
+	}
+	out := make([]candidate, len(cands))
+	for i := range cands {
+		c := cands[i].class
+		out[next[c]] = cands[i]
+		next[c]++
 	}
 	return out
 }

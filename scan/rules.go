@@ -2,7 +2,6 @@ package scan
 
 import (
 	"bytes"
-	"net/url"
 	"strings"
 
 	"github.com/earlyhints/earlyhints/linkheader"
@@ -56,55 +55,154 @@ func (a *attrs) put(b attrBit, dst *[]byte, v []byte) {
 	}
 }
 
+// readAttrs fills s.a from the current start tag. It splits the raw tag
+// bytes itself, the way the tokenizer does, which costs no allocation; a
+// tag whose wanted values hold character references or NULs is read again
+// through the tokenizer, which decodes them.
 func (s *scanner) readAttrs() {
 	a := &s.a
+	*a = attrs{}
+	if a.parseRaw(s.z.Raw()) {
+		return
+	}
 	*a = attrs{}
 	for more, n := true, 0; more && n < maxAttrs; n++ {
 		var k, v []byte
 		k, v, more = s.z.TagAttr()
-		switch string(k) {
-		case "rel":
-			a.put(attrRel, &a.rel, v)
-		case "href":
-			a.put(attrHref, &a.href, v)
-		case "as":
-			a.put(attrAs, &a.as, v)
-		case "type":
-			a.put(attrType, &a.typ, v)
-		case "media":
-			a.put(attrMedia, &a.media, v)
-		case "crossorigin":
-			a.put(attrCrossorigin, &a.crossorigin, v)
-		case "fetchpriority":
-			a.put(attrFetchpriority, &a.fetchpriority, v)
-		case "imagesrcset":
-			a.put(attrImagesrcset, &a.imagesrcset, v)
-		case "imagesizes":
-			a.put(attrImagesizes, &a.imagesizes, v)
-		case "integrity":
-			a.put(attrIntegrity, &a.integrity, v)
-		case "src":
-			a.put(attrSrc, &a.src, v)
-		case "srcset":
-			a.put(attrSrcset, &a.srcset, v)
-		case "sizes":
-			a.put(attrSizes, &a.sizes, v)
-		case "loading":
-			a.put(attrLoading, &a.loading, v)
-		case "width":
-			a.put(attrWidth, &a.width, v)
-		case "height":
-			a.put(attrHeight, &a.height, v)
-		case "async":
-			a.put(attrAsync, nil, nil)
-		case "defer":
-			a.put(attrDefer, nil, nil)
-		case "nomodule":
-			a.put(attrNomodule, nil, nil)
-		case "disabled":
-			a.put(attrDisabled, nil, nil)
+		a.setAttr(k, v)
+	}
+}
+
+// setAttr records a wanted attribute; key is lower case.
+func (a *attrs) setAttr(k, v []byte) {
+	switch string(k) {
+	case "rel":
+		a.put(attrRel, &a.rel, v)
+	case "href":
+		a.put(attrHref, &a.href, v)
+	case "as":
+		a.put(attrAs, &a.as, v)
+	case "type":
+		a.put(attrType, &a.typ, v)
+	case "media":
+		a.put(attrMedia, &a.media, v)
+	case "crossorigin":
+		a.put(attrCrossorigin, &a.crossorigin, v)
+	case "fetchpriority":
+		a.put(attrFetchpriority, &a.fetchpriority, v)
+	case "imagesrcset":
+		a.put(attrImagesrcset, &a.imagesrcset, v)
+	case "imagesizes":
+		a.put(attrImagesizes, &a.imagesizes, v)
+	case "integrity":
+		a.put(attrIntegrity, &a.integrity, v)
+	case "src":
+		a.put(attrSrc, &a.src, v)
+	case "srcset":
+		a.put(attrSrcset, &a.srcset, v)
+	case "sizes":
+		a.put(attrSizes, &a.sizes, v)
+	case "loading":
+		a.put(attrLoading, &a.loading, v)
+	case "width":
+		a.put(attrWidth, &a.width, v)
+	case "height":
+		a.put(attrHeight, &a.height, v)
+	case "async":
+		a.put(attrAsync, nil, nil)
+	case "defer":
+		a.put(attrDefer, nil, nil)
+	case "nomodule":
+		a.put(attrNomodule, nil, nil)
+	case "disabled":
+		a.put(attrDisabled, nil, nil)
+	}
+}
+
+// parseRaw splits a start tag's raw bytes into attributes following the
+// tokenizer's readTag step by step. It reports false when a value it kept
+// needs decoding (a character reference or a NUL).
+func (a *attrs) parseRaw(raw []byte) bool {
+	i, n := 1, len(raw)
+	for i < n && !isHTMLSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' { // tag name
+		i++
+	}
+	skip := func() {
+		for i < n && isHTMLSpace(raw[i]) {
+			i++
 		}
 	}
+	skip()
+	for count := 0; i < n && raw[i] != '>' && count < maxAttrs; count++ {
+		// Key: up to whitespace, '/', '>' or '=' (a leading '=' is part of it).
+		ks := i
+		for i < n {
+			c := raw[i]
+			if c == '=' && i == ks {
+				i++
+				continue
+			}
+			if isHTMLSpace(c) || c == '/' || c == '>' || c == '=' {
+				break
+			}
+			i++
+		}
+		key := raw[ks:i]
+		var val []byte
+		skip()
+		if i < n && raw[i] == '/' {
+			i++
+		} else if i < n && raw[i] == '=' {
+			i++
+			skip()
+			if i < n {
+				switch q := raw[i]; q {
+				case '>':
+				case '\'', '"':
+					i++
+					vs := i
+					for i < n && raw[i] != q {
+						i++
+					}
+					val = raw[vs:i]
+					if i < n {
+						i++
+					}
+				default:
+					vs := i
+					for i < n && !isHTMLSpace(raw[i]) && raw[i] != '>' {
+						i++
+					}
+					val = raw[vs:i]
+				}
+			}
+		}
+		if len(key) > 0 && len(key) <= 16 {
+			var buf [16]byte
+			for j, c := range key {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf[j] = c
+			}
+			before := a.set
+			a.setAttr(buf[:len(key)], val)
+			if a.set != before && needsDecoding(val) {
+				return false
+			}
+		}
+		skip()
+	}
+	return true
+}
+
+func needsDecoding(v []byte) bool {
+	for _, c := range v {
+		if c == '&' || c == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // keyword is an enumerated attribute's value: trimmed and lower-cased.
@@ -186,7 +284,16 @@ func (s *scanner) link() {
 	s.readAttrs()
 	a := &s.a
 	var stylesheet, alternate, preload, modulepreload, preconnect, dnsPrefetch bool
-	for _, r := range bytes.Fields(a.rel) {
+	for rest := a.rel; len(rest) > 0; {
+		for len(rest) > 0 && isHTMLSpace(rest[0]) {
+			rest = rest[1:]
+		}
+		end := 0
+		for end < len(rest) && !isHTMLSpace(rest[end]) {
+			end++
+		}
+		r := rest[:end]
+		rest = rest[end:]
 		switch {
 		case bytes.EqualFold(r, []byte("stylesheet")):
 			stylesheet = true
@@ -228,7 +335,7 @@ func (s *scanner) stylesheet() {
 	if strings.EqualFold(media, "all") {
 		media = ""
 	}
-	uri, u, ok := s.res.resolveString(a.href)
+	uri, org, ok := s.res.resolveString(a.href)
 	if !ok {
 		return
 	}
@@ -237,7 +344,7 @@ func (s *scanner) stylesheet() {
 	p.add("media", media)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
-	s.addPreload(classStyle, uri, u, p, cors)
+	s.addPreload(classStyle, uri, org, p, cors)
 }
 
 func isCSSType(t []byte) bool {
@@ -280,12 +387,12 @@ func (s *scanner) preloadLink() {
 	if as == "image" && a.has(attrImagesrcset) {
 		srcset, first = s.res.resolveSrcset(a.imagesrcset)
 	}
-	uri, u, ok := s.res.resolveString(a.href)
+	uri, org, ok := s.res.resolveString(a.href)
 	if !ok {
 		if first == "" {
 			return
 		}
-		uri, u, _ = s.res.resolveString([]byte(first))
+		uri, org, _ = s.res.resolveString([]byte(first))
 	}
 	p := params{{Key: "as", Value: as}}
 	p.add("type", cleanParam(a.typ))
@@ -307,16 +414,16 @@ func (s *scanner) preloadLink() {
 		class:  cl,
 		link:   linkheader.Link{URI: uri, Rel: []string{"preload"}, Params: p},
 		same:   srcset,
-		origin: origin(u),
+		origin: org,
 		cors:   cors,
 	})
 }
 
-func (s *scanner) addPreload(cl class, uri string, u *url.URL, p params, cors bool) {
+func (s *scanner) addPreload(cl class, uri, org string, p params, cors bool) {
 	s.add(candidate{
 		class:  cl,
 		link:   linkheader.Link{URI: uri, Rel: []string{"preload"}, Params: p},
-		origin: origin(u),
+		origin: org,
 		cors:   cors,
 	})
 }
@@ -325,7 +432,7 @@ func (s *scanner) addPreload(cl class, uri string, u *url.URL, p params, cors bo
 // Module scripts are always fetched in CORS mode.
 func (s *scanner) module(cl class, target []byte) {
 	a := &s.a
-	uri, u, ok := s.res.resolveString(target)
+	uri, org, ok := s.res.resolveString(target)
 	if !ok {
 		return
 	}
@@ -341,7 +448,7 @@ func (s *scanner) module(cl class, target []byte) {
 	s.add(candidate{
 		class:  cl,
 		link:   linkheader.Link{URI: uri, Rel: []string{"modulepreload"}, Params: p},
-		origin: origin(u),
+		origin: org,
 		cors:   true,
 	})
 }
@@ -349,8 +456,7 @@ func (s *scanner) module(cl class, target []byte) {
 // connect adds an explicit preconnect or dns-prefetch, reduced to its origin.
 func (s *scanner) connect(cl class, rel string) {
 	a := &s.a
-	u, ok := s.res.resolve(a.href)
-	o := origin(u)
+	_, o, ok := s.res.resolveString(a.href)
 	if !ok || o == "" {
 		return
 	}
@@ -399,7 +505,7 @@ func (s *scanner) script() {
 	if a.has(attrAsync) || a.has(attrDefer) {
 		cl = classAsyncScript
 	}
-	uri, u, ok := s.res.resolveString(a.src)
+	uri, org, ok := s.res.resolveString(a.src)
 	if !ok {
 		return
 	}
@@ -407,7 +513,7 @@ func (s *scanner) script() {
 	cors := p.crossOrigin(a, false)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
-	s.addPreload(cl, uri, u, p, cors)
+	s.addPreload(cl, uri, org, p, cors)
 }
 
 // img considers an image as the LCP candidate: any fetchpriority=high
@@ -433,12 +539,12 @@ func (s *scanner) img() {
 	if a.has(attrSrcset) {
 		srcset, first = s.res.resolveSrcset(a.srcset)
 	}
-	uri, u, ok := s.res.resolveString(a.src)
+	uri, org, ok := s.res.resolveString(a.src)
 	if !ok {
 		if first == "" {
 			return
 		}
-		uri, u, _ = s.res.resolveString([]byte(first))
+		uri, org, _ = s.res.resolveString([]byte(first))
 	}
 	p := params{{Key: "as", Value: "image"}}
 	cors := p.crossOrigin(a, false)
@@ -454,7 +560,7 @@ func (s *scanner) img() {
 		class:      classImage,
 		link:       linkheader.Link{URI: uri, Rel: []string{"preload"}, Params: p},
 		same:       srcset,
-		origin:     origin(u),
+		origin:     org,
 		cors:       cors,
 		highImage:  high,
 		firstImage: !high,

@@ -53,7 +53,7 @@ func newScanner(b *body, opts Options) *scanner {
 		base:      opts.Base,
 		budgetEnd: -1,
 	}
-	s.res = resolver{base: opts.Base, enc: b.enc}
+	s.res = newResolver(opts.Base, b.enc)
 	s.docOrigin = origin(opts.Base)
 	return s
 }
@@ -275,5 +275,5 @@ func (s *scanner) baseElement() {
 		return // an unusable base leaves the document URL in force
 	}
 	s.base = u
-	s.res.base = u
+	s.res = newResolver(u, s.res.enc)
 }

@@ -23,7 +23,12 @@ const (
 // percent-encoded in the document's encoding.
 type resolver struct {
 	base *url.URL
+	fb   fastBase
 	enc  encoding.Encoding // nil for UTF-8
+}
+
+func newResolver(base *url.URL, enc encoding.Encoding) resolver {
+	return resolver{base: base, fb: newFastBase(base), enc: enc}
 }
 
 // resolve returns the absolute form of raw, or ok=false when a browser
@@ -66,17 +71,26 @@ func (r *resolver) resolve(raw []byte) (u *url.URL, ok bool) {
 	return ref, true
 }
 
-// resolveString is resolve for callers that need the text form.
-func (r *resolver) resolveString(raw []byte) (string, *url.URL, bool) {
+// resolveString returns the absolute form of raw and its origin. It takes
+// a fast path for the plain URLs that make up nearly every page, and
+// resolve for the rest; FuzzResolveFastPath checks that both agree.
+func (r *resolver) resolveString(raw []byte) (uri, org string, ok bool) {
+	if uri, org, ok := r.fast(raw); ok {
+		return uri, org, true
+	}
+	return r.resolveSlow(raw)
+}
+
+func (r *resolver) resolveSlow(raw []byte) (uri, org string, ok bool) {
 	u, ok := r.resolve(raw)
 	if !ok {
-		return "", nil, false
+		return "", "", false
 	}
 	s := u.String()
 	if len(s) > maxURLBytes {
-		return "", nil, false
+		return "", "", false
 	}
-	return s, u, true
+	return s, origin(u), true
 }
 
 // cleanURL strips leading and trailing ASCII whitespace and removes tabs and
