@@ -1,0 +1,364 @@
+package browser
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/earlyhints/earlyhints/lab/browser/h2push"
+)
+
+// Scheduling classes (Entry.Priority).
+const (
+	prioBlocking = 0 // stylesheets, synchronous scripts
+	prioHigh     = 1 // fonts, fetchpriority=high images
+	prioScript   = 2 // async, defer and module scripts
+	prioImage    = 3 // images: "delayable" in Chrome's terms
+	prioOther    = 4
+)
+
+func kindFromAs(as string) string {
+	switch strings.ToLower(as) {
+	case "style":
+		return KindStyle
+	case "script":
+		return KindScript
+	case "font":
+		return KindFont
+	case "image":
+		return KindImage
+	case "fetch":
+		return KindFetch
+	}
+	return KindOther
+}
+
+// priorityOf maps a resource to its scheduling class. A script found
+// through a preload (or a 103) is assumed synchronous until the document
+// says otherwise.
+func priorityOf(kind, fetchPriority string, lowScript bool) int {
+	high := strings.EqualFold(fetchPriority, "high")
+	switch kind {
+	case KindStyle:
+		return prioBlocking
+	case KindScript:
+		if lowScript {
+			return prioScript
+		}
+		return prioBlocking
+	case KindFont:
+		return prioHigh
+	case KindImage:
+		if high {
+			return prioHigh
+		}
+		return prioImage
+	}
+	return prioOther
+}
+
+func isUse(initiator string) bool { return initiator == InitParser || initiator == InitCSS }
+
+// discover is the single entry point for every resource the page learns
+// about. A URL already known is claimed (a hint or push becomes used)
+// rather than fetched twice.
+func (p *page) discover(u *url.URL, kind, initiator string, prio int) {
+	u.Fragment = ""
+	key := u.String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e := p.byURL[key]; e != nil {
+		if isUse(initiator) && !e.Used {
+			e.Used = true
+			p.onUsed(e)
+		}
+		if !e.started && prio < e.Priority {
+			e.Priority = prio
+			p.pump()
+		}
+		return
+	}
+	p.seq++
+	e := &entry{
+		Entry: Entry{URL: key, Kind: kind, Initiator: initiator, Priority: prio, Used: isUse(initiator)},
+		u:     u, host: hostPort(u), seq: p.seq,
+	}
+	p.entries = append(p.entries, e)
+	p.byURL[key] = e
+	if c, ok := p.cache.lookup(key); ok {
+		if c.fresh {
+			now := p.since()
+			e.Initiator, e.FromCache, e.Status = InitCache, true, http.StatusOK
+			e.Start, e.FirstByte, e.End = now, now, now
+			e.header, e.body, e.done, e.started = c.header, c.body, true, true
+			if e.Used {
+				p.onUsed(e)
+			}
+			return
+		}
+		if c.etag != "" {
+			e.etag, e.stale = c.etag, &c
+		}
+	}
+	p.queue[e.host] = append(p.queue[e.host], e)
+	p.pump()
+}
+
+// settlePriority gives a queued entry the class the document assigns it
+// (the scanner cannot tell an async head script from a blocking one).
+func (p *page) settlePriority(u *url.URL, prio int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e := p.byURL[u.String()]; e != nil && !e.started && e.Priority != prio {
+		e.Priority = prio
+		p.pump()
+	}
+}
+
+// onUsed runs when an entry becomes used: a completed push enters the
+// HTTP cache and a completed stylesheet is searched for references.
+// p.mu held.
+func (p *page) onUsed(e *entry) {
+	if !e.done {
+		return
+	}
+	if e.push != nil && e.Error == "" {
+		p.cache.store(e.URL, e.Status, e.header, e.body)
+	}
+	p.parseCSS(e)
+}
+
+// parseCSS discovers the references of a used, complete stylesheet once.
+// p.mu held.
+func (p *page) parseCSS(e *entry) {
+	if e.Kind != KindStyle || e.parsed || e.Error != "" || !e.Used {
+		return
+	}
+	e.parsed = true
+	body, header, base, blocking := e.body, e.header, e.u, p.blocking[e.URL]
+	p.spawnLocked(func() {
+		css := body
+		if strings.EqualFold(header.Get("Content-Encoding"), "gzip") {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				return
+			}
+			css, _ = io.ReadAll(io.LimitReader(zr, MaxCSSBytes))
+		}
+		for _, ref := range ParseCSSURLs(css) {
+			u, err := base.Parse(ref.URL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+				continue
+			}
+			switch ref.Kind {
+			case CSSImport:
+				if blocking {
+					p.mu.Lock()
+					p.blocking[u.String()] = true
+					p.mu.Unlock()
+				}
+				p.discover(u, KindStyle, InitCSS, prioBlocking)
+			case CSSFont:
+				p.discover(u, KindFont, InitCSS, prioHigh)
+			default:
+				p.discover(u, KindImage, InitCSS, prioImage)
+			}
+		}
+	})
+}
+
+// pump starts queued requests that the connection rules and priorities
+// allow. p.mu held.
+//
+// Priority model: net/http cannot set HTTP/2 stream priorities, and
+// neither the lab's servers nor quic-go act on them, so the model follows
+// what Chrome's resource scheduler does on the client side: requests
+// leave in priority order (then discovery order), at most MaxConnsPerHost
+// at a time per host on HTTP/1.1 and MaxStreamsPerConn on h2/h3, and while
+// the head is parsed or a priority-0 request is in flight, at most
+// DelayableWhileBlocking images and other low-priority requests per host
+// are in flight ("tight mode").
+func (p *page) pump() {
+	limit := p.cfg.MaxStreamsPerConn
+	if p.cfg.Proto == H1 {
+		limit = p.cfg.MaxConnsPerHost
+	}
+	tight := p.cfg.DelayableWhileBlocking >= 0 && (p.inHead || p.critical > 0)
+	for host, q := range p.queue {
+		slices.SortStableFunc(q, func(a, b *entry) int {
+			if a.Priority != b.Priority {
+				return a.Priority - b.Priority
+			}
+			return a.seq - b.seq
+		})
+		n := 0
+		for n < len(q) && p.inflight[host] < limit {
+			e := q[n]
+			delayable := e.Priority >= prioImage
+			if delayable && tight && p.delayed[host] >= p.cfg.DelayableWhileBlocking {
+				break
+			}
+			if !p.spawnLocked(func() { p.fetch(e) }) {
+				break
+			}
+			n++
+			e.started = true
+			e.Start = p.since()
+			p.inflight[host]++
+			if delayable {
+				p.delayed[host]++
+			}
+			if e.Priority == prioBlocking {
+				p.critical++
+			}
+		}
+		p.queue[host] = q[n:]
+		if len(p.queue[host]) == 0 {
+			delete(p.queue, host)
+		}
+	}
+}
+
+// fetch sends one request and records its timing.
+func (p *page) fetch(e *entry) {
+	p.mu.Lock()
+	req := p.newRequest(e)
+	if e.etag != "" {
+		req.Header.Set("If-None-Match", e.etag)
+	}
+	p.mu.Unlock()
+
+	resp, err := p.f.RoundTrip(req)
+	var raw []byte
+	var n int64
+	if err == nil {
+		firstByte := p.since()
+		n, raw, err = p.readBody(resp.Body, nil)
+		resp.Body.Close()
+		p.mu.Lock()
+		e.FirstByte, e.Status, e.header, e.Bytes, e.body = firstByte, resp.StatusCode, resp.Header, n, raw
+		if resp.StatusCode == http.StatusNotModified && e.stale != nil {
+			p.cache.refresh(e.URL, resp.Header)
+			e.FromCache, e.Revalidated = true, true
+			e.header, e.body = e.stale.header, e.stale.body
+			e.Status = http.StatusOK
+		} else if err == nil {
+			p.cache.store(e.URL, resp.StatusCode, resp.Header, raw)
+		}
+		p.mu.Unlock()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		e.Error = err.Error()
+	}
+	e.End = p.since()
+	e.done = true
+	p.inflight[e.host]--
+	if e.Priority >= prioImage {
+		p.delayed[e.host]--
+	}
+	if e.Priority == prioBlocking {
+		p.critical--
+	}
+	if e.Used {
+		p.parseCSS(e)
+	}
+	p.pump()
+}
+
+// onPush decides about a PUSH_PROMISE on the h2push read loop, without
+// blocking: a push of a fresh cached resource is refused with
+// RST_STREAM(CANCEL), as Chrome did; any other push is read into the push
+// cache (the entry table), where a later discovery claims it.
+func (p *page) onPush(push *h2push.Push) {
+	u := push.Request.URL
+	u.Fragment = ""
+	key := u.String()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pushes++
+	p.seq++
+	e := &entry{
+		Entry: Entry{URL: key, Kind: kindFromPath(u.Path), Initiator: InitPush, Priority: prioOther, Start: push.PromisedAt.Sub(p.start)},
+		u:     u, host: hostPort(u), seq: p.seq, started: true, push: push,
+	}
+	p.entries = append(p.entries, e)
+	if p.cache.Contains(key) {
+		p.pushesCancelled++
+		e.Cancelled, e.done = true, true
+		e.End = e.Start
+		push.Cancel()
+		return
+	}
+	if p.byURL[key] == nil {
+		p.byURL[key] = e
+	}
+	// A push for a URL the page already requested stays unclaimed: wasted.
+	if !p.spawnLocked(func() { p.readPush(e) }) {
+		push.Cancel()
+	}
+}
+
+func (p *page) readPush(e *entry) {
+	resp, err := e.push.Response(p.ctx)
+	var raw []byte
+	var n int64
+	if err == nil {
+		p.mu.Lock()
+		e.FirstByte = p.since()
+		p.mu.Unlock()
+		n, raw, err = p.readBody(resp.Body, nil)
+		resp.Body.Close()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		e.Error = err.Error()
+	} else {
+		e.Status, e.header, e.body = resp.StatusCode, resp.Header, raw
+		if ct := resp.Header.Get("Content-Type"); ct != "" {
+			e.Kind = kindFromContentType(ct, e.Kind)
+		}
+	}
+	e.Bytes = n
+	e.End = p.since()
+	e.done = true
+	if e.Used {
+		p.onUsed(e)
+	}
+}
+
+func kindFromPath(path string) string {
+	switch {
+	case strings.HasSuffix(path, ".css"):
+		return KindStyle
+	case strings.HasSuffix(path, ".js") || strings.HasSuffix(path, ".mjs"):
+		return KindScript
+	case strings.HasSuffix(path, ".woff2") || strings.HasSuffix(path, ".woff") || strings.HasSuffix(path, ".ttf"):
+		return KindFont
+	case strings.HasSuffix(path, ".jpg") || strings.HasSuffix(path, ".png") || strings.HasSuffix(path, ".webp") ||
+		strings.HasSuffix(path, ".avif") || strings.HasSuffix(path, ".gif") || strings.HasSuffix(path, ".svg"):
+		return KindImage
+	}
+	return KindOther
+}
+
+func kindFromContentType(ct, fallback string) string {
+	ct = strings.ToLower(ct)
+	switch {
+	case strings.HasPrefix(ct, "text/css"):
+		return KindStyle
+	case strings.Contains(ct, "javascript"):
+		return KindScript
+	case strings.HasPrefix(ct, "font/"):
+		return KindFont
+	case strings.HasPrefix(ct, "image/"):
+		return KindImage
+	}
+	return fallback
+}
