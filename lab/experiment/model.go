@@ -1,8 +1,89 @@
 package experiment
 
-import "fmt"
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
 
-// newModelBrowser starts the lab's browser model.
+	"github.com/earlyhints/earlyhints/lab/browser"
+)
+
+// modelBrowser is the lab's browser model (lab/browser) behind Browser.
+// It acts on Early Hints and accepts push on every HTTP/2 cell, and loads
+// h2 pages with the push-capable client even where nothing is pushed, so
+// that all strategies of a protocol are measured with the same client.
+type modelBrowser struct {
+	env   Env
+	cache *browser.Cache
+}
+
 func newModelBrowser(env Env) (Browser, error) {
-	return nil, fmt.Errorf("%w: the browser model (lab/browser) is not in this build", ErrUnavailable)
+	return &modelBrowser{env: env, cache: &browser.Cache{}}, nil
+}
+
+func (b *modelBrowser) Load(ctx context.Context, url string) (Measurement, error) {
+	cfg := browser.Config{
+		Proto:         string(b.env.Protocol),
+		TLS:           trustOnly(b.env.RootCAs),
+		DialContext:   b.env.DialContext,
+		Cache:         b.cache,
+		UseEarlyHints: true,
+		AcceptPush:    b.env.Protocol == H2,
+		H2PushClient:  b.env.Protocol == H2,
+	}
+	if b.env.Protocol == H3 {
+		udpAddr, err := net.ResolveUDPAddr("udp", b.env.UDPAddr)
+		if err != nil {
+			return Measurement{}, fmt.Errorf("experiment: quic address: %w", err)
+		}
+		// Every origin of the page lives on the server under test.
+		cfg.ResolveUDP = func(string) (*net.UDPAddr, error) { return udpAddr, nil }
+		if b.env.ListenUDP != nil {
+			pc, err := b.env.ListenUDP()
+			if err != nil {
+				return Measurement{}, fmt.Errorf("experiment: quic socket: %w", err)
+			}
+			defer pc.Close()
+			cfg.PacketConn = pc
+		}
+	}
+	res, err := browser.Load(ctx, url, cfg)
+	if res == nil {
+		return Measurement{}, err
+	}
+	m := Measurement{
+		Render: res.RenderTime, Load: res.LoadTime, HTML: res.HTMLEnd,
+		Bytes: res.Bytes, Wasted: res.WastedBytes, Pushed: res.Pushes,
+	}
+	return m, err
+}
+
+func (b *modelBrowser) Close() error { return nil }
+
+// trustOnly returns a TLS configuration that accepts exactly the
+// certificates issued by roots, whatever name the browser asks for: every
+// host of the page (third parties included) is served by the one server
+// under test, whose generated certificate names only its own address.
+func trustOnly(roots *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by the chain check below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("experiment: the server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			if err != nil {
+				return fmt.Errorf("experiment: untrusted server certificate: %w", err)
+			}
+			return nil
+		},
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/lab/netem"
 	"github.com/earlyhints/earlyhints/lab/site"
+	"github.com/earlyhints/earlyhints/proxy"
 	"github.com/earlyhints/earlyhints/push"
 	"github.com/earlyhints/earlyhints/server"
 )
@@ -43,8 +43,10 @@ type Env struct {
 	// DialContext dials TCP through the emulated network; the address
 	// argument can be ignored (every host of the page lives on the server).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// ListenUDP opens the browser's QUIC socket, and UDPAddr is where the
-	// server's QUIC listener is reached through the emulated network.
+	// ListenUDP, when set, opens the browser's QUIC socket (inside the
+	// client namespace in packet mode); nil means any loopback socket.
+	// UDPAddr is where the server's QUIC listener is reached through the
+	// emulated network.
 	ListenUDP func() (net.PacketConn, error)
 	UDPAddr   string
 	// RootCAs trusts the server's generated certificate.
@@ -157,7 +159,6 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", tcp.Addr().String())
 		}
-		st.env.ListenUDP = func() (net.PacketConn, error) { return net.ListenPacket("udp", "127.0.0.1:0") }
 		if c.Protocol == H3 {
 			udp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: cfg.network, Target: st.srv.UDPAddr(), Network: "udp", Logger: cfg.logger})
 			if err != nil {
@@ -178,18 +179,14 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 // package for the push strategies. Hints are on only for the strategies
 // that use them.
 func productStack(s Strategy, origin string, logger *slog.Logger, learned func()) (http.Handler, error) {
-	target := &url.URL{Scheme: "http", Host: origin}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host // the origin routes third parties by Host
-		},
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	rp, err := proxy.New(proxy.Config{
+		Default: &url.URL{Scheme: "http", Host: origin},
+		// The origin routes third-party resources by Host.
+		PreserveHost: true,
+		Logger:       logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: proxy: %w", err)
 	}
 	store, err := hintstore.NewMemory(hintstore.MemoryConfig{})
 	if err != nil {

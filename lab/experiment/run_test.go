@@ -1,0 +1,104 @@
+package experiment
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// tinyScenario is one network, one run per cell, every strategy on HTTP/2
+// and Early Hints on HTTP/3.
+const tinyScenario = `
+name: tiny
+runs: 1
+run_timeout: 10s
+budget: 60s
+networks:
+  - {name: fast, rtt: 10ms, down_mbps: 50, up_mbps: 20}
+matrices:
+  - pages: [tiny]
+    strategies: [none, preload, push, push-digest, early-hints]
+    protocols: [h2]
+    caches: [cold, warm]
+    networks: [fast]
+    think_ms: [100]
+  - pages: [tiny]
+    strategies: [early-hints, push]
+    protocols: [h3]
+    caches: [cold]
+    networks: [fast]
+    think_ms: [100]
+`
+
+func TestRun_Tiny(t *testing.T) {
+	s, err := ParseScenario(strings.NewReader(tinyScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var calls, lastDone, lastTotal int
+	res, err := Run(ctx, s, Options{Logger: quietLogger(), Progress: func(done, total int, _ Cell) {
+		calls++
+		lastDone, lastTotal = done, total
+	}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if calls == 0 || lastDone != lastTotal {
+		t.Errorf("progress: %d calls, ended at %d/%d", calls, lastDone, lastTotal)
+	}
+	byKey := map[string]CellResult{}
+	for _, c := range res.Cells {
+		byKey[string(c.Strategy)+"/"+string(c.Protocol)+"/"+string(c.Cache)] = c
+	}
+	for _, k := range []string{"none/h2/cold", "preload/h2/cold", "push/h2/cold", "early-hints/h2/warm", "none/h3/cold", "early-hints/h3/cold"} {
+		c, ok := byKey[k]
+		if !ok {
+			t.Fatalf("no cell %s", k)
+		}
+		if c.Runs != 1 || c.Skipped != "" {
+			t.Errorf("%s: runs %d skipped %q errors %q", k, c.Runs, c.Skipped, c.Errors)
+			continue
+		}
+		if c.Render.Median <= 0 || c.Load.Median < c.Render.Median || (c.Cache == Cold && c.Bytes <= 0) {
+			t.Errorf("%s: render %v load %v bytes %v", k, c.Render.Median, c.Load.Median, c.Bytes)
+		}
+	}
+	if c := byKey["push/h3/cold"]; c.Skipped == "" || !strings.Contains(c.Skipped, "HTTP/2") {
+		t.Errorf("push over h3 not skipped with a reason: %+v", c.Skipped)
+	}
+	if c := byKey["push/h2/cold"]; c.Pushed == 0 {
+		t.Errorf("push cell received no pushes")
+	}
+	if c := byKey["push/h2/warm"]; c.WastedBytes == 0 {
+		t.Errorf("plain push on a warm cache wasted no bytes")
+	}
+	eh := byKey["early-hints/h2/cold"]
+	if eh.Gain == nil || eh.Bound == nil || eh.Bound.BoundMS <= 0 {
+		t.Fatalf("early-hints cold cell lacks gain or bound: gain %+v bound %+v", eh.Gain, eh.Bound)
+	}
+	// With 100 ms of think time and a 10 ms RTT, hints must help.
+	if eh.Gain.RenderMS <= 0 {
+		t.Errorf("early hints did not speed up the first render: gain %+v", eh.Gain)
+	}
+}
+
+func TestRun_ChromiumUnavailable(t *testing.T) {
+	s, err := ParseScenario(strings.NewReader("browser: chromium\nruns: 1\nmatrices:\n  - {pages: [tiny], strategies: [none], protocols: [h2], caches: [cold], networks: [none]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), s, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cells) != 1 || !strings.Contains(res.Cells[0].Skipped, "not in this build") {
+		t.Errorf("chromium cell = %+v, want skipped as not in this build", res.Cells)
+	}
+}
