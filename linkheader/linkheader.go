@@ -14,13 +14,18 @@ import (
 
 // Link is one link of a Link field value.
 type Link struct {
-	// URI is the target as written between < and >, unresolved.
+	// URI is the target as written between < and >, unresolved, with
+	// surrounding whitespace removed. Parse percent-encodes the bytes a
+	// browser's URL parser would encode anyway (space, ", <), so that a
+	// parsed link formats back to itself.
 	URI string
-	// Rel holds the relation types, lower-cased, in the order given.
+	// Rel holds the relation types, lower-cased, in the order given; nil
+	// when the link has no (or an empty) rel.
 	Rel []string
-	// Params holds every other parameter in the order given; keys are
-	// lower-cased, values unquoted. A parameter without a value (e.g.
-	// "crossorigin" or "nopush") has an empty Value.
+	// Params holds every other parameter in the order given (anchor
+	// included); keys are lower-cased, values unquoted. A parameter without
+	// a value (e.g. "crossorigin" or "nopush") has an empty Value. Extended
+	// values (RFC 8187, "title*") are kept raw.
 	Params []Param
 }
 
@@ -30,7 +35,8 @@ type Param struct {
 	Value string
 }
 
-// Limits on one Parse call: input beyond them is reported, not read.
+// Limits on one Parse call: input beyond them is reported, not read. They
+// bound the work an attacker-controlled header can cause.
 const (
 	MaxInput = 64 << 10
 	MaxLinks = 256
@@ -40,8 +46,24 @@ const (
 var ErrMalformed = errors.New("linkheader: malformed link")
 
 // Parse parses one or more Link field values. Each malformed link yields an
-// error in errs and is skipped; the others are returned in order.
+// error in errs and is skipped; parsing resumes at the next link of the
+// same field value, so the links beside it are kept.
 func Parse(values ...string) (links []Link, errs []error) {
+	links, errs = parse(values)
+	if len(links) == 0 {
+		links = nil
+	}
+	return links, errs
+}
+
+func parse(values []string) (links []Link, errs []error) {
+	estimate := 0
+	for _, v := range values {
+		estimate += strings.Count(v, "<")
+	}
+	if estimate > 0 {
+		links = make([]Link, 0, min(estimate, MaxLinks))
+	}
 	total := 0
 	for _, v := range values {
 		total += len(v)
@@ -51,21 +73,21 @@ func Parse(values ...string) (links []Link, errs []error) {
 		}
 		p := parser{s: v}
 		for !p.eof() {
+			start := p.i
+			l, ok, err := p.link()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w at byte %d of %q: %w", ErrMalformed, p.i, clip(v[start:]), err))
+				p.i = resync(v, p.resume)
+				continue
+			}
+			if !ok {
+				continue
+			}
 			if len(links) >= MaxLinks {
 				errs = append(errs, fmt.Errorf("%w: more than %d links; the rest is ignored", ErrMalformed, MaxLinks))
 				return links, errs
 			}
-			start := p.i
-			l, err, ok := p.link()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w at byte %d of %q: %w", ErrMalformed, start, clip(v[start:]), err))
-				p.i = start
-				p.skipToComma()
-				continue
-			}
-			if ok {
-				links = append(links, l)
-			}
+			links = append(links, l)
 		}
 	}
 	return links, errs
@@ -81,6 +103,10 @@ func clip(s string) string {
 type parser struct {
 	s string
 	i int
+	// resume is where to look for the next link after an error: inside a
+	// broken target or an unterminated quote, quotes and brackets after it
+	// cannot be trusted.
+	resume int
 }
 
 func (p *parser) eof() bool { return p.i >= len(p.s) }
@@ -91,25 +117,38 @@ func (p *parser) ws() {
 	}
 }
 
-// skipToComma moves past the next comma outside quotes and angle brackets.
-func (p *parser) skipToComma() {
-	inQuote, inAngle := false, false
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		p.i++
+// resync returns the offset of the next link start after from: a comma
+// outside quoted strings followed by optional whitespace and '<' (every
+// link-value starts with '<'). When the quotes after from are unbalanced it
+// ignores them, so one stray quote cannot swallow the rest of the field.
+func resync(s string, from int) int {
+	if i, ok := nextLink(s, from, true); ok {
+		return i
+	}
+	i, _ := nextLink(s, from, false)
+	return i
+}
+
+func nextLink(s string, from int, quotes bool) (int, bool) {
+	inQuote := false
+	for i := from; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case inQuote && c == '\\':
-			p.i++
-		case c == '"' && !inAngle:
+			i++
+		case quotes && c == '"':
 			inQuote = !inQuote
-		case c == '<' && !inQuote:
-			inAngle = true
-		case c == '>' && !inQuote:
-			inAngle = false
-		case c == ',' && !inQuote && !inAngle:
-			return
+		case c == ',' && !inQuote:
+			j := i + 1
+			for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+				j++
+			}
+			if j < len(s) && s[j] == '<' {
+				return i + 1, true
+			}
 		}
 	}
+	return len(s), !inQuote
 }
 
 var (
@@ -122,41 +161,55 @@ var (
 )
 
 // link parses one link-value; ok is false for an empty element (",,").
-func (p *parser) link() (Link, error, bool) {
+func (p *parser) link() (l Link, ok bool, err error) {
+	p.resume = p.i
 	p.ws()
 	if p.eof() {
-		return Link{}, nil, false
+		return Link{}, false, nil
 	}
 	if p.s[p.i] == ',' {
 		p.i++
-		return Link{}, nil, false
+		return Link{}, false, nil
 	}
 	if p.s[p.i] != '<' {
-		return Link{}, errNoTarget, false
+		return Link{}, false, errNoTarget
 	}
-	end := strings.IndexByte(p.s[p.i:], '>')
-	if end < 0 {
-		return Link{}, errUnclosed, false
+	p.resume = p.i + 1
+	end := p.i + 1
+	for end < len(p.s) && p.s[end] != '>' {
+		c := p.s[end]
+		if c < 0x20 || c == 0x7f {
+			p.i = end
+			return Link{}, false, errControl
+		}
+		if c == '<' {
+			// A second '<' before '>' means this target was never closed
+			// and the next link starts here.
+			p.i = end
+			return Link{}, false, errUnclosed
+		}
+		end++
 	}
-	var l Link
-	l.URI = strings.TrimSpace(p.s[p.i+1 : p.i+end])
-	if hasControl(l.URI) {
-		return Link{}, errControl, false
+	if end == len(p.s) {
+		return Link{}, false, errUnclosed
 	}
-	p.i += end + 1
+	l.URI = normalizeURI(strings.Trim(p.s[p.i+1:end], " "))
+	p.i = end + 1
+	p.resume = p.i
+	seenRel := false
 	for {
 		p.ws()
 		if p.eof() {
-			return l, nil, true
+			return l, true, nil
 		}
 		switch p.s[p.i] {
 		case ',':
 			p.i++
-			return l, nil, true
+			return l, true, nil
 		case ';':
 			p.i++
 		default:
-			return Link{}, errAfterParam, false
+			return Link{}, false, errAfterParam
 		}
 		p.ws()
 		if p.eof() || p.s[p.i] == ',' || p.s[p.i] == ';' {
@@ -164,30 +217,78 @@ func (p *parser) link() (Link, error, bool) {
 		}
 		key := p.token()
 		if key == "" {
-			return Link{}, errToken, false
+			return Link{}, false, errToken
 		}
-		key = strings.ToLower(key)
+		key = lowerASCII(key)
 		p.ws()
 		value := ""
 		if !p.eof() && p.s[p.i] == '=' {
 			p.i++
 			p.ws()
-			var err error
 			if value, err = p.value(); err != nil {
-				return Link{}, err, false
+				return Link{}, false, err
 			}
 		}
 		if key == "rel" {
-			if l.Rel != nil {
-				continue // RFC 8288: occurrences after the first are ignored
-			}
-			l.Rel = strings.Fields(strings.ToLower(value))
-			if l.Rel == nil {
-				l.Rel = []string{}
+			if !seenRel {
+				// RFC 8288: occurrences after the first are ignored.
+				seenRel = true
+				l.Rel = splitRel(value)
 			}
 			continue
 		}
 		l.Params = append(l.Params, Param{Key: key, Value: value})
+	}
+}
+
+// normalizeURI percent-encodes the bytes that cannot appear in a URI
+// reference and that formatting would encode, as browsers do when they
+// parse the target.
+func normalizeURI(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if needsURIEscape(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*n)
+	return string(appendURI(b, s))
+}
+
+// splitRel splits a rel value on spaces and tabs, lower-casing each type.
+func splitRel(v string) []string {
+	n := 0
+	for range fieldsSeq(v) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	rels := make([]string, 0, n)
+	for f := range fieldsSeq(v) {
+		rels = append(rels, lowerASCII(f))
+	}
+	return rels
+}
+
+// fieldsSeq yields the space/tab separated fields of v.
+func fieldsSeq(v string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(v); {
+			for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+				i++
+			}
+			start := i
+			for i < len(v) && v[i] != ' ' && v[i] != '\t' {
+				i++
+			}
+			if i > start && !yield(v[start:i]) {
+				return
+			}
+		}
 	}
 }
 
@@ -201,161 +302,133 @@ func (p *parser) token() string {
 
 func (p *parser) value() (string, error) {
 	if p.eof() || p.s[p.i] != '"' {
-		v := p.token()
+		start := p.i
+		p.token()
 		if !p.eof() && !isDelim(p.s[p.i]) {
-			// Be lenient with bare values like type=text/css or
-			// media=(min-width:1px): read up to the next delimiter.
-			start := p.i - len(v)
-			for p.i < len(p.s) && !isDelim(p.s[p.i]) && p.s[p.i] != '"' {
-				if p.s[p.i] < 0x20 || p.s[p.i] == 0x7f {
+			// Be lenient with bare values like type=font/woff2 or
+			// media=(min-width:1px), common in the wild: read up to the
+			// next delimiter. A quote or a '<' there is an error: it is
+			// a missing ';' or ','.
+			for p.i < len(p.s) && !isDelim(p.s[p.i]) && p.s[p.i] != '"' && p.s[p.i] != '<' {
+				if c := p.s[p.i]; c < 0x20 && c != '\t' || c == 0x7f {
 					return "", errControl
 				}
 				p.i++
 			}
-			v = strings.TrimRight(p.s[start:p.i], " \t")
+			return strings.TrimRight(p.s[start:p.i], " \t"), nil
 		}
-		return v, nil
+		return p.s[start:p.i], nil
 	}
+	open := p.i
 	p.i++
-	var b strings.Builder
+	start, escaped := p.i, false
 	for p.i < len(p.s) {
 		c := p.s[p.i]
-		p.i++
 		switch {
-		case c == '\\' && p.i < len(p.s):
-			c = p.s[p.i]
-			p.i++
-			if c < 0x20 && c != '\t' || c == 0x7f {
-				return "", errControl
+		case c == '\\':
+			escaped = true
+			if p.i+1 < len(p.s) {
+				if e := p.s[p.i+1]; e < 0x20 && e != '\t' || e == 0x7f {
+					return "", errControl
+				}
 			}
-			b.WriteByte(c)
+			p.i += 2
+			continue
 		case c == '"':
-			return b.String(), nil
+			v := p.s[start:p.i]
+			p.i++
+			if escaped {
+				v = unescape(v)
+			}
+			return v, nil
 		case c < 0x20 && c != '\t' || c == 0x7f:
 			return "", errControl
-		default:
-			b.WriteByte(c)
 		}
+		p.i++
+	}
+	// Links after an unterminated quote may still be recovered.
+	p.resume = open + 1
+	p.i = min(p.i, len(p.s))
+	if p.i > start && hasControl(p.s[start:p.i]) {
+		return "", errControl
 	}
 	return "", errQuote
+}
+
+// unescape removes the backslashes of a quoted-string body whose escaped
+// bytes were checked by the caller.
+func unescape(v string) string {
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b = append(b, v[i])
+	}
+	return string(b)
 }
 
 func isDelim(c byte) bool { return c == ';' || c == ',' }
 
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
 			return true
 		}
 	}
 	return false
 }
 
-// isTokenChar reports whether c is a tchar of RFC 9110.
-func isTokenChar(c byte) bool {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-		return true
+// lowerASCII lower-cases ASCII letters; it allocates only when s has an
+// upper-case letter. Keys and relation types are ASCII, and bytes beyond it
+// are kept as they are, so lower-casing never changes a byte's length.
+func lowerASCII(s string) string {
+	i := 0
+	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
+		i++
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
-// Format joins links into one field value.
-func Format(links ...Link) string {
-	var b strings.Builder
-	for i, l := range links {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		l.write(&b)
+// tchar is the RFC 9110 token character set.
+var tchar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
 	}
-	return b.String()
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
-// String formats l as a field value; it never contains CR, LF or NUL.
-func (l Link) String() string {
-	var b strings.Builder
-	l.write(&b)
-	return b.String()
-}
-
-func (l Link) write(b *strings.Builder) {
-	b.WriteByte('<')
-	writeURI(b, l.URI)
-	b.WriteByte('>')
-	var rels []string
-	for _, r := range l.Rel {
-		if r = strings.ToLower(r); r != "" && isToken(r) {
-			rels = append(rels, r)
-		}
-	}
-	if len(rels) > 0 {
-		b.WriteString("; rel=")
-		writeValue(b, strings.Join(rels, " "))
-	}
-	for _, p := range l.Params {
-		key := strings.ToLower(p.Key)
-		if key == "" || key == "rel" || !isToken(key) {
-			continue
-		}
-		b.WriteString("; ")
-		b.WriteString(key)
-		if p.Value != "" {
-			b.WriteByte('=')
-			writeValue(b, p.Value)
-		}
-	}
-}
-
-// writeURI percent-encodes the bytes that could end the target or break
-// the header: controls, space, <, >, and the quote.
-func writeURI(b *strings.Builder, uri string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(uri); i++ {
-		c := uri[i]
-		if c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"' {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-}
-
-// writeValue writes v bare when it is a token, else quoted with escapes;
-// control characters are dropped.
-func writeValue(b *strings.Builder, v string) {
-	if isToken(v) {
-		b.WriteString(v)
-		return
-	}
-	b.WriteByte('"')
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < 0x20 && c != '\t' || c == 0x7f {
-			continue
-		}
-		if c == '"' || c == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(c)
-	}
-	b.WriteByte('"')
-}
+func isTokenChar(c byte) bool { return tchar[c] }
 
 func isToken(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
+		if !tchar[s[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-// Param returns the value of the parameter key (case-insensitive).
+// Param returns the value of the first parameter named key
+// (case-insensitive).
 func (l Link) Param(key string) (value string, ok bool) {
 	for _, p := range l.Params {
 		if strings.EqualFold(p.Key, key) {

@@ -43,6 +43,27 @@ func TestParse(t *testing.T) {
 			[]Link{{URI: "/y", Rel: []string{"preload"}}}, 1},
 		{"empty elements", []string{` , ,</x>; rel=preload,`}, []Link{{URI: "/x", Rel: []string{"preload"}}}, 0},
 		{"empty", []string{""}, nil, 0},
+		{"valueless params", []string{`</f>; rel=preload; as=font; crossorigin; nopush`},
+			[]Link{{URI: "/f", Rel: []string{"preload"}, Params: []Param{{"as", "font"}, {"crossorigin", ""}, {"nopush", ""}}}}, 0},
+		{"extended value kept raw", []string{`</x>; rel=preload; title*=UTF-8'de'n%c3%a4chstes`},
+			[]Link{{URI: "/x", Rel: []string{"preload"}, Params: []Param{{"title*", "UTF-8'de'n%c3%a4chstes"}}}}, 0},
+		{"rel split on spaces and tabs", []string{"</x>; rel=\"  preload\tPreConnect  \""},
+			[]Link{{URI: "/x", Rel: []string{"preload", "preconnect"}}}, 0},
+		{"empty rel is no rel and still the first", []string{`</x>; rel=""; rel=preload`}, []Link{{URI: "/x"}}, 0},
+		{"target spaces trimmed, unsafe bytes encoded", []string{`< /a b"c.css >; rel=preload`},
+			[]Link{{URI: "/a%20b%22c.css", Rel: []string{"preload"}}}, 0},
+		{"unclosed target before the next link", []string{`<broken; rel=x, </ok>; rel=preload`},
+			[]Link{{URI: "/ok", Rel: []string{"preload"}}}, 1},
+		{"unterminated quote keeps the next link", []string{`</x>; title="oops, </y>; rel=preload`},
+			[]Link{{URI: "/y", Rel: []string{"preload"}}}, 1},
+		{"missing comma", []string{`</a>; rel=preload </b>; rel=preload, </c>`}, []Link{{URI: "/c"}}, 1},
+		{"NUL in target", []string{"</a\x00>; rel=preload, </b>"}, []Link{{URI: "/b"}}, 1},
+		{"LF in bare value", []string{"</a>; as=st\nyle, </b>"}, []Link{{URI: "/b"}}, 1},
+		{"escaped CR in quotes", []string{"</a>; title=\"x\\\ry\", </b>"}, []Link{{URI: "/b"}}, 1},
+		{"bad parameter name", []string{`</a>; =x, </b>; (p)=1, </c>`}, []Link{{URI: "/c"}}, 2},
+		{"quote after bare value", []string{`</a>; as=x"y", </b>`}, []Link{{URI: "/b"}}, 1},
+		{"comma inside quotes is not a link boundary", []string{`</a>; title="x, <y>" bad!, </b>`}, []Link{{URI: "/b"}}, 1},
+		{"one error per bad link", []string{`</a,b; rel=x, c, d`, `</e>`}, []Link{{URI: "/e"}}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,6 +80,17 @@ func TestParse(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParse_ErrorNamesPositionAndLink(t *testing.T) {
+	_, errs := Parse(`</ok>, </x>; rel=preload; a b`)
+	if len(errs) != 1 {
+		t.Fatalf("errs = %v", errs)
+	}
+	msg := errs[0].Error()
+	if !strings.Contains(msg, "at byte") || !strings.Contains(msg, `</x>`) {
+		t.Errorf("error %q does not say where or which link", msg)
 	}
 }
 
@@ -88,6 +120,15 @@ func TestFormat(t *testing.T) {
 		{"injection in URI", []Link{{URI: "/a>\r\nX: y<", Rel: []string{"preload"}}}, `</a%3E%0D%0AX:%20y%3C>; rel=preload`},
 		{"injection in value", []Link{{URI: "/a", Params: []Param{{"title", "x\"\r\n\\y\x00"}}}}, `</a>; title="x\"\\y"`},
 		{"bad key dropped", []Link{{URI: "/a", Params: []Param{{"a b", "v"}, {"", "v"}, {"ok", "v"}}}}, `</a>; ok=v`},
+		{"keys and rels lower-cased", []Link{{URI: "/a", Rel: []string{"PreLoad"}, Params: []Param{{"AS", "Style"}}}}, `</a>; rel=preload; as=Style`},
+		{"rel element with spaces", []Link{{URI: "/a", Rel: []string{" preload  prefetch", ""}}}, `</a>; rel="preload prefetch"`},
+		{"extension rel quoted", []Link{{URI: "/a", Rel: []string{"https://rel.test/x"}}}, `</a>; rel="https://rel.test/x"`},
+		{"rel with control dropped", []Link{{URI: "/a", Rel: []string{"pre\r\nload", "preload"}}}, `</a>; rel=preload`},
+		{"rel among params dropped", []Link{{URI: "/a", Params: []Param{{"REL", "stylesheet"}}}}, `</a>`},
+		{"tab kept inside quotes", []Link{{URI: "/a", Params: []Param{{"title", "a\tb"}}}}, "</a>; title=\"a\tb\""},
+		{"control-only value", []Link{{URI: "/a", Params: []Param{{"title", "\r\n"}}}}, `</a>; title`},
+		{"slash value quoted", []Link{{URI: "/a", Params: []Param{{"type", "font/woff2"}}}}, `</a>; type="font/woff2"`},
+		{"empty target", []Link{{Rel: []string{"preload"}}}, `<>; rel=preload`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,22 +170,27 @@ func FuzzParse(f *testing.F) {
 		`</f.woff2>; rel=preload; as=font; type=font/woff2; crossorigin=anonymous`,
 		"</a>; title=\"\r\n\"",
 		`<>;;,,;rel=`,
+		`</x>; title="oops, </y>; rel=preload`,
+		`< /a b"c >; REL="A\\b"; title*=UTF-8''x`,
+		"</a>; as=x\ty z; media=(max-width:1px), </b>",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		links, _ := Parse(s)
+		links, errs := Parse(s)
+		for _, err := range errs {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+		}
 		out := Format(links...)
 		checkSafe(t, out)
 		again, errs := Parse(out)
 		if len(errs) != 0 {
 			t.Fatalf("formatted output does not parse: %q: %v", out, errs)
 		}
-		if len(again) != len(links) {
-			t.Fatalf("round trip changed the number of links: %d → %d (%q)", len(links), len(again), out)
-		}
-		if out2 := Format(again...); out2 != out {
-			t.Fatalf("round trip not stable:\n%q\n%q", out, out2)
+		if !reflect.DeepEqual(again, links) {
+			t.Fatalf("round trip changed the links:\n in %#v\nout %#v\nvia %q", links, again, out)
 		}
 	})
 }
@@ -160,6 +206,9 @@ func FuzzFormat(f *testing.F) {
 		got, errs := Parse(out)
 		if len(errs) != 0 || len(got) != 1 {
 			t.Fatalf("Format(%#v) = %q does not parse back as one link: %v", l, out, errs)
+		}
+		if got[0].String() != out {
+			t.Fatalf("formatting is not stable: %q then %q", out, got[0].String())
 		}
 	})
 }
@@ -178,5 +227,17 @@ func BenchmarkFormat(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = l.String()
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	links := []Link{
+		{URI: "/static/site.css", Rel: []string{"preload"}, Params: []Param{{"as", "style"}}},
+		{URI: "/f.woff2", Rel: []string{"preload"}, Params: []Param{{"as", "font"}, {"type", "font/woff2"}, {"crossorigin", ""}}},
+	}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = Append(buf[:0], links...)
 	}
 }
