@@ -179,8 +179,8 @@ func newStdFetcher(ctx context.Context, cfg Config) *stdFetcher {
 }
 
 func (f *stdFetcher) RoundTrip(r *http.Request) (*http.Response, error) { return f.tr.RoundTrip(r) }
-func (f *stdFetcher) preconnect(addr string)                           { f.pool.preconnect(addr) }
-func (f *stdFetcher) connections() int                                 { return int(f.pool.count.Load()) }
+func (f *stdFetcher) preconnect(addr string)                            { f.pool.preconnect(addr) }
+func (f *stdFetcher) connections() int                                  { return int(f.pool.count.Load()) }
 func (f *stdFetcher) close() {
 	f.pool.shutdown()
 	f.tr.CloseIdleConnections()
@@ -331,8 +331,8 @@ func newH3Fetcher(ctx context.Context, cfg Config) (*h3Fetcher, error) {
 }
 
 func (f *h3Fetcher) RoundTrip(r *http.Request) (*http.Response, error) { return f.tr.RoundTrip(r) }
-func (f *h3Fetcher) preconnect(addr string)                           { f.pool.preconnect(addr) }
-func (f *h3Fetcher) connections() int                                 { return int(f.pool.count.Load()) }
+func (f *h3Fetcher) preconnect(addr string)                            { f.pool.preconnect(addr) }
+func (f *h3Fetcher) connections() int                                  { return int(f.pool.count.Load()) }
 func (f *h3Fetcher) close() {
 	f.pool.shutdown()
 	f.tr.Close()
