@@ -99,19 +99,23 @@ func Load(ctx context.Context, rawURL string, cfg Config) (*Result, error) {
 	p.start = time.Now()
 	var navErr error
 	p.spawn(func() { navErr = p.navigate() })
+	var stopped error
 	select {
 	case <-p.idle:
 	case <-ctx.Done():
+		stopped = ctx.Err()
 	}
 	cancel()
 	p.f.close()
 	<-p.idle // every task ends once the context is cancelled
 	res := p.result()
 	switch {
+	case errors.Is(stopped, context.DeadlineExceeded):
+		return res, errTimeout
+	case stopped != nil:
+		return res, fmt.Errorf("browser: load stopped: %w", stopped)
 	case navErr != nil:
 		return res, fmt.Errorf("%w: %w", ErrNavigation, navErr)
-	case ctx.Err() != nil && !errors.Is(context.Cause(ctx), context.Canceled):
-		return res, errTimeout
 	}
 	return res, nil
 }

@@ -41,7 +41,7 @@ type testSite struct {
 	pushErrs       []error
 }
 
-func newTestSite(t *testing.T, s *testSite) *testSite {
+func newTestSite(t testing.TB, s *testSite) *testSite {
 	t.Helper()
 	s.requests = map[string]int{}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
@@ -132,7 +132,7 @@ func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
 // tinySite is the waterfall fixture: a document with 100 ms of think time
 // referencing one stylesheet and one script in the head and one image in
 // the body, each served after 50 ms.
-func tinySite(t *testing.T, hints bool) *testSite {
+func tinySite(t testing.TB, hints bool) *testSite {
 	s := &testSite{
 		think: 100 * time.Millisecond,
 		html: `<!doctype html><html><head><title>t</title>
