@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/earlyhints/earlyhints/internal/demo"
+	"github.com/earlyhints/earlyhints/server"
+)
+
+const demoExamples = `  earlyhints demo
+  earlyhints demo --think 1s                 # a slower origin: a bigger head start for the hints
+  earlyhints demo --listen 127.0.0.1:9443 --log-format json
+`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "demo [--listen 127.0.0.1:8443] [--think 300ms]", demoExamples, stdout, stderr)
+	listen := fs.String("listen", "127.0.0.1:8443", "`address` of the proxy in front of the demo site (loopback: the certificate is generated)")
+	think := fs.Duration("think", demo.DefaultThink, "how long the demo origin works on each page before answering")
+	http3 := fs.Bool("http3", true, "serve HTTP/3 too, on the same port over UDP")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if *think < 0 {
+		return fmt.Errorf("--think %v: use a positive duration, or 0s for none", *think)
+	}
+	logger, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		return err
+	}
+
+	// The demo origin on a loopback port of its own.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for the demo origin: %w", err)
+	}
+	thinkFor := *think
+	if thinkFor == 0 {
+		thinkFor = -1 // demo.Config: negative means none
+	}
+	origin := &http.Server{Handler: demo.New(demo.Config{Think: thinkFor, Logger: logger}), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = origin.Serve(ln) })
+	defer func() {
+		_ = origin.Close()
+		wg.Wait()
+	}()
+
+	s := defaultSettings()
+	s.Origin = "http://" + ln.Addr().String()
+	s.Listen = *listen
+	s.HTTP3 = *http3
+	s.LogFormat = *logFormat
+	st, err := buildStack(s, logger)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- st.serve(ctx) }()
+
+	base := st.srv.URL()
+	primeErr := prime(ctx, st, base)
+	printDemo(stdout, st, base, *think, *http3, primeErr)
+	return <-served
+}
+
+// prime makes one navigation to each page so that a first visit already
+// gets hints: once to every public page, and twice, as two different
+// visitors, to the personal one, whose shared files need two requesters.
+func prime(ctx context.Context, st *stack, base string) error {
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	tr := &http.Transport{Protocols: &protos}
+	tr.TLSClientConfig = &tls.Config{RootCAs: st.srv.CertPool()}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	for _, p := range demo.Pages {
+		visitors := 1
+		if p == "/account" {
+			visitors = 2
+		}
+		for i := range visitors {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Accept", "text/html")
+			req.Header.Set("Sec-Fetch-Mode", "navigate")
+			req.Header.Set("Sec-Fetch-Dest", "document")
+			if visitors > 1 {
+				// Two returning visitors: the proxy tells requesters of
+				// personal pages apart by their cookies.
+				req.AddCookie(&http.Cookie{Name: "visitor", Value: fmt.Sprintf("5eed%012x", i+1)})
+			}
+			res, err := c.Do(req)
+			if err != nil {
+				return fmt.Errorf("prime %s: %w", p, err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+		}
+	}
+	if missing := st.waitLearned(base, demo.Pages, 5*time.Second); len(missing) > 0 {
+		return fmt.Errorf("nothing learned yet for %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func spkiHash(st *stack) string { return server.SPKIHash(st.srv.Certificate()) }
+
+func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool, primeErr error) {
+	hostPort := strings.TrimPrefix(base, "https://")
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nearlyhints demo: a small site that thinks for %v per page, behind the Early Hints proxy.\n\n", think)
+	fmt.Fprintf(&b, "  Open   %s/  (HTTP/2", base)
+	if h3 {
+		b.WriteString(" and HTTP/3")
+	}
+	b.WriteString(", self-signed certificate made for this run)\n")
+	if primeErr == nil {
+		fmt.Fprintf(&b, "  Primed: each page (%s) was requested once at start, so your first visit already gets hints.\n\n", strings.Join(demo.Pages, ", "))
+	} else {
+		fmt.Fprintf(&b, "  Priming failed (%v): the first visit to a page teaches the proxy, the second gets hints.\n\n", primeErr)
+	}
+	fmt.Fprintf(&b, "  See the 103 arrive before the 200 (the Accept header makes it a page navigation):\n")
+	fmt.Fprintf(&b, "    curl -sv --http2 -k -H 'Accept: text/html' -o /dev/null %s/\n\n", base)
+	spki := spkiHash(st)
+	b.WriteString("  Let Chromium use the hints. It ignores Early Hints on a connection with a certificate\n" +
+		"  error, so --ignore-certificate-errors is not enough: trust this certificate's key instead\n" +
+		"  (it changes every run). HTTP/2:\n")
+	fmt.Fprintf(&b, "    chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=%s %s/\n", spki, base)
+	if h3 {
+		b.WriteString("  HTTP/3:\n")
+		fmt.Fprintf(&b, "    chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=%s --enable-quic --origin-to-force-quic-on=%s %s/\n",
+			spki, hostPort, base)
+	}
+	b.WriteString("  (google-chrome takes the same flags.) The page lists which files arrived through Early Hints.\n\n" +
+		"  Press Ctrl-C to stop.\n\n")
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,348 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// settings are everything `earlyhints proxy` can be told, by flag or by the
+// config file. Flag names and YAML keys are the same.
+type settings struct {
+	Listen        string
+	Origin        string
+	Origins       map[string]string // host -> origin URL; YAML only
+	TLSCert       string
+	TLSKey        string
+	SelfSigned    bool
+	Store         string
+	HTTP3         bool
+	H2CListen     string
+	Mode          string
+	LogFormat     string
+	OriginTimeout time.Duration
+	PreserveHost  bool
+
+	MaxPreloads      int
+	MaxPreconnects   int
+	HTTP1Hints       bool
+	QueryParams      []string
+	CrossSitePreload bool
+	DenyUserAgents   []string
+}
+
+func defaultSettings() settings {
+	return settings{
+		Listen: ":8443", Store: "memory", HTTP3: true, Mode: "hints", LogFormat: "text",
+		OriginTimeout: 30 * time.Second,
+	}
+}
+
+// option is one setting: its flag name (also its YAML key), help text and
+// how to read it from text.
+type option struct {
+	name  string
+	usage string
+	accessor
+}
+
+// accessor reads and writes one field of settings as text.
+type accessor struct {
+	set  func(s *settings, v string) error
+	get  func(s *settings) string
+	bool bool // a flag without a value means true
+	list bool // a YAML sequence is accepted too
+}
+
+func str(p func(*settings) *string) accessor {
+	return accessor{
+		set: func(s *settings, v string) error { *p(s) = v; return nil },
+		get: func(s *settings) string { return *p(s) },
+	}
+}
+
+func boolean(p func(*settings) *bool) accessor {
+	return accessor{
+		set: func(s *settings, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a boolean; use true or false", v)
+			}
+			*p(s) = b
+			return nil
+		},
+		get:  func(s *settings) string { return strconv.FormatBool(*p(s)) },
+		bool: true,
+	}
+}
+
+func count(p func(*settings) *int) accessor {
+	return accessor{
+		set: func(s *settings, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a count; use a whole number, 0 for the default", v)
+			}
+			*p(s) = n
+			return nil
+		},
+		get: func(s *settings) string { return strconv.Itoa(*p(s)) },
+	}
+}
+
+func duration(p func(*settings) *time.Duration) accessor {
+	return accessor{
+		set: func(s *settings, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%q is not a positive duration; write it like 30s or 1m", v)
+			}
+			*p(s) = d
+			return nil
+		},
+		get: func(s *settings) string { return p(s).String() },
+	}
+}
+
+func list(p func(*settings) *[]string) accessor {
+	return accessor{
+		set: func(s *settings, v string) error {
+			var out []string
+			for f := range strings.SplitSeq(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					out = append(out, f)
+				}
+			}
+			*p(s) = out
+			return nil
+		},
+		get:  func(s *settings) string { return strings.Join(*p(s), ",") },
+		list: true,
+	}
+}
+
+func choice(p func(*settings) *string, allowed ...string) accessor {
+	return accessor{
+		set: func(s *settings, v string) error {
+			if !slices.Contains(allowed, v) {
+				return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+			}
+			*p(s) = v
+			return nil
+		},
+		get: func(s *settings) string { return *p(s) },
+	}
+}
+
+// proxyOptions lists every setting of `earlyhints proxy` but origins,
+// which only the config file can hold, and --config itself.
+func proxyOptions() []option {
+	return []option{
+		{"origin", "origin `URL` to forward to (http://, https:// or h2c:// for cleartext HTTP/2); with origins in the config file, the one for every other host",
+			str(func(s *settings) *string { return &s.Origin })},
+		{"listen", "`address` of the HTTPS listener (HTTP/1.1 and HTTP/2); HTTP/3 uses the same port over UDP",
+			str(func(s *settings) *string { return &s.Listen })},
+		{"tls-cert", "certificate chain `file` (PEM); read again on SIGHUP",
+			str(func(s *settings) *string { return &s.TLSCert })},
+		{"tls-key", "private key `file` (PEM); read again on SIGHUP",
+			str(func(s *settings) *string { return &s.TLSKey })},
+		{"self-signed", "use a generated certificate on a non-loopback address (a loopback address gets one anyway without --tls-cert)",
+			boolean(func(s *settings) *bool { return &s.SelfSigned })},
+		{"store", "where hints are kept: memory, or file:`PATH` (in memory, read from PATH at start and written there at shutdown)",
+			str(func(s *settings) *string { return &s.Store })},
+		{"http3", "serve HTTP/3 on the listen port over UDP and advertise it with Alt-Svc",
+			boolean(func(s *settings) *bool { return &s.HTTP3 })},
+		{"h2c-listen", "`address` of an extra cleartext HTTP/2 listener (prior knowledge), for a load balancer in front",
+			str(func(s *settings) *string { return &s.H2CListen })},
+		{"mode", "`mode` hints: learn and send 103 Early Hints; off: only proxy",
+			choice(func(s *settings) *string { return &s.Mode }, "hints", "off")},
+		{"log-format", "log `format`: text or json",
+			choice(func(s *settings) *string { return &s.LogFormat }, "text", "json")},
+		{"origin-timeout", "`duration` to wait for the origin's response headers (its think time included) before answering 504",
+			duration(func(s *settings) *time.Duration { return &s.OriginTimeout })},
+		{"preserve-host", "send the client's Host header to the origin instead of the origin's own host name",
+			boolean(func(s *settings) *bool { return &s.PreserveHost })},
+		{"max-preloads", "most preload links in one 103 (`count`, 0 means 10)",
+			count(func(s *settings) *int { return &s.MaxPreloads })},
+		{"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 4)",
+			count(func(s *settings) *int { return &s.MaxPreconnects })},
+		{"http1-hints", "send 103 to HTTP/1.1 clients too (browsers ignore them there, some old clients break)",
+			boolean(func(s *settings) *bool { return &s.HTTP1Hints })},
+		{"query-params", "comma-separated query parameter `names` that make pages distinct (default: the query is ignored)",
+			list(func(s *settings) *[]string { return &s.QueryParams })},
+		{"cross-site-preload", "allow preload targets on other sites (default: same site only)",
+			boolean(func(s *settings) *bool { return &s.CrossSitePreload })},
+		{"deny-user-agents", "comma-separated User-Agent `substrings` that never get a 103",
+			list(func(s *settings) *[]string { return &s.DenyUserAgents })},
+	}
+}
+
+// optionValue is a flag.Value that writes one option into a settings.
+type optionValue struct {
+	opt option
+	s   *settings
+}
+
+func (v optionValue) String() string {
+	if v.s == nil || v.opt.get == nil {
+		return "" // the zero Value flag.PrintDefaults compares with
+	}
+	text := v.opt.get(v.s)
+	if v.opt.bool && text == "false" {
+		return "" // so PrintDefaults does not print "(default false)"
+	}
+	return text
+}
+func (v optionValue) Set(x string) error { return v.opt.set(v.s, x) }
+
+func (v optionValue) IsBoolFlag() bool { return v.opt.bool }
+
+// registerOptions defines a flag for each option, writing into s.
+func registerOptions(fs *flag.FlagSet, opts []option, s *settings) {
+	for _, o := range opts {
+		fs.Var(optionValue{opt: o, s: s}, o.name, o.usage)
+	}
+}
+
+// applyFlags copies the options given on the command line into dst, so
+// they override the config file; options left out keep the file's value.
+func applyFlags(fs *flag.FlagSet, opts []option, from, dst *settings) {
+	byName := make(map[string]option, len(opts))
+	for _, o := range opts {
+		byName[o.name] = o
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if o, ok := byName[f.Name]; ok {
+			_ = o.set(dst, o.get(from)) // the value parsed already once
+		}
+	})
+}
+
+// configError is a problem in the config file, with the file and line.
+type configError struct {
+	file string
+	line int
+	key  string
+	msg  string
+}
+
+func (e *configError) Error() string {
+	if e.key == "" {
+		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", e.file, e.line, e.key, e.msg)
+}
+
+// loadConfigFile reads a YAML config file into s.
+func loadConfigFile(path string, s *settings) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config file: %w", err)
+	}
+	return parseConfig(path, data, s)
+}
+
+// parseConfig reads YAML data (named name in errors) into s. Every key must
+// be a known setting; every value must parse, else the error names the key
+// and its line.
+func parseConfig(name string, data []byte, s *settings) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil // empty file
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return &configError{file: name, line: root.Line, msg: "the config file must be a mapping of settings (key: value)"}
+	}
+	opts := proxyOptions()
+	byName := make(map[string]option, len(opts))
+	known := []string{"origins"}
+	for _, o := range opts {
+		byName[o.name] = o
+		known = append(known, o.name)
+	}
+	seen := make(map[string]int)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		key := k.Value
+		if prev, dup := seen[key]; dup {
+			return &configError{file: name, line: k.Line, key: key, msg: fmt.Sprintf("set twice (first on line %d)", prev)}
+		}
+		seen[key] = k.Line
+		if key == "origins" {
+			if err := parseOrigins(name, v, s); err != nil {
+				return err
+			}
+			continue
+		}
+		o, ok := byName[key]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", key)
+			if alt := strings.ReplaceAll(key, "_", "-"); alt != key && (byName[alt].name != "" || alt == "origins") {
+				msg += fmt.Sprintf(" (did you mean %q?)", alt)
+			} else {
+				msg += "; known keys: " + strings.Join(known, ", ")
+			}
+			return &configError{file: name, line: k.Line, msg: msg}
+		}
+		text, err := scalarText(v, o.list)
+		if err == nil {
+			err = o.set(s, text)
+		}
+		if err != nil {
+			return &configError{file: name, line: v.Line, key: key, msg: err.Error()}
+		}
+	}
+	return nil
+}
+
+// scalarText returns a scalar's text, or a sequence of scalars joined with
+// commas when list is set.
+func scalarText(v *yaml.Node, list bool) (string, error) {
+	switch {
+	case v.Kind == yaml.ScalarNode:
+		return v.Value, nil
+	case v.Kind == yaml.SequenceNode && list:
+		parts := make([]string, 0, len(v.Content))
+		for _, c := range v.Content {
+			if c.Kind != yaml.ScalarNode || strings.Contains(c.Value, ",") {
+				return "", errors.New("list items must be plain words")
+			}
+			parts = append(parts, c.Value)
+		}
+		return strings.Join(parts, ","), nil
+	case list:
+		return "", errors.New("expected a list or a comma-separated string")
+	}
+	return "", errors.New("expected a single value")
+}
+
+func parseOrigins(name string, v *yaml.Node, s *settings) error {
+	if v.Kind != yaml.MappingNode {
+		return &configError{file: name, line: v.Line, key: "origins", msg: "expected a mapping of host name to origin URL, such as\n  origins:\n    www.example.com: http://10.0.0.5:8080"}
+	}
+	if s.Origins == nil {
+		s.Origins = make(map[string]string)
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		hk, uv := v.Content[i], v.Content[i+1]
+		if hk.Kind != yaml.ScalarNode || uv.Kind != yaml.ScalarNode || hk.Value == "" || uv.Value == "" {
+			return &configError{file: name, line: hk.Line, key: "origins", msg: "each entry is host: origin URL"}
+		}
+		if _, dup := s.Origins[hk.Value]; dup {
+			return &configError{file: name, line: hk.Line, key: "origins." + hk.Value, msg: "listed twice"}
+		}
+		s.Origins[hk.Value] = uv.Value
+	}
+	return nil
+}
