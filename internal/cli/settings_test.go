@@ -21,10 +21,10 @@ func TestParseConfig_Full(t *testing.T) {
 	}
 	want := settings{
 		Listen: "127.0.0.1:9443", Origin: "http://127.0.0.1:8080",
-		Origins:   map[string]string{"www.example.com": "http://10.0.0.5:8080", "shop.example.com": "h2c://10.0.0.6:8081"},
-		TLSCert:   "/etc/ssl/site.pem", TLSKey: "/etc/ssl/site.key",
-		Store:     "file:/var/lib/earlyhints/hints.json", HTTP3: false, H2CListen: "127.0.0.1:8081",
-		Mode:      "off", LogFormat: "json", OriginTimeout: 5 * time.Second, PreserveHost: true,
+		Origins: map[string]string{"www.example.com": "http://10.0.0.5:8080", "shop.example.com": "h2c://10.0.0.6:8081"},
+		TLSCert: "/etc/ssl/site.pem", TLSKey: "/etc/ssl/site.key",
+		Store: "file:/var/lib/earlyhints/hints.json", HTTP3: false, H2CListen: "127.0.0.1:8081",
+		Mode: "off", LogFormat: "json", OriginTimeout: 5 * time.Second, PreserveHost: true,
 		MaxPreloads: 6, MaxPreconnects: 2, HTTP1Hints: true,
 		QueryParams: []string{"page", "lang"}, DenyUserAgents: []string{"BadBot", "OldProxy"},
 	}
