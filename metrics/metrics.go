@@ -1,0 +1,119 @@
+// Package metrics exports what the Early Hints middleware decides as
+// Prometheus metrics: it implements earlyhints.Observer and registers its
+// collectors on the registry it is given.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/earlyhints/earlyhints"
+)
+
+// Observer counts earlyhints events. Its zero value is not usable: call New.
+type Observer struct {
+	sent       prometheus.Counter
+	links      prometheus.Counter
+	linkBytes  prometheus.Counter
+	skipped    *prometheus.CounterVec
+	learned    prometheus.Counter
+	invalid    prometheus.Counter
+	forwarded  prometheus.Counter
+	suppressed prometheus.Counter
+	dropped    prometheus.Counter
+	pushed     prometheus.Counter
+	pushBytes  prometheus.Counter
+	pushSkip   prometheus.Counter
+	pushCancel prometheus.Counter
+	latency    prometheus.Histogram
+}
+
+var _ earlyhints.Observer = (*Observer)(nil)
+
+// New registers the collectors on reg (nil means prometheus.DefaultRegisterer)
+// under the namespace "earlyhints".
+func New(reg prometheus.Registerer) (*Observer, error) {
+	if reg == nil {
+		reg = prometheus.DefaultRegisterer
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "earlyhints", Name: name, Help: help})
+	}
+	o := &Observer{
+		sent:      counter("responses_sent_total", "103 Early Hints responses sent."),
+		links:     counter("links_sent_total", "Link values sent in 103 responses."),
+		linkBytes: counter("link_bytes_sent_total", "Bytes of Link values sent in 103 responses."),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earlyhints", Name: "skipped_total", Help: "Requests that got no 103, by reason.",
+		}, []string{"reason"}),
+		learned:    counter("observations_total", "Responses learned from."),
+		invalid:    counter("invalid_input_total", "Rejected input: malformed Link values, broken HTML, store errors."),
+		forwarded:  counter("forwarded_total", "103 responses of the origin passed to the client."),
+		suppressed: counter("suppressed_total", "Later 103 responses not written (browsers act on the first only)."),
+		dropped:    counter("dropped_targets_total", "Hinted targets forgotten after a 404, 410 or no-store."),
+		pushed:     counter("push_streams_total", "Streams pushed (legacy HTTP/2 push)."),
+		pushBytes:  counter("push_bytes_total", "Body bytes pushed (legacy HTTP/2 push)."),
+		pushSkip:   counter("push_skipped_total", "Pushes skipped because the client's cache digest has the asset."),
+		pushCancel: counter("push_cancelled_total", "Pushed streams the client cancelled (RST_STREAM)."),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "earlyhints", Name: "hint_latency_seconds",
+			Help:    "Time from the request's arrival to the 103 being written.",
+			Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, 5e-2},
+		}),
+	}
+	for _, c := range []prometheus.Collector{o.sent, o.links, o.linkBytes, o.skipped, o.learned, o.invalid, o.forwarded,
+		o.suppressed, o.dropped, o.pushed, o.pushBytes, o.pushSkip, o.pushCancel, o.latency} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("metrics: already registered (create one Observer per registry): %w", err)
+			}
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// Observe implements earlyhints.Observer.
+func (o *Observer) Observe(e earlyhints.Event) {
+	switch e.Kind {
+	case earlyhints.EventSent:
+		o.sent.Inc()
+		o.links.Add(float64(e.Links))
+		o.linkBytes.Add(float64(e.Bytes))
+		o.latency.Observe(e.Elapsed.Seconds())
+	case earlyhints.EventSkipped:
+		o.skipped.WithLabelValues(e.Reason).Inc()
+	case earlyhints.EventLearned:
+		o.learned.Inc()
+	case earlyhints.EventInvalid:
+		o.invalid.Inc()
+	case earlyhints.EventForwarded:
+		o.forwarded.Inc()
+	case earlyhints.EventSuppressed:
+		o.suppressed.Inc()
+	case earlyhints.EventDropped:
+		o.dropped.Inc()
+	case earlyhints.EventPushed:
+		o.pushed.Inc()
+		o.pushBytes.Add(float64(e.Bytes))
+	case earlyhints.EventPushSkipped:
+		o.pushSkip.Inc()
+	case earlyhints.EventPushCancelled:
+		o.pushCancel.Inc()
+	}
+}
+
+// Fanout sends each event to every observer in turn.
+type Fanout []earlyhints.Observer
+
+// Observe implements earlyhints.Observer.
+func (f Fanout) Observe(e earlyhints.Event) {
+	for _, o := range f {
+		if o != nil {
+			o.Observe(e)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package metrics_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/metrics"
+)
+
+func TestObserver_Counts(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	o, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []earlyhints.Event{
+		{Kind: earlyhints.EventSent, Links: 3, Bytes: 120, Elapsed: 3 * time.Microsecond},
+		{Kind: earlyhints.EventSent, Links: 2, Bytes: 80, Elapsed: time.Microsecond},
+		{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonProtocol},
+		{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonNoHints},
+		{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonNoHints},
+		{Kind: earlyhints.EventPushed, Bytes: 1000},
+	} {
+		o.Observe(e)
+	}
+	want := `
+# HELP earlyhints_links_sent_total Link values sent in 103 responses.
+# TYPE earlyhints_links_sent_total counter
+earlyhints_links_sent_total 5
+# HELP earlyhints_push_bytes_total Body bytes pushed (legacy HTTP/2 push).
+# TYPE earlyhints_push_bytes_total counter
+earlyhints_push_bytes_total 1000
+# HELP earlyhints_responses_sent_total 103 Early Hints responses sent.
+# TYPE earlyhints_responses_sent_total counter
+earlyhints_responses_sent_total 2
+# HELP earlyhints_skipped_total Requests that got no 103, by reason.
+# TYPE earlyhints_skipped_total counter
+earlyhints_skipped_total{reason="no_hints"} 2
+earlyhints_skipped_total{reason="protocol"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"earlyhints_links_sent_total", "earlyhints_push_bytes_total", "earlyhints_responses_sent_total", "earlyhints_skipped_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "earlyhints_hint_latency_seconds"); n != 1 {
+		t.Fatalf("latency histogram: %d series", n)
+	}
+}
+
+func TestNew_TwiceOnOneRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := metrics.New(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metrics.New(reg); err == nil || !strings.Contains(err.Error(), "one Observer per registry") {
+		t.Fatalf("second registration: %v", err)
+	}
+}
+
+func TestFanout(t *testing.T) {
+	var a, b int
+	f := metrics.Fanout{earlyhints.ObserverFunc(func(earlyhints.Event) { a++ }), nil, earlyhints.ObserverFunc(func(earlyhints.Event) { b++ })}
+	f.Observe(earlyhints.Event{Kind: earlyhints.EventSent})
+	if a != 1 || b != 1 {
+		t.Fatalf("a=%d b=%d", a, b)
+	}
+}
