@@ -1,0 +1,165 @@
+// Package admin is the operator's view of a running earlyhints: a small
+// HTML page and a JSON API over the hint store (list, stats, purge), the
+// Prometheus metrics and a health check, served on a listener of its own
+// (loopback by default), never on the public one.
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/earlyhints/earlyhints/hintstore"
+)
+
+// Config configures the admin handler.
+type Config struct {
+	// Store is the hint store shown and purged. Required.
+	Store hintstore.Store
+	// Gatherer provides /metrics. Nil means prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// Version is shown on the page.
+	Version string
+	// Logger receives purge notices. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// maxListed bounds the routes one page or API call returns.
+const maxListed = 1000
+
+// New returns the admin handler:
+//
+//	GET    /             HTML page: stats and learned hints per route
+//	GET    /api/hints    JSON list of routes (?limit=N, at most 1000)
+//	GET    /api/stats    JSON store statistics
+//	DELETE /api/hints    purge one route (?route=KEY) or all (?all=1)
+//	GET    /metrics      Prometheus metrics
+//	GET    /healthz      "ok"
+//
+// Purging takes DELETE, which a cross-site form cannot send and a
+// cross-site fetch cannot send without a CORS preflight this handler never
+// grants.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("admin: no store configured")
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &api{cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("GET /api/hints", a.list)
+	mux.HandleFunc("GET /api/stats", a.stats)
+	mux.HandleFunc("DELETE /api/hints", a.purge)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	return mux, nil
+}
+
+type api struct{ cfg Config }
+
+func (a *api) entries(r *http.Request) ([]hintstore.Entry, error) {
+	limit := maxListed
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("limit must be a positive number, got %q", s)
+		}
+		limit = min(n, maxListed)
+	}
+	return a.cfg.Store.List(r.Context(), limit)
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	es, err := a.entries(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, es)
+}
+
+func (a *api) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := a.cfg.Store.Stats(r.Context())
+	if err != nil {
+		http.Error(w, "store: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	writeJSON(w, st)
+}
+
+func (a *api) purge(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var err error
+	switch {
+	case q.Get("all") == "1":
+		err = a.cfg.Store.PurgeAll(r.Context())
+		a.cfg.Logger.Info("admin: purged all hints", "remote", r.RemoteAddr)
+	case q.Get("route") != "":
+		err = a.cfg.Store.Purge(r.Context(), q.Get("route"))
+		a.cfg.Logger.Info("admin: purged route", "route", q.Get("route"), "remote", r.RemoteAddr)
+	default:
+		http.Error(w, "name the route to purge (?route=https://host/path) or purge everything (?all=1)", http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		http.Error(w, "store: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>earlyhints admin</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}code{font-size:12px}
+.n{text-align:right}button{cursor:pointer}</style></head><body>
+<h1>earlyhints {{.Version}}</h1>
+<p>{{.Stats.Entries}} routes with hints, {{.Stats.Bytes}} bytes; {{.Stats.Hits}} hits, {{.Stats.Misses}} misses,
+{{.Stats.Evictions}} evictions, {{.Stats.Expired}} expired. <a href="/metrics">metrics</a> · <a href="/api/hints">JSON</a></p>
+<p><button onclick="purge('all=1')">Purge all</button></p>
+<table><tr><th>route</th><th>hints sent in the 103</th><th class=n>hits</th><th>expires</th><th></th></tr>
+{{range .Entries}}<tr><td><code>{{.Key}}</code></td><td>{{range .Links}}<code>{{.Value}}</code><br>{{end}}</td>
+<td class=n>{{.Hits}}</td><td>{{.Expires.Format "15:04:05"}}</td>
+<td><button data-route="{{.Key}}" onclick="purge('route='+encodeURIComponent(this.dataset.route))">purge</button></td></tr>
+{{else}}<tr><td colspan=5>Nothing learned yet: hints appear after the first HTML response of each page.</td></tr>{{end}}
+</table>
+<script>function purge(q){fetch('/api/hints?'+q,{method:'DELETE'}).then(()=>location.reload())}</script>
+</body></html>`))
+
+func (a *api) page(w http.ResponseWriter, r *http.Request) {
+	es, err := a.entries(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	st, err := a.cfg.Store.Stats(r.Context())
+	if err != nil {
+		http.Error(w, "store: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+	_ = pageTmpl.Execute(w, struct {
+		Version string
+		Stats   hintstore.Stats
+		Entries []hintstore.Entry
+	}{a.cfg.Version, st, es})
+}
