@@ -135,6 +135,9 @@ func (r *resolver) fast(raw []byte) (uri, org string, ok bool) {
 		if r.fb.prefix == "" {
 			return "", "", false
 		}
+		if len(r.fb.prefix)+len(s) > maxURLBytes {
+			return "", "", false
+		}
 		return r.fb.prefix + string(s), r.fb.prefix, true
 	case len(path) > 0 && path[0] != '.' && path[0] != '?':
 		for _, c := range path {
@@ -149,6 +152,9 @@ func (r *resolver) fast(raw []byte) (uri, org string, ok bool) {
 			return string(s), "", true
 		}
 		if r.fb.prefix == "" {
+			return "", "", false
+		}
+		if len(r.fb.prefix)+len(r.fb.dir)+len(s) > maxURLBytes {
 			return "", "", false
 		}
 		return r.fb.prefix + r.fb.dir + string(s), r.fb.prefix, true

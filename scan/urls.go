@@ -35,6 +35,9 @@ func newResolver(base *url.URL, enc encoding.Encoding) resolver {
 // would not fetch it over HTTP (data:, javascript:, blob:, unparsable...).
 func (r *resolver) resolve(raw []byte) (u *url.URL, ok bool) {
 	s := cleanURL(raw)
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s = s[:i] // hints never carry fragments; browsers accept any text there
+	}
 	if s == "" || len(s) > maxURLBytes {
 		return nil, false
 	}
@@ -62,7 +65,7 @@ func (r *resolver) resolve(raw []byte) (u *url.URL, ok bool) {
 	ref.User = nil // credentials in a hint would leak them to every visitor
 	if ref.Host != "" {
 		host, ok := asciiHost(ref.Host)
-		if !ok {
+		if !ok || !validHost(host) {
 			return nil, false
 		}
 		ref.Host = host
@@ -149,6 +152,20 @@ func asciiHost(host string) (string, bool) {
 		return "", false
 	}
 	return a + port, true
+}
+
+// validHost rejects the code points the URL standard forbids in a host
+// (Go's parser lets some through).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c <= ' ', c >= 0x7f:
+			return false
+		case strings.IndexByte("#/<>?@\\^|\"`{}%", c) >= 0:
+			return false
+		}
+	}
+	return true
 }
 
 // encodeQuery percent-encodes what a browser would: the query's characters

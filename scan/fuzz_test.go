@@ -1,0 +1,157 @@
+package scan
+
+import (
+	"bytes"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func addFixtureSeeds(f *testing.F, add func(doc []byte)) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.html"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no fixtures: %v", err)
+	}
+	for _, p := range paths {
+		doc, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		add(doc)
+	}
+}
+
+// checkResult asserts what holds for any input: bounded output made of
+// header-safe text.
+func checkResult(t *testing.T, res Result, opts Options) {
+	t.Helper()
+	opts = opts.withDefaults()
+	if len(res.Links) > opts.MaxLinks {
+		t.Fatalf("%d links; MaxLinks is %d", len(res.Links), opts.MaxLinks)
+	}
+	// Charset decoding can turn one byte into three of UTF-8.
+	if res.BytesScanned > 3*opts.MaxBytes+charsetPrefix {
+		t.Fatalf("scanned %d bytes; MaxBytes is %d", res.BytesScanned, opts.MaxBytes)
+	}
+	for _, l := range res.Links {
+		if l.URI == "" || len(l.URI) > maxURLBytes {
+			t.Fatalf("URI of %d bytes: %q", len(l.URI), l.URI)
+		}
+		for i := 0; i < len(l.URI); i++ {
+			if c := l.URI[i]; c <= ' ' || c >= 0x7f || c == '>' || c == '<' || c == '"' {
+				t.Fatalf("URI %q holds byte %#x", l.URI, c)
+			}
+		}
+		if len(l.Rel) != 1 || !strings.Contains(" preload modulepreload preconnect dns-prefetch ", " "+l.Rel[0]+" ") {
+			t.Fatalf("rel %q", l.Rel)
+		}
+		for _, p := range l.Params {
+			if len(p.Value) > maxSrcsetBytes+maxURLBytes {
+				t.Fatalf("param %s of %d bytes", p.Key, len(p.Value))
+			}
+			for i := 0; i < len(p.Value); i++ {
+				if c := p.Value[i]; c < ' ' || c == 0x7f {
+					t.Fatalf("param %s=%q holds byte %#x", p.Key, p.Value, c)
+				}
+			}
+		}
+	}
+}
+
+func FuzzScan(f *testing.F) {
+	addFixtureSeeds(f, func(doc []byte) { f.Add(doc, "", uint16(0), uint16(0)) })
+	f.Add([]byte(`<link rel=stylesheet href=/a.css><base href=//x.example/><script src=b.js></script>`), "text/html; charset=utf-8", uint16(64), uint16(8))
+	f.Add([]byte("<svg><style><img src=/x></style><template><img src=/t>"), "text/html; charset=shift_jis", uint16(0), uint16(1))
+	f.Add([]byte("\xff\xfe<\x00l\x00i\x00n\x00k\x00"), "", uint16(3), uint16(0))
+	f.Add([]byte(`<img srcset=",,, ,x 1x,(((" src="&#0;&amp;&#x110000;">`), "", uint16(0), uint16(0))
+	page := mustURL(f, "https://www.example.com/dir/page.html")
+	f.Fuzz(func(t *testing.T, doc []byte, contentType string, maxBytes, budget uint16) {
+		opts := Options{Base: page, ContentType: contentType, MaxBytes: int(maxBytes), BodyBudget: int(budget)}
+		src := &countingReader{r: bytes.NewReader(doc)}
+		res, err := Scan(src, opts)
+		if err != nil {
+			t.Fatalf("Scan of an uncompressed body: %v", err)
+		}
+		checkResult(t, res, opts)
+		if limit := opts.withDefaults().MaxBytes + 1; src.n > limit {
+			t.Fatalf("read %d bytes; MaxBytes is %d", src.n, limit-1)
+		}
+	})
+}
+
+// FuzzScanCompressed feeds hostile compressed streams: bombs, truncations,
+// huge windows, garbage. The scan never panics, reads a bounded amount of
+// input, decodes a bounded amount of output and reports errors through the
+// package's sentinels.
+func FuzzScanCompressed(f *testing.F) {
+	encodings := []string{"gzip", "br", "zstd", "gzip, br"}
+	bomb := bytes.Repeat([]byte{' '}, 4<<20)
+	f.Add(gzipBytes(f, bomb), uint8(0))
+	f.Add(brotliBytes(f, bomb), uint8(1))
+	f.Add(zstdBytes(f, bomb), uint8(2))
+	f.Add(zstdBytes(f, bomb, zstdWindow(64<<20)), uint8(2))
+	f.Add([]byte("\x28\xb5\x2f\xfd\x00\x58\x00\x00"), uint8(2))
+	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"), uint8(0))
+	addFixtureSeeds(f, func(doc []byte) {
+		z := gzipBytes(f, doc)
+		f.Add(z, uint8(0))
+		f.Add(z[:len(z)/2], uint8(0))
+		b := brotliBytes(f, doc)
+		f.Add(b, uint8(1))
+		f.Add(b[:len(b)/2], uint8(1))
+		f.Add(zstdBytes(f, doc), uint8(2))
+		f.Add(brotliBytes(f, z), uint8(3))
+	})
+	f.Fuzz(func(t *testing.T, body []byte, enc uint8) {
+		opts := Options{ContentEncoding: encodings[int(enc)%len(encodings)], MaxBytes: 8 << 10}
+		src := &countingReader{r: bytes.NewReader(body)}
+		res, err := Scan(src, opts)
+		if err != nil && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error outside the sentinels: %v", err)
+		}
+		checkResult(t, res, opts)
+		if limit := 2*opts.MaxBytes + 256<<10 + 1; src.n > limit {
+			t.Fatalf("read %d compressed bytes; bound is %d", src.n, limit)
+		}
+	})
+}
+
+// FuzzResolveFastPath checks that the fast path of URL resolution agrees
+// with the general one whenever it answers.
+func FuzzResolveFastPath(f *testing.F) {
+	for _, s := range []string{
+		"/a.css", "a/b.js?x=1&y=2", "https://cdn.example/x.css", "//cdn.example/x", "../a", "./a", "a/../b",
+		"/a/%2Fb", "/a%41", "/a%zz", "https://Host/x", "https://h:443/x", "https://h", "https://h?q", "?q", "#f",
+		"/a#b", "a:b", "a/b:c", "/a;b,c$!*+=@:", "/~user/", "/%7e", "/a//b", "https://h//x",
+	} {
+		f.Add("https://www.example.com/dir/page.html?q=1", s)
+		f.Add("", s)
+	}
+	f.Add("http://h.example/", "/x")
+	f.Add("https://h.example", "x")
+	f.Fuzz(func(t *testing.T, base, ref string) {
+		var b *url.URL
+		if base != "" {
+			u, err := url.Parse(base)
+			if err != nil || !u.IsAbs() {
+				return
+			}
+			b = u
+		}
+		r := newResolver(b, nil)
+		fast, fastOrigin, ok := r.fast([]byte(ref))
+		if !ok {
+			return
+		}
+		slow, slowOrigin, ok := r.resolveSlow([]byte(ref))
+		if !ok {
+			t.Fatalf("base %q ref %q: fast path gave %q, general path refused", base, ref, fast)
+		}
+		if fast != slow || fastOrigin != slowOrigin {
+			t.Fatalf("base %q ref %q: fast %q (%q), general %q (%q)", base, ref, fast, fastOrigin, slow, slowOrigin)
+		}
+	})
+}
