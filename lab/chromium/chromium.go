@@ -10,14 +10,12 @@ package chromium
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
@@ -29,6 +27,9 @@ const DefaultBinary = "/usr/bin/chromium"
 
 // ErrNoBrowser is returned when no Chromium binary is found.
 var ErrNoBrowser = errors.New("chromium: browser not found (apt-get install chromium, or set Config.Binary)")
+
+// ErrBadConfig is returned by Config.Validate.
+var ErrBadConfig = errors.New("chromium: invalid config")
 
 // Config configures a browser. The zero value launches /usr/bin/chromium
 // with a fresh profile over HTTP/2, trusting no extra certificate.
@@ -44,6 +45,9 @@ type Config struct {
 	// QUICOrigins are host:port origins to reach over HTTP/3
 	// (--origin-to-force-quic-on). Empty disables QUIC.
 	QUICOrigins []string
+	// HTTP1 turns HTTP/2 off (--disable-http2), so every https connection
+	// speaks HTTP/1.1. Default false. It cannot be combined with QUICOrigins.
+	HTTP1 bool
 	// UserDataDir is the profile. "" means a fresh temporary one, removed
 	// by Close. Reuse a directory (with Restart) for a warm cache.
 	UserDataDir string
@@ -79,8 +83,22 @@ func FindBinary(cfg Config) (string, error) {
 	return "", ErrNoBrowser
 }
 
+// Validate reports whether cfg can be launched.
+func (c Config) Validate() error {
+	if c.HTTP1 && len(c.QUICOrigins) > 0 {
+		return fmt.Errorf("%w: HTTP1 and QUICOrigins together; choose one protocol per browser", ErrBadConfig)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("%w: negative Timeout %v; use 0 for the default", ErrBadConfig, c.Timeout)
+	}
+	return nil
+}
+
 // Launch starts Chromium.
 func Launch(ctx context.Context, cfg Config) (*Browser, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
@@ -123,13 +141,16 @@ func Flags(cfg Config) map[string]any {
 		"disable-renderer-backgrounding": true,
 	}
 	if len(cfg.SPKIHashes) > 0 {
-		flags["ignore-certificate-errors-spki-list"] = join(cfg.SPKIHashes)
+		flags["ignore-certificate-errors-spki-list"] = strings.Join(cfg.SPKIHashes, ",")
 	}
 	if len(cfg.QUICOrigins) > 0 {
 		flags["enable-quic"] = true
-		flags["origin-to-force-quic-on"] = join(cfg.QUICOrigins)
+		flags["origin-to-force-quic-on"] = strings.Join(cfg.QUICOrigins, ",")
 	} else {
 		flags["disable-quic"] = true
+	}
+	if cfg.HTTP1 {
+		flags["disable-http2"] = true
 	}
 	for k, v := range cfg.ExtraFlags {
 		if v == "" {
@@ -139,17 +160,6 @@ func Flags(cfg Config) map[string]any {
 		}
 	}
 	return flags
-}
-
-func join(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += v
-	}
-	return out
 }
 
 func (b *Browser) start(ctx context.Context) error {
@@ -178,8 +188,16 @@ func (b *Browser) Restart(ctx context.Context) error {
 	return b.start(ctx)
 }
 
+// stop closes the browser gracefully (Browser.close), so that it writes its
+// disk cache and profile before a Restart reads them, then frees the
+// contexts. A browser that does not close within 10s is killed.
 func (b *Browser) stop() {
 	if b.tabCancel != nil {
+		ctx, cancel := context.WithTimeout(b.tabCtx, 10*time.Second)
+		if err := chromedp.Cancel(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			b.cfg.Logger.Debug("chromium: close", "err", err)
+		}
+		cancel()
 		b.tabCancel()
 	}
 	if b.allocCancel != nil {
@@ -197,183 +215,22 @@ func (b *Browser) Close() error {
 	return nil
 }
 
-// Request is what the Network domain said about one request.
-type Request struct {
-	URL            string  `json:"url"`
-	Initiator      string  `json:"initiator"`
-	Sent           float64 `json:"sent_ms"` // relative to the navigation's request
-	Received       float64 `json:"received_ms"`
-	Finished       float64 `json:"finished_ms"`
-	Status         int64   `json:"status"`
-	Protocol       string  `json:"protocol"`
-	FromEarlyHints bool    `json:"from_early_hints"`
-	FromCache      bool    `json:"from_cache"`
-	EncodedBytes   float64 `json:"encoded_bytes"`
-}
-
-// ResourceTiming is one PerformanceResourceTiming entry.
-type ResourceTiming struct {
-	Name            string  `json:"name"`
-	InitiatorType   string  `json:"initiatorType"`
-	StartTime       float64 `json:"startTime"`
-	ResponseStart   float64 `json:"responseStart"`
-	ResponseEnd     float64 `json:"responseEnd"`
-	TransferSize    float64 `json:"transferSize"`
-	NextHopProtocol string  `json:"nextHopProtocol"`
-}
-
-// NavigationTiming is the PerformanceNavigationTiming entry of the page.
-type NavigationTiming struct {
-	ResourceTiming
-	FirstInterimResponseStart float64 `json:"firstInterimResponseStart"`
-	RequestStart              float64 `json:"requestStart"`
-	DOMContentLoadedEventEnd  float64 `json:"domContentLoadedEventEnd"`
-	LoadEventEnd              float64 `json:"loadEventEnd"`
-}
-
-// Visit is what one navigation recorded.
-type Visit struct {
-	URL        string           `json:"url"`
-	Navigation NavigationTiming `json:"navigation"`
-	Resources  []ResourceTiming `json:"resources"`
-	FCP        float64          `json:"fcp_ms"`
-	LCP        float64          `json:"lcp_ms"`
-	// EarlyHints holds the Link values of the 103 the browser received.
-	EarlyHints []string  `json:"early_hints"`
-	Requests   []Request `json:"requests"`
-}
-
-// Resource returns the Resource Timing entry whose URL is url.
-func (v *Visit) Resource(url string) (ResourceTiming, bool) {
-	for _, r := range v.Resources {
-		if r.Name == url {
-			return r, true
-		}
-	}
-	return ResourceTiming{}, false
-}
-
-const collectJS = `(async () => {
-  const lcp = await new Promise(resolve => {
-    let v = 0;
-    try {
-      new PerformanceObserver(l => { for (const e of l.getEntries()) v = e.startTime; })
-        .observe({type: 'largest-contentful-paint', buffered: true});
-    } catch (e) {}
-    setTimeout(() => resolve(v), 50);
-  });
-  const nav = performance.getEntriesByType('navigation')[0];
-  const fcp = (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || 0;
-  return JSON.stringify({
-    navigation: nav ? nav.toJSON() : {},
-    resources: performance.getEntriesByType('resource').map(e => e.toJSON()),
-    fcp_ms: fcp, lcp_ms: lcp,
-  });
-})()`
-
-// Navigate loads url in the tab, waits for the load event, and returns what
-// was recorded.
-func (b *Browser) Navigate(ctx context.Context, url string) (*Visit, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+// SetCookie stores a cookie for url in the browser's profile, as if the
+// site had set it: the way a test logs a user in without a login page.
+func (b *Browser) SetCookie(ctx context.Context, url, name, value string) error {
+	ctx, cancel := b.bound(ctx)
 	defer cancel()
-	rec := &recorder{byID: map[network.RequestID]*Request{}}
-	lctx, lcancel := context.WithCancel(b.tabCtx)
-	defer lcancel()
-	if err := chromedp.Listen(lctx, rec.on); err != nil {
-		return nil, fmt.Errorf("chromium: listen: %w", err)
+	if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{Name: name, Value: value, URL: url}); err != nil {
+		return fmt.Errorf("chromium: set cookie %s for %s: %w", name, url, err)
 	}
-	run := func(a chromedp.Action[chromedp.Void]) error {
-		done := make(chan error, 1)
-		go func() { done <- chromedp.Do(b.tabCtx, a) }()
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err := run(chromedp.Navigate(url)); err != nil {
-		return nil, fmt.Errorf("chromium: navigate to %s: %w", url, err)
-	}
-	js, err := chromedp.Run(b.tabCtx, chromedp.Evaluate[string](collectJS, chromedp.EvalAwaitPromise))
-	if err != nil {
-		return nil, fmt.Errorf("chromium: read timings of %s: %w", url, err)
-	}
-	v := &Visit{URL: url}
-	if err := json.Unmarshal([]byte(js), v); err != nil {
-		return nil, fmt.Errorf("chromium: decode timings: %w", err)
-	}
-	v.URL = url
-	v.EarlyHints, v.Requests = rec.result()
-	return v, nil
+	return nil
 }
 
-// recorder collects Network events in arrival order.
-type recorder struct {
-	mu       sync.Mutex
-	order    []network.RequestID
-	byID     map[network.RequestID]*Request
-	early    []string
-	earlyFor network.RequestID
-	t0       float64
-}
-
-func (r *recorder) on(ev any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ms := func(t float64) float64 { return (t - r.t0) * 1000 }
-	switch e := ev.(type) {
-	case *network.EventRequestWillBeSent:
-		if r.t0 == 0 {
-			r.t0 = e.Timestamp.Float64()
-		}
-		if _, ok := r.byID[e.RequestID]; ok {
-			return // a redirect keeps the first request's entry
-		}
-		req := &Request{URL: e.Request.URL, Sent: ms(e.Timestamp.Float64())}
-		if e.Initiator != nil {
-			req.Initiator = string(e.Initiator.Type)
-		}
-		r.byID[e.RequestID] = req
-		r.order = append(r.order, e.RequestID)
-	case *network.EventResponseReceivedEarlyHints:
-		if r.earlyFor != "" {
-			return // a browser acts on the first 103 only; CDP may repeat it
-		}
-		r.earlyFor = e.RequestID
-		for k, v := range e.Headers {
-			if strings.EqualFold(k, "link") {
-				if s, ok := v.(string); ok {
-					r.early = append(r.early, s)
-				}
-			}
-		}
-	case *network.EventResponseReceived:
-		if req, ok := r.byID[e.RequestID]; ok && e.Response != nil {
-			req.Received = ms(e.Timestamp.Float64())
-			req.Status = e.Response.Status
-			req.Protocol = e.Response.Protocol
-			req.FromEarlyHints = e.Response.FromEarlyHints
-			req.FromCache = e.Response.FromDiskCache || e.Response.FromPrefetchCache
-		}
-	case *network.EventLoadingFinished:
-		if req, ok := r.byID[e.RequestID]; ok {
-			req.Finished = ms(e.Timestamp.Float64())
-			req.EncodedBytes = e.EncodedDataLength
-		}
-	case *network.EventRequestServedFromCache:
-		if req, ok := r.byID[e.RequestID]; ok {
-			req.FromCache = true
-		}
-	}
-}
-
-func (r *recorder) result() ([]string, []Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Request, 0, len(r.order))
-	for _, id := range r.order {
-		out = append(out, *r.byID[id])
-	}
-	return append([]string(nil), r.early...), out
+// bound derives a context for one command on the tab, ended by the
+// navigation timeout or by ctx, whichever comes first. Ending it does not
+// close the tab: only the context made by chromedp.NewContext does.
+func (b *Browser) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	tctx, cancel := context.WithTimeout(b.tabCtx, b.cfg.Timeout)
+	stop := context.AfterFunc(ctx, cancel)
+	return tctx, func() { stop(); cancel() }
 }
