@@ -2,9 +2,9 @@
 // response and finds what a browser's own preload scanner would fetch early.
 //
 // It runs over golang.org/x/net/html's tokenizer, so it never needs the whole
-// document: it stops a few KiB after </head> (or after the first hero image),
-// and never reads more than Options.MaxBytes of decoded HTML whatever the
-// body holds. Compressed bodies (gzip, br, zstd) are decoded with a hard bound
+// document: it stops Options.BodyBudget bytes (4 KiB) after the head ends,
+// which is where the hero image of nearly every page sits, and never reads
+// more than Options.MaxBytes of decoded HTML whatever the body holds. Compressed bodies (gzip, br, zstd) are decoded with a hard bound
 // on output and on decoder memory, and legacy charsets are decoded to UTF-8
 // before URLs are taken from them.
 //
@@ -16,18 +16,32 @@
 //  2. synchronous classic scripts of the head, and explicit preloads as=script;
 //  3. fonts (explicit preloads as=font, always with crossorigin);
 //  4. module scripts and modulepreload links;
-//  5. the likely LCP image: every <img fetchpriority=high> within budget, else
-//     the first eligible <img> of the body, and explicit preloads as=image;
-//  6. other explicit preloads (fetch, json, track), then async and defer
-//     classic scripts of the head: they block nothing, so they come last among
-//     preloads and are the first a cap on preloads drops;
+//  5. the likely LCP image: the <img fetchpriority=high> within budget (at
+//     most two), else the first <img> of the body that is not lazy, not
+//     fetchpriority=low, not a 1x1 pixel and not inside <picture>; and
+//     explicit preloads as=image;
+//  6. other explicit preloads (fetch, json, track, or any with
+//     fetchpriority=low), then async and defer classic scripts of the head:
+//     they block nothing, so they come last among preloads and are the first
+//     a cap on preloads drops;
 //  7. preconnects: those written in the page, then one for every third-party
 //     origin of the resources above (async scripts excepted: they are mostly
 //     analytics, not worth a connection on the critical path);
 //  8. dns-prefetch links for origins that have no preconnect.
 //
 // Within a class, document order is kept. Links are deduplicated by relation
-// and absolute URL; the first occurrence wins.
+// and absolute URL (a responsive image also by its srcset); the first
+// occurrence in priority order wins.
+//
+// Content inside <script>, <style>, comments, <template>, <noscript>,
+// <textarea>, <title> and SVG/MathML is ignored (an HTML element that breaks
+// out of SVG, as browsers parse it, is not). Synchronous classic scripts in
+// the body are not hinted: they block only what follows them.
+//
+// URLs come out as browsers fetch them: resolved against the document URL or
+// the first <base href>, whitespace and fragment removed, credentials
+// dropped, host in punycode, path percent-encoded as UTF-8 and query in the
+// document's charset; data:, blob: and javascript: URLs are skipped.
 package scan
 
 import (
