@@ -207,4 +207,3 @@ func needsDecoding(v []byte) bool {
 func keyword(v []byte) string {
 	return strings.ToLower(string(bytes.TrimFunc(v, func(r rune) bool { return r < 0x80 && isHTMLSpace(byte(r)) })))
 }
-
