@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +12,7 @@ import (
 	"github.com/earlyhints/earlyhints/lab/report"
 )
 
-const labUsage = `usage: earlyhints lab [--scenario F] [--browser model|chromium] [--out DIR] [--quick] [--netem relay|packet]
+const labSynopsis = `lab [--scenario F] [--browser model|chromium] [--out DIR] [--quick] [--netem relay|packet]
 
 Measures no hints, preload, HTTP/2 push, cache-aware push and Early Hints
 through the earlyhints proxy over emulated networks, and prints the median
@@ -23,57 +21,48 @@ cells are compared with the bound min(T + δ, RTT + x_R).
 
 Without --scenario it runs the built-in default scenario (under 15 minutes);
 --quick runs a subset (4G, 300 ms think, HTTP/2, cold and warm, 3 runs).
-Results are also written to DIR/results.json and DIR/results.csv.
+Results are also written to DIR/results.json and DIR/results.csv.`
 
-flags:
+const labExamples = `  earlyhints lab --quick
+  earlyhints lab --scenario my.yaml --out results/
+  sudo earlyhints lab --netem packet    # real TCP/QUIC congestion control
 `
 
 // runLab is the "lab" subcommand.
-func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lab", labSynopsis, labExamples, stdout, stderr)
 	scenarioPath := fs.String("scenario", "", "scenario YAML file, or a built-in name ("+strings.Join(experiment.BuiltinScenarioNames(), ", ")+"); default: the built-in default")
 	browserName := fs.String("browser", "", "browser: model (the lab's browser model) or chromium; default: the scenario's")
 	outDir := fs.String("out", "lab-results", "directory for results.json and results.csv")
 	quick := fs.Bool("quick", false, "run the quick built-in scenario (under 3 minutes)")
 	netemMode := fs.String("netem", "relay", "network emulation: relay (loopback relays, no root) or packet (namespaces and TUN, root)")
 	verbose := fs.Bool("v", false, "log each failed run and skipped cell")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, labUsage)
-		fs.PrintDefaults()
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "earlyhints lab: unexpected argument %q; see earlyhints lab --help\n", fs.Arg(0))
-		return 2
+	usageErr := func(format string, a ...any) error {
+		fmt.Fprintf(stderr, format+"\n", a...)
+		return errUsage
 	}
 	if *quick && *scenarioPath != "" {
-		fmt.Fprintln(stderr, "earlyhints lab: --quick and --scenario exclude each other; pick one")
-		return 2
+		return usageErr("--quick and --scenario exclude each other; pick one")
 	}
 	mode := experiment.NetemMode(*netemMode)
 	if mode != experiment.Relay && mode != experiment.Packet {
-		fmt.Fprintf(stderr, "earlyhints lab: unknown --netem %q; use relay or packet\n", *netemMode)
-		return 2
+		return usageErr("unknown --netem %q; use relay or packet", *netemMode)
+	}
+	switch *browserName {
+	case "", experiment.BrowserModel, experiment.BrowserChromium:
+	default:
+		return usageErr("unknown --browser %q; use model or chromium", *browserName)
 	}
 
 	s, err := loadLabScenario(*scenarioPath, *quick)
 	if err != nil {
-		fmt.Fprintf(stderr, "earlyhints lab: %v\n", err)
-		return 1
+		return err
 	}
-	switch *browserName {
-	case "":
-	case experiment.BrowserModel, experiment.BrowserChromium:
+	if *browserName != "" {
 		s.Browser = *browserName
-	default:
-		fmt.Fprintf(stderr, "earlyhints lab: unknown --browser %q; use model or chromium\n", *browserName)
-		return 2
 	}
 	if s.Browser == experiment.BrowserChromium {
 		fmt.Fprintln(stderr, "earlyhints lab: the chromium browser is not in this build of the lab; its cells are reported as not measured. Use --browser model.")
@@ -89,24 +78,17 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, runErr := experiment.Run(ctx, s, experiment.Options{Netem: mode, Progress: bar.Update, Logger: logger})
 	bar.Done()
 	if res == nil {
-		fmt.Fprintf(stderr, "earlyhints lab: %v\n", runErr)
-		return 1
+		return runErr
 	}
 	if err := report.WriteTable(stdout, res); err != nil {
-		fmt.Fprintf(stderr, "earlyhints lab: %v\n", err)
-		return 1
+		return err
 	}
 	paths, err := report.WriteFiles(*outDir, res)
 	if err != nil {
-		fmt.Fprintf(stderr, "earlyhints lab: %v\n", err)
-		return 1
+		return err
 	}
 	fmt.Fprintf(stderr, "earlyhints lab: wrote %s in %.0fs\n", strings.Join(paths, " and "), res.Elapsed)
-	if runErr != nil {
-		fmt.Fprintf(stderr, "earlyhints lab: %v\n", runErr)
-		return 1
-	}
-	return 0
+	return runErr
 }
 
 // loadLabScenario returns the scenario to run: --quick's, a built-in name,

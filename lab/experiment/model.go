@@ -11,6 +11,10 @@ import (
 	"github.com/earlyhints/earlyhints/lab/browser"
 )
 
+// modelKeepsCookies says whether the browser model sends back the cookies
+// it was given; cache-aware push on a warm cache depends on it.
+const modelKeepsCookies = false
+
 // modelBrowser is the lab's browser model (lab/browser) behind Browser.
 // It acts on Early Hints and accepts push on every HTTP/2 cell, and loads
 // h2 pages with the push-capable client even where nothing is pushed, so
