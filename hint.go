@@ -1,15 +1,17 @@
 package earlyhints
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/earlyhints/earlyhints/linkheader"
 )
+
+// ErrBadAttribute reports a hint attribute that browsers reject, such as a
+// type that is not a MIME type: a browser would skip the hint.
+var ErrBadAttribute = errors.New("earlyhints: hint attribute browsers reject (fix or remove it)")
 
 // Rel is a relation type that browsers act on in a 103 response.
 type Rel string
@@ -23,258 +25,436 @@ const (
 
 // Hint is one validated early hint. Construct it with HintFromLink or set the
 // fields and call Validate.
+//
+// Chromium's 103 parser drops a whole link that carries any attribute other
+// than rel, as, crossorigin, type and fetchpriority. A hint with Media,
+// ImageSrcset, ImageSizes or Integrity is therefore written faithfully (so
+// no browser preloads what the page would not use) but only Firefox acts on
+// it; "nopush", which would make Chromium drop the link, is never written.
 type Hint struct {
 	Rel Rel
 	// URL is the absolute target (an origin for preconnect).
 	URL string
-	// As is the request destination of a preload (style, script, font, ...).
+	// As is the request destination of a preload (style, script, font,
+	// image or fetch).
 	As            string
 	Type          string
 	CrossOrigin   string // "", "anonymous" or "use-credentials"; "anonymous" is written as the bare attribute
 	Media         string
-	FetchPriority string
+	FetchPriority string // "", "high", "low" or "auto"
 	ImageSrcset   string
 	ImageSizes    string
 	Integrity     string
-	// NoPush keeps the origin's "nopush": browsers ignore it, legacy push
-	// honours it.
-	NoPush bool
 }
 
-// destinations are the preload destinations Chromium fetches from a Link
-// header (its "as" values); others are ignored by the browser, so they are
-// rejected here.
-var destinations = map[string]bool{
-	"style": true, "script": true, "font": true, "image": true,
-	"fetch": true, "track": true, "json": true,
+// destinations are the "as" values Chromium's 103 parser accepts
+// (services/network link_header_parser: font, image, script, style, fetch);
+// it drops a link with any other, including the track, audio and video
+// that <link rel=preload> accepts in a document, so they are rejected here.
+func isDestination(as string) bool {
+	switch as {
+	case "style", "script", "font", "image", "fetch":
+		return true
+	}
+	return false
 }
 
 // HintFromLink validates l as a hint for the page at page (which must be
 // absolute; pass the effective base when the document has <base href>),
-// resolving its target against page.
+// resolving its target against page as a browser does.
 func HintFromLink(l linkheader.Link, page *url.URL, allowCrossSite bool) (Hint, error) {
-	var h Hint
+	rel, err := relOf(l)
+	if err != nil {
+		return Hint{}, err
+	}
+	base, err := baseOf(page)
+	if err != nil {
+		return Hint{}, err
+	}
+	return Hint{Rel: rel}.from(l, &base, allowCrossSite)
+}
+
+// relOf picks the first relation of l that a 103 can carry.
+func relOf(l linkheader.Link) (Rel, error) {
 	for _, r := range l.Rel {
-		switch r {
-		case "preload":
-			h.Rel = RelPreload
-		case "modulepreload":
-			h.Rel = RelModulePreload
-		case "preconnect", "dns-prefetch":
-			h.Rel = RelPreconnect
-		default:
-			continue
+		switch {
+		case strings.EqualFold(r, "preload"):
+			return RelPreload, nil
+		case strings.EqualFold(r, "modulepreload"):
+			return RelModulePreload, nil
+		case strings.EqualFold(r, "preconnect"), strings.EqualFold(r, "dns-prefetch"):
+			return RelPreconnect, nil
 		}
-		break
 	}
-	if h.Rel == "" {
-		return Hint{}, fmt.Errorf("%w: rel=%q for %q", ErrUnsupportedRel, strings.Join(l.Rel, " "), l.URI)
-	}
-	target, err := page.Parse(strings.TrimSpace(l.URI))
+	return "", fmt.Errorf("%w: rel=%q for %q", ErrUnsupportedRel, strings.Join(l.Rel, " "), l.URI)
+}
+
+// from completes h, whose Rel is set, from l resolved against base.
+func (h Hint) from(l linkheader.Link, base *target, allowCrossSite bool) (Hint, error) {
+	t, err := resolve(l.URI, base)
 	if err != nil {
 		return Hint{}, fmt.Errorf("%w: %q: %w", ErrBadTarget, l.URI, err)
 	}
-	target.Fragment, target.RawFragment = "", ""
-	for _, p := range l.Params {
-		switch p.Key {
-		case "as":
-			h.As = strings.ToLower(p.Value)
-		case "type":
-			h.Type = p.Value
-		case "crossorigin":
-			h.CrossOrigin = p.Value
-			if h.CrossOrigin == "" {
-				h.CrossOrigin = "anonymous" // the bare attribute
-			}
-		case "media":
-			h.Media = p.Value
-		case "fetchpriority":
-			h.FetchPriority = strings.ToLower(p.Value)
-		case "imagesrcset":
-			h.ImageSrcset = p.Value
-		case "imagesizes":
-			h.ImageSizes = p.Value
-		case "integrity":
-			h.Integrity = p.Value
-		case "nopush":
-			h.NoPush = true
-		}
-	}
+	h.copyParams(l.Params)
 	if h.Rel == RelPreconnect {
-		h.URL = (&url.URL{Scheme: target.Scheme, Host: target.Host}).String()
-		h.As, h.Type, h.Media, h.FetchPriority, h.ImageSrcset, h.ImageSizes, h.Integrity = "", "", "", "", "", "", ""
-	} else {
-		h.URL = target.String()
+		if t.scheme != "https" && !t.sameOrigin(base) && !isLoopback(t.host) {
+			return Hint{}, fmt.Errorf("%w: preconnect to %s needs https", ErrBadTarget, t.origin())
+		}
+		h = Hint{Rel: RelPreconnect, URL: t.origin(), CrossOrigin: h.CrossOrigin}
+		h.normalize()
+		return h, nil
+	}
+	if base.scheme == "https" && t.scheme == "http" && !isLoopback(t.host) {
+		return Hint{}, fmt.Errorf("%w: %s from an https page is mixed content that browsers block; serve it over https", ErrBadTarget, t.String())
 	}
 	if h.Rel == RelModulePreload && h.As == "" {
 		h.As = "script"
 	}
+	h.URL = t.String()
 	h.normalize()
-	if err := h.Validate(); err != nil {
+	if err := h.checkAttributes(); err != nil {
 		return Hint{}, err
 	}
-	if h.Rel == RelPreconnect {
-		if target.Scheme != "https" && !sameOrigin(target, page) && !isLoopback(target.Hostname()) {
-			return Hint{}, fmt.Errorf("%w: preconnect to %s needs https", ErrBadTarget, h.URL)
-		}
-	} else if !allowCrossSite && !sameSite(target, page) {
-		return Hint{}, fmt.Errorf("%w: %s from %s", ErrCrossSite, h.URL, page.Host)
+	if !allowCrossSite && !sameSite(t.host, base.host) {
+		return Hint{}, fmt.Errorf("%w: %s from %s", ErrCrossSite, h.URL, base.host)
 	}
 	return h, nil
 }
 
-// normalize applies what browsers do implicitly.
+// copyParams takes the first occurrence of each attribute, as browsers do.
+func (h *Hint) copyParams(params []linkheader.Param) {
+	var seen uint8
+	for _, p := range params {
+		var dst *string
+		var bit uint8
+		switch strings.ToLower(p.Key) {
+		case "as":
+			dst, bit = &h.As, 1
+		case "type":
+			dst, bit = &h.Type, 2
+		case "crossorigin":
+			dst, bit = &h.CrossOrigin, 4
+		case "media":
+			dst, bit = &h.Media, 8
+		case "fetchpriority":
+			dst, bit = &h.FetchPriority, 16
+		case "imagesrcset":
+			dst, bit = &h.ImageSrcset, 32
+		case "imagesizes":
+			dst, bit = &h.ImageSizes, 64
+		case "integrity":
+			dst, bit = &h.Integrity, 128
+		default:
+			continue // nopush, anchor and unknown attributes
+		}
+		if seen&bit != 0 {
+			continue
+		}
+		seen |= bit
+		*dst = collapseSpace(p.Value)
+		if bit == 4 && *dst == "" {
+			*dst = "anonymous" // the bare attribute
+		}
+	}
+}
+
+// normalize applies what browsers do implicitly, so that equal hints are
+// written alike.
 func (h *Hint) normalize() {
+	h.As = strings.ToLower(h.As)
 	switch strings.ToLower(h.CrossOrigin) {
-	case "", "anonymous":
-		h.CrossOrigin = strings.ToLower(h.CrossOrigin)
+	case "":
+		h.CrossOrigin = ""
 	case "use-credentials":
 		h.CrossOrigin = "use-credentials"
 	default:
 		h.CrossOrigin = "anonymous" // an invalid value is the anonymous state
 	}
-	if h.As == "font" && h.CrossOrigin == "" {
-		// Fonts are always fetched in CORS mode; a preload without it is
-		// a second, wasted download.
+	if h.Rel == RelPreconnect {
+		return
+	}
+	if h.CrossOrigin == "" && (h.As == "font" || h.As == "fetch") {
+		// Fonts and fetch() are always requested in CORS mode; a preload
+		// in no-cors mode would not match them and download twice.
 		h.CrossOrigin = "anonymous"
 	}
-	switch h.FetchPriority {
+	switch fp := strings.ToLower(h.FetchPriority); fp {
 	case "high", "low", "auto":
+		h.FetchPriority = fp
 	default:
-		h.FetchPriority = ""
+		h.FetchPriority = "" // invalid is auto, the default
+	}
+	if m := strings.ToLower(h.Media); m == "all" || m == "screen" {
+		h.Media = "" // always true for a page being navigated to
 	}
 }
 
+// checkAttributes checks the attributes of a normalised preload or
+// modulepreload.
+func (h *Hint) checkAttributes() error {
+	if h.Rel == RelPreload && !isDestination(h.As) {
+		if h.As == "" {
+			return fmt.Errorf("%w: %s has no as=; add as=style, script, font, image or fetch", ErrMissingAs, h.URL)
+		}
+		return fmt.Errorf("%w: %s has as=%q, which browsers do not preload from a 103", ErrMissingAs, h.URL, h.As)
+	}
+	if h.Rel == RelModulePreload && h.As != "script" {
+		return fmt.Errorf("%w: modulepreload %s has as=%q; use as=script or none", ErrMissingAs, h.URL, h.As)
+	}
+	if h.Type != "" && !isMIMEType(h.Type) {
+		return fmt.Errorf("%w: type=%q is not a MIME type", ErrBadAttribute, h.Type)
+	}
+	for _, v := range [...]string{h.Type, h.Media, h.ImageSrcset, h.ImageSizes, h.Integrity, h.FetchPriority} {
+		if hasControl(v) {
+			return fmt.Errorf("%w: control character in %q", ErrBadAttribute, v)
+		}
+	}
+	return nil
+}
+
 // ParseHints parses Link field values into hints; each bad link is reported
-// on its own and never drops the good ones. Duplicates are removed.
+// on its own and never drops the good ones. Duplicates (same Rel and URL)
+// are removed, the first kept.
 func ParseHints(values []string, page *url.URL, allowCrossSite bool) ([]Hint, []error) {
 	links, errs := linkheader.Parse(values...)
+	if len(links) == 0 {
+		return nil, errs
+	}
+	base, err := baseOf(page)
+	if err != nil {
+		return nil, append(errs, err)
+	}
 	hints := make([]Hint, 0, len(links))
-	seen := make(map[hintID]bool, len(links))
+	var seen map[string]bool // only for long lists; short ones are scanned
+	if len(links) > 16 {
+		seen = make(map[string]bool, len(links))
+	}
 	for _, l := range links {
-		h, err := HintFromLink(l, page, allowCrossSite)
+		rel, err := relOf(l)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if id := (hintID{h.Rel, h.URL}); !seen[id] {
-			seen[id] = true
-			hints = append(hints, h)
+		h, err := Hint{Rel: rel}.from(l, &base, allowCrossSite)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		if seen != nil {
+			key := string(h.Rel) + " " + h.URL
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+		} else if hasHint(hints, h.Rel, h.URL) {
+			continue
+		}
+		hints = append(hints, h)
 	}
 	return hints, errs
 }
 
-// Validate reports whether h is a hint a browser acts on.
+func hasHint(hints []Hint, rel Rel, u string) bool {
+	for i := range hints {
+		if hints[i].Rel == rel && hints[i].URL == u {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate reports whether h is a hint a browser acts on. It applies the
+// rules of HintFromLink that do not depend on the page: attributes that
+// formatting normalises (crossorigin, fetchpriority, letter case) are
+// accepted as they are.
 func (h Hint) Validate() error {
 	switch h.Rel {
 	case RelPreload, RelModulePreload, RelPreconnect:
 	default:
 		return fmt.Errorf("%w: rel=%q", ErrUnsupportedRel, h.Rel)
 	}
-	u, err := url.Parse(h.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: %q", ErrBadTarget, h.URL)
+	t, err := resolve(h.URL, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %w", ErrBadTarget, h.URL, err)
 	}
-	if strings.ContainsAny(h.URL, "\r\n\x00") {
-		return fmt.Errorf("%w: control character in %q", ErrBadTarget, h.URL)
+	if h.Rel == RelPreconnect {
+		if t.rest != "/" {
+			return fmt.Errorf("%w: preconnect to %q: give an origin (scheme://host[:port]) only", ErrBadTarget, h.URL)
+		}
+		return nil
 	}
-	if h.Rel == RelPreload && !destinations[h.As] {
-		return fmt.Errorf("%w: %s as=%q", ErrMissingAs, h.URL, h.As)
+	n := h
+	if n.Rel == RelModulePreload && n.As == "" {
+		n.As = "script"
 	}
-	return nil
+	n.normalize()
+	return n.checkAttributes()
 }
 
-// Link returns h as a linkheader.Link with an absolute target.
-func (h Hint) Link() linkheader.Link { return h.link(h.URL) }
-
-func (h Hint) link(target string) linkheader.Link {
-	l := linkheader.Link{URI: target, Rel: []string{string(h.Rel)}}
-	add := func(k, v string) {
-		if v != "" {
-			l.Params = append(l.Params, linkheader.Param{Key: k, Value: v})
-		}
-	}
-	if h.Rel != RelModulePreload || h.As != "script" {
-		add("as", h.As)
-	}
-	add("type", h.Type)
-	switch h.CrossOrigin {
-	case "anonymous":
-		l.Params = append(l.Params, linkheader.Param{Key: "crossorigin"})
-	case "use-credentials":
-		add("crossorigin", h.CrossOrigin)
-	}
-	add("media", h.Media)
-	add("fetchpriority", h.FetchPriority)
-	add("imagesrcset", h.ImageSrcset)
-	add("imagesizes", h.ImageSizes)
-	add("integrity", h.Integrity)
-	if h.NoPush {
-		l.Params = append(l.Params, linkheader.Param{Key: "nopush"})
-	}
+// Link returns h as a linkheader.Link with an absolute target, its
+// attributes normalised as they are written.
+func (h Hint) Link() linkheader.Link {
+	var ps [8]linkheader.Param
+	l := h.link(h.URL, ps[:0])
+	l.Rel = []string{string(h.Rel)}
+	l.Params = append([]linkheader.Param(nil), l.Params...)
 	return l
 }
 
-// String returns the Link field value of h with an absolute target.
-func (h Hint) String() string { return h.Link().String() }
+// link builds the Link written for h, its params in params' storage.
+func (h Hint) link(target string, params []linkheader.Param) linkheader.Link {
+	n := h
+	n.normalize()
+	add := func(k, v string) {
+		if v != "" {
+			params = append(params, linkheader.Param{Key: k, Value: v})
+		}
+	}
+	if n.Rel != RelPreconnect {
+		if n.Rel != RelModulePreload || n.As != "script" {
+			add("as", n.As)
+		}
+		add("type", n.Type)
+	}
+	switch n.CrossOrigin {
+	case "anonymous":
+		params = append(params, linkheader.Param{Key: "crossorigin"})
+	case "use-credentials":
+		add("crossorigin", n.CrossOrigin)
+	}
+	if n.Rel != RelPreconnect {
+		add("fetchpriority", n.FetchPriority)
+		add("media", n.Media)
+		add("imagesrcset", n.ImageSrcset)
+		add("imagesizes", n.ImageSizes)
+		add("integrity", n.Integrity)
+	}
+	return linkheader.Link{URI: target, Params: params}
+}
+
+func (h Hint) appendTo(dst []byte, target string) []byte {
+	var ps [8]linkheader.Param
+	l := h.link(target, ps[:0])
+	rel := [1]string{string(h.Rel)}
+	l.Rel = rel[:]
+	return l.AppendTo(dst)
+}
+
+// String returns the Link field value of h with an absolute target, e.g.
+// <https://a.test/s.css>; rel=preload; as=style.
+func (h Hint) String() string {
+	var buf [256]byte
+	return string(h.appendTo(buf[:0], h.URL))
+}
 
 // Format returns the Link field value of h, writing a target on the same
 // origin as page as an absolute path (shorter, and independent of the host
-// name a proxy is reached by).
+// name a proxy is reached by), e.g. </s.css>; rel=preload; as=style.
 func (h Hint) Format(page *url.URL) string {
+	target := h.URL
 	if h.Rel != RelPreconnect && page != nil {
-		if u, err := url.Parse(h.URL); err == nil && sameOrigin(u, page) {
-			rel := u.EscapedPath()
-			if rel == "" {
-				rel = "/"
-			}
-			if u.RawQuery != "" {
-				rel += "?" + u.RawQuery
-			}
-			return h.link(rel).String()
+		if rest, ok := pathOnOrigin(h.URL, page); ok {
+			target = rest
 		}
 	}
-	return h.String()
+	var buf [256]byte
+	return string(h.appendTo(buf[:0], target))
 }
 
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(hostPort(a), hostPort(b))
-}
-
-func hostPort(u *url.URL) string {
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		switch u.Scheme {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
-		}
+// pathOnOrigin returns the path and query of u when u is on page's origin.
+// A path starting with "//" is not returned: written alone it would name
+// another host.
+func pathOnOrigin(u string, page *url.URL) (string, bool) {
+	scheme := strings.ToLower(page.Scheme)
+	if len(u) < len(scheme)+3 || !strings.EqualFold(u[:len(scheme)], scheme) || u[len(scheme):len(scheme)+3] != "://" {
+		return "", false
 	}
-	return net.JoinHostPort(strings.ToLower(host), port)
+	u = u[len(scheme)+3:]
+	end := strings.IndexAny(u, "/?")
+	if end < 0 {
+		end = len(u)
+	}
+	if !sameAuthority(u[:end], page.Host, scheme) {
+		return "", false
+	}
+	rest := u[end:]
+	switch {
+	case rest == "":
+		return "/", true
+	case rest[0] == '?':
+		return "/" + rest, true
+	case len(rest) > 1 && (rest[1] == '/' || rest[1] == '\\'):
+		return "", false
+	}
+	return rest, true
 }
 
-// sameSite compares registrable domains (scheme-less, as the Fetch
-// "same site" check without schemes); IP addresses and single-label hosts
-// such as localhost compare exactly.
-func sameSite(a, b *url.URL) bool {
-	ha, hb := strings.ToLower(a.Hostname()), strings.ToLower(b.Hostname())
-	if ha == hb {
-		return true
+// sameAuthority compares host[:port] authorities, a default port and its
+// absence being equal.
+func sameAuthority(a, b, scheme string) bool {
+	def := ":443"
+	if scheme == "http" {
+		def = ":80"
 	}
-	if net.ParseIP(ha) != nil || net.ParseIP(hb) != nil {
+	a, b = strings.TrimSuffix(a, def), strings.TrimSuffix(b, def)
+	return a != "" && strings.EqualFold(a, b) && !strings.ContainsRune(a, '@')
+}
+
+// isMIMEType accepts type/subtype with optional parameters, where type is
+// a top-level type browsers know (Chromium drops a hint with another).
+func isMIMEType(s string) bool {
+	s, _, _ = strings.Cut(s, ";")
+	typ, sub, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok || !isToken(typ) || !isToken(sub) {
 		return false
 	}
-	sa, err1 := publicsuffix.EffectiveTLDPlusOne(ha)
-	sb, err2 := publicsuffix.EffectiveTLDPlusOne(hb)
-	return err1 == nil && err2 == nil && sa == sb
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	switch strings.ToLower(typ) {
+	case "application", "audio", "example", "font", "image", "message", "model", "multipart", "text", "video":
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return len(typ) > 2 && strings.EqualFold(typ[:2], "x-")
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// collapseSpace turns runs of HTML whitespace into one space and trims the
+// ends: srcset, sizes and media taken from HTML often span lines, and a
+// header cannot carry the line breaks. It allocates only when it changes s.
+func collapseSpace(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isHTMLSpace(c) && (c != ' ' || i == 0 || i == len(s)-1 || s[i+1] == ' ' || isHTMLSpace(s[i+1])) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x80 && isHTMLSpace(byte(r)) }), " ")
+}
+
+func isHTMLSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
