@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 // head64KiB is a 64 KiB head shaped like the heavy heads of real stores and
@@ -105,6 +107,19 @@ func BenchmarkScanTypicalPage(b *testing.B) {
 		r.Reset(doc)
 		if _, err := Scan(r, Options{Base: base}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTokenizer64KiB is the floor: x/net/html's tokenizer alone over
+// the same head, with nothing done per token.
+func BenchmarkTokenizer64KiB(b *testing.B) {
+	doc := head64KiB(b)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		z := html.NewTokenizer(bytes.NewReader(doc))
+		for z.Next() != html.ErrorToken {
 		}
 	}
 }
