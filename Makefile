@@ -1,0 +1,88 @@
+# earlyhints — build, test, lint.
+#
+#   make test    everything: vet, the fast tests, then the slow ones
+#                (integration, chromium); installs curl, chromium,
+#                nghttp2-client and redis-server with apt-get when missing.
+#                With CI=true a dependency that cannot be installed fails.
+#   make build   bin/earlyhints with the version stamped in
+#   make lint    golangci-lint v2 (installed with go install when missing)
+#   make fuzz    a short run of every Fuzz target
+#   make bench   every benchmark once
+
+GO            ?= go
+PKG           := github.com/earlyhints/earlyhints
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS       := -s -w -X $(PKG)/internal/cli.version=$(VERSION) -X $(PKG)/internal/cli.commit=$(COMMIT)
+FAST_TIMEOUT  ?= 5m
+SLOW_TIMEOUT  ?= 30m
+FUZZTIME      ?= 10s
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+GOLANGCI_LINT := $(shell command -v golangci-lint 2>/dev/null || echo $(GOBIN)/golangci-lint)
+
+# command:debian-package pairs the slow tests need.
+TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client redis-server:redis-server
+
+.PHONY: all test test-fast test-slow deps build lint fuzz bench clean
+
+all: build
+
+test: deps
+	$(GO) vet ./...
+	$(MAKE) test-fast test-slow
+
+test-fast:
+	$(GO) test -timeout $(FAST_TIMEOUT) ./...
+
+test-slow:
+	$(GO) test -timeout $(SLOW_TIMEOUT) -tags integration,chromium ./...
+
+# deps installs what the slow tests run, only when a command is missing, so a
+# prepared machine never touches apt.
+deps:
+	@missing=""; \
+	for pair in $(TEST_DEPS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "installing with apt-get:$$missing"; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	if $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; then exit 0; fi; \
+	if [ "$$CI" = "true" ]; then echo "error: could not install$$missing; the tests need them" >&2; exit 1; fi; \
+	echo "warning: could not install$$missing; the tests that need them will be skipped" >&2
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/earlyhints ./cmd/earlyhints
+
+# lint uses golangci-lint v2 with .golangci.yml. If it is missing and cannot
+# be installed (no module proxy), it falls back to go vet and gofmt.
+lint:
+	@if [ ! -x "$(GOLANGCI_LINT)" ]; then \
+	  echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
+	  $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) || true; \
+	fi; \
+	if [ -x "$(GOLANGCI_LINT)" ]; then \
+	  "$(GOLANGCI_LINT)" run ./...; \
+	else \
+	  echo "golangci-lint unavailable; running go vet and gofmt only" >&2; \
+	  $(GO) vet ./... && out="$$(gofmt -l .)" && { [ -z "$$out" ] || { echo "not gofmt-ed:"; echo "$$out"; exit 1; }; }; \
+	fi
+
+# fuzz runs each Fuzz target for FUZZTIME (go test allows one -fuzz target
+# per run).
+fuzz:
+	@set -e; \
+	for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  dir=$$(dirname "$$f"); \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+	    echo "== $$dir $$name"; \
+	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) "./$$dir"; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin
