@@ -183,6 +183,36 @@ func TestHandler_SendsLearnedHintsOverHTTP2BeforeSlowPage(t *testing.T) {
 	}
 }
 
+// TestHandler_OnlyLinksChromiumAcceptsIn103: a link with media, srcset or
+// integrity would be dropped whole by Chromium's 103 parser.
+func TestHandler_OnlyLinksChromiumAcceptsIn103(t *testing.T) {
+	body := `<!doctype html><html><head>
+<link rel="stylesheet" href="/all.css">
+<link rel="stylesheet" href="/wide.css" media="(min-width: 800px)">
+<script src="/app.js" integrity="sha384-abc" crossorigin="anonymous"></script>
+<link rel="preload" as="image" href="/hero.jpg" imagesrcset="/hero-1x.jpg 1x, /hero-2x.jpg 2x">
+</head><body></body></html>`
+	h, ev := newHandler(t, htmlOrigin(0, body), earlyhints.Config{})
+	srv := startH2(t, h)
+	navigate(t, srv.Client(), srv.URL+"/", nil)
+	ev.wait(t, earlyhints.EventLearned)
+	v := navigate(t, srv.Client(), srv.URL+"/", nil)
+	if len(v.early) != 1 {
+		t.Fatalf("%d 103s", len(v.early))
+	}
+	got := strings.Join(v.early[0].Values("Link"), "\n")
+	for _, bad := range []string{"wide.css", "hero", "integrity", "media="} {
+		if strings.Contains(got, bad) {
+			t.Errorf("103 carries %q, which Chromium would drop:\n%s", bad, got)
+		}
+	}
+	for _, want := range []string{"</all.css>", "</app.js>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("103 misses %s:\n%s", want, got)
+		}
+	}
+}
+
 func TestHandler_NoHintsOverHTTP1ByDefault(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

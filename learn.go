@@ -136,6 +136,15 @@ func (l *learner) capLinks(page *url.URL, hints []Hint) []hintstore.Link {
 		if h.Rel == RelPreconnect && preconnects >= cfg.MaxPreconnects || h.Rel != RelPreconnect && preloads >= cfg.MaxPreloads {
 			continue
 		}
+		// Chromium drops a 103 link that carries media, imagesrcset,
+		// imagesizes or integrity (link_header_parser.cc). Written without
+		// them, a responsive image or a media-dependent stylesheet would be
+		// a wrong or wasted download, so such hints stay out of the 103;
+		// integrity is checked when the page uses the resource anyway.
+		if h.Media != "" || h.ImageSrcset != "" || h.ImageSizes != "" {
+			continue
+		}
+		h.Integrity = ""
 		v := h.Format(page)
 		if size+len(v)+2 > cfg.MaxHeaderBytes {
 			continue

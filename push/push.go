@@ -33,6 +33,7 @@ import (
 
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/linkheader"
 )
 
 // Mode says whether and how to push.
@@ -129,6 +130,7 @@ type Pusher struct {
 
 	mu     sync.Mutex
 	assets map[string]asset // target URL → what its last response said
+	nopush map[string]bool  // targets the origin's Link headers mark nopush
 }
 
 type asset struct {
@@ -171,7 +173,7 @@ func New(cfg Config) (*Pusher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Pusher{cfg: cfg, p: ParamForRate(cfg.FalsePositiveRate), assets: make(map[string]asset)}, nil
+	return &Pusher{cfg: cfg, p: ParamForRate(cfg.FalsePositiveRate), assets: make(map[string]asset), nopush: make(map[string]bool)}, nil
 }
 
 // state carries one navigation's digest from BeforeHints to the final
@@ -257,7 +259,10 @@ func (p *Pusher) pushable(r *http.Request, h hintstore.Link) (string, bool) {
 	if !strings.Contains(h.Value, "rel=preload") && !strings.Contains(h.Value, "rel=modulepreload") {
 		return "", false
 	}
-	if strings.Contains(h.Value, "nopush") {
+	p.mu.Lock()
+	no := p.nopush[h.Target]
+	p.mu.Unlock()
+	if no {
 		return "", false
 	}
 	u, err := url.Parse(h.Target)
@@ -376,8 +381,11 @@ func (rw *recorder) WriteHeader(code int) {
 		}
 		rw.p.rememberAsset(absolute(rw.r), a)
 	}
-	if rw.p.cfg.When == WithResponse && code == http.StatusOK {
-		rw.pushFromLinks(hdr)
+	if code == http.StatusOK && earlyhints.IsNavigation(rw.r) {
+		rw.p.rememberNoPush(pageOf(rw.r), hdr.Values("Link"))
+		if rw.p.cfg.When == WithResponse {
+			rw.pushFromLinks(hdr)
+		}
 	}
 	if rw.st != nil && rw.st.modified {
 		d := rw.st.client
@@ -414,6 +422,32 @@ func (rw *recorder) pushFromLinks(hdr http.Header) {
 			return
 		}
 		n++
+	}
+}
+
+// rememberNoPush records which targets of a page's Link headers the origin
+// marks nopush (H2O's convention), and forgets the mark when it goes away.
+// The mark never reaches a 103: Chromium drops a link with an attribute it
+// does not know.
+func (p *Pusher) rememberNoPush(page *url.URL, values []string) {
+	if len(values) == 0 {
+		return
+	}
+	links, _ := linkheader.Parse(values...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range links {
+		h, err := earlyhints.HintFromLink(l, page, false)
+		if err != nil {
+			continue
+		}
+		if _, no := l.Param("nopush"); no {
+			if len(p.nopush) < maxAssets {
+				p.nopush[h.URL] = true
+			}
+		} else {
+			delete(p.nopush, h.URL)
+		}
 	}
 }
 

@@ -28,12 +28,16 @@ const pageHTML = `<!doctype html><html><head>
 // site is a small origin whose stylesheet version can change.
 type site struct {
 	cssVersion atomic.Int32
+	nopushJS   atomic.Bool
 }
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/":
 		time.Sleep(20 * time.Millisecond)
+		if s.nopushJS.Load() {
+			w.Header().Set("Link", "</static/app.js>; rel=preload; as=script; nopush")
+		}
 		w.Header().Set("Content-Type", "text/html")
 		io.WriteString(w, pageHTML)
 	case "/static/site.css":
@@ -252,5 +256,18 @@ func TestPush_MalformedDigestIsIgnored(t *testing.T) {
 	log := nghttp(t, bin, srv.URL+"/", "-H", "cookie: eh_digest=%%%garbage")
 	if got := pushedPaths(log); len(got) != 2 {
 		t.Fatalf("a malformed cookie must count as an empty cache; pushed %v", got)
+	}
+}
+
+// TestPush_HonoursNopush: a target the origin marks nopush is hinted but
+// never pushed.
+func TestPush_HonoursNopush(t *testing.T) {
+	bin := needNghttp(t)
+	srv, s, _ := setup(t, push.Plain)
+	s.nopushJS.Store(true)
+	nghttp(t, bin, srv.URL+"/") // the origin's nopush mark is seen on this response
+	log := nghttp(t, bin, srv.URL+"/")
+	if got := strings.Join(pushedPaths(log), ","); got != "/static/site.css" {
+		t.Fatalf("pushed %q, want only the stylesheet (app.js is nopush)", got)
 	}
 }
