@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/scan"
 )
 
 // Defaults applied to zero fields of Config.
@@ -82,8 +83,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: PrivateQuorum %d is negative", ErrBadConfig, c.PrivateQuorum)
 	case c.PrivateQuorum == 1:
 		return fmt.Errorf("%w: PrivateQuorum 1 would hint one user's private URLs to others (use 2 or more)", ErrBadConfig)
-	case c.ScanBytes < 0:
-		return fmt.Errorf("%w: ScanBytes %d is negative", ErrBadConfig, c.ScanBytes)
+	case c.ScanBytes < 0 || c.ScanBytes > scan.MaxMaxBytes:
+		return fmt.Errorf("%w: ScanBytes %d out of range 0..%d", ErrBadConfig, c.ScanBytes, scan.MaxMaxBytes)
 	}
 	return nil
 }

@@ -96,6 +96,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"tiny header cap", Config{MaxHeaderBytes: 10}, false},
 		{"quorum of one", Config{PrivateQuorum: 1}, false},
 		{"quorum of three", Config{PrivateQuorum: 3}, true},
+		{"scan too large", Config{ScanBytes: 1 << 30}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

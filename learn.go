@@ -98,8 +98,9 @@ func (l *learner) hintsFrom(page *url.URL, p *pending) ([]Hint, []error) {
 	res, err := scan.Scan(bytes.NewReader(p.body), scan.Options{
 		Base: page, ContentEncoding: p.contentEncoding, ContentType: p.contentType, MaxBytes: p.limit,
 	})
-	if err != nil {
-		// A broken body still yields what was found before the break.
+	if err != nil && !errors.Is(err, scan.ErrTruncated) {
+		// A broken body still yields what was found before the break. A
+		// compressed prefix cut at ScanBytes is expected, not an error.
 		errs = append(errs, err)
 	}
 	seen := make(map[hintID]bool, len(hints)+len(res.Links))
