@@ -128,7 +128,7 @@ func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool
 	}
 	b.WriteString(", self-signed certificate made for this run)\n")
 	if primeErr == nil {
-		fmt.Fprintf(&b, "  Primed: each page (%s) was requested once at start, so your first visit already gets hints.\n\n", strings.Join(demo.Pages, ", "))
+		fmt.Fprintf(&b, "  Primed: each page (%s) was requested at start, so your first visit already gets hints.\n\n", strings.Join(demo.Pages, ", "))
 	} else {
 		fmt.Fprintf(&b, "  Priming failed (%v): the first visit to a page teaches the proxy, the second gets hints.\n\n", primeErr)
 	}
