@@ -4,8 +4,26 @@
 // Network events (including responseReceivedEarlyHints and
 // Response.fromEarlyHints).
 //
+// Chromium reports an Early Hints preload when the page uses it, not when it
+// was fetched, so the package also keeps a server-side request log
+// (ServerLog) and joins it with a Visit on the page's timeline (Visit.Join).
+//
 // chromedp is kept behind this package's small API (Launch, Navigate,
-// Restart, Close), so a change of its API stays here.
+// SetCookie, Restart, Close), so a change of its API stays here.
+//
+// Three facts about Chromium shape how it is used (all seen with Chromium
+// 156 and asserted by the tests of this package):
+//   - it hands an Early Hints preload to the page through its HTTP cache: a
+//     hinted resource that is not cacheable is fetched twice and Resource
+//     Timing says "link", not "early-hints";
+//   - it fetches the hinted files on a connection with a certificate error
+//     and then discards them: the test certificate must be trusted by its
+//     key (Config.SPKIHashes), and be a short-lived leaf certificate, not a
+//     long-lived CA certificate such as httptest's;
+//   - on HTTP/2 it drops a 103 that arrives before the stream waits for the
+//     response headers, which on loopback (no round trip) is about a third
+//     of navigations: put a link with a round trip between browser and
+//     server (lab/netem's relay) when the hints must be used.
 package chromium
 
 import (

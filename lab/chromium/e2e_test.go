@@ -99,10 +99,14 @@ func median(xs []float64) float64 {
 // first paint comes earlier than with hints off.
 //
 // The timing claim is robust: the bound says Early Hints save about
-// min(T + δ, RTT + x_R); here T = 300 ms and the assets cost one trip to the
-// far origin (250 ms + 20 ms), so the expected saving is about 270 ms, and
-// the test asks for half the think time (150 ms) on the median of three
-// cold visits each way, interleaved so that a busy machine slows both.
+// min(T + δ, RTT + x_R); here T = 300 ms and the assets cost one round trip
+// to the far origin (280 ms + 20 ms), so the expected saving is about 300 ms
+// (measured: about 300 ms on an idle machine, with visits within 15 ms of
+// each other; more on a busy one). The test asks for half the think
+// time, 150 ms, on the median of five cold visits each way, interleaved so
+// that a busy machine slows both alike. The hinted files still reach the
+// origin long before the page leaves it (about 170 ms against 450 ms), so
+// the ordering check has a wide margin too.
 func TestStack_EarlyHintsFirstVisit(t *testing.T) {
 	for _, p := range []proto{h2, h3} {
 		t.Run(string(p), func(t *testing.T) {
@@ -115,7 +119,7 @@ func TestStack_EarlyHintsFirstVisit(t *testing.T) {
 			off.visit(t, b, off.base(p)+pagePath)
 			b.Close()
 
-			const runs = 3
+			const runs = 5
 			var fcpOn, fcpOff []float64
 			for i := range runs {
 				b := launch(t, on.browser(t, p))

@@ -141,7 +141,9 @@ func TestVisit_Join(t *testing.T) {
 func TestRecorder_On(t *testing.T) {
 	ts := func(s float64) cdp.MonotonicTime { return cdp.MonotonicTime(s) }
 	r := &recorder{byID: map[network.RequestID]*Request{}}
-	r.on(&network.EventRequestWillBeSent{RequestID: "1", Request: &network.Request{URL: "https://h/"}, Timestamp: ts(10)})
+	// A straggler of the previous page, before the navigation starts.
+	r.on(&network.EventRequestWillBeSent{RequestID: "0", Request: &network.Request{URL: "https://h/favicon.ico"}, Type: network.ResourceTypeOther, Timestamp: ts(9)})
+	r.on(&network.EventRequestWillBeSent{RequestID: "1", Request: &network.Request{URL: "https://h/"}, Type: network.ResourceTypeDocument, Timestamp: ts(10)})
 	early := &network.EventResponseReceivedEarlyHints{RequestID: "1", Headers: network.Headers{"link": "</a.css>; rel=preload; as=style"}}
 	r.on(early)
 	r.on(early) // CDP may report the same 103 twice
@@ -153,7 +155,7 @@ func TestRecorder_On(t *testing.T) {
 		t.Errorf("kept %d Link values, want the first 103's one", len(hints))
 	}
 	if len(reqs) != 2 {
-		t.Fatalf("got %d requests, want 2", len(reqs))
+		t.Fatalf("got %d requests, want the page and its stylesheet: %+v", len(reqs), reqs)
 	}
 	css := reqs[1]
 	if !css.FromEarlyHints || !css.FromCache || css.Status != 200 {

@@ -35,7 +35,7 @@ import (
 // a round trip and never does.
 const (
 	edgeRTT   = 20 * time.Millisecond  // browser <-> proxy
-	originRTT = 250 * time.Millisecond // proxy <-> origin
+	originRTT = 280 * time.Millisecond // proxy <-> origin
 	thinkTime = 300 * time.Millisecond // the origin generating the page
 )
 
@@ -63,7 +63,7 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newRelay(t *testing.T, network, target string, rtt time.Duration) *netem.Relay {
+func newRelay(t testing.TB, network, target string, rtt time.Duration) *netem.Relay {
 	t.Helper()
 	half := netem.LinkConfig{Delay: rtt / 2}
 	r, err := netem.NewRelay(t.Context(), netem.RelayConfig{
@@ -77,7 +77,7 @@ func newRelay(t *testing.T, network, target string, rtt time.Duration) *netem.Re
 	return r
 }
 
-func newStack(t *testing.T, cfg stackConfig) *stack {
+func newStack(t testing.TB, cfg stackConfig) *stack {
 	t.Helper()
 	st := &stack{}
 	st.log = NewServerLog(originSite(cfg.think))
@@ -140,7 +140,7 @@ func (st *stack) eventCount() int {
 // waitLearned waits (up to 5s: learning runs off the request path) until
 // the middleware has learned from a response after mark, with at least
 // minLinks hints stored (a private page may store none yet).
-func (st *stack) waitLearned(t *testing.T, mark, minLinks int) {
+func (st *stack) waitLearned(t testing.TB, mark, minLinks int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -182,7 +182,7 @@ func (st *stack) base(p proto) string {
 	return st.h2Base
 }
 
-func (st *stack) browser(t *testing.T, p proto) Config {
+func (st *stack) browser(t testing.TB, p proto) Config {
 	t.Helper()
 	cfg := browserConfig(t, st.spki)
 	switch p {
@@ -196,7 +196,7 @@ func (st *stack) browser(t *testing.T, p proto) Config {
 
 // launch starts a browser with a fresh profile (cold cache, no connection)
 // and closes it when the test ends.
-func launch(t *testing.T, cfg Config) *Browser {
+func launch(t testing.TB, cfg Config) *Browser {
 	t.Helper()
 	b, err := Launch(t.Context(), cfg)
 	if err != nil {
@@ -207,7 +207,7 @@ func launch(t *testing.T, cfg Config) *Browser {
 }
 
 // visit navigates and returns the visit with the origin's log of it.
-func (st *stack) visit(t *testing.T, b *Browser, url string) (*Visit, []ServerRequest) {
+func (st *stack) visit(t testing.TB, b *Browser, url string) (*Visit, []ServerRequest) {
 	t.Helper()
 	mark := st.log.Len()
 	v, err := b.Navigate(t.Context(), url)
@@ -300,7 +300,7 @@ var gif1x1 = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!
 
 // browserConfig returns a Config for a test, failing under CI when the
 // browser is missing.
-func browserConfig(t *testing.T, spki string) Config {
+func browserConfig(t testing.TB, spki string) Config {
 	t.Helper()
 	if _, err := FindBinary(Config{}); err != nil {
 		if os.Getenv("CI") == "true" {

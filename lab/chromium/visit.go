@@ -184,6 +184,12 @@ func (r *recorder) on(ev any) {
 	switch e := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		if r.t0 == 0 {
+			// Requests of the previous page (its favicon) can still start
+			// after the listener is in place; the visit begins with the
+			// navigation's document request.
+			if e.Type != network.ResourceTypeDocument {
+				return
+			}
 			r.t0 = e.Timestamp.Float64()
 		}
 		if _, ok := r.byID[e.RequestID]; ok {
