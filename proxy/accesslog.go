@@ -157,9 +157,10 @@ func countLinks(v string) int {
 		c := v[i]
 		switch {
 		case inQuote:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				inQuote = false
 			}
 		case inURI:

@@ -208,5 +208,5 @@ func writeError(w http.ResponseWriter, code int, body string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_, _ = io.WriteString(w, body)
+	_, _ = io.WriteString(w, body) //nolint:gosec // text/plain with nosniff: never rendered as HTML
 }

@@ -325,6 +325,7 @@ func TestProxy_WebSocketUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer res.Body.Close()
 	if res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d, want 101", res.StatusCode)
 	}
@@ -332,7 +333,6 @@ func TestProxy_WebSocketUpgrade(t *testing.T) {
 	if !ok {
 		t.Fatalf("101 body is %T, not a connection", res.Body)
 	}
-	defer rwc.Close()
 	if _, err := io.WriteString(rwc, "ping\n"); err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func prime(ctx context.Context, st *stack, base string) error {
 			if visitors > 1 {
 				// Two returning visitors: the proxy tells requesters of
 				// personal pages apart by their cookies.
-				req.AddCookie(&http.Cookie{Name: "visitor", Value: fmt.Sprintf("5eed%012x", i+1)})
+				req.AddCookie(&http.Cookie{Name: "visitor", Value: fmt.Sprintf("5eed%012x", i+1)}) //nolint:gosec // a request cookie: Secure and friends are response attributes
 			}
 			res, err := c.Do(req)
 			if err != nil {

@@ -145,42 +145,78 @@ func choice(p func(*settings) *string, allowed ...string) accessor {
 // which only the config file can hold, and --config itself.
 func proxyOptions() []option {
 	return []option{
-		{"origin", "origin `URL` to forward to (http://, https:// or h2c:// for cleartext HTTP/2); with origins in the config file, the one for every other host",
-			str(func(s *settings) *string { return &s.Origin })},
-		{"listen", "`address` of the HTTPS listener (HTTP/1.1 and HTTP/2); HTTP/3 uses the same port over UDP",
-			str(func(s *settings) *string { return &s.Listen })},
-		{"tls-cert", "certificate chain `file` (PEM); read again on SIGHUP",
-			str(func(s *settings) *string { return &s.TLSCert })},
-		{"tls-key", "private key `file` (PEM); read again on SIGHUP",
-			str(func(s *settings) *string { return &s.TLSKey })},
-		{"self-signed", "use a generated certificate on a non-loopback address (a loopback address gets one anyway without --tls-cert)",
-			boolean(func(s *settings) *bool { return &s.SelfSigned })},
-		{"store", "where hints are kept: memory, or file:`PATH` (in memory, read from PATH at start and written there at shutdown)",
-			str(func(s *settings) *string { return &s.Store })},
-		{"http3", "serve HTTP/3 on the listen port over UDP and advertise it with Alt-Svc",
-			boolean(func(s *settings) *bool { return &s.HTTP3 })},
-		{"h2c-listen", "`address` of an extra cleartext HTTP/2 listener (prior knowledge), for a load balancer in front",
-			str(func(s *settings) *string { return &s.H2CListen })},
-		{"mode", "`mode` hints: learn and send 103 Early Hints; off: only proxy",
-			choice(func(s *settings) *string { return &s.Mode }, "hints", "off")},
-		{"log-format", "log `format`: text or json",
-			choice(func(s *settings) *string { return &s.LogFormat }, "text", "json")},
-		{"origin-timeout", "`duration` to wait for the origin's response headers (its think time included) before answering 504",
-			duration(func(s *settings) *time.Duration { return &s.OriginTimeout })},
-		{"preserve-host", "send the client's Host header to the origin instead of the origin's own host name",
-			boolean(func(s *settings) *bool { return &s.PreserveHost })},
-		{"max-preloads", "most preload links in one 103 (`count`, 0 means 10)",
-			count(func(s *settings) *int { return &s.MaxPreloads })},
-		{"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 4)",
-			count(func(s *settings) *int { return &s.MaxPreconnects })},
-		{"http1-hints", "send 103 to HTTP/1.1 clients too (browsers ignore them there, some old clients break)",
-			boolean(func(s *settings) *bool { return &s.HTTP1Hints })},
-		{"query-params", "comma-separated query parameter `names` that make pages distinct (default: the query is ignored)",
-			list(func(s *settings) *[]string { return &s.QueryParams })},
-		{"cross-site-preload", "allow preload targets on other sites (default: same site only)",
-			boolean(func(s *settings) *bool { return &s.CrossSitePreload })},
-		{"deny-user-agents", "comma-separated User-Agent `substrings` that never get a 103",
-			list(func(s *settings) *[]string { return &s.DenyUserAgents })},
+		{
+			"origin", "origin `URL` to forward to (http://, https:// or h2c:// for cleartext HTTP/2); with origins in the config file, the one for every other host",
+			str(func(s *settings) *string { return &s.Origin }),
+		},
+		{
+			"listen", "`address` of the HTTPS listener (HTTP/1.1 and HTTP/2); HTTP/3 uses the same port over UDP",
+			str(func(s *settings) *string { return &s.Listen }),
+		},
+		{
+			"tls-cert", "certificate chain `file` (PEM); read again on SIGHUP",
+			str(func(s *settings) *string { return &s.TLSCert }),
+		},
+		{
+			"tls-key", "private key `file` (PEM); read again on SIGHUP",
+			str(func(s *settings) *string { return &s.TLSKey }),
+		},
+		{
+			"self-signed", "use a generated certificate on a non-loopback address (a loopback address gets one anyway without --tls-cert)",
+			boolean(func(s *settings) *bool { return &s.SelfSigned }),
+		},
+		{
+			"store", "where hints are kept: memory, or file:`PATH` (in memory, read from PATH at start and written there at shutdown)",
+			str(func(s *settings) *string { return &s.Store }),
+		},
+		{
+			"http3", "serve HTTP/3 on the listen port over UDP and advertise it with Alt-Svc",
+			boolean(func(s *settings) *bool { return &s.HTTP3 }),
+		},
+		{
+			"h2c-listen", "`address` of an extra cleartext HTTP/2 listener (prior knowledge), for a load balancer in front",
+			str(func(s *settings) *string { return &s.H2CListen }),
+		},
+		{
+			"mode", "`mode` hints: learn and send 103 Early Hints; off: only proxy",
+			choice(func(s *settings) *string { return &s.Mode }, "hints", "off"),
+		},
+		{
+			"log-format", "log `format`: text or json",
+			choice(func(s *settings) *string { return &s.LogFormat }, "text", "json"),
+		},
+		{
+			"origin-timeout", "`duration` to wait for the origin's response headers (its think time included) before answering 504",
+			duration(func(s *settings) *time.Duration { return &s.OriginTimeout }),
+		},
+		{
+			"preserve-host", "send the client's Host header to the origin instead of the origin's own host name",
+			boolean(func(s *settings) *bool { return &s.PreserveHost }),
+		},
+		{
+			"max-preloads", "most preload links in one 103 (`count`, 0 means 10)",
+			count(func(s *settings) *int { return &s.MaxPreloads }),
+		},
+		{
+			"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 4)",
+			count(func(s *settings) *int { return &s.MaxPreconnects }),
+		},
+		{
+			"http1-hints", "send 103 to HTTP/1.1 clients too (browsers ignore them there, some old clients break)",
+			boolean(func(s *settings) *bool { return &s.HTTP1Hints }),
+		},
+		{
+			"query-params", "comma-separated query parameter `names` that make pages distinct (default: the query is ignored)",
+			list(func(s *settings) *[]string { return &s.QueryParams }),
+		},
+		{
+			"cross-site-preload", "allow preload targets on other sites (default: same site only)",
+			boolean(func(s *settings) *bool { return &s.CrossSitePreload }),
+		},
+		{
+			"deny-user-agents", "comma-separated User-Agent `substrings` that never get a 103",
+			list(func(s *settings) *[]string { return &s.DenyUserAgents }),
+		},
 	}
 }
 
@@ -242,7 +278,7 @@ func (e *configError) Error() string {
 
 // loadConfigFile reads a YAML config file into s.
 func loadConfigFile(path string, s *settings) error {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the file to read
 	if err != nil {
 		return fmt.Errorf("read config file: %w", err)
 	}
