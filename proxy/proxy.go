@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -45,6 +46,7 @@ func New(cfg Config) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		BufferPool:     copyBuffers{},
 		// FlushInterval stays 0: ReverseProxy already flushes every write of
 		// a response without Content-Length or of text/event-stream, which
 		// is what streams; a body of known length is copied in big writes.
@@ -59,6 +61,15 @@ func (p *Proxy) Origin(host string) *url.URL {
 	}
 	return p.cfg.Default
 }
+
+// copyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies
+// through, which it would otherwise allocate per request.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // exchange is what the proxy knows of one forwarded request.
 type exchange struct {
