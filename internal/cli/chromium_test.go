@@ -26,33 +26,43 @@ func TestDemo_Chromium(t *testing.T) {
 		}
 		t.Skip("chromium is not installed")
 	}
-	c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "300ms", "--http3=false")
+	c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "300ms")
 	base := c.waitOutput(t, demoURL)
 	spki := c.waitOutput(t, demoSPKI)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b, err := chromium.Launch(ctx, chromium.Config{SPKIHashes: []string{spki}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("launch chromium: %v", err)
-	}
-	defer b.Close()
-	v, err := b.Navigate(ctx, base+"/")
-	if err != nil {
-		t.Fatalf("navigate: %v", err)
-	}
-	if v.Navigation.FirstInterimResponseStart <= 0 {
-		t.Errorf("Chromium saw no 103 (navigation timing %+v)", v.Navigation)
-	}
-	early := map[string]bool{}
-	for _, r := range v.Resources {
-		if r.InitiatorType == "early-hints" {
-			early[r.Name[strings.LastIndex(r.Name, "/"):]] = true
-		}
-	}
-	for _, want := range []string{"/base.css", "/theme.css"} {
-		if !early[want] {
-			t.Errorf("%s did not arrive through Early Hints by the page's Resource Timing; early-hints resources: %v", want, early)
-		}
+	for _, proto := range []string{"h2", "h3"} {
+		t.Run(proto, func(t *testing.T) {
+			cfg := chromium.Config{SPKIHashes: []string{spki}, Logger: slog.New(slog.DiscardHandler)}
+			if proto == "h3" {
+				cfg.QUICOrigins = []string{strings.TrimPrefix(base, "https://")}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			b, err := chromium.Launch(ctx, cfg)
+			if err != nil {
+				t.Fatalf("launch chromium: %v", err)
+			}
+			defer b.Close()
+			v, err := b.Navigate(ctx, base+"/")
+			if err != nil {
+				t.Fatalf("navigate: %v", err)
+			}
+			if v.Navigation.NextHopProtocol != proto {
+				t.Errorf("page came over %q, want %s", v.Navigation.NextHopProtocol, proto)
+			}
+			if v.Navigation.FirstInterimResponseStart <= 0 {
+				t.Errorf("Chromium saw no 103 (navigation timing %+v)", v.Navigation)
+			}
+			early := map[string]bool{}
+			for _, r := range v.Resources {
+				if r.InitiatorType == "early-hints" {
+					early[r.Name[strings.LastIndex(r.Name, "/"):]] = true
+				}
+			}
+			for _, want := range []string{"/base.css", "/theme.css"} {
+				if !early[want] {
+					t.Errorf("%s did not arrive through Early Hints by the page's Resource Timing; early-hints resources: %v", want, early)
+				}
+			}
+		})
 	}
 }
