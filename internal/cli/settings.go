@@ -26,6 +26,7 @@ type settings struct {
 	HTTP3         bool
 	H2CListen     string
 	Mode          string
+	Admin         string
 	LogFormat     string
 	OriginTimeout time.Duration
 	PreserveHost  bool
@@ -178,8 +179,12 @@ func proxyOptions() []option {
 			str(func(s *settings) *string { return &s.H2CListen }),
 		},
 		{
-			"mode", "`mode` hints: learn and send 103 Early Hints; off: only proxy",
-			choice(func(s *settings) *string { return &s.Mode }, "hints", "off"),
+			"mode", "`mode` hints: learn and send 103 Early Hints; push or push-digest: legacy HTTP/2 server push of the learned hints (plain, or cache-aware with a digest cookie), Early Hints for clients that refuse push; off: only proxy",
+			choice(func(s *settings) *string { return &s.Mode }, "hints", "push", "push-digest", "off"),
+		},
+		{
+			"admin", "`address` of the admin listener: hint store page and API, /metrics, /healthz (keep it on loopback; empty: none)",
+			str(func(s *settings) *string { return &s.Admin }),
 		},
 		{
 			"log-format", "log `format`: text or json",

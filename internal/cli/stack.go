@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -12,17 +14,26 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/admin"
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/metrics"
 	"github.com/earlyhints/earlyhints/proxy"
+	"github.com/earlyhints/earlyhints/push"
 	"github.com/earlyhints/earlyhints/server"
 )
 
-// stack is the running product: server, access log, middleware, proxy.
+// stack is the running product: server, access log, middleware, proxy,
+// and the admin listener when asked for.
 type stack struct {
-	srv   *server.Server
-	mw    *earlyhints.Handler
-	store hintstore.Store
+	srv     *server.Server
+	mw      *earlyhints.Handler
+	store   hintstore.Store
+	admin   *http.Server
+	adminLn net.Listener
 }
 
 // openStore opens the store named by --store.
@@ -77,7 +88,25 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	mw, err := earlyhints.New(p, earlyhints.Config{
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	observer, err := metrics.New(registry)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	var pusher *push.Pusher
+	if s.Mode == "push" || s.Mode == "push-digest" {
+		mode := push.Plain
+		if s.Mode == "push-digest" {
+			mode = push.CacheAware
+		}
+		if pusher, err = push.New(push.Config{Mode: mode, Observer: observer, Logger: logger}); err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+	}
+	mwConfig := earlyhints.Config{
 		Store:                 store,
 		MaxPreloads:           s.MaxPreloads,
 		MaxPreconnects:        s.MaxPreconnects,
@@ -86,13 +115,31 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 		QueryParams:           s.QueryParams,
 		DenyUserAgents:        s.DenyUserAgents,
 		Disabled:              s.Mode == "off",
+		Observer:              observer,
 		Logger:                logger,
-	})
+	}
+	var handler http.Handler
+	if pusher != nil {
+		mwConfig.BeforeHints = pusher.BeforeHints
+	}
+	mw, err := earlyhints.New(p, mwConfig)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
-	srv, err := server.New(proxy.AccessLog(mw, logger), server.Config{
+	handler = mw
+	if pusher != nil {
+		handler = pusher.Wrap(mw)
+	}
+	st := &stack{mw: mw, store: store}
+	if s.Admin != "" {
+		if err := st.listenAdmin(s.Admin, registry, logger); err != nil {
+			_ = mw.Close()
+			_ = store.Close()
+			return nil, err
+		}
+	}
+	srv, err := server.New(proxy.AccessLog(handler, logger), server.Config{
 		Addr:         s.Listen,
 		CertFile:     s.TLSCert,
 		KeyFile:      s.TLSKey,
@@ -105,14 +152,45 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 			// snapshot (file:PATH) as it closes.
 			func(context.Context) error { return mw.Close() },
 			func(context.Context) error { return store.Close() },
+			st.closeAdmin,
 		},
 	})
 	if err != nil {
+		_ = st.closeAdmin(context.Background())
 		_ = mw.Close()
 		_ = store.Close()
 		return nil, err
 	}
-	return &stack{srv: srv, mw: mw, store: store}, nil
+	st.srv = srv
+	return st, nil
+}
+
+// listenAdmin binds the admin listener; it serves once the stack serves.
+func (st *stack) listenAdmin(addr string, reg *prometheus.Registry, logger *slog.Logger) error {
+	h, err := admin.New(admin.Config{Store: st.store, Gatherer: reg, Version: version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--admin %s: %w", addr, err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		logger.Warn("the admin listener is not on loopback: anyone who reaches it can read and purge the hints", "addr", ln.Addr().String())
+	}
+	st.adminLn = ln
+	st.admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return nil
+}
+
+func (st *stack) closeAdmin(ctx context.Context) error {
+	if st.admin == nil {
+		if st.adminLn != nil {
+			return st.adminLn.Close()
+		}
+		return nil
+	}
+	return st.admin.Shutdown(ctx)
 }
 
 // serve runs st until ctx is done, reloading certificates on SIGHUP.
@@ -130,6 +208,13 @@ func (st *stack) serve(ctx context.Context) error {
 			}
 		}
 	}()
+	if st.admin != nil {
+		go func() {
+			if err := st.admin.Serve(st.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				slog.Default().Error("admin listener stopped", "err", err)
+			}
+		}()
+	}
 	return st.srv.Serve(ctx)
 }
 

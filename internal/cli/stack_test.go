@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startStack runs the product in front of a small origin with s's mode
+// and an admin listener, and returns the stack once it serves.
+func startStack(t *testing.T, mode string) (*stack, string) {
+	t.Helper()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<!doctype html><head><link rel=stylesheet href=/s.css></head><body>hi</body>`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/css")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		io.WriteString(w, "body{}")
+	}))
+	t.Cleanup(origin.Close)
+	s := defaultSettings()
+	s.Origin, s.Listen, s.Mode, s.Admin, s.HTTP3 = origin.URL, "127.0.0.1:0", mode, "127.0.0.1:0", false
+	st, err := buildStack(s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("stack did not stop")
+		}
+	})
+	return st, "http://" + st.adminLn.Addr().String()
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func TestStack_AdminAndMetrics(t *testing.T) {
+	st, adminURL := startStack(t, "hints")
+	if got := get(t, adminURL+"/healthz"); strings.TrimSpace(got) != "ok" {
+		t.Fatalf("healthz: %q", got)
+	}
+	navigate(t, st.srv.URL()+"/")
+	if missing := st.waitLearned(st.srv.URL(), []string{"/"}, 5*time.Second); len(missing) > 0 {
+		t.Fatal("nothing learned")
+	}
+	if nav := navigate(t, st.srv.URL()+"/"); len(nav.hints) != 1 {
+		t.Fatalf("%d 103s", len(nav.hints))
+	}
+	if page := get(t, adminURL+"/"); !strings.Contains(page, "/s.css") {
+		t.Fatalf("admin page does not list the learned hint:\n%s", page)
+	}
+	m := get(t, adminURL+"/metrics")
+	for _, want := range []string{"earlyhints_responses_sent_total 1", "earlyhints_observations_total", "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestStack_PushMode: a push-capable client (nghttp) is pushed the learned
+// stylesheet; Go's client, which refuses push, still gets Early Hints.
+func TestStack_PushMode(t *testing.T) {
+	st, adminURL := startStack(t, "push")
+	navigate(t, st.srv.URL()+"/")
+	if missing := st.waitLearned(st.srv.URL(), []string{"/"}, 5*time.Second); len(missing) > 0 {
+		t.Fatal("nothing learned")
+	}
+	if nav := navigate(t, st.srv.URL()+"/"); len(nav.hints) != 1 {
+		t.Fatalf("a client that refuses push got %d 103s, want the Early Hints fallback", len(nav.hints))
+	}
+	bin, err := exec.LookPath("nghttp")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nghttp not found: install nghttp2-client (make test does)")
+		}
+		t.Skip("nghttp not found")
+	}
+	out, err := exec.Command(bin, "-nv", "-H", "sec-fetch-mode: navigate", st.srv.URL()+"/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nghttp: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "recv PUSH_PROMISE") || !strings.Contains(string(out), ":path: /s.css") {
+		t.Fatalf("no push of the stylesheet:\n%s", out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(get(t, adminURL+"/metrics"), "earlyhints_push_streams_total 1") {
+		if time.Now().After(deadline) {
+			t.Fatal("push not counted in metrics")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
