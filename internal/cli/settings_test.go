@@ -43,7 +43,7 @@ func TestParseConfig_Errors(t *testing.T) {
 		{"bad duration", "listen: :8443\n\norigin-timeout: 3x\n", []string{"cfg.yaml:3:", "origin-timeout", `"3x" is not a positive duration`}},
 		{"bad bool", "http3: yes please\n", []string{"cfg.yaml:1:", "http3", "true or false"}},
 		{"bad count", "max-preloads: -2\n", []string{"cfg.yaml:1:", "max-preloads", "whole number"}},
-		{"bad mode", "mode: push-digest\n", []string{"cfg.yaml:1:", "mode", "hints, off"}},
+		{"bad mode", "mode: shove\n", []string{"cfg.yaml:1:", "mode", "hints, push, push-digest, off"}},
 		{"duplicate", "listen: a:1\nlisten: b:2\n", []string{"cfg.yaml:2:", "listen", "first on line 1"}},
 		{"origins not a map", "origins: http://x\n", []string{"cfg.yaml:1:", "origins", "mapping"}},
 		{"origin nested", "origins:\n  a.example:\n    url: http://x\n", []string{"cfg.yaml:2:", "host: origin URL"}},
@@ -89,7 +89,7 @@ func TestProxySettings_FlagsOverrideFile(t *testing.T) {
 
 func TestProxySettings_BadFlag(t *testing.T) {
 	for _, args := range [][]string{
-		{"--origin-timeout", "soon"}, {"--mode", "push"}, {"--nope"}, {"extra"},
+		{"--origin-timeout", "soon"}, {"--mode", "shove"}, {"--nope"}, {"extra"},
 	} {
 		if _, err := proxySettings(args, io.Discard, io.Discard); err == nil {
 			t.Errorf("proxySettings(%q) accepted it", args)
