@@ -218,15 +218,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	}
 	vp := valuesPool.Get().(*[]string)
 	values, size := h.capValues((*vp)[:0], links)
-	hdr := w.Header()
-	prev, had := hdr["Link"]
-	hdr["Link"] = values
-	w.WriteHeader(http.StatusEarlyHints)
-	if had {
-		hdr["Link"] = prev
-	} else {
-		delete(hdr, "Link")
-	}
+	writeEarlyHints(w, values)
 	n := len(values)
 	clear(values)
 	*vp = values[:0]
@@ -273,6 +265,14 @@ func Send(w http.ResponseWriter, hints ...Hint) error {
 		}
 		values = append(values, hint.String())
 	}
+	writeEarlyHints(w, values)
+	return nil
+}
+
+// writeEarlyHints writes one 103 carrying values as its Link fields, then
+// puts the header map's own Link back: net/http does not clear the map
+// after a 1xx, so the hints would otherwise leak into the final response.
+func writeEarlyHints(w http.ResponseWriter, values []string) {
 	hdr := w.Header()
 	prev, had := hdr["Link"]
 	hdr["Link"] = values
@@ -282,7 +282,6 @@ func Send(w http.ResponseWriter, hints ...Hint) error {
 	} else {
 		delete(hdr, "Link")
 	}
-	return nil
 }
 
 // requesterID identifies who asked for a private response, without keeping

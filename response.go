@@ -37,11 +37,34 @@ type pending struct {
 	contentEncoding string
 }
 
-// hopByHop lists the headers that never travel past one connection (RFC 9110
-// section 7.6.1), plus those a 1xx has no business carrying.
+// hopByHop lists the fields that never travel past one connection (RFC
+// 9110 section 7.6.1, plus the legacy Proxy-Connection and Keep-Alive).
 var hopByHop = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// HopByHopFields returns the names of the fields of h that belong to one
+// connection only: those of RFC 9110 section 7.6.1 and those that h's
+// Connection field names. A proxy forwarding a 1xx must drop them
+// (net/http's ReverseProxy copies a 1xx's fields as they are).
+func HopByHopFields(h http.Header) []string {
+	var names []string
+	for _, k := range hopByHop {
+		if _, ok := h[k]; ok {
+			names = append(names, k)
+		}
+	}
+	for _, c := range h["Connection"] {
+		for f := range strings.SplitSeq(c, ",") {
+			if f = http.CanonicalHeaderKey(strings.TrimSpace(f)); f != "" && !slices.Contains(names, f) {
+				if _, ok := h[f]; ok {
+					names = append(names, f)
+				}
+			}
+		}
+	}
+	return names
 }
 
 func (o *observingWriter) WriteHeader(code int) {
@@ -79,21 +102,9 @@ func (o *observingWriter) writeInformational(code int) {
 	}
 	// Forward the wrapped handler's own 103, minus hop-by-hop fields.
 	saved := make(http.Header)
-	for _, k := range hopByHop {
-		if v, ok := hdr[k]; ok {
-			saved[k] = v
-			delete(hdr, k)
-		}
-	}
-	for _, c := range saved["Connection"] {
-		for f := range strings.SplitSeq(c, ",") {
-			if f = http.CanonicalHeaderKey(strings.TrimSpace(f)); f != "" {
-				if v, ok := hdr[f]; ok {
-					saved[f] = v
-					delete(hdr, f)
-				}
-			}
-		}
+	for _, k := range HopByHopFields(hdr) {
+		saved[k] = hdr[k]
+		delete(hdr, k)
 	}
 	o.ResponseWriter.WriteHeader(code)
 	for k, v := range saved {

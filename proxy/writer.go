@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"strings"
-)
+	"slices"
 
-// hopByHop lists the fields that belong to one connection only (RFC 9110
-// section 7.6.1). ReverseProxy strips them from final responses but copies
-// every field of an origin's 1xx as is.
-var hopByHop = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
+	"github.com/earlyhints/earlyhints"
+)
 
 // originWriter sits between ReverseProxy and the writer it was given. Until
 // the final status it keeps ReverseProxy's header writes in a map of its own:
@@ -61,19 +55,11 @@ func (o *originWriter) writeInformational(code int) {
 	for k, v := range dst {
 		saved[k] = v
 	}
-	drop := make(map[string]bool, len(hopByHop))
-	for _, k := range hopByHop {
-		drop[k] = true
-	}
-	for _, c := range o.pending["Connection"] {
-		for f := range strings.SplitSeq(c, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				drop[http.CanonicalHeaderKey(f)] = true
-			}
-		}
-	}
+	// ReverseProxy strips hop-by-hop fields from final responses but copies
+	// every field of an origin's 1xx as is.
+	drop := earlyhints.HopByHopFields(o.pending)
 	for k, v := range o.pending {
-		if !drop[k] {
+		if !slices.Contains(drop, k) {
 			dst[k] = v
 		}
 	}
