@@ -71,9 +71,17 @@ func csvRow(c experiment.CellResult) []string {
 	if b {
 		bound = *c.Bound
 	}
-	row = append(row, opt(b, bound.BoundMS), opt(b, bound.DeltaMS), opt(b, bound.XRMS), opt(b && bound.BoundMS > 0, round(bound.Fraction, 3)),
+	row = append(row, opt(b, bound.BoundMS), opt(b, bound.DeltaMS), opt(b, bound.XRMS), fraction(b && bound.BoundMS > 0, bound.Fraction),
 		strconv.Itoa(c.Failures), c.Skipped)
 	return row
+}
+
+// fraction formats a ratio with three decimals, "" when not applicable.
+func fraction(ok bool, x float64) string {
+	if !ok {
+		return ""
+	}
+	return strconv.FormatFloat(round(x, 3), 'f', -1, 64)
 }
 
 // WriteJSON writes the results, indented.
@@ -119,37 +127,37 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 // cell of the same conditions, and for Early Hints the bound
 // min(T + δ, RTT + x_R) with the measured gain as a fraction of it.
 func WriteTable(w io.Writer, res *experiment.Results) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := "page\tstrategy\tproto\tcache\tnetwork\tthink\truns\trender ms\tload ms\thtml ms\tKB\twasted KB\trender gain\tbound ms\tgain/bound\t"
-	matrix := "\x00"
 	var notes []string
-	for _, c := range res.Cells {
-		if c.Matrix != matrix {
-			if matrix != "\x00" {
-				fmt.Fprintln(tw, "\t")
-			}
-			matrix = c.Matrix
-			if matrix != "" {
-				fmt.Fprintf(tw, "# %s\t\n", matrix)
-			}
-			fmt.Fprintln(tw, header)
+	for i := 0; i < len(res.Cells); {
+		// One block per run of cells of the same matrix, aligned on its own.
+		j := i
+		for j < len(res.Cells) && res.Cells[j].Matrix == res.Cells[i].Matrix {
+			j++
 		}
-		fmt.Fprintln(tw, tableLine(c))
-		if c.Skipped != "" {
-			notes = append(notes, fmt.Sprintf("%s/%s/%s/%s/%s/%dms: %s", c.Page, c.Strategy, c.Protocol, c.Cache, c.Network, c.ThinkMS, c.Skipped))
+		if i > 0 {
+			fmt.Fprintln(w)
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("report: write table: %w", err)
+		if m := res.Cells[i].Matrix; m != "" {
+			fmt.Fprintf(w, "# %s\n", m)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, header)
+		for _, c := range res.Cells[i:j] {
+			fmt.Fprintln(tw, tableLine(c))
+			if c.Skipped != "" {
+				notes = append(notes, fmt.Sprintf("%s/%s/%s/%s/%s/%dms: %s", c.Page, c.Strategy, c.Protocol, c.Cache, c.Network, c.ThinkMS, c.Skipped))
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("report: write table: %w", err)
+		}
+		i = j
 	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w, "\nnot measured:")
-		seen := map[string]bool{}
 		for _, n := range notes {
-			if !seen[n] {
-				seen[n] = true
-				fmt.Fprintln(w, "  "+n)
-			}
+			fmt.Fprintln(w, "  "+n)
 		}
 	}
 	return nil
