@@ -1,7 +1,6 @@
 package experiment
 
 import (
-	"math"
 	"time"
 
 	"github.com/earlyhints/earlyhints/lab/site"
@@ -15,10 +14,12 @@ type Sample struct {
 	Bytes    int64   `json:"bytes"`
 	Wasted   int64   `json:"wasted_bytes"`
 	Pushed   int     `json:"pushed"`
+	// DiscoveryMS is the waterfall's discovery delay δ (see Measurement).
+	DiscoveryMS float64 `json:"discovery_ms"`
 }
 
 func sampleOf(m Measurement) Sample {
-	return Sample{RenderMS: ms(m.Render), LoadMS: ms(m.Load), HTMLMS: ms(m.HTML), Bytes: m.Bytes, Wasted: m.Wasted, Pushed: m.Pushed}
+	return Sample{RenderMS: ms(m.Render), LoadMS: ms(m.Load), HTMLMS: ms(m.HTML), Bytes: m.Bytes, Wasted: m.Wasted, Pushed: m.Pushed, DiscoveryMS: ms(m.Discovery)}
 }
 
 // Summary is the median and interquartile range of a quantity.
@@ -46,10 +47,14 @@ type Gain struct {
 // measured render gain as a fraction of it.
 type Bound struct {
 	ThinkMS float64 `json:"think_ms"`
-	DeltaMS float64 `json:"delta_ms"`
-	RTTMS   float64 `json:"rtt_ms"`
-	XRMS    float64 `json:"x_r_ms"`
-	BoundMS float64 `json:"bound_ms"`
+	// DeltaMS is δ as the site estimates it from the page's structure
+	// (the value the bound uses); WaterfallDeltaMS is δ as the baseline's
+	// waterfalls show it (median), for comparison.
+	DeltaMS          float64 `json:"delta_ms"`
+	WaterfallDeltaMS float64 `json:"waterfall_delta_ms"`
+	RTTMS            float64 `json:"rtt_ms"`
+	XRMS             float64 `json:"x_r_ms"`
+	BoundMS          float64 `json:"bound_ms"`
 	// Fraction is the measured render gain divided by BoundMS.
 	Fraction float64 `json:"fraction"`
 }
@@ -121,6 +126,11 @@ func analyse(s *Scenario, cells []CellResult) error {
 		c.Gain = gainOver(base, c)
 		if c.Strategy == EarlyHints && c.Cache == Cold && c.Protocol != H1 {
 			b := boundFor(c)
+			var deltas []float64
+			for _, x := range base.Samples {
+				deltas = append(deltas, x.DiscoveryMS)
+			}
+			b.WaterfallDeltaMS = Median(deltas)
 			if b.BoundMS > 0 {
 				b.Fraction = c.Gain.RenderMS / b.BoundMS
 			}
@@ -158,12 +168,4 @@ func boundFor(c *CellResult) Bound {
 		ThinkMS: ms(in.Think), DeltaMS: ms(in.Delta), RTTMS: ms(in.RTT),
 		XRMS: ms(in.CriticalTransfer()), BoundMS: ms(in.Bound()),
 	}
-}
-
-// finite replaces NaN and infinities by 0 for JSON.
-func finite(x float64) float64 {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0
-	}
-	return x
 }

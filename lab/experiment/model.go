@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/earlyhints/earlyhints/lab/browser"
 )
@@ -61,8 +62,23 @@ func (b *modelBrowser) Load(ctx context.Context, url string) (Measurement, error
 	m := Measurement{
 		Render: res.RenderTime, Load: res.LoadTime, HTML: res.HTMLEnd,
 		Bytes: res.Bytes, Wasted: res.WastedBytes, Pushed: res.Pushes,
+		Discovery: discoveryDelay(res),
 	}
 	return m, err
+}
+
+// discoveryDelay is δ as the waterfall shows it: how long after the
+// document's first byte the last render-blocking resource that the page
+// itself revealed (not a hint, push or cache hit) was requested.
+func discoveryDelay(res *browser.Result) time.Duration {
+	var d time.Duration
+	for _, e := range res.Entries {
+		if !e.RenderBlocking || (e.Initiator != browser.InitParser && e.Initiator != browser.InitCSS) {
+			continue
+		}
+		d = max(d, e.Start-res.HTMLFirstByte)
+	}
+	return d
 }
 
 func (b *modelBrowser) Close() error { return nil }

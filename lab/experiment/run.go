@@ -20,6 +20,10 @@ type Measurement struct {
 	Bytes, Wasted int64
 	// Pushed counts the pushed streams the browser received.
 	Pushed int
+	// Discovery is the waterfall's discovery delay δ: from the document's
+	// first byte to the request of the last render-blocking resource found
+	// in the HTML or a stylesheet (0 when none was requested that way).
+	Discovery time.Duration
 }
 
 // Browser loads pages; one Browser holds one HTTP cache and cookie jar.

@@ -24,7 +24,7 @@ var Columns = []string{
 	"render_ms_median", "load_ms_median", "bytes", "wasted_bytes",
 	"page", "matrix", "render_ms_iqr", "load_ms_iqr", "html_ms_median", "html_ms_iqr", "pushed", "rtt_ms",
 	"render_gain_ms", "render_gain_pct", "load_gain_ms", "load_gain_pct",
-	"bound_ms", "delta_ms", "x_r_ms", "bound_fraction", "failures", "skipped",
+	"bound_ms", "delta_ms", "waterfall_delta_ms", "x_r_ms", "bound_fraction", "failures", "skipped",
 }
 
 // WriteCSV writes one row per cell.
@@ -71,7 +71,7 @@ func csvRow(c experiment.CellResult) []string {
 	if b {
 		bound = *c.Bound
 	}
-	row = append(row, opt(b, bound.BoundMS), opt(b, bound.DeltaMS), opt(b, bound.XRMS), fraction(b && bound.BoundMS > 0, bound.Fraction),
+	row = append(row, opt(b, bound.BoundMS), opt(b, bound.DeltaMS), opt(b, bound.WaterfallDeltaMS), opt(b, bound.XRMS), fraction(b && bound.BoundMS > 0, bound.Fraction),
 		strconv.Itoa(c.Failures), c.Skipped)
 	return row
 }
