@@ -17,7 +17,7 @@ func Example() {
 	app.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(200 * time.Millisecond) // the database, the templates...
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, `<!doctype html><head><link rel=stylesheet href=/static/site.css>
+		_, _ = io.WriteString(w, `<!doctype html><head><link rel=stylesheet href=/static/site.css>
 <script src=/static/app.js></script></head><body>...</body>`)
 	})
 	app.Handle("/static/", http.StripPrefix("/static/", http.FileServer(http.Dir("static"))))

@@ -137,7 +137,7 @@ func htmlOrigin(think time.Duration, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(think)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}
 }
 
@@ -249,7 +249,7 @@ func TestHandler_OneEarlyHintsResponse(t *testing.T) {
 		w.Header().Del("Connection")
 		w.Header().Del("X-Secret")
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, page)
+		_, _ = io.WriteString(w, page)
 	})
 	h, ev := newHandler(t, origin, earlyhints.Config{})
 	srv := startH2(t, h)
@@ -332,7 +332,7 @@ func TestHandler_ForgetsTargetThatWentAway(t *testing.T) {
 		{"410", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }},
 		{"no-store", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testForget(t, tc.gone) })
@@ -356,9 +356,9 @@ func testForget(t *testing.T, goneHandler http.HandlerFunc) {
 				goneHandler(w, r)
 				return
 			}
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 		default:
-			io.WriteString(w, "body{}")
+			_, _ = io.WriteString(w, "body{}")
 		}
 	})
 	h, ev := newHandler(t, origin, earlyhints.Config{DisableLearning: false})
@@ -400,7 +400,7 @@ func TestHandler_BadInputNeverBreaksResponse(t *testing.T) {
 			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Link", tc.link)
 				w.Header().Set("Content-Type", "text/html")
-				io.WriteString(w, tc.body)
+				_, _ = io.WriteString(w, tc.body)
 			})
 			h, ev := newHandler(t, origin, earlyhints.Config{})
 			srv := startH2(t, h)
@@ -432,7 +432,7 @@ func TestHandler_KeepsOptionalInterfaces(t *testing.T) {
 			t.Errorf("ResponseController through the middleware: %v", err)
 		}
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, page)
+		_, _ = io.WriteString(w, page)
 	})
 	h, _ := newHandler(t, next, earlyhints.Config{})
 	for _, tc := range []struct {
@@ -459,7 +459,7 @@ func TestSend(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	})
 	srv := startH2(t, next)
 	v := navigate(t, srv.Client(), srv.URL, nil)

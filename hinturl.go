@@ -301,8 +301,7 @@ func canonicalHost(h string) (string, error) {
 	labels := strings.TrimSuffix(h, ".")
 	for i := 0; i < len(labels); i++ {
 		c := labels[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') ||
-			c == '.' && (i == 0 || labels[i-1] == '.') {
+		if !isHostChar(c) || c == '.' && (i == 0 || labels[i-1] == '.') {
 			return "", errHost
 		}
 	}
@@ -317,6 +316,11 @@ func canonicalHost(h string) (string, error) {
 		}
 	}
 	return h, nil
+}
+
+// isHostChar reports whether c may appear in a lowercased ASCII host name.
+func isHostChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // isIP reports whether a canonical host is an IP address: canonicalHost

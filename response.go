@@ -85,7 +85,7 @@ func (o *observingWriter) WriteHeader(code int) {
 }
 
 func (o *observingWriter) writeInformational(code int) {
-	hdr := o.ResponseWriter.Header()
+	hdr := o.Header()
 	if code != http.StatusEarlyHints {
 		o.ResponseWriter.WriteHeader(code)
 		return
@@ -116,7 +116,7 @@ func (o *observingWriter) writeInformational(code int) {
 
 // startLearning records the final headers of a 200 HTML response.
 func (o *observingWriter) startLearning() {
-	hdr := o.ResponseWriter.Header()
+	hdr := o.Header()
 	ct := hdr.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
 		return
