@@ -120,7 +120,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	}
 	m := &Memory{cfg: cfg, seed: maphash.MakeSeed()}
 	n := shardCount(cfg.MaxEntries, cfg.MaxBytes)
-	m.mask = uint64(n - 1)
+	m.mask = uint64(n - 1) //nolint:gosec // shardCount returns a power of two in [1, 64]
 	for range n {
 		s := &shard{entries: make(map[string]*entry), maxEntries: cfg.MaxEntries / n, maxBytes: cfg.MaxBytes / int64(n)}
 		m.shards = append(m.shards, s)

@@ -202,12 +202,17 @@ func TestMemory_EvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := t.Context()
 	m := newMemory(t, hintstore.MemoryConfig{MaxEntries: 3})
 	observe := func(k string) {
-		m.Observe(ctx, k, hintstore.Observation{Links: []hintstore.Link{{Target: "t" + k, Value: "v"}}})
+		if _, err := m.Observe(ctx, k, hintstore.Observation{Links: []hintstore.Link{{Target: "t" + k, Value: "v"}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, k := range []string{"a", "b", "c"} {
 		observe(k)
 	}
-	m.Get(ctx, "a") // a was read: b is now the least recently used
+	// a was read: b is now the least recently used.
+	if _, _, err := m.Get(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
 	observe("d")
 	if _, ok, _ := m.Get(ctx, "b"); ok {
 		t.Fatal("b should have been evicted")
@@ -217,7 +222,9 @@ func TestMemory_EvictsLeastRecentlyUsed(t *testing.T) {
 	}
 	// Every entry was read since the hand passed: the oldest write goes.
 	for _, k := range []string{"a", "c", "d"} {
-		m.Get(ctx, k)
+		if _, _, err := m.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
 	}
 	observe("e")
 	if _, ok, _ := m.Get(ctx, "e"); !ok {
@@ -236,7 +243,9 @@ func TestMemory_PendingBounded(t *testing.T) {
 		for j := range 10 {
 			links = append(links, hintstore.Link{Target: fmt.Sprint("https://a.test/", i, "-", j), Value: "v"})
 		}
-		m.Observe(ctx, "k", hintstore.Observation{Links: links, Private: true, Requester: fmt.Sprint("u", i)})
+		if _, err := m.Observe(ctx, "k", hintstore.Observation{Links: links, Private: true, Requester: fmt.Sprint("u", i)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := hintstore.PendingLinks(m, "k"); n != hintstore.MaxPendingLinks {
 		t.Fatalf("%d links waiting, want the bound %d", n, hintstore.MaxPendingLinks)
@@ -276,7 +285,9 @@ func TestMemory_RealClock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Observe(ctx, "k", hintstore.Observation{Links: []hintstore.Link{{Target: "t", Value: "v"}}})
+		if _, err := m.Observe(ctx, "k", hintstore.Observation{Links: []hintstore.Link{{Target: "t", Value: "v"}}}); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(59 * time.Second)
 		if _, ok, _ := m.Get(ctx, "k"); !ok {
 			t.Fatal("expired before its TTL")
@@ -289,7 +300,9 @@ func TestMemory_RealClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A closed store reads the real clock and keeps working.
-		m.Observe(ctx, "k", hintstore.Observation{Links: []hintstore.Link{{Target: "t", Value: "v"}}})
+		if _, err := m.Observe(ctx, "k", hintstore.Observation{Links: []hintstore.Link{{Target: "t", Value: "v"}}}); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(61 * time.Second)
 		if _, ok, _ := m.Get(ctx, "k"); ok {
 			t.Fatal("a closed store stopped expiring hints")
@@ -310,7 +323,9 @@ func BenchmarkMemory_Get(b *testing.B) {
 	keys := make([]string, 1000)
 	for i := range keys {
 		keys[i] = fmt.Sprint("https://a.test/page/", i)
-		m.Observe(ctx, keys[i], hintstore.Observation{Links: links})
+		if _, err := m.Observe(ctx, keys[i], hintstore.Observation{Links: links}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var start atomic.Int64
 	b.ReportAllocs()
@@ -330,11 +345,16 @@ func BenchmarkMemory_Get(b *testing.B) {
 func BenchmarkMemory_GetHotRoute(b *testing.B) {
 	m := newMemory(b, hintstore.MemoryConfig{})
 	ctx := b.Context()
-	m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{{Target: "https://a.test/a.css", Value: "</a.css>; rel=preload; as=style"}}})
+	if _, err := m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{{Target: "https://a.test/a.css", Value: "</a.css>; rel=preload; as=style"}}}); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.Get(ctx, "https://a.test/")
+			if _, _, err := m.Get(ctx, "https://a.test/"); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }
@@ -345,7 +365,10 @@ func BenchmarkMemory_GetMiss(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.Get(ctx, "https://a.test/nothing-learned")
+			if _, _, err := m.Get(ctx, "https://a.test/nothing-learned"); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }
@@ -371,7 +394,9 @@ func BenchmarkMemory_Observe(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				obs := hintstore.Observation{Links: links, Private: tc.private, Requester: who[i%3]}
-				m.Observe(ctx, keys[i%len(keys)], obs)
+				if _, err := m.Observe(ctx, keys[i%len(keys)], obs); err != nil {
+					b.Fatal(err)
+				}
 				i++
 			}
 		})

@@ -24,12 +24,18 @@ func TestMemory_SnapshotSurvivesRestart(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "hints.json")
 	m := newMemory(t, hintstore.MemoryConfig{SnapshotPath: path})
-	m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{cssLink}})
+	if _, err := m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{cssLink}}); err != nil {
+		t.Fatal(err)
+	}
 	for _, who := range []string{"requester-one", "requester-two"} {
-		m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{jsLink}, Private: true, Requester: who})
+		if _, err := m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{jsLink}, Private: true, Requester: who}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A private link below quorum is never written to disk.
-	m.Observe(ctx, "https://a.test/me", hintstore.Observation{Links: []hintstore.Link{pngLink}, Private: true, Requester: "requester-three"})
+	if _, err := m.Observe(ctx, "https://a.test/me", hintstore.Observation{Links: []hintstore.Link{pngLink}, Private: true, Requester: "requester-three"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +67,9 @@ func TestMemory_SnapshotSurvivesRestart(t *testing.T) {
 		t.Fatal("sub-quorum private state was persisted")
 	}
 	// The quorum link is still private: a public page replaces it.
-	m2.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{cssLink}})
+	if _, err := m2.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{cssLink}}); err != nil {
+		t.Fatal(err)
+	}
 	if e, _, _ := m2.Get(ctx, "https://a.test/"); len(e.Links) != 1 {
 		t.Fatalf("after a public page: %+v", e.Links)
 	}
@@ -174,7 +182,9 @@ func TestMemory_SnapshotInterval(t *testing.T) {
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Fatalf("an idle store wrote a snapshot: %v", err)
 		}
-		m.Observe(t.Context(), "k", hintstore.Observation{Links: []hintstore.Link{cssLink}})
+		if _, err := m.Observe(t.Context(), "k", hintstore.Observation{Links: []hintstore.Link{cssLink}}); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if raw, err := os.ReadFile(path); err != nil || !bytes.Contains(raw, []byte(`"k"`)) {
