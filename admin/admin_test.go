@@ -22,7 +22,9 @@ func setup(t *testing.T) (*httptest.Server, hintstore.Store) {
 	}
 	t.Cleanup(func() { store.Close() })
 	for _, k := range []string{"https://a.test/", "https://a.test/<script>"} {
-		store.Observe(t.Context(), k, hintstore.Observation{Links: []hintstore.Link{{Target: "https://a.test/s.css", Value: "</s.css>; rel=preload; as=style"}}})
+		if _, err := store.Observe(t.Context(), k, hintstore.Observation{Links: []hintstore.Link{{Target: "https://a.test/s.css", Value: "</s.css>; rel=preload; as=style"}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h, err := admin.New(admin.Config{Store: store, Gatherer: prometheus.NewRegistry(), Version: "test"})
 	if err != nil {
