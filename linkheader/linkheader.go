@@ -384,7 +384,7 @@ func hasControl(s string) bool {
 // are kept as they are, so lower-casing never changes a byte's length.
 func lowerASCII(s string) string {
 	i := 0
-	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
 		i++
 	}
 	if i == len(s) {
