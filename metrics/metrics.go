@@ -63,8 +63,10 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 			Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, 5e-2},
 		}),
 	}
-	for _, c := range []prometheus.Collector{o.sent, o.links, o.linkBytes, o.skipped, o.learned, o.invalid, o.forwarded,
-		o.suppressed, o.dropped, o.pushed, o.pushBytes, o.pushSkip, o.pushCancel, o.latency} {
+	for _, c := range []prometheus.Collector{
+		o.sent, o.links, o.linkBytes, o.skipped, o.learned, o.invalid, o.forwarded,
+		o.suppressed, o.dropped, o.pushed, o.pushBytes, o.pushSkip, o.pushCancel, o.latency,
+	} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
