@@ -205,5 +205,5 @@ func needsDecoding(v []byte) bool {
 
 // keyword is an enumerated attribute's value: trimmed and lower-cased.
 func keyword(v []byte) string {
-	return strings.ToLower(string(bytes.TrimFunc(v, func(r rune) bool { return r < 0x80 && isHTMLSpace(byte(r)) })))
+	return strings.ToLower(string(bytes.Trim(v, htmlSpace)))
 }

@@ -126,6 +126,9 @@ func cleanURL(raw []byte) string {
 	return string(b)
 }
 
+// htmlSpace is the ASCII whitespace of the HTML standard.
+const htmlSpace = " \t\n\f\r"
+
 func isHTMLSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
