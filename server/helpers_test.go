@@ -146,7 +146,7 @@ func servedLeaf(t *testing.T, s *Server, overQUIC bool) *x509.Certificate {
 		if err != nil {
 			t.Fatalf("quic handshake: %v", err)
 		}
-		defer conn.CloseWithError(0, "")
+		defer func() { _ = conn.CloseWithError(0, "") }()
 		return conn.ConnectionState().TLS.PeerCertificates[0]
 	}
 	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test inspects the served certificate

@@ -74,7 +74,7 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 		GetCertificate: certs.getCertificate,
 	}
 
-	var handler http.Handler = h
+	handler := h
 	if s.udpConn != nil {
 		_, port, _ := net.SplitHostPort(s.udpConn.LocalAddr().String())
 		s.altSvc = fmt.Sprintf(`h3=":%s"; ma=%d`, port, altSvcMaxAge)

@@ -52,7 +52,7 @@ func TestServer_Serve_Protocols(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.proto, func(t *testing.T) {
-			resp, body := get(t, newClient(t, s.Server, tt.proto), s.baseURL(tt.proto)+"/")
+			resp, body := get(t, newClient(t, s.Server, tt.proto), s.baseURL(tt.proto)+"/") //nolint:bodyclose // get reads and closes the body
 			if resp.StatusCode != http.StatusOK || body != tt.wantBody {
 				t.Errorf("got %d %q, want 200 %q", resp.StatusCode, body, tt.wantBody)
 			}
@@ -147,7 +147,7 @@ func TestServer_Serve_ResponseWriterFeatures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.proto, func(t *testing.T) {
-			if _, body := get(t, newClient(t, s.Server, tt.proto), s.baseURL(tt.proto)); body != tt.want {
+			if _, body := get(t, newClient(t, s.Server, tt.proto), s.baseURL(tt.proto)); body != tt.want { //nolint:bodyclose // get reads and closes the body
 				t.Errorf("body = %q, want %q", body, tt.want)
 			}
 		})
@@ -199,7 +199,7 @@ func TestServer_Reload(t *testing.T) {
 			if !servedLeaf(t, s.Server, false).Equal(second) || !s.Certificate().Equal(second) {
 				t.Error("a failed reload replaced the certificate")
 			}
-			resp, _ := get(t, newClient(t, s.Server, "h2"), s.baseURL("h2"))
+			resp, _ := get(t, newClient(t, s.Server, "h2"), s.baseURL("h2")) //nolint:bodyclose // get reads and closes the body
 			if resp.StatusCode != http.StatusOK {
 				t.Errorf("status %d after failed reload", resp.StatusCode)
 			}
@@ -397,7 +397,7 @@ func TestServer_DisableHTTP3(t *testing.T) {
 	if s.UDPAddr() != "" || s.AltSvc() != "" {
 		t.Errorf("UDPAddr() = %q, AltSvc() = %q; want both empty", s.UDPAddr(), s.AltSvc())
 	}
-	resp, _ := get(t, newClient(t, s.Server, "h2"), s.baseURL("h2"))
+	resp, _ := get(t, newClient(t, s.Server, "h2"), s.baseURL("h2")) //nolint:bodyclose // get reads and closes the body
 	if v := resp.Header.Get("Alt-Svc"); v != "" {
 		t.Errorf("Alt-Svc = %q with HTTP/3 disabled", v)
 	}
