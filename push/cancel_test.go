@@ -33,7 +33,9 @@ func dialPush(t *testing.T, addr string) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +49,17 @@ func dialPush(t *testing.T, addr string) *rawClient {
 
 func (c *rawClient) get(streamID uint32, authority, path string) {
 	c.hbuf.Reset()
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", authority}, {":path", path},
-		{"sec-fetch-mode", "navigate"}, {"accept", "text/html"}} {
-		c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	for _, f := range [][2]string{
+		{":method", "GET"},
+		{":scheme", "https"},
+		{":authority", authority},
+		{":path", path},
+		{"sec-fetch-mode", "navigate"},
+		{"accept", "text/html"},
+	} {
+		if err := c.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: streamID, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
 		c.t.Fatal(err)
@@ -67,12 +77,19 @@ func (c *rawClient) readUntilEnd(stream uint32) (promised []uint32, status strin
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
 			if !f.IsAck() {
-				c.fr.WriteSettingsAck()
+				if err := c.fr.WriteSettingsAck(); err != nil {
+					c.t.Fatal(err)
+				}
 			}
 		case *http2.PushPromiseFrame:
-			c.dec.DecodeFull(f.HeaderBlockFragment()) // keeps the shared HPACK state in step
+			// Decoding keeps the shared HPACK state in step.
+			if _, err := c.dec.DecodeFull(f.HeaderBlockFragment()); err != nil {
+				c.t.Fatalf("decode PUSH_PROMISE: %v", err)
+			}
 			promised = append(promised, f.PromiseID)
-			c.fr.WriteRSTStream(f.PromiseID, http2.ErrCodeCancel)
+			if err := c.fr.WriteRSTStream(f.PromiseID, http2.ErrCodeCancel); err != nil {
+				c.t.Fatal(err)
+			}
 		case *http2.HeadersFrame:
 			fields, _ := c.dec.DecodeFull(f.HeaderBlockFragment())
 			for _, hf := range fields {
@@ -85,7 +102,9 @@ func (c *rawClient) readUntilEnd(stream uint32) (promised []uint32, status strin
 			}
 		case *http2.DataFrame:
 			if n := len(f.Data()); n > 0 {
-				c.fr.WriteWindowUpdate(0, uint32(n))
+				if err := c.fr.WriteWindowUpdate(0, uint32(n)); err != nil {
+					c.t.Fatal(err)
+				}
 			}
 			if f.StreamID == stream && f.StreamEnded() {
 				return promised, status
@@ -94,7 +113,9 @@ func (c *rawClient) readUntilEnd(stream uint32) (promised []uint32, status strin
 			c.t.Fatalf("server sent GOAWAY: %v", f.ErrCode)
 		case *http2.PingFrame:
 			if !f.IsAck() {
-				c.fr.WritePing(true, f.Data)
+				if err := c.fr.WritePing(true, f.Data); err != nil {
+					c.t.Fatal(err)
+				}
 			}
 		}
 	}

@@ -56,7 +56,7 @@ func ItemKey(url, validator string) uint64 {
 func (d *Digest) Len() int { return len(d.hashes) }
 
 func (d *Digest) bound() uint64 {
-	return uint64(d.capacity) << d.p
+	return uint64(d.capacity) << d.p //nolint:gosec // capacity is in [1, maxDigestItems]
 }
 
 // Contains reports whether the item may be in d (false positives at rate
@@ -102,7 +102,7 @@ func (d *Digest) Add(keys ...uint64) {
 func (d *Digest) Encode() string {
 	var w bitWriter
 	w.buf = append(w.buf, d.p)
-	w.buf = binary.AppendUvarint(w.buf, uint64(d.capacity))
+	w.buf = binary.AppendUvarint(w.buf, uint64(d.capacity)) //nolint:gosec // capacity is in [1, maxDigestItems]
 	w.buf = binary.AppendUvarint(w.buf, uint64(len(d.hashes)))
 	var prev uint64
 	for _, h := range d.hashes {
@@ -210,7 +210,7 @@ func (w *bitWriter) writeBit(b byte) {
 
 func (w *bitWriter) writeBits(v uint64, n int) {
 	for i := n - 1; i >= 0; i-- {
-		w.writeBit(byte(v>>uint(i)) & 1)
+		w.writeBit(byte(v >> uint(i) & 1))
 	}
 }
 

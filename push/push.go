@@ -393,8 +393,12 @@ func (rw *recorder) WriteHeader(code int) {
 			d = NewDigest(rw.p.p, rw.p.cfg.Capacity) // none yet, or made with other settings
 		}
 		d.Add(rw.st.keys...)
-		c := &http.Cookie{Name: rw.p.cfg.CookieName, Value: d.Encode(), Path: "/", MaxAge: int(rw.p.cfg.CookieMaxAge / time.Second),
-			Secure: rw.r.TLS != nil, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+		// Secure only over TLS: browsers drop a Secure cookie set over
+		// plain HTTP (h2c), and the digest would never come back.
+		c := &http.Cookie{ //nolint:gosec // Secure is set whenever the request came over TLS
+			Name: rw.p.cfg.CookieName, Value: d.Encode(), Path: "/", MaxAge: int(rw.p.cfg.CookieMaxAge / time.Second),
+			Secure: rw.r.TLS != nil, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		}
 		hdr.Add("Set-Cookie", c.String())
 	}
 	rw.ResponseWriter.WriteHeader(code)

@@ -39,17 +39,17 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Link", "</static/app.js>; rel=preload; as=script; nopush")
 		}
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, pageHTML)
+		_, _ = io.WriteString(w, pageHTML)
 	case "/static/site.css":
 		w.Header().Set("Content-Type", "text/css")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("ETag", fmt.Sprintf(`"css-%d"`, s.cssVersion.Load()))
-		io.WriteString(w, strings.Repeat("body{color:red}", 100))
+		_, _ = io.WriteString(w, strings.Repeat("body{color:red}", 100))
 	case "/static/app.js":
 		w.Header().Set("Content-Type", "text/javascript")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("ETag", `"js-1"`)
-		io.WriteString(w, strings.Repeat("console.log(1);", 100))
+		_, _ = io.WriteString(w, strings.Repeat("console.log(1);", 100))
 	default:
 		http.NotFound(w, r)
 	}
@@ -122,8 +122,11 @@ func setup(t *testing.T, mode push.Mode) (*httptest.Server, *site, *counter) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if path == "/" {
 			obs.wait(t, earlyhints.EventLearned)
 		}
