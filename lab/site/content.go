@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -38,6 +40,15 @@ func randText(rng *rand.ChaCha8, n int) []byte {
 		}
 	}
 	return b
+}
+
+// size32 is n as a format's 32-bit length field. Bodies are at most
+// MaxBodySize, so a length out of range is a bug in the caller.
+func size32(n int) uint32 {
+	if n < 0 || n > math.MaxUint32 {
+		panic(fmt.Sprintf("site: length %d does not fit a 32-bit field", n))
+	}
+	return uint32(n)
 }
 
 func randBytes(rng *rand.ChaCha8, n int) []byte {
@@ -176,13 +187,13 @@ func woff2Body(rng *rand.ChaCha8, n int) []byte {
 	be := binary.BigEndian
 	copy(b[0:], "wOF2")
 	be.PutUint32(b[4:], 0x00010000) // TrueType flavour
-	be.PutUint32(b[8:], uint32(n))  // length
+	be.PutUint32(b[8:], size32(n))  // length
 	// numTables, reserved = 0; totalSfntSize = 12 (an empty table directory)
 	be.PutUint32(b[16:], 12)
 	be.PutUint16(b[24:], 1) // majorVersion
 	if n > hdr {
 		be.PutUint32(b[40:], hdr)           // privOffset
-		be.PutUint32(b[44:], uint32(n-hdr)) // privLength
+		be.PutUint32(b[44:], size32(n-hdr)) // privLength
 	}
 	return append(b, randBytes(rng, n-hdr)...)
 }
@@ -220,7 +231,7 @@ func pngBody(rng *rand.ChaCha8, n int) []byte {
 	iend := len(base) - 12
 	data := randBytes(rng, n-len(base)-12)
 	chunk := make([]byte, 0, len(data)+12)
-	chunk = binary.BigEndian.AppendUint32(chunk, uint32(len(data)))
+	chunk = binary.BigEndian.AppendUint32(chunk, size32(len(data)))
 	chunk = append(chunk, "ehPd"...)
 	chunk = append(chunk, data...)
 	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
@@ -309,14 +320,14 @@ func webpBody(rng *rand.ChaCha8, n int) []byte {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, "RIFF"...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(n-8))
+	b = binary.LittleEndian.AppendUint32(b, size32(n-8))
 	b = append(b, "WEBPXPAD"...)
 	payload := n - 20
 	size := payload
 	if size%2 == 1 { // chunks are padded to an even size
 		size--
 	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	b = binary.LittleEndian.AppendUint32(b, size32(size))
 	return append(b, randBytes(rng, payload)...)
 }
 
@@ -327,7 +338,7 @@ func avifBody(rng *rand.ChaCha8, n int) []byte {
 		return signatureFill(rng, ftyp, n)
 	}
 	b := append([]byte{}, ftyp...)
-	b = binary.BigEndian.AppendUint32(b, uint32(n-len(ftyp)))
+	b = binary.BigEndian.AppendUint32(b, size32(n-len(ftyp)))
 	b = append(b, "free"...)
 	return append(b, randBytes(rng, n-len(b))...)
 }

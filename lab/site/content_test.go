@@ -23,9 +23,18 @@ func TestGenerateBody_ExactSizes(t *testing.T) {
 		typ Type
 		ct  string
 	}{
-		{TypeCSS, ""}, {TypeJS, ""}, {TypeModule, ""}, {TypeJSON, ""}, {TypeOther, ""},
-		{TypeFont, ""}, {TypeImage, "image/png"}, {TypeImage, "image/jpeg"}, {TypeImage, "image/gif"},
-		{TypeImage, "image/svg+xml"}, {TypeImage, "image/webp"}, {TypeImage, "image/avif"},
+		{TypeCSS, ""},
+		{TypeJS, ""},
+		{TypeModule, ""},
+		{TypeJSON, ""},
+		{TypeOther, ""},
+		{TypeFont, ""},
+		{TypeImage, "image/png"},
+		{TypeImage, "image/jpeg"},
+		{TypeImage, "image/gif"},
+		{TypeImage, "image/svg+xml"},
+		{TypeImage, "image/webp"},
+		{TypeImage, "image/avif"},
 	}
 	p := &Profile{Name: "sizes"}
 	for _, tt := range types {

@@ -367,7 +367,7 @@ func (p *Profile) validateResource(r Resource, byURL map[string]int) error {
 		return fmt.Errorf("type %q (use css, js, module, font, image, json or other)", r.Type)
 	}
 	if r.RenderBlocking {
-		if !(r.Type == TypeCSS || r.Type == TypeJS) || r.Async || r.Defer || !r.inHTML() {
+		if r.Type != TypeCSS && r.Type != TypeJS || r.Async || r.Defer || !r.inHTML() {
 			return fmt.Errorf("only a stylesheet or a synchronous classic script referenced from the HTML can be render-blocking")
 		}
 	}

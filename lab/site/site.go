@@ -165,8 +165,10 @@ func New(p *Profile, opts Options) (*Site, error) {
 
 func newServed(r Resource, body []byte, wait time.Duration, h http.Header) *served {
 	sum := sha256.Sum256(body)
-	sv := &served{res: r, body: body, wait: wait, status: r.status(), header: h,
-		etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	sv := &served{
+		res: r, body: body, wait: wait, status: r.status(), header: h,
+		etag: `"` + hex.EncodeToString(sum[:12]) + `"`,
+	}
 	h.Set("Content-Type", r.contentType())
 	h.Set("Cache-Control", r.cacheControl())
 	h.Set("Content-Length", strconv.Itoa(len(body)))

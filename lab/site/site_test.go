@@ -34,7 +34,14 @@ func mustSite(t *testing.T, name string, opts Options) (*Profile, *Site) {
 	return p, s
 }
 
-func do(t *testing.T, c *http.Client, method, url, host string, hdr map[string]string) (*http.Response, []byte) {
+// reply is what the tests read of a response; do has read and closed its
+// body by the time they see it.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func do(t *testing.T, c *http.Client, method, url, host string, hdr map[string]string) (*reply, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
 	if err != nil {
@@ -55,7 +62,7 @@ func do(t *testing.T, c *http.Client, method, url, host string, hdr map[string]s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, b
+	return &reply{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 func TestSite_ServeHTTP(t *testing.T) {
