@@ -166,21 +166,29 @@ var presets = map[string]Profile{
 	// No shaping at all: a baseline.
 	"none": {Name: "none"},
 	// Cable: 20 ms RTT, 50 Mbit/s down, 10 Mbit/s up.
-	"cable": {Name: "cable",
+	"cable": {
+		Name: "cable",
 		Up:   LinkConfig{Delay: 10 * time.Millisecond, Bandwidth: 10 * mbit},
-		Down: LinkConfig{Delay: 10 * time.Millisecond, Bandwidth: 50 * mbit}},
+		Down: LinkConfig{Delay: 10 * time.Millisecond, Bandwidth: 50 * mbit},
+	},
 	// 4G: 70 ms RTT, 10 Mbit/s down, 5 Mbit/s up.
-	"4g": {Name: "4g",
+	"4g": {
+		Name: "4g",
 		Up:   LinkConfig{Delay: 35 * time.Millisecond, Bandwidth: 5 * mbit},
-		Down: LinkConfig{Delay: 35 * time.Millisecond, Bandwidth: 10 * mbit}},
+		Down: LinkConfig{Delay: 35 * time.Millisecond, Bandwidth: 10 * mbit},
+	},
 	// 3G: 300 ms RTT, 1.6 Mbit/s down, 768 kbit/s up.
-	"3g": {Name: "3g",
+	"3g": {
+		Name: "3g",
 		Up:   LinkConfig{Delay: 150 * time.Millisecond, Bandwidth: 768_000},
-		Down: LinkConfig{Delay: 150 * time.Millisecond, Bandwidth: 1_600_000}},
+		Down: LinkConfig{Delay: 150 * time.Millisecond, Bandwidth: 1_600_000},
+	},
 	// Lossy: 40 ms RTT, 20 Mbit/s each way, 2 % random loss each way.
-	"lossy": {Name: "lossy",
+	"lossy": {
+		Name: "lossy",
 		Up:   LinkConfig{Delay: 20 * time.Millisecond, Bandwidth: 20 * mbit, Loss: 0.02},
-		Down: LinkConfig{Delay: 20 * time.Millisecond, Bandwidth: 20 * mbit, Loss: 0.02}},
+		Down: LinkConfig{Delay: 20 * time.Millisecond, Bandwidth: 20 * mbit, Loss: 0.02},
+	},
 }
 
 // ProfileNames lists the preset names, sorted.

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,7 +29,7 @@ const tunName = "ehtun0"
 
 // ipCmd runs the iproute2 `ip` tool and folds its stderr into the error.
 func ipCmd(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, "ip", args...)
+	cmd := exec.CommandContext(ctx, "ip", args...) //nolint:gosec // a fixed binary; the arguments are names this package builds
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
@@ -83,12 +82,15 @@ func openTUN(name string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
 	}
-	var req [unix.IFNAMSIZ + 64]byte
-	copy(req[:unix.IFNAMSIZ-1], name)
-	*(*uint16)(unsafe.Pointer(&req[unix.IFNAMSIZ])) = unix.IFF_TUN | unix.IFF_NO_PI
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.TUNSETIFF), uintptr(unsafe.Pointer(&req[0]))); errno != 0 {
+	req, err := unix.NewIfreq(name)
+	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("create TUN device %s: %w", name, errno)
+		return nil, fmt.Errorf("create TUN device %s: %w", name, err)
+	}
+	req.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, req); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("create TUN device %s: %w", name, err)
 	}
 	// Non-blocking, so the runtime poller serves reads and Close interrupts them.
 	return os.NewFile(uintptr(fd), "tun:"+name), nil

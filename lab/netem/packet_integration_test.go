@@ -87,9 +87,11 @@ func udpEcho(t *testing.T, n *PacketNet) *net.UDPConn {
 }
 
 func TestPacketNet_RTT(t *testing.T) {
-	p := Profile{Name: "rtt",
+	p := Profile{
+		Name: "rtt",
 		Up:   LinkConfig{Delay: 10 * time.Millisecond},
-		Down: LinkConfig{Delay: 15 * time.Millisecond}}
+		Down: LinkConfig{Delay: 15 * time.Millisecond},
+	}
 	n := newTestPacketNet(t, p)
 	srv := udpEcho(t, n)
 	cl, err := n.ListenClientUDP("")
@@ -121,9 +123,11 @@ func TestPacketNet_RTT(t *testing.T) {
 
 func TestPacketNet_TCPThroughput(t *testing.T) {
 	const bw = 10_000_000
-	p := Profile{Name: "bulk",
+	p := Profile{
+		Name: "bulk",
 		Up:   LinkConfig{Delay: 10 * time.Millisecond, Bandwidth: 100_000_000},
-		Down: LinkConfig{Delay: 10 * time.Millisecond, Bandwidth: bw}}
+		Down: LinkConfig{Delay: 10 * time.Millisecond, Bandwidth: bw},
+	}
 	n := newTestPacketNet(t, p)
 	ln, err := n.ListenTCP("")
 	if err != nil {

@@ -79,8 +79,8 @@ func NewPacketNet(ctx context.Context, cfg PacketConfig) (*PacketNet, error) {
 		log:        cfg.logger(),
 		clientNS:   nsPrefix + "c-" + suffix,
 		serverNS:   nsPrefix + "s-" + suffix,
-		clientAddr: netip.AddrFrom4([4]byte{10, 199, byte(base >> 8), byte(base) + 1}),
-		serverAddr: netip.AddrFrom4([4]byte{10, 199, byte(base >> 8), byte(base) + 2}),
+		clientAddr: addrIn10199(base + 1),
+		serverAddr: addrIn10199(base + 2),
 	}
 	live.Lock()
 	if live.nets == nil {
@@ -244,7 +244,14 @@ func (n *PacketNet) DialContext(ctx context.Context, network, address string) (n
 // Command returns a command that runs inside a side's namespace via
 // `ip netns exec`.
 func (n *PacketNet) Command(ctx context.Context, s Side, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Namespace(s), name}, args...)...)
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Namespace(s), name}, args...)...) //nolint:gosec // running the caller's command is the point
+}
+
+// addrIn10199 is the address 10.199.0.0/16 + host.
+func addrIn10199(host uint16) netip.Addr {
+	a := [4]byte{10, 199}
+	binary.BigEndian.PutUint16(a[2:], host)
+	return netip.AddrFrom4(a)
 }
 
 // Close stops the emulator and removes the namespaces and devices. It is

@@ -34,6 +34,7 @@ func (*PacketNet) ListenClientUDP(string) (*net.UDPConn, error) { return nil, Er
 func (*PacketNet) DialContext(context.Context, string, string) (net.Conn, error) {
 	return nil, ErrUnsupported
 }
+
 func (*PacketNet) Command(ctx context.Context, _ Side, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, name, args...)
 }

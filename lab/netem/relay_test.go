@@ -66,9 +66,11 @@ func medianRTT(t *testing.T, c net.Conn, n int) time.Duration {
 }
 
 func TestRelay_TCP(t *testing.T) {
-	p := Profile{Name: "test",
+	p := Profile{
+		Name: "test",
 		Up:   LinkConfig{Delay: 6 * time.Millisecond},
-		Down: LinkConfig{Delay: 9 * time.Millisecond}}
+		Down: LinkConfig{Delay: 9 * time.Millisecond},
+	}
 	r := newTestRelay(t, RelayConfig{Profile: p, Target: tcpEchoServer(t).Addr().String()})
 	c, err := net.Dial("tcp", r.Addr().String())
 	if err != nil {
@@ -159,9 +161,11 @@ func TestRelay_UDP(t *testing.T) {
 		}
 	}()
 	const loss = 0.2
-	p := Profile{Name: "udp",
+	p := Profile{
+		Name: "udp",
 		Up:   LinkConfig{Delay: 4 * time.Millisecond},
-		Down: LinkConfig{Delay: 4 * time.Millisecond}}
+		Down: LinkConfig{Delay: 4 * time.Millisecond},
+	}
 	r := newTestRelay(t, RelayConfig{Profile: p, Target: srv.LocalAddr().String(), Network: "udp", MaxConns: 1, Logger: quiet})
 	c, err := net.Dial("udp", r.Addr().String())
 	if err != nil {

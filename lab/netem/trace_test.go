@@ -66,9 +66,13 @@ func TestTrace_firstAtOrAfter(t *testing.T) {
 		at   time.Duration
 		want int64
 	}{
-		{0, 0}, {time.Millisecond, 1}, {2 * time.Millisecond, 1}, {3 * time.Millisecond, 3},
+		{0, 0},
+		{time.Millisecond, 1},
+		{2 * time.Millisecond, 1},
+		{3 * time.Millisecond, 3},
 		{5 * time.Millisecond, 4}, // the next cycle's 0 ms entry, at 5 ms
-		{6 * time.Millisecond, 5}, {-time.Second, 0},
+		{6 * time.Millisecond, 5},
+		{-time.Second, 0},
 	}
 	for _, tt := range tests {
 		if got := tr.firstAtOrAfter(tt.at); got != tt.want {
