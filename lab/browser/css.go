@@ -205,13 +205,13 @@ func (p *cssParser) str() string {
 	var b strings.Builder
 	for p.i < len(p.s) {
 		c := p.s[p.i]
-		switch {
-		case c == q:
+		switch c {
+		case q:
 			p.i++
 			return b.String()
-		case c == '\n':
+		case '\n':
 			return b.String() // unterminated: a bad string ends at the newline
-		case c == '\\':
+		case '\\':
 			b.WriteString(p.escape())
 		default:
 			b.WriteByte(c)

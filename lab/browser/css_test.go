@@ -12,22 +12,38 @@ func TestParseCSSURLs(t *testing.T) {
 		css  string
 		want []CSSRef
 	}{
-		{"import forms", `@import url("a.css"); @import 'b.css' screen; @IMPORT url(c.css);`,
-			[]CSSRef{{"a.css", CSSImport}, {"b.css", CSSImport}, {"c.css", CSSImport}}},
-		{"font-face takes the first src", `@font-face{font-family:x;src:url(f.woff2) format("woff2"),url(f.woff) format("woff")}`,
-			[]CSSRef{{"f.woff2", CSSFont}}},
-		{"two font faces", `@font-face{src:url(a.woff2)}@font-face{src:local(x),url("b.woff2")}`,
-			[]CSSRef{{"a.woff2", CSSFont}, {"b.woff2", CSSFont}}},
-		{"background and nesting", `@media screen{.a{background:url( 'bg.png' )}} .b{cursor:url(c.cur),auto}`,
-			[]CSSRef{{"bg.png", CSSImage}, {"c.cur", CSSImage}}},
-		{"comments and strings hide urls", `/* url(no.png) */ .a::after{content:"url(no2.png)"} .b{background:url(yes.png)}`,
-			[]CSSRef{{"yes.png", CSSImage}}},
-		{"data urls and duplicates dropped", `.a{background:url(data:image/png;base64,AAA)} .b{background:url(x.png)} .c{background:url(x.png)}`,
-			[]CSSRef{{"x.png", CSSImage}}},
-		{"escapes", `.a{background:url(sp\ ace.png)} .b{background:url("q\"uote.png")} .c{background:url("\41 .png")}`,
-			[]CSSRef{{"sp ace.png", CSSImage}, {`q"uote.png`, CSSImage}, {"A.png", CSSImage}}},
-		{"identifier ending in url is not url()", `.a{--myurl(x.png)} .b{background:URL(y.png)}`,
-			[]CSSRef{{"y.png", CSSImage}}},
+		{
+			"import forms", `@import url("a.css"); @import 'b.css' screen; @IMPORT url(c.css);`,
+			[]CSSRef{{"a.css", CSSImport}, {"b.css", CSSImport}, {"c.css", CSSImport}},
+		},
+		{
+			"font-face takes the first src", `@font-face{font-family:x;src:url(f.woff2) format("woff2"),url(f.woff) format("woff")}`,
+			[]CSSRef{{"f.woff2", CSSFont}},
+		},
+		{
+			"two font faces", `@font-face{src:url(a.woff2)}@font-face{src:local(x),url("b.woff2")}`,
+			[]CSSRef{{"a.woff2", CSSFont}, {"b.woff2", CSSFont}},
+		},
+		{
+			"background and nesting", `@media screen{.a{background:url( 'bg.png' )}} .b{cursor:url(c.cur),auto}`,
+			[]CSSRef{{"bg.png", CSSImage}, {"c.cur", CSSImage}},
+		},
+		{
+			"comments and strings hide urls", `/* url(no.png) */ .a::after{content:"url(no2.png)"} .b{background:url(yes.png)}`,
+			[]CSSRef{{"yes.png", CSSImage}},
+		},
+		{
+			"data urls and duplicates dropped", `.a{background:url(data:image/png;base64,AAA)} .b{background:url(x.png)} .c{background:url(x.png)}`,
+			[]CSSRef{{"x.png", CSSImage}},
+		},
+		{
+			"escapes", `.a{background:url(sp\ ace.png)} .b{background:url("q\"uote.png")} .c{background:url("\41 .png")}`,
+			[]CSSRef{{"sp ace.png", CSSImage}, {`q"uote.png`, CSSImage}, {"A.png", CSSImage}},
+		},
+		{
+			"identifier ending in url is not url()", `.a{--myurl(x.png)} .b{background:URL(y.png)}`,
+			[]CSSRef{{"y.png", CSSImage}},
+		},
 		{"unterminated", `.a{background:url(x.png`, nil},
 		{"bad url skipped", `.a{background:url(a"b.png)} .b{background:url(ok.png)}`, []CSSRef{{"ok.png", CSSImage}}},
 	}

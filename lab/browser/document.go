@@ -92,7 +92,7 @@ func (p *page) processDocument(d *docStream, h http.Header) {
 		}
 	})
 
-	var r io.Reader = d.reader()
+	r := d.reader()
 	if strings.EqualFold(h.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(r)
 		if err != nil {

@@ -54,7 +54,7 @@ func newTestSite(t testing.TB, s *testSite) *testSite {
 		t.Fatal(err)
 	}
 	s.h3 = &http3.Server{Handler: http.HandlerFunc(s.serve), TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: s.srv.TLS.Certificates})}
-	go s.h3.Serve(udp)
+	go func() { _ = s.h3.Serve(udp) }() // returns when the cleanup closes it
 	t.Cleanup(func() { s.h3.Close(); udp.Close() })
 	s.h3Addr = udp.LocalAddr().String()
 	return s
@@ -115,7 +115,7 @@ func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		io.WriteString(w, s.html)
+		_, _ = io.WriteString(w, s.html)
 		return
 	}
 	a, ok := s.assets[r.URL.Path]
@@ -126,7 +126,7 @@ func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(a.delay)
 	w.Header().Set("Content-Type", a.ctype)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	io.WriteString(w, a.body)
+	_, _ = io.WriteString(w, a.body)
 }
 
 // tinySite is the waterfall fixture: a document with 100 ms of think time

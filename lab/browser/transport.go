@@ -181,6 +181,7 @@ func newStdFetcher(ctx context.Context, cfg Config) *stdFetcher {
 func (f *stdFetcher) RoundTrip(r *http.Request) (*http.Response, error) { return f.tr.RoundTrip(r) }
 func (f *stdFetcher) preconnect(addr string)                            { f.pool.preconnect(addr) }
 func (f *stdFetcher) connections() int                                  { return int(f.pool.count.Load()) }
+
 func (f *stdFetcher) close() {
 	f.pool.shutdown()
 	f.tr.CloseIdleConnections()
@@ -317,7 +318,7 @@ func newH3Fetcher(ctx context.Context, cfg Config) (*h3Fetcher, error) {
 			tcfg.ServerName = host
 		}
 		return dial(ctx, addr, tcfg, f.qcfg)
-	}, func(c *quic.Conn) { c.CloseWithError(0, "") })
+	}, func(c *quic.Conn) { _ = c.CloseWithError(0, "") }) // the pool is done with it; nothing to report
 	f.tr = &http3.Transport{
 		TLSClientConfig:    f.tlsCfg,
 		QUICConfig:         f.qcfg,
@@ -333,6 +334,7 @@ func newH3Fetcher(ctx context.Context, cfg Config) (*h3Fetcher, error) {
 func (f *h3Fetcher) RoundTrip(r *http.Request) (*http.Response, error) { return f.tr.RoundTrip(r) }
 func (f *h3Fetcher) preconnect(addr string)                            { f.pool.preconnect(addr) }
 func (f *h3Fetcher) connections() int                                  { return int(f.pool.count.Load()) }
+
 func (f *h3Fetcher) close() {
 	f.pool.shutdown()
 	f.tr.Close()
