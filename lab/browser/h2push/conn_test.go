@@ -35,7 +35,7 @@ func newPushServer(t *testing.T, pushes ...string) *pushServer {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, "body of "+r.URL.Path)
+			_, _ = io.WriteString(w, "body of "+r.URL.Path)
 			return
 		}
 		if ps.earlyLink != "" {
@@ -56,9 +56,9 @@ func newPushServer(t *testing.T, pushes ...string) *pushServer {
 			ps.mu.Unlock()
 		}
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, "<html>page</html>")
+		_, _ = io.WriteString(w, "<html>page</html>")
 	})
-	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { w.Write(ps.bigBody) })
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(ps.bigBody) })
 	ps.srv = httptest.NewUnstartedServer(mux)
 	ps.srv.EnableHTTP2 = true
 	ps.srv.StartTLS()
@@ -85,7 +85,14 @@ func (ps *pushServer) dial(t *testing.T, cfg Config) *Conn {
 	return c
 }
 
-func get(t *testing.T, c *Conn, ps *pushServer, path string, trace *httptrace.ClientTrace) (*http.Response, string) {
+// reply is what the tests read of a response; get has read and closed its
+// body by the time they see it.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, c *Conn, ps *pushServer, path string, trace *httptrace.ClientTrace) (*reply, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -102,7 +109,7 @@ func get(t *testing.T, c *Conn, ps *pushServer, path string, trace *httptrace.Cl
 		t.Fatalf("read %s: %v", path, err)
 	}
 	resp.Body.Close()
-	return resp, string(b)
+	return &reply{StatusCode: resp.StatusCode, Header: resp.Header}, string(b)
 }
 
 func TestConn_Push(t *testing.T) {
@@ -139,6 +146,7 @@ func TestConn_Push(t *testing.T) {
 			t.Fatalf("push %s response: %v", want, err)
 		}
 		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
 		if string(b) != "body of "+want {
 			t.Errorf("push %s body %q", want, b)
 		}
@@ -292,7 +300,11 @@ func TestConn_GoAwayAfterServerClose(t *testing.T) {
 		t.Fatal("connection did not notice the server closing")
 	}
 	req, _ := http.NewRequest(http.MethodGet, ps.srv.URL+"/y", nil)
-	if _, err := c.RoundTrip(req); !errors.Is(err, ErrClosed) && !errors.Is(err, ErrGoAway) {
+	resp, err := c.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrGoAway) {
 		t.Fatalf("RoundTrip on a closed connection: %v", err)
 	}
 }

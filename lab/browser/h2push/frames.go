@@ -314,7 +314,7 @@ func (c *Conn) handleData(f *http2.DataFrame) error {
 	s.dataBytes += int64(n)
 	s.buf.Write(data)
 	// Padding is never read by the application: return its credit now.
-	pad := n - uint32(len(data))
+	pad := n - uint32(len(data)) //nolint:gosec // data is within the frame's n bytes
 	var connIncr uint32
 	if pad > 0 {
 		connIncr = c.creditConn(pad)

@@ -28,10 +28,18 @@ func newServerFrames() *serverFrames {
 	return s
 }
 
+// must fails a fixture that could not be written. The frames go to a
+// buffer, with the framer's checks off, so it means a broken fixture.
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
 func (s *serverFrames) block(kv ...string) []byte {
 	s.hbuf.Reset()
 	for i := 0; i+1 < len(kv); i += 2 {
-		s.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+		must(s.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]}))
 	}
 	return append([]byte(nil), s.hbuf.Bytes()...)
 }
@@ -41,12 +49,12 @@ func (s *serverFrames) block(kv ...string) []byte {
 func (s *serverFrames) pushPromise(assoc, promised uint32, path string) {
 	b := s.block(":method", "GET", ":scheme", "https", ":authority", "example.test", ":path", path, "x-test", "promised")
 	half := len(b) / 2
-	s.fr.WritePushPromise(http2.PushPromiseParam{StreamID: assoc, PromiseID: promised, BlockFragment: b[:half]})
-	s.fr.WriteContinuation(assoc, true, b[half:])
+	must(s.fr.WritePushPromise(http2.PushPromiseParam{StreamID: assoc, PromiseID: promised, BlockFragment: b[:half]}))
+	must(s.fr.WriteContinuation(assoc, true, b[half:]))
 }
 
 func (s *serverFrames) headers(id uint32, end bool, kv ...string) {
-	s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: s.block(kv...), EndHeaders: true, EndStream: end})
+	must(s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: s.block(kv...), EndHeaders: true, EndStream: end}))
 }
 
 // runFrames feeds data to a client connection with stream 1 open and
@@ -70,15 +78,15 @@ func runFrames(t testing.TB, data []byte) (out []byte, pushes []*Push, s1 *strea
 
 func TestConn_handleFrames(t *testing.T) {
 	sf := newServerFrames()
-	sf.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 10})
+	must(sf.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 10}))
 	sf.pushPromise(1, 2, "/a.css")
 	sf.pushPromise(1, 4, "/b.js") // reuses dynamic table entries of the first
 	sf.headers(1, false, ":status", "200", "content-type", "text/html")
-	sf.fr.WriteData(1, true, []byte("<html>"))
+	must(sf.fr.WriteData(1, true, []byte("<html>")))
 	sf.headers(2, false, ":status", "200")
-	sf.fr.WriteData(2, true, []byte("css"))
-	sf.fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8})
-	sf.fr.WriteGoAway(1, http2.ErrCodeNo, nil)
+	must(sf.fr.WriteData(2, true, []byte("css")))
+	must(sf.fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8}))
+	must(sf.fr.WriteGoAway(1, http2.ErrCodeNo, nil))
 
 	out, pushes, s1 := runFrames(t, sf.buf.Bytes())
 	if len(pushes) != 2 || pushes[0].Request.URL.Path != "/a.css" || pushes[1].Request.URL.Path != "/b.js" ||
@@ -117,12 +125,12 @@ func TestConn_protocolErrors(t *testing.T) {
 		name  string
 		write func(sf *serverFrames)
 	}{
-		{"continuation without block", func(sf *serverFrames) { sf.fr.WriteContinuation(1, true, nil) }},
+		{"continuation without block", func(sf *serverFrames) { must(sf.fr.WriteContinuation(1, true, nil)) }},
 		{"promise of odd stream", func(sf *serverFrames) { sf.pushPromise(1, 3, "/x") }},
 		{"headers on unopened stream", func(sf *serverFrames) { sf.headers(7, true, ":status", "200") }},
 		{"interleaved block", func(sf *serverFrames) {
-			sf.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: sf.block(":status", "200")})
-			sf.fr.WritePing(false, [8]byte{})
+			must(sf.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: sf.block(":status", "200")}))
+			must(sf.fr.WritePing(false, [8]byte{}))
 		}},
 	}
 	for _, tt := range tests {
@@ -142,12 +150,12 @@ func TestConn_protocolErrors(t *testing.T) {
 
 func FuzzConn_Frames(f *testing.F) {
 	sf := newServerFrames()
-	sf.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 100})
+	must(sf.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 100}))
 	sf.pushPromise(1, 2, "/a.css")
 	sf.headers(1, false, ":status", "103", "link", "</a.css>; rel=preload")
 	sf.headers(1, false, ":status", "200")
-	sf.fr.WriteData(1, false, []byte("abc"))
-	sf.fr.WriteRSTStream(2, http2.ErrCodeCancel)
+	must(sf.fr.WriteData(1, false, []byte("abc")))
+	must(sf.fr.WriteRSTStream(2, http2.ErrCodeCancel))
 	sf.headers(1, true, "trailer", "x")
 	f.Add(sf.buf.Bytes())
 	f.Add([]byte{})

@@ -63,7 +63,7 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
 	s := &stream{c: c, req: req, trace: httptrace.ContextClientTrace(ctx), gotResp: make(chan struct{})}
 
 	c.mu.Lock()
-	for c.err == nil && !c.goAway && uint32(c.active) >= c.peerMaxStreams && ctx.Err() == nil {
+	for c.err == nil && !c.goAway && int64(c.active) >= int64(c.peerMaxStreams) && ctx.Err() == nil {
 		stop := context.AfterFunc(ctx, func() {
 			c.mu.Lock()
 			c.cond.Broadcast()
@@ -190,7 +190,7 @@ func (s *stream) cancel(why error) {
 		why = context.Canceled
 	}
 	// Unread bytes will never be read: give their credit back.
-	connIncr := c.creditConn(uint32(s.buf.Len()))
+	connIncr := c.creditConn(uint32(s.buf.Len())) //nolint:gosec // the buffer never exceeds InitialWindowSize, a uint32
 	s.buf.Reset()
 	s.finish(fmt.Errorf("%w: %w", ErrStreamDone, why))
 	if s.push != nil {
@@ -230,12 +230,12 @@ func (b body) Read(p []byte) (int, error) {
 	}
 	n, _ := s.buf.Read(p)
 	var streamIncr uint32
-	s.unacked += uint32(n)
+	s.unacked += uint32(n) //nolint:gosec // n is at most the buffer, which never exceeds InitialWindowSize
 	if s.bodyErr == nil && s.unacked >= c.cfg.InitialWindowSize/4 {
 		streamIncr = s.unacked
 		s.unacked = 0
 	}
-	connIncr := c.creditConn(uint32(n))
+	connIncr := c.creditConn(uint32(n)) //nolint:gosec // as above
 	c.mu.Unlock()
 	c.sendWindowUpdates(s.id, streamIncr, connIncr)
 	return n, nil
