@@ -60,14 +60,14 @@ func TestBrowser_SeesEarlyHints(t *testing.T) {
 		w.Header().Del("Link")
 		time.Sleep(200 * time.Millisecond)
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, `<!doctype html><html><head><link rel=stylesheet href=/s.css></head><body><p>hi</p></body></html>`)
+		_, _ = io.WriteString(w, `<!doctype html><html><head><link rel=stylesheet href=/s.css></head><body><p>hi</p></body></html>`)
 	})
 	mux.HandleFunc("/s.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css")
 		// Chromium hands an early-hints preload to the page through the
 		// HTTP cache: an uncacheable one is fetched twice.
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		io.WriteString(w, "p{color:red}")
+		_, _ = io.WriteString(w, "p{color:red}")
 	})
 	srv, spki := startTLS(t, mux)
 	// Through a relay with a round trip: see edgeRTT for why loopback alone

@@ -20,7 +20,7 @@ func TestServerLog_ServeHTTP(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints)
 		w.Header().Del("Link")
 		time.Sleep(20 * time.Millisecond)
-		io.WriteString(w, "<p>page")
+		_, _ = io.WriteString(w, "<p>page")
 	})
 	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
 	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) {})
@@ -38,8 +38,11 @@ func TestServerLog_ServeHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	get("/page?x=1")
 	mark := log.Len()

@@ -60,7 +60,7 @@ type stack struct {
 }
 
 func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return slog.New(slog.DiscardHandler)
 }
 
 func newRelay(t testing.TB, network, target string, rtt time.Duration) *netem.Relay {
@@ -86,7 +86,7 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go origin.Serve(ln)
+	go func() { _ = origin.Serve(ln) }() // returns when the cleanup closes it
 	t.Cleanup(func() { origin.Close() })
 	far := newRelay(t, "tcp", ln.Addr().String(), originRTT)
 
@@ -112,7 +112,10 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); st.srv.Serve(ctx) }()
+	go func() {
+		defer close(done)
+		_ = st.srv.Serve(ctx) // ends with the cleanup's cancel
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	st.spki = server.SPKIHash(st.srv.Certificate())
 
@@ -253,7 +256,7 @@ func originSite(think time.Duration) http.Handler {
 			} else {
 				w.Header().Set("Cache-Control", "public, max-age=3600")
 			}
-			io.WriteString(w, body)
+			_, _ = io.WriteString(w, body)
 		}
 	}
 	pad := strings.Repeat("/* padding so the file is not trivially small */\n", 40)
@@ -266,7 +269,7 @@ func originSite(think time.Duration) http.Handler {
 		// page stays public (no-store would make it private to the
 		// middleware).
 		w.Header().Set("Cache-Control", "no-cache")
-		io.WriteString(w, `<!doctype html><html><head><meta charset=utf-8><title>Early Hints</title>
+		_, _ = io.WriteString(w, `<!doctype html><html><head><meta charset=utf-8><title>Early Hints</title>
 <link rel=stylesheet href=`+cssPath+`>
 <script src=`+jsPath+`></script>
 </head><body><h1>Hello</h1><p>This text paints once the stylesheet and the script are in.</p></body></html>`)
