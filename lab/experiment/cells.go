@@ -69,8 +69,10 @@ func (s *Scenario) Cells() []Cell {
 					}
 					for _, proto := range m.Protocols {
 						for _, cache := range m.Caches {
-							base := Cell{Matrix: m.Name, Page: page, Strategy: None, Protocol: proto, Cache: cache,
-								Network: network, ThinkMS: think, Browser: s.Browser, Runs: runs}
+							base := Cell{
+								Matrix: m.Name, Page: page, Strategy: None, Protocol: proto, Cache: cache,
+								Network: network, ThinkMS: think, Browser: s.Browser, Runs: runs,
+							}
 							add(base)
 							for _, st := range m.Strategies {
 								c := base

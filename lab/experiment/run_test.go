@@ -2,14 +2,13 @@ package experiment
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 )
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // tinyScenario is one network, one run per cell, every strategy on HTTP/2
 // and Early Hints on HTTP/3.

@@ -199,7 +199,7 @@ func ParseScenario(r io.Reader) (*Scenario, error) {
 
 // LoadScenario reads a YAML scenario file.
 func LoadScenario(path string) (*Scenario, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // the operator names the scenario file
 	if err != nil {
 		return nil, fmt.Errorf("experiment: open scenario: %w", err)
 	}

@@ -113,8 +113,10 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		return nil, err
 	}
 
-	srvCfg := server.Config{Addr: "127.0.0.1:0", DisableHTTP3: c.Protocol != H3, Logger: cfg.logger,
-		ShutdownTimeout: 2 * time.Second}
+	srvCfg := server.Config{
+		Addr: "127.0.0.1:0", DisableHTTP3: c.Protocol != H3, Logger: cfg.logger,
+		ShutdownTimeout: 2 * time.Second,
+	}
 	switch cfg.netem {
 	case Packet:
 		st.pkt, err = netem.NewPacketNet(ctx, netem.PacketConfig{Profile: cfg.network, Logger: cfg.logger})
@@ -268,7 +270,8 @@ func (st *stack) Close() {
 	if st.cancel != nil {
 		st.cancel()
 		select {
-		case <-st.served:
+		case err := <-st.served:
+			_ = err // serving ends with an error once cancelled; that is the expected end
 		case <-time.After(3 * time.Second):
 		}
 	}

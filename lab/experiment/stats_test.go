@@ -53,16 +53,24 @@ func TestBoundInputs_Bound(t *testing.T) {
 	}{
 		// 4G: RTT 70 ms; 80 000 critical bytes at 10 Mbit/s (1.25 MB/s) =
 		// 64 ms; T + δ = 300 + 40 = 340 ms > RTT + x_R = 134 ms.
-		{name: "long think: network bound", in: BoundInputs{Think: 300 * time.Millisecond, Delta: 40 * time.Millisecond,
-			RTT: 70 * time.Millisecond, CriticalBytes: 80_000, BytesPerSecond: 1_250_000}, xr: 64 * time.Millisecond, bound: 134 * time.Millisecond},
+		{name: "long think: network bound", in: BoundInputs{
+			Think: 300 * time.Millisecond, Delta: 40 * time.Millisecond,
+			RTT: 70 * time.Millisecond, CriticalBytes: 80_000, BytesPerSecond: 1_250_000,
+		}, xr: 64 * time.Millisecond, bound: 134 * time.Millisecond},
 		// No think: only the discovery delay can be saved.
-		{name: "no think: discovery bound", in: BoundInputs{Delta: 40 * time.Millisecond,
-			RTT: 70 * time.Millisecond, CriticalBytes: 80_000, BytesPerSecond: 1_250_000}, xr: 64 * time.Millisecond, bound: 40 * time.Millisecond},
+		{name: "no think: discovery bound", in: BoundInputs{
+			Delta: 40 * time.Millisecond,
+			RTT:   70 * time.Millisecond, CriticalBytes: 80_000, BytesPerSecond: 1_250_000,
+		}, xr: 64 * time.Millisecond, bound: 40 * time.Millisecond},
 		// 3G: 300 ms RTT, 200 000 B at 200 000 B/s = 1 s; T + δ = 1.1 s < 1.3 s.
-		{name: "slow link", in: BoundInputs{Think: time.Second, Delta: 100 * time.Millisecond,
-			RTT: 300 * time.Millisecond, CriticalBytes: 200_000, BytesPerSecond: 200_000}, xr: time.Second, bound: 1100 * time.Millisecond},
-		{name: "unlimited bandwidth", in: BoundInputs{Think: time.Second, RTT: 20 * time.Millisecond, CriticalBytes: 1 << 20},
-			xr: 0, bound: 20 * time.Millisecond},
+		{name: "slow link", in: BoundInputs{
+			Think: time.Second, Delta: 100 * time.Millisecond,
+			RTT: 300 * time.Millisecond, CriticalBytes: 200_000, BytesPerSecond: 200_000,
+		}, xr: time.Second, bound: 1100 * time.Millisecond},
+		{
+			name: "unlimited bandwidth", in: BoundInputs{Think: time.Second, RTT: 20 * time.Millisecond, CriticalBytes: 1 << 20},
+			xr: 0, bound: 20 * time.Millisecond,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,8 +92,10 @@ func TestAnalyse(t *testing.T) {
 	warm.Cache = Warm
 	cells := []CellResult{
 		{Cell: base, RTTMS: 70, Samples: []Sample{{RenderMS: 900, LoadMS: 1500}, {RenderMS: 1000, LoadMS: 1600}, {RenderMS: 1100, LoadMS: 1700}}},
-		{Cell: eh, RTTMS: 70, Samples: []Sample{{RenderMS: 700, LoadMS: 1400, Bytes: 10}, {RenderMS: 800, LoadMS: 1500, Bytes: 30}, {RenderMS: 900, LoadMS: 1600, Bytes: 20}},
-			downBps: 1_250_000},
+		{
+			Cell: eh, RTTMS: 70, Samples: []Sample{{RenderMS: 700, LoadMS: 1400, Bytes: 10}, {RenderMS: 800, LoadMS: 1500, Bytes: 30}, {RenderMS: 900, LoadMS: 1600, Bytes: 20}},
+			downBps: 1_250_000,
+		},
 		{Cell: warm, RTTMS: 70, Samples: []Sample{{RenderMS: 500}}},
 	}
 	cells[1].manifest.CriticalBytes = 80_000

@@ -97,7 +97,7 @@ func WriteJSON(w io.Writer, res *experiment.Results) error {
 // WriteFiles writes results.json and results.csv into dir, creating it.
 // It returns the paths written.
 func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("report: create output directory: %w", err)
 	}
 	var paths []string
@@ -106,7 +106,7 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 		write func(io.Writer, *experiment.Results) error
 	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}} {
 		p := filepath.Join(dir, out.name)
-		f, err := os.Create(p)
+		f, err := os.Create(p) //nolint:gosec // the operator names the output directory
 		if err != nil {
 			return paths, fmt.Errorf("report: %w", err)
 		}

@@ -22,9 +22,11 @@ func sampleResults() *experiment.Results {
 	push.Cache = experiment.Warm
 	return &experiment.Results{Scenario: "t", Cells: []experiment.CellResult{
 		{Cell: base, Runs: 3, Render: experiment.Summary{Median: 1000, IQR: 50}, Load: experiment.Summary{Median: 1500}, Bytes: 20000},
-		{Cell: eh, Runs: 3, Render: experiment.Summary{Median: 900, IQR: 20}, Load: experiment.Summary{Median: 1400}, Bytes: 20000,
+		{
+			Cell: eh, Runs: 3, Render: experiment.Summary{Median: 900, IQR: 20}, Load: experiment.Summary{Median: 1400}, Bytes: 20000,
 			Gain:  &experiment.Gain{RenderMS: 100, RenderPct: 10, LoadMS: 100, LoadPct: 6.7},
-			Bound: &experiment.Bound{BoundMS: 134, DeltaMS: 40, XRMS: 64, Fraction: 100.0 / 134}},
+			Bound: &experiment.Bound{BoundMS: 134, DeltaMS: 40, XRMS: 64, Fraction: 100.0 / 134},
+		},
 		{Cell: push, Skipped: "no cookies"},
 	}}
 }
@@ -55,9 +57,16 @@ func TestWriteCSV(t *testing.T) {
 		row         int
 		name, value string
 	}{
-		{1, "render_ms_median", "1000"}, {1, "render_gain_ms", ""}, {1, "bound_ms", ""},
-		{2, "render_gain_ms", "100"}, {2, "bound_ms", "134"}, {2, "bound_fraction", "0.746"}, {2, "render_ms_iqr", "20"},
-		{3, "runs", "0"}, {3, "render_ms_median", ""}, {3, "skipped", "no cookies"},
+		{1, "render_ms_median", "1000"},
+		{1, "render_gain_ms", ""},
+		{1, "bound_ms", ""},
+		{2, "render_gain_ms", "100"},
+		{2, "bound_ms", "134"},
+		{2, "bound_fraction", "0.746"},
+		{2, "render_ms_iqr", "20"},
+		{3, "runs", "0"},
+		{3, "render_ms_median", ""},
+		{3, "skipped", "no cookies"},
 	}
 	for _, c := range checks {
 		if got := col(c.row, c.name); got != c.value {
