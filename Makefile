@@ -1,8 +1,8 @@
 # earlyhints — build, test, lint.
 #
 #   make test    everything: vet, the fast tests, then the slow ones
-#                (integration, chromium); installs curl, chromium,
-#                nghttp2-client and redis-server with apt-get when missing.
+#                (integration, chromium); installs curl, chromium, fonts,
+#                nghttp2-client and iproute2 with apt-get when missing.
 #                With CI=true a dependency that cannot be installed fails.
 #   make build   bin/earlyhints with the version stamped in
 #   make lint    golangci-lint v2 (installed with go install when missing)
@@ -22,7 +22,11 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 GOLANGCI_LINT := $(shell command -v golangci-lint 2>/dev/null || echo $(GOBIN)/golangci-lint)
 
 # command:debian-package pairs the slow tests need.
-TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client redis-server:redis-server
+TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2
+# Packages that provide no command: Chromium paints no text (so reports no
+# first contentful paint) without a font, and installs none by itself when
+# recommends are off.
+TEST_PACKAGES := fonts-liberation
 
 .PHONY: all test test-fast test-slow deps build lint fuzz bench clean
 
@@ -44,6 +48,9 @@ deps:
 	@missing=""; \
 	for pair in $(TEST_DEPS); do \
 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	for pkg in $(TEST_PACKAGES); do \
+	  dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	echo "installing with apt-get:$$missing"; \
