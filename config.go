@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/scan"
@@ -16,6 +17,7 @@ const (
 	DefaultMaxHeaderBytes = 4 << 10
 	DefaultScanBytes      = 64 << 10
 	DefaultPrivateQuorum  = 2
+	DefaultLearnInterval  = time.Second
 )
 
 // Config configures a Handler. The zero value works.
@@ -49,6 +51,11 @@ type Config struct {
 	IdentityKey []byte
 	// ScanBytes bounds how much of an HTML response is scanned. 0 means 64 KiB.
 	ScanBytes int
+	// LearnInterval is the least time between two analyses of public
+	// responses of one route; views in between pass through unanalysed
+	// (private responses are always counted, for the quorum). 0 means 1s;
+	// negative means every response.
+	LearnInterval time.Duration
 	// DisableScan learns only from Link headers, not from the HTML.
 	DisableScan bool
 	// DisableLearning never records observations (hints come from the store
@@ -104,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ScanBytes == 0 {
 		c.ScanBytes = DefaultScanBytes
+	}
+	if c.LearnInterval == 0 {
+		c.LearnInterval = DefaultLearnInterval
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}

@@ -9,6 +9,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -468,5 +469,41 @@ func TestSend(t *testing.T) {
 	}
 	if v.resp.Header.Get("Link") != "" {
 		t.Fatalf("Send leaked Link into the final response")
+	}
+}
+
+// TestHandler_LearnInterval: a busy page is analysed at most once per
+// interval; with a negative interval every view teaches (and a deploy
+// that renames assets is picked up at once).
+func TestHandler_LearnInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		want     string
+	}{
+		{"once per interval", time.Hour, "app.v1.js"},
+		{"every view", -1, "app.v2.js"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var version atomic.Int32
+			version.Store(1)
+			origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				fmt.Fprintf(w, `<html><head><script src="/app.v%d.js"></script></head></html>`, version.Load())
+			})
+			h, ev := newHandler(t, origin, earlyhints.Config{LearnInterval: tc.interval})
+			srv := startH2(t, h)
+			navigate(t, srv.Client(), srv.URL+"/", nil)
+			ev.wait(t, earlyhints.EventLearned)
+			version.Store(2) // a deploy
+			navigate(t, srv.Client(), srv.URL+"/", nil)
+			if tc.interval < 0 {
+				ev.wait(t, earlyhints.EventLearned)
+			}
+			v := navigate(t, srv.Client(), srv.URL+"/", nil)
+			if len(v.early) != 1 || !strings.Contains(v.early[0].Get("Link"), tc.want) {
+				t.Fatalf("103 %v, want it to name %s", v.early, tc.want)
+			}
+		})
 	}
 }

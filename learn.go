@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/scan"
@@ -34,10 +35,33 @@ type learner struct {
 
 	mu    sync.RWMutex
 	known map[string]struct{} // hinted targets, to forget them on 404/410
+
+	lastMu sync.Mutex
+	last   map[string]time.Time // route → when a public response was last learned from
 }
 
 func newLearner(h *Handler) *learner {
-	return &learner{h: h, sem: make(chan struct{}, maxLearners), known: make(map[string]struct{})}
+	return &learner{h: h, sem: make(chan struct{}, maxLearners), known: make(map[string]struct{}), last: make(map[string]time.Time)}
+}
+
+// due reports whether a public response of route should be learned from,
+// at most once per LearnInterval, and notes that it will be.
+func (l *learner) due(route string) bool {
+	interval := l.h.cfg.LearnInterval
+	if interval < 0 {
+		return true
+	}
+	now := time.Now()
+	l.lastMu.Lock()
+	defer l.lastMu.Unlock()
+	if t, ok := l.last[route]; ok && now.Sub(t) < interval {
+		return false
+	}
+	if len(l.last) >= maxKnownTargets {
+		clear(l.last) // a rare reset costs one extra analysis per route
+	}
+	l.last[route] = now
+	return true
 }
 
 func (l *learner) wait() { l.wg.Wait() }

@@ -121,9 +121,15 @@ func (o *observingWriter) startLearning() {
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
 		return
 	}
+	private := isPrivate(o.r, hdr)
+	if !private && !o.h.learner.due(o.route) {
+		// Learned from this page a moment ago: analysing every view of a
+		// busy page would cost CPU and teach nothing new.
+		return
+	}
 	p := &pending{
 		links:           append(slices.Clone(o.earlyLinks), hdr.Values("Link")...),
-		private:         isPrivate(o.r, hdr),
+		private:         private,
 		contentType:     ct,
 		contentEncoding: hdr.Get("Content-Encoding"),
 	}
