@@ -113,21 +113,45 @@ func (l *Link) Send(p []byte) bool {
 // send admits a packet counted as wire bytes, with an optional per-flow order
 // and loss penalty (see shaper.admit), delivered to out.
 func (l *Link) send(p []byte, wire int, order *time.Time, penalty time.Duration, out func([]byte)) verdict {
+	v, _ := l.enqueue(p, wire, order, penalty, out, false)
+	return v
+}
+
+// offer is send for a sender that must not lose the packet (a relay carrying
+// a TCP byte stream): when the queue has no room, nothing is dropped or
+// counted, the verdict is full and retry says when to offer it again. The
+// room check and the enqueue happen under one lock, so senders sharing the
+// Link cannot both take the last room.
+func (l *Link) offer(p []byte, wire int, order *time.Time, penalty time.Duration, out func([]byte)) (v verdict, retry time.Time) {
+	return l.enqueue(p, wire, order, penalty, out, true)
+}
+
+func (l *Link) enqueue(p []byte, wire int, order *time.Time, penalty time.Duration, out func([]byte), keep bool) (verdict, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
+	if keep && !l.closed {
+		switch {
+		case len(l.q) >= maxPending:
+			// A slot frees when the earliest packet is handed out.
+			return full, l.q[0].at
+		case !l.sh.fits(now, wire):
+			return full, l.sh.roomAt(now, wire)
+		}
+	}
 	l.stats.Sent++
 	if l.closed || len(l.q) >= maxPending {
 		l.stats.DroppedQueue++
-		return dropQueue
+		return dropQueue, time.Time{}
 	}
-	at, v := l.sh.admit(time.Now(), wire, order, penalty)
+	at, v := l.sh.admit(now, wire, order, penalty)
 	switch v {
 	case dropQueue:
 		l.stats.DroppedQueue++
-		return v
+		return v, time.Time{}
 	case dropLoss:
 		l.stats.DroppedLoss++
-		return v
+		return v, time.Time{}
 	}
 	l.seq++
 	heap.Push(&l.q, pending{at: at, seq: l.seq, p: p, deliver: out})
@@ -137,14 +161,7 @@ func (l *Link) send(p []byte, wire int, order *time.Time, penalty time.Duration,
 		default:
 		}
 	}
-	return deliver
-}
-
-// roomAt returns when a packet of wire bytes would find room in the queue.
-func (l *Link) roomAt(wire int) time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.sh.roomAt(time.Now(), wire)
+	return deliver, time.Time{}
 }
 
 // Stats returns the counters so far.

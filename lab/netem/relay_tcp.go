@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,11 +58,22 @@ func (r *Relay) serveTCP(client net.Conn) {
 }
 
 // pipeTCP moves one direction of a connection through a Link in segments.
-// The Link's queue never drops here: the reader waits for room instead, and
-// in-flight bytes are bounded per direction by MaxInFlight.
+// The relay terminates TCP, so it must never lose a byte of the stream: the
+// reader waits for room in the Link's queue instead of dropping, and
+// in-flight bytes are bounded per direction by MaxInFlight. A direction that
+// ends any other way than a delivered FIN closes both connections, so each
+// peer sees the end (EOF or reset) instead of waiting for bytes that will
+// never come, and the opposite direction's pipe ends too.
 func (r *Relay) pipeTCP(src, dst net.Conn, l *Link) {
 	out := newSegmentWriter(dst, r.cfg.MaxInFlight)
 	defer out.stop()
+	clean := false
+	defer func() {
+		if !clean {
+			src.Close()
+			dst.Close()
+		}
+	}()
 	var order time.Time // per-connection order: one flow's loss does not hold up another
 	buf := make([]byte, 32<<10)
 	for {
@@ -69,41 +81,50 @@ func (r *Relay) pipeTCP(src, dst net.Conn, l *Link) {
 		for off := 0; off < k; {
 			seg := append([]byte(nil), buf[off:min(k, off+relaySegment)]...)
 			off += len(seg)
-			wire := len(seg) + tcpOverhead
-			if !out.acquire(r.ctx, len(seg)) || !r.waitRoom(l, wire) {
+			if !out.acquire(r.ctx, len(seg)) || !r.sendSegment(l, seg, len(seg)+tcpOverhead, &order, out.push) {
 				return
-			}
-			if l.send(seg, wire, &order, r.penalty(), out.push) != deliver {
-				return // the Link is closed
 			}
 		}
 		if rerr != nil {
 			if rerr == io.EOF {
 				// The FIN travels the link too, after the data.
 				fin := func([]byte) { out.push(nil) }
-				if l.send(nil, tcpOverhead, &order, r.penalty(), fin) == deliver {
-					out.waitDone(r.ctx)
-				}
-			} else {
-				dst.Close() // reset the other side's read; ends its pipe too
+				clean = r.sendSegment(l, nil, tcpOverhead, &order, fin) && out.waitDone(r.ctx)
 			}
 			return
 		}
 	}
 }
 
-// waitRoom blocks until the Link's queue can take wire bytes.
-func (r *Relay) waitRoom(l *Link, wire int) bool {
-	for {
-		d := time.Until(l.roomAt(wire))
-		if d <= 0 {
-			return true
+// sendSegment hands a segment to the Link, waiting while its queue is full;
+// false if the Link is closed or the relay is stopping.
+func (r *Relay) sendSegment(l *Link, seg []byte, wire int, order *time.Time, out func([]byte)) bool {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
 		}
-		t := time.NewTimer(d)
+	}()
+	for {
+		v, retry := l.offer(seg, wire, order, r.penalty(), out)
+		switch v {
+		case deliver:
+			return true
+		case full:
+		default:
+			return false // the Link is closed
+		}
+		// The retry time can already have passed when the Link has not yet
+		// handed out a due packet; wait a little rather than spin.
+		d := max(time.Until(retry), 50*time.Microsecond)
+		if t == nil {
+			t = time.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
 		select {
 		case <-t.C:
 		case <-r.ctx.Done():
-			t.Stop()
 			return false
 		}
 	}
@@ -122,6 +143,7 @@ type segmentWriter struct {
 	inFlight int
 	stopped  bool
 	done     chan struct{}
+	finished atomic.Bool // the FIN was written after all the data
 }
 
 func newSegmentWriter(dst net.Conn, limit int) *segmentWriter {
@@ -168,11 +190,14 @@ func (w *segmentWriter) stop() {
 	w.cond.Broadcast()
 }
 
-// waitDone waits until the writer has written everything, including the FIN.
-func (w *segmentWriter) waitDone(ctx context.Context) {
+// waitDone waits until the writer has written everything, including the
+// FIN; false if a write failed or ctx ended first.
+func (w *segmentWriter) waitDone(ctx context.Context) bool {
 	select {
 	case <-w.done:
+		return w.finished.Load()
 	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -193,7 +218,7 @@ func (w *segmentWriter) run() {
 		w.mu.Unlock()
 		if p == nil {
 			if cw, ok := w.dst.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite()
+				w.finished.Store(cw.CloseWrite() == nil)
 			}
 			return
 		}

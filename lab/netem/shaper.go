@@ -12,6 +12,8 @@ const (
 	deliver verdict = iota
 	dropQueue
 	dropLoss
+	// full: no room in the queue yet; the sender keeps the packet (see Link.offer).
+	full
 )
 
 // defaultSeed is used when LinkConfig.Seed is 0.
