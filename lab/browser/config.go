@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -48,6 +49,13 @@ type Config struct {
 	// Cache is the HTTP cache; share one Cache between visits for a warm
 	// run. Nil means a fresh cache per Load (cold).
 	Cache *Cache
+	// Jar holds the cookies of the loads that share it: every request of a
+	// load (document, resources, on h1, h2, h3 and the h2push client)
+	// carries the jar's cookies, and every response's Set-Cookie, pushed
+	// responses included, goes into it. Share one Jar with the Cache for a
+	// returning visitor. It must be safe for concurrent use, as
+	// net/http/cookiejar's is. Nil means no cookies are sent or kept.
+	Jar http.CookieJar
 	// AcceptPush enables HTTP/2 server push (h2 only): the page is loaded
 	// with the lab's own HTTP/2 client (package h2push).
 	AcceptPush bool

@@ -312,6 +312,9 @@ func (p *page) readPush(e *entry) {
 		p.mu.Lock()
 		e.FirstByte = p.since()
 		p.mu.Unlock()
+		// A pushed response's cookies count as if the page had asked for
+		// it: the server may set state (a cache digest) on any response.
+		keepCookies(p.cfg.Jar, e.push.Request.URL, resp)
 		n, raw, err = p.readBody(resp.Body, nil)
 		resp.Body.Close()
 	}

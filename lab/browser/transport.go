@@ -349,11 +349,15 @@ func (f *h3Fetcher) close() {
 func newFetcher(ctx context.Context, cfg Config, onPush func(*h2push.Push)) (fetcher, error) {
 	switch {
 	case cfg.Proto == H3:
-		return newH3Fetcher(ctx, cfg)
+		f, err := newH3Fetcher(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return withJar(f, cfg.Jar), nil
 	case cfg.Proto == H2 && (cfg.AcceptPush || cfg.H2PushClient):
-		return newPushFetcher(ctx, cfg, onPush), nil
+		return withJar(newPushFetcher(ctx, cfg, onPush), cfg.Jar), nil
 	default:
-		return newStdFetcher(ctx, cfg), nil
+		return withJar(newStdFetcher(ctx, cfg), cfg.Jar), nil
 	}
 }
 
