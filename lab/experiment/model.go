@@ -7,26 +7,33 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"time"
 
 	"github.com/earlyhints/earlyhints/lab/browser"
 )
 
-// modelKeepsCookies says whether the browser model sends back the cookies
-// it was given; cache-aware push on a warm cache depends on it.
-const modelKeepsCookies = false
-
 // modelBrowser is the lab's browser model (lab/browser) behind Browser.
 // It acts on Early Hints and accepts push on every HTTP/2 cell, and loads
 // h2 pages with the push-capable client even where nothing is pushed, so
 // that all strategies of a protocol are measured with the same client.
+//
+// A browser keeps its cache and its cookies across its loads, so a warm
+// load presents what the priming load was given, the cache digest cookie
+// of cache-aware push included; a new browser starts with neither.
 type modelBrowser struct {
 	env   Env
 	cache *browser.Cache
+	jar   http.CookieJar
 }
 
 func newModelBrowser(env Env) (Browser, error) {
-	return &modelBrowser{env: env, cache: &browser.Cache{}}, nil
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: cookie jar: %w", err)
+	}
+	return &modelBrowser{env: env, cache: &browser.Cache{}, jar: jar}, nil
 }
 
 func (b *modelBrowser) Load(ctx context.Context, url string) (Measurement, error) {
@@ -35,6 +42,7 @@ func (b *modelBrowser) Load(ctx context.Context, url string) (Measurement, error
 		TLS:           trustOnly(b.env.RootCAs),
 		DialContext:   b.env.DialContext,
 		Cache:         b.cache,
+		Jar:           b.jar,
 		UseEarlyHints: true,
 		AcceptPush:    b.env.Protocol == H2,
 		H2PushClient:  b.env.Protocol == H2,

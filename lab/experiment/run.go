@@ -169,10 +169,6 @@ func unavailable(c Cell, opts Options) string {
 		return fmt.Sprintf("no browser %q", c.Browser)
 	case (c.Strategy == Push || c.Strategy == PushDigest) && c.Protocol != H2:
 		return "push needs HTTP/2: HTTP/1.1 has no push and browsers never supported push over HTTP/3"
-	case c.Strategy == PushDigest && c.Cache == Warm && c.Browser == BrowserModel && !modelKeepsCookies:
-		// Without the cookie the server cannot know the cache, and the
-		// cell would only repeat plain push under another name.
-		return "the browser model keeps no cookies, so the cache digest cookie never comes back on a revisit"
 	}
 	return ""
 }

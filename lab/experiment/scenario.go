@@ -150,9 +150,9 @@ type NetworkDef struct {
 	Loss float64 `yaml:"loss"`
 	// Jitter varies each packet's one-way delay by up to this much.
 	Jitter Duration `yaml:"jitter"`
-	// QueueBytes is each direction's queue; 0 = netem's default. The TCP
-	// relay of relay mode always uses a queue of at least 8 MiB (see
-	// tcpRelayQueue); it applies to the UDP relay and packet mode.
+	// QueueBytes is each direction's queue; 0 = netem's default. In relay
+	// mode a full queue delays TCP segments (the relay never drops bytes of
+	// a stream) and drops UDP datagrams, as in packet mode.
 	QueueBytes int `yaml:"queue_bytes"`
 }
 

@@ -152,7 +152,7 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		st.env.UDPAddr = st.srv.UDPAddr()
 		st.env.URL = "https://" + st.srv.Addr() + st.site.Manifest().HTMLPath
 	default:
-		tcp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: tcpRelayProfile(cfg.network), Target: st.srv.Addr(), Network: "tcp", Logger: cfg.logger})
+		tcp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: cfg.network, Target: st.srv.Addr(), Network: "tcp", Logger: cfg.logger})
 		if err != nil {
 			return nil, fmt.Errorf("experiment: tcp relay: %w", err)
 		}
@@ -174,22 +174,6 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		st.env.URL = "https://" + tcp.Addr().String() + st.site.Manifest().HTMLPath
 	}
 	return st, nil
-}
-
-// tcpRelayQueue is the queue of the TCP relay's links. The TCP relay
-// never drops by design (its readers wait for room in the queue), but
-// when several connections share a link, two of them can see room at once
-// and the second segment is dropped from the byte stream, which stalls
-// that connection until the page load times out. A queue larger than any
-// page keeps that from happening; backpressure then comes from the relay's
-// per-connection in-flight bound instead.
-const tcpRelayQueue = 8 << 20
-
-// tcpRelayProfile returns p with queues that the TCP relay cannot overflow.
-func tcpRelayProfile(p netem.Profile) netem.Profile {
-	p.Up.QueueBytes = max(p.Up.QueueBytes, tcpRelayQueue)
-	p.Down.QueueBytes = max(p.Down.QueueBytes, tcpRelayQueue)
-	return p
 }
 
 // productStack assembles the earlyhints product in front of the origin as
