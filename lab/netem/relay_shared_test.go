@@ -17,28 +17,13 @@ import (
 // 8-byte seed the client sends first, then closes.
 func bulkServer(t *testing.T, size int) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var seed [8]byte
-				if _, err := io.ReadFull(c, seed[:]); err != nil {
-					return
-				}
-				_, _ = c.Write(bulkPayload(binary.BigEndian.Uint64(seed[:]), size))
-			}()
+	return serveTCP(t, func(c net.Conn) {
+		var seed [8]byte
+		if _, err := io.ReadFull(c, seed[:]); err != nil {
+			return
 		}
-	}()
-	return ln
+		_, _ = c.Write(bulkPayload(binary.BigEndian.Uint64(seed[:]), size))
+	})
 }
 
 // bulkPayload is a byte stream unique to seed, so a segment delivered to

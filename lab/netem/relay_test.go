@@ -12,11 +12,18 @@ import (
 
 func tcpEchoServer(t *testing.T) net.Listener {
 	t.Helper()
+	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
+}
+
+// serveTCP accepts connections on a loopback port until the test ends and
+// runs handle on each, closing the connection after.
+func serveTCP(t *testing.T, handle func(net.Conn)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -25,7 +32,7 @@ func tcpEchoServer(t *testing.T) net.Listener {
 			}
 			go func() {
 				defer c.Close()
-				_, _ = io.Copy(c, c)
+				handle(c)
 			}()
 		}
 	}()
