@@ -99,9 +99,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.timer = time.AfterFunc(p.cfg.Timeout, func() { cancel(ErrOriginTimeout) })
 	defer ex.timer.Stop()
 	ctx = context.WithValue(ctx, exchangeKey{}, ex)
-	ow := newOriginWriter(w)
-	p.rp.ServeHTTP(ow, r.WithContext(ctx))
-	ow.finish()
+	p.rp.ServeHTTP(newOriginWriter(w), r.WithContext(ctx))
 }
 
 // misdirected answers a request for a host that no origin serves: 421 tells

@@ -92,8 +92,3 @@ func (o *originWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach the writer below.
 func (o *originWriter) Unwrap() http.ResponseWriter { return o.w }
-
-// finish runs after ReverseProxy returns. A response that failed before its
-// final status has already been answered by the error handler; nothing is
-// left to do, but keeping the hook makes the lifecycle explicit.
-func (o *originWriter) finish() {}

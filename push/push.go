@@ -327,7 +327,6 @@ func (p *Pusher) Wrap(next http.Handler) http.Handler {
 		}
 		rw := &recorder{ResponseWriter: w, p: p, r: r, st: st}
 		next.ServeHTTP(rw, r)
-		rw.done()
 	})
 }
 
@@ -336,7 +335,6 @@ func (p *Pusher) servePushed(next http.Handler, w http.ResponseWriter, r *http.R
 	r.Header.Del(pushMarker)
 	rw := &recorder{ResponseWriter: w, p: p, r: r}
 	next.ServeHTTP(rw, r)
-	rw.done()
 	target := absolute(r)
 	if err := r.Context().Err(); err != nil {
 		p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushCancelled, Route: target, Proto: r.Proto, Bytes: int(rw.bytes)})
@@ -479,8 +477,6 @@ func (rw *recorder) Push(target string, opts *http.PushOptions) error {
 	}
 	return http.ErrNotSupported
 }
-
-func (rw *recorder) done() {}
 
 func cacheable(hdr http.Header) bool {
 	cc := strings.ToLower(strings.Join(hdr.Values("Cache-Control"), ","))
