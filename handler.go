@@ -229,25 +229,41 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 
 // capValues appends the Link values of links to dst within the configured
 // caps, in order.
+// The store may have been filled under other caps (a shared store, a
+// changed config), so they are applied again here.
 func (h *Handler) capValues(dst []string, links []hintstore.Link) ([]string, int) {
-	preloads, preconnects, size := 0, 0, 0
+	b := budget{cfg: &h.cfg}
 	for _, l := range links {
 		isPreconnect := strings.Contains(l.Value, "rel=preconnect") || strings.Contains(l.Value, `rel="preconnect"`)
-		if isPreconnect && preconnects >= h.cfg.MaxPreconnects || !isPreconnect && preloads >= h.cfg.MaxPreloads {
-			continue
+		if b.admit(isPreconnect, l.Value) {
+			dst = append(dst, l.Value)
 		}
-		if size+len(l.Value)+2 > h.cfg.MaxHeaderBytes {
-			continue
-		}
-		if isPreconnect {
-			preconnects++
-		} else {
-			preloads++
-		}
-		size += len(l.Value) + 2
-		dst = append(dst, l.Value)
 	}
-	return dst, size
+	return dst, b.size
+}
+
+// budget applies the per-103 caps: preloads, preconnects and Link bytes
+// (each value plus its ", " separator).
+type budget struct {
+	cfg                         *Config
+	preloads, preconnects, size int
+}
+
+// admit reports whether value still fits, and counts it when it does.
+func (b *budget) admit(preconnect bool, value string) bool {
+	switch {
+	case preconnect && b.preconnects >= b.cfg.MaxPreconnects,
+		!preconnect && b.preloads >= b.cfg.MaxPreloads,
+		b.size+len(value)+2 > b.cfg.MaxHeaderBytes:
+		return false
+	}
+	if preconnect {
+		b.preconnects++
+	} else {
+		b.preloads++
+	}
+	b.size += len(value) + 2
+	return true
 }
 
 // Send writes one 103 Early Hints response with hints to w, from

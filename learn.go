@@ -156,11 +156,8 @@ type hintID struct {
 func (l *learner) capLinks(page *url.URL, hints []Hint) []hintstore.Link {
 	cfg := &l.h.cfg
 	links := make([]hintstore.Link, 0, min(len(hints), cfg.MaxPreloads+cfg.MaxPreconnects))
-	preloads, preconnects, size := 0, 0, 0
+	b := budget{cfg: cfg}
 	for _, h := range hints {
-		if h.Rel == RelPreconnect && preconnects >= cfg.MaxPreconnects || h.Rel != RelPreconnect && preloads >= cfg.MaxPreloads {
-			continue
-		}
 		// Chromium drops a 103 link that carries media, imagesrcset,
 		// imagesizes or integrity (link_header_parser.cc). Written without
 		// them, a responsive image or a media-dependent stylesheet would be
@@ -170,17 +167,9 @@ func (l *learner) capLinks(page *url.URL, hints []Hint) []hintstore.Link {
 			continue
 		}
 		h.Integrity = ""
-		v := h.Format(page)
-		if size+len(v)+2 > cfg.MaxHeaderBytes {
-			continue
+		if v := h.Format(page); b.admit(h.Rel == RelPreconnect, v) {
+			links = append(links, hintstore.Link{Target: h.URL, Value: v})
 		}
-		size += len(v) + 2
-		if h.Rel == RelPreconnect {
-			preconnects++
-		} else {
-			preloads++
-		}
-		links = append(links, hintstore.Link{Target: h.URL, Value: v})
 	}
 	return links
 }
