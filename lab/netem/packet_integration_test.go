@@ -142,13 +142,7 @@ func TestPacketNet_TCPThroughput(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		chunk := make([]byte, 64<<10)
-		end := time.Now().Add(2500 * time.Millisecond)
-		for time.Now().Before(end) {
-			if _, err := c.Write(chunk); err != nil {
-				return
-			}
-		}
+		writeFor(c, 2500*time.Millisecond, 64<<10)
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()

@@ -15,6 +15,16 @@ func tcpEchoServer(t *testing.T) net.Listener {
 	return serveTCP(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
+// writeFor writes chunks of size bytes to c for d, or until a write fails.
+func writeFor(c net.Conn, d time.Duration, size int) {
+	chunk := make([]byte, size)
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if _, err := c.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
 // serveTCP accepts connections on a loopback port until the test ends and
 // runs handle on each, closing the connection after.
 func serveTCP(t *testing.T, handle func(net.Conn)) net.Listener {
@@ -115,12 +125,7 @@ func TestRelay_TCPThroughput(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		chunk := make([]byte, 32<<10)
-		for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
-			if _, err := c.Write(chunk); err != nil {
-				return
-			}
-		}
+		writeFor(c, 1500*time.Millisecond, 32<<10)
 	}()
 	p := Profile{Name: "bulk", Down: LinkConfig{Delay: 5 * time.Millisecond, Bandwidth: bw}}
 	r := newTestRelay(t, RelayConfig{Profile: p, Target: ln.Addr().String(), MaxInFlight: 256 << 10})
