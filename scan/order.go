@@ -10,8 +10,9 @@ import (
 // priority order, one link per (relation, URL), the plain first image only
 // when no image was marked fetchpriority=high, a preconnect for every
 // third-party origin on the critical path, and dns-prefetch only for
-// origins without a preconnect.
-func (s *scanner) links() []linkheader.Link {
+// origins without a preconnect. It also returns how many of the links,
+// at the front, are what rendering waits for.
+func (s *scanner) links() ([]linkheader.Link, int) {
 	cands := s.cands
 	if s.highImages > 0 {
 		cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.firstImage })
@@ -49,6 +50,7 @@ func (s *scanner) links() []linkheader.Link {
 	seen := make(map[key]bool, len(cands))
 	preconnected := map[string]bool{}
 	out := make([]linkheader.Link, 0, min(len(cands), s.opts.MaxLinks))
+	blocking := 0
 	for _, c := range cands {
 		if len(out) == s.opts.MaxLinks {
 			break
@@ -74,8 +76,11 @@ func (s *scanner) links() []linkheader.Link {
 			}
 		}
 		out = append(out, c.link)
+		if c.class <= classFont {
+			blocking = len(out) // classes sort first: a prefix
+		}
 	}
-	return out
+	return out, blocking
 }
 
 // byClass is a stable sort by class: a bucket pass per class, cheaper than

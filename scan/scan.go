@@ -132,6 +132,11 @@ type Result struct {
 	// Links are preload/modulepreload/preconnect candidates in the order a
 	// browser prioritises them, with absolute URIs when Options.Base is set.
 	Links []linkheader.Link
+	// Blocking is how many of Links, at the front, are what rendering
+	// waits for: render-blocking stylesheets, synchronous scripts of the
+	// head, fonts, and the explicit preloads of those kinds (not
+	// fetchpriority=low). Links[:Blocking] are the critical path.
+	Blocking int
 	// Base is the effective base URL (after <base href>).
 	Base *url.URL
 	// Truncated is true when the scan stopped at MaxBytes before </head>.
@@ -160,8 +165,10 @@ func Scan(r io.Reader, opts Options) (Result, error) {
 	defer body.close()
 	s := newScanner(body, opts)
 	s.run()
+	links, blocking := s.links()
 	res := Result{
-		Links:        s.links(),
+		Links:        links,
+		Blocking:     blocking,
 		Base:         s.base,
 		Truncated:    s.truncated,
 		Charset:      body.charset,

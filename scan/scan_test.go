@@ -243,6 +243,13 @@ func TestScan_Order(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("order:\n got %q\nwant %q", got, want)
 	}
+	res, err := Scan(strings.NewReader(html), Options{Base: mustURL(t, page)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blocking != 4 { // the stylesheets, the sync script and the font
+		t.Errorf("Blocking = %d, want 4", res.Blocking)
+	}
 }
 
 func TestScan_NoBase(t *testing.T) {
