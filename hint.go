@@ -59,6 +59,26 @@ func isDestination(as string) bool {
 	return false
 }
 
+// AcceptedDestination reports whether Chromium preloads a 103 link with
+// this as= value (compared case-insensitively).
+func AcceptedDestination(as string) bool { return isDestination(strings.ToLower(as)) }
+
+// DroppedAttributes returns the attributes of l for which Chromium's 103
+// parser drops the whole link: any but as, crossorigin, type and
+// fetchpriority (media, imagesrcset, imagesizes, integrity, nopush, anchor,
+// unknown ones). Firefox still acts on such a link.
+func DroppedAttributes(l linkheader.Link) []string {
+	var dropped []string
+	for _, p := range l.Params {
+		switch strings.ToLower(p.Key) {
+		case "as", "crossorigin", "type", "fetchpriority", "rel":
+		default:
+			dropped = append(dropped, strings.ToLower(p.Key))
+		}
+	}
+	return dropped
+}
+
 // HintFromLink validates l as a hint for the page at page (which must be
 // absolute; pass the effective base when the document has <base href>),
 // resolving its target against page as a browser does.

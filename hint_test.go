@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -506,5 +507,31 @@ func BenchmarkHint_Format(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = h.Format(page)
+	}
+}
+
+func TestDroppedAttributes(t *testing.T) {
+	tests := []struct {
+		value string
+		want  []string
+	}{
+		{`</a.css>; rel=preload; as=style; crossorigin; type="text/css"; fetchpriority=high`, nil},
+		{`</a.css>; rel=preload; as=style; media="(min-width: 600px)"`, []string{"media"}},
+		{`</i.jpg>; rel=preload; as=image; imagesrcset="i.jpg 1x"; imagesizes=100vw`, []string{"imagesrcset", "imagesizes"}},
+		{`</a.js>; rel=preload; as=script; integrity="sha384-x"; nopush`, []string{"integrity", "nopush"}},
+	}
+	for _, tt := range tests {
+		links, errs := linkheader.Parse(tt.value)
+		if len(errs) > 0 || len(links) != 1 {
+			t.Fatalf("Parse(%q): %v", tt.value, errs)
+		}
+		if got := DroppedAttributes(links[0]); !slices.Equal(got, tt.want) {
+			t.Errorf("DroppedAttributes(%q) = %q, want %q", tt.value, got, tt.want)
+		}
+	}
+	for as, want := range map[string]bool{"style": true, "Font": true, "fetch": true, "track": false, "": false, "document": false} {
+		if got := AcceptedDestination(as); got != want {
+			t.Errorf("AcceptedDestination(%q) = %v", as, got)
+		}
 	}
 }
