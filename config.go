@@ -16,7 +16,7 @@ const (
 	DefaultMaxPreconnects = 4
 	DefaultMaxHeaderBytes = 4 << 10
 	DefaultScanBytes      = 64 << 10
-	DefaultPrivateQuorum  = 2
+	DefaultPrivateQuorum  = 3
 	DefaultLearnInterval  = time.Second
 )
 
@@ -43,9 +43,18 @@ type Config struct {
 	// QueryParams names the query parameters that are part of a route key.
 	// Default none: the query is ignored.
 	QueryParams []string
-	// PrivateQuorum is how many distinct requesters must produce a hint seen
-	// in a private response before it is sent to anyone. 0 means 2.
+	// PrivateQuorum is how many distinct requesters (distinct networks and
+	// distinct credentials, see hintstore.Requester) must produce a hint seen
+	// in a private response before it is sent to anyone. 0 means 3: one
+	// person commonly reaches a site from two networks (home and mobile),
+	// rarely from three within the hints' time to live.
 	PrivateQuorum int
+	// RouteHost, when set, is the host of every route key instead of the
+	// request's. Set it when one origin answers whatever Host a client
+	// sends (a proxy with a single origin that gets its own name): the
+	// client's Host must not split routes, or made-up hosts would each take
+	// a place in the store. Empty: the request's host, normalised.
+	RouteHost string
 	// IdentityKey keys the hash that identifies requesters of private
 	// responses. Nil means a random key per process.
 	IdentityKey []byte

@@ -9,4 +9,5 @@ var (
 	ErrBadTarget      = errors.New("earlyhints: hint target is not an http(s) URL")
 	ErrCrossSite      = errors.New("earlyhints: cross-site preload (enable AllowCrossSitePreload to allow it)")
 	ErrBadConfig      = errors.New("earlyhints: invalid configuration")
+	ErrPersonalLink   = errors.New("earlyhints: link carries a value of its request (query, cookie or credentials) and is never hinted to another")
 )

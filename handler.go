@@ -2,12 +2,8 @@ package earlyhints
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -83,27 +79,30 @@ func (h *Handler) Close() error {
 }
 
 // RouteKey returns the key under which hints for r are stored:
-// scheme + host + path, plus the configured query parameters.
+// scheme + host + path, plus the configured query parameters. The host is
+// Config.RouteHost when set, else the request's, normalised (lower case,
+// no trailing dot, no default port) so that spellings of one host share a
+// route.
 func (h *Handler) RouteKey(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	host := r.Host
+	host := h.cfg.RouteHost
 	if host == "" {
-		host = r.URL.Host
+		host = normalHost(r.Host, r.URL.Host, scheme)
 	}
 	path := r.URL.Path
 	if path == "" {
 		path = "/"
 	}
 	if len(h.cfg.QueryParams) == 0 || r.URL.RawQuery == "" {
-		return scheme + "://" + strings.ToLower(host) + path
+		return scheme + "://" + host + path
 	}
 	var b strings.Builder
 	b.WriteString(scheme)
 	b.WriteString("://")
-	b.WriteString(strings.ToLower(host))
+	b.WriteString(host)
 	b.WriteString(path)
 	q := r.URL.Query()
 	sep := byte('?')
@@ -123,6 +122,39 @@ func (h *Handler) RouteKey(r *http.Request) string {
 	return b.String()
 }
 
+// normalHost returns the request's host as a route key spells it: lower
+// case, without a trailing dot or the scheme's default port. It allocates
+// only when the host needs changing.
+func normalHost(host, urlHost, scheme string) string {
+	if host == "" {
+		host = urlHost
+	}
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		name, port = host[:i], host[i+1:]
+	}
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	name = strings.TrimSuffix(name, ".")
+	if port != "" {
+		name += ":" + port
+	}
+	if name == host && !hasUpper(host) {
+		return host
+	}
+	return strings.ToLower(name)
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
 // gate decides whether r may receive a 103 (reason "") or why not.
 // learnable reports whether its response may teach hints.
 func (h *Handler) gate(r *http.Request) (reason string, learnable bool) {
@@ -136,7 +168,9 @@ func (h *Handler) gate(r *http.Request) (reason string, learnable bool) {
 		return ReasonNotNav, false
 	}
 	learnable = r.Method == http.MethodGet && !h.cfg.DisableLearning
-	if r.ProtoMajor < 2 && !h.cfg.AllowHTTP1 {
+	// HTTP/1.0 has no 1xx at all (RFC 9110 section 15.2): never, whatever
+	// AllowHTTP1 says.
+	if (r.ProtoMajor < 2 && !h.cfg.AllowHTTP1) || (r.ProtoMajor == 1 && r.ProtoMinor == 0) || r.ProtoMajor == 0 {
 		return ReasonProtocol, learnable
 	}
 	if ua := r.Header.Get("User-Agent"); ua != "" {
@@ -171,14 +205,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reason == ReasonNotNav {
 		// Subresource: only its status and cacheability matter, to forget
 		// hinted targets that went away or cannot be reused.
-		if h.cfg.DisableLearning || !h.learner.knows(r) {
+		if h.cfg.DisableLearning {
+			h.next.ServeHTTP(w, r)
+			return
+		}
+		target := pageURL(r).String()
+		if hinted, err := h.store.Hinted(r.Context(), target); err != nil || !hinted {
 			h.next.ServeHTTP(w, r)
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		h.next.ServeHTTP(wrapHijacker(sw, w), r)
 		if sw.gone() {
-			h.learner.forget(r)
+			h.learner.forget(target, r.Proto)
 		}
 		return
 	}
@@ -204,6 +243,11 @@ var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
 // whether it did.
 func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time) bool {
 	e, ok, err := h.store.Get(r.Context(), route)
+	if err == nil && ok && len(e.Vary) > 0 {
+		// The route's responses vary on request headers: only the hints
+		// of this request's variant may go out.
+		e, ok, err = h.store.Get(r.Context(), hintstore.VariantKey(route, variantClass(r, e.Vary)))
+	}
 	if err != nil {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonStoreError, Err: err})
 		return false
@@ -285,38 +329,37 @@ func Send(w http.ResponseWriter, hints ...Hint) error {
 	return nil
 }
 
-// writeEarlyHints writes one 103 carrying values as its Link fields, then
-// puts the header map's own Link back: net/http does not clear the map
-// after a 1xx, so the hints would otherwise leak into the final response.
+// writeEarlyHints writes one 103 carrying values as its only fields, then
+// puts the header map back as it was. net/http and quic-go write the
+// whole header map in a 1xx and do not clear it afterwards: without the
+// swap, a field an outer handler set for the final response (Set-Cookie,
+// a hop-by-hop field) would reach the 103, and the hints the 200.
 func writeEarlyHints(w http.ResponseWriter, values []string) {
 	hdr := w.Header()
-	prev, had := hdr["Link"]
+	if len(hdr) == 0 {
+		hdr["Link"] = values
+		w.WriteHeader(http.StatusEarlyHints)
+		delete(hdr, "Link")
+		return
+	}
+	saved := savedPool.Get().(http.Header)
+	for k, v := range hdr {
+		saved[k] = v
+		delete(hdr, k)
+	}
 	hdr["Link"] = values
 	w.WriteHeader(http.StatusEarlyHints)
-	if had {
-		hdr["Link"] = prev
-	} else {
-		delete(hdr, "Link")
+	delete(hdr, "Link")
+	for k, v := range saved {
+		hdr[k] = v
 	}
+	clear(saved)
+	savedPool.Put(saved)
 }
 
-// requesterID identifies who asked for a private response, without keeping
-// the credential: a keyed hash of Authorization and Cookie, else of the
-// client address.
-func (h *Handler) requesterID(r *http.Request) string {
-	m := hmac.New(sha256.New, h.identityKey)
-	auth, cookie := r.Header.Get("Authorization"), r.Header.Values("Cookie")
-	if auth != "" || len(cookie) > 0 {
-		m.Write([]byte("cred\x00" + auth + "\x00" + strings.Join(cookie, "; ")))
-	} else {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		m.Write([]byte("addr\x00" + host))
-	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
-}
+// savedPool holds the maps that keep a response's fields aside while a 103
+// is written.
+var savedPool = sync.Pool{New: func() any { return make(http.Header, 8) }}
 
 // learnContext bounds one store write made off the request path.
 func learnContext() (context.Context, context.CancelFunc) {

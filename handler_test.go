@@ -3,6 +3,7 @@ package earlyhints_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -282,8 +283,19 @@ func TestHandler_OneEarlyHintsResponse(t *testing.T) {
 	}
 }
 
+// clientFrom returns a client of srv whose connections leave from ip, so
+// that tests can play visitors on distinct networks (all of 127/8 is
+// loopback on Linux).
+func clientFrom(srv *httptest.Server, ip string) *http.Client {
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr.DialContext = d.DialContext
+	return &http.Client{Transport: tr}
+}
+
 // TestHandler_PrivateHintsNeedQuorum: what requester A's personal page
-// references is never hinted to requester B.
+// references is never hinted to requester B, and one person rotating
+// cookies counts once.
 func TestHandler_PrivateHintsNeedQuorum(t *testing.T) {
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie("user")
@@ -293,29 +305,36 @@ func TestHandler_PrivateHintsNeedQuorum(t *testing.T) {
 		}
 		w.Header().Set("Content-Type", "text/html")
 		w.Header().Set("Cache-Control", "private")
+		name, _, _ := strings.Cut(c.Value, "-")
 		fmt.Fprintf(w, `<html><head><link rel="stylesheet" href="/static/site.css">
-<link rel="preload" as="image" href="/avatars/%s.png"></head><body></body></html>`, c.Value)
+<link rel="preload" as="image" href="/avatars/%s.png"></head><body></body></html>`, name)
 	})
-	h, ev := newHandler(t, origin, earlyhints.Config{})
+	h, ev := newHandler(t, origin, earlyhints.Config{LearnInterval: -1})
 	srv := startH2(t, h)
-	as := func(user string) http.Header { return http.Header{"Cookie": {"user=" + user}} }
+	as := func(cookie string) http.Header { return http.Header{"Cookie": {"user=" + cookie}} }
+	alice, bob, carol, dave := clientFrom(srv, "127.1.0.1"), clientFrom(srv, "127.2.0.1"), clientFrom(srv, "127.3.0.1"), clientFrom(srv, "127.4.0.1")
 
-	navigate(t, srv.Client(), srv.URL+"/account", as("alice"))
+	// One person, three cookies (and a neighbour on her /24): one requester.
+	for _, c := range []string{"alice-1", "alice-2", "alice-3"} {
+		navigate(t, alice, srv.URL+"/account", as(c))
+		ev.wait(t, earlyhints.EventLearned)
+	}
+	navigate(t, clientFrom(srv, "127.1.0.77"), srv.URL+"/account", as("alice-4"))
 	ev.wait(t, earlyhints.EventLearned)
-	navigate(t, srv.Client(), srv.URL+"/account", as("alice")) // the same requester again
+	if v := navigate(t, bob, srv.URL+"/account", as("bob")); len(v.early) != 0 {
+		t.Fatalf("bob got hints learned from alice alone: %q", v.early[0].Values("Link"))
+	}
 	ev.wait(t, earlyhints.EventLearned)
-
-	bob := navigate(t, srv.Client(), srv.URL+"/account", as("bob"))
-	if len(bob.early) != 0 {
-		t.Fatalf("bob got hints learned from alice alone: %q", bob.early[0].Values("Link"))
+	if v := navigate(t, carol, srv.URL+"/account", as("carol")); len(v.early) != 0 {
+		t.Fatalf("carol got hints that only two requesters produced: %q", v.early[0].Values("Link"))
 	}
 	ev.wait(t, earlyhints.EventLearned)
 
-	carol := navigate(t, srv.Client(), srv.URL+"/account", as("carol"))
-	if len(carol.early) != 1 {
-		t.Fatalf("carol got %d 103s; the stylesheet shared by alice and bob should be hinted", len(carol.early))
+	v := navigate(t, dave, srv.URL+"/account", as("dave"))
+	if len(v.early) != 1 {
+		t.Fatalf("dave got %d 103s; the stylesheet shared by alice, bob and carol should be hinted", len(v.early))
 	}
-	links := strings.Join(carol.early[0].Values("Link"), ",")
+	links := strings.Join(v.early[0].Values("Link"), ",")
 	if !strings.Contains(links, "/static/site.css") {
 		t.Errorf("shared stylesheet not hinted: %s", links)
 	}

@@ -3,8 +3,10 @@ package earlyhints
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +18,8 @@ const (
 	// maxLearners bounds the responses analysed at once; past it an
 	// observation is dropped (the next page view will teach the same).
 	maxLearners = 8
-	// maxKnownTargets bounds the set of hinted targets watched for 404/410.
-	maxKnownTargets = 1 << 14
+	// maxRateRoutes bounds the routes whose last analysis is remembered.
+	maxRateRoutes = 1 << 14
 	// maxReportedErrors bounds the EventInvalid reports for one response.
 	maxReportedErrors = 8
 )
@@ -33,62 +35,94 @@ type learner struct {
 	sem chan struct{}
 	wg  sync.WaitGroup
 
-	mu    sync.RWMutex
-	known map[string]struct{} // hinted targets, to forget them on 404/410
+	rateMu sync.Mutex
+	rate   map[string]*routeRate // route → what was analysed in the current interval
+}
 
-	lastMu sync.Mutex
-	last   map[string]time.Time // route → when a public response was last learned from
+// routeRate is what one route had analysed since since: a public
+// response, and private ones from these networks.
+type routeRate struct {
+	since    time.Time
+	public   bool
+	networks []string
 }
 
 func newLearner(h *Handler) *learner {
-	return &learner{h: h, sem: make(chan struct{}, maxLearners), known: make(map[string]struct{}), last: make(map[string]time.Time)}
+	return &learner{h: h, sem: make(chan struct{}, maxLearners), rate: make(map[string]*routeRate)}
 }
 
-// due reports whether a public response of route should be learned from,
-// at most once per LearnInterval, and notes that it will be.
-func (l *learner) due(route string) bool {
+// due reports whether a response of route should be analysed, and notes
+// that it will be. Per LearnInterval a route is analysed once for a public
+// response, and for private ones (network is the requester's, "" for a
+// public response) once per network up to the quorum: enough to form a
+// quorum from distinct visitors, and a bounded cost however many requests
+// carry cookies.
+func (l *learner) due(route, network string) bool {
 	interval := l.h.cfg.LearnInterval
 	if interval < 0 {
 		return true
 	}
 	now := time.Now()
-	l.lastMu.Lock()
-	defer l.lastMu.Unlock()
-	if t, ok := l.last[route]; ok && now.Sub(t) < interval {
+	l.rateMu.Lock()
+	defer l.rateMu.Unlock()
+	st, ok := l.rate[route]
+	if !ok || now.Sub(st.since) >= interval {
+		if !ok && len(l.rate) >= maxRateRoutes {
+			clear(l.rate) // a rare reset costs one extra analysis per route
+		}
+		if !ok {
+			st = new(routeRate)
+			l.rate[route] = st
+		}
+		*st = routeRate{since: now, networks: st.networks[:0]}
+	}
+	if network == "" {
+		if st.public {
+			return false
+		}
+		st.public = true
+		return true
+	}
+	if len(st.networks) >= l.h.cfg.PrivateQuorum || slices.Contains(st.networks, network) {
 		return false
 	}
-	if len(l.last) >= maxKnownTargets {
-		clear(l.last) // a rare reset costs one extra analysis per route
-	}
-	l.last[route] = now
+	st.networks = append(st.networks, network)
 	return true
 }
 
 func (l *learner) wait() { l.wg.Wait() }
 
-// submit analyses p in the background; the response has already been
-// passed to the client byte for byte.
-func (l *learner) submit(r *http.Request, route string, p *pending) {
+// async runs job off the request path, or drops it when maxLearners jobs
+// are running (the next view or request brings the same news).
+func (l *learner) async(r *http.Request, route string, job func()) bool {
 	select {
 	case l.sem <- struct{}{}:
 	default:
 		l.h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonBusy})
-		return
-	}
-	page := pageURL(r)
-	var requester string
-	if p.private {
-		requester = l.h.requesterID(r)
+		return false
 	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer func() { <-l.sem }()
-		l.learn(route, page, requester, p)
+		job()
 	}()
+	return true
 }
 
-func (l *learner) learn(route string, page *url.URL, requester string, p *pending) {
+// submit analyses p in the background; the response has already been
+// passed to the client byte for byte.
+func (l *learner) submit(r *http.Request, route string, p *pending) {
+	page := pageURL(r)
+	if !l.async(r, route, func() {
+		defer p.release()
+		l.learn(route, page, p)
+	}) {
+		p.release()
+	}
+}
+
+func (l *learner) learn(route string, page *url.URL, p *pending) {
 	cfg := &l.h.cfg
 	hints, errs := l.hintsFrom(page, p)
 	for i, err := range errs {
@@ -97,18 +131,29 @@ func (l *learner) learn(route string, page *url.URL, requester string, p *pendin
 		}
 		cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Err: err})
 	}
-	links := l.capLinks(page, hints)
-	obs := hintstore.Observation{Links: links, Private: p.private, Requester: requester, Quorum: cfg.PrivateQuorum}
+	links := l.capLinks(page, hints, p.values)
 	ctx, cancel := learnContext()
 	defer cancel()
-	e, err := l.h.store.Observe(ctx, route, obs)
+	key := route
+	if len(p.vary) > 0 {
+		if _, err := l.h.store.Observe(ctx, route, hintstore.Observation{Vary: p.vary}); err != nil {
+			l.storeFailed(route, err)
+			return
+		}
+		key = hintstore.VariantKey(route, p.variant)
+	}
+	obs := hintstore.Observation{Links: links, Private: p.private, Requester: p.requester, Quorum: cfg.PrivateQuorum}
+	e, err := l.h.store.Observe(ctx, key, obs)
 	if err != nil {
-		cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Reason: ReasonStoreError, Err: err})
-		cfg.Logger.Warn("earlyhints: store observation failed; hints for the route stay as they were", "route", route, "err", err)
+		l.storeFailed(route, err)
 		return
 	}
-	l.remember(e.Links)
-	cfg.Observer.Observe(Event{Kind: EventLearned, Route: route, Links: len(e.Links)})
+	cfg.Observer.Observe(Event{Kind: EventLearned, Route: key, Links: len(e.Links)})
+}
+
+func (l *learner) storeFailed(route string, err error) {
+	l.h.cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Reason: ReasonStoreError, Err: err})
+	l.h.cfg.Logger.Warn("earlyhints: store observation failed; hints for the route stay as they were", "route", route, "err", err)
 }
 
 // hintsFrom collects the hints of one response: its 103 and Link headers
@@ -152,8 +197,10 @@ type hintID struct {
 	url string
 }
 
-// capLinks formats hints for storage within the per-103 caps.
-func (l *learner) capLinks(page *url.URL, hints []Hint) []hintstore.Link {
+// capLinks formats hints for storage within the per-103 caps, leaving
+// out every link that carries one of the request's own values (see
+// requestValues): it was made for that request, and no other may get it.
+func (l *learner) capLinks(page *url.URL, hints []Hint, values []string) []hintstore.Link {
 	cfg := &l.h.cfg
 	links := make([]hintstore.Link, 0, min(len(hints), cfg.MaxPreloads+cfg.MaxPreconnects))
 	b := budget{cfg: cfg}
@@ -167,45 +214,42 @@ func (l *learner) capLinks(page *url.URL, hints []Hint) []hintstore.Link {
 			continue
 		}
 		h.Integrity = ""
-		if v := h.Format(page); b.admit(h.Rel == RelPreconnect, v) {
-			links = append(links, hintstore.Link{Target: h.URL, Value: v})
+		link := hintstore.Link{Target: h.URL}
+		if boundToRequest(link, values) {
+			cfg.Observer.Observe(Event{Kind: EventInvalid, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
+			continue
+		}
+		if link.Value = h.Format(page); b.admit(h.Rel == RelPreconnect, link.Value) {
+			links = append(links, link)
 		}
 	}
 	return links
 }
 
-func (l *learner) remember(links []hintstore.Link) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, ln := range links {
-		if len(l.known) >= maxKnownTargets {
+// forget drops a hinted target that answered 404 or 410, or cannot be
+// cached, off the request path.
+func (l *learner) forget(target, proto string) {
+	l.async(&http.Request{Proto: proto}, target, func() {
+		ctx, cancel := learnContext()
+		defer cancel()
+		err := l.h.store.Forget(ctx, target)
+		l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: target, Proto: proto, Err: err})
+	})
+}
+
+// forgetRoute drops the hints of a page that redirected, went away or
+// stopped being HTML, off the request path. A route without hints costs a
+// store read.
+func (l *learner) forgetRoute(route, proto string) {
+	l.async(&http.Request{Proto: proto}, route, func() {
+		ctx, cancel := learnContext()
+		defer cancel()
+		if _, ok, err := l.h.store.Get(ctx, route); err != nil || !ok {
 			return
 		}
-		l.known[ln.Target] = struct{}{}
-	}
-}
-
-// knows reports whether r asks for a target that was hinted.
-func (l *learner) knows(r *http.Request) bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if len(l.known) == 0 {
-		return false
-	}
-	_, ok := l.known[pageURL(r).String()]
-	return ok
-}
-
-// forget drops a hinted target that answered 404 or 410.
-func (l *learner) forget(r *http.Request) {
-	target := pageURL(r).String()
-	l.mu.Lock()
-	delete(l.known, target)
-	l.mu.Unlock()
-	ctx, cancel := learnContext()
-	defer cancel()
-	err := l.h.store.Forget(ctx, target)
-	l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: target, Proto: r.Proto, Err: err})
+		err := l.h.store.Purge(ctx, route)
+		l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: route, Proto: proto, Err: err})
+	})
 }
 
 // pageURL is the absolute URL the client asked for.

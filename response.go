@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+
+	"github.com/earlyhints/earlyhints/hintstore"
 )
 
 // observingWriter passes a navigation's response through untouched and
@@ -25,16 +28,23 @@ type observingWriter struct {
 	status      int
 	earlyLinks  []string // Link values from the wrapped handler's 1xx
 	obs         *pending // non-nil while the response is being learned from
+	moved       bool     // the page redirected, went away or is no HTML page any more
 }
 
 // pending is what one response offers to learn from.
 type pending struct {
 	links           []string
 	body            []byte
+	bodyBuf         *[]byte // pooled backing of body, returned after learning
 	limit           int
+	headEnd         bool // the copy reached </head>: the scanner stops there
 	private         bool
+	vary            []string
+	variant         string // the request's class for vary (see variantClass)
 	contentType     string
 	contentEncoding string
+	requester       hintstore.Requester
+	values          []string // the request's own values (see requestValues)
 }
 
 // hopByHop lists the fields that never travel past one connection (RFC
@@ -78,8 +88,16 @@ func (o *observingWriter) WriteHeader(code int) {
 	}
 	o.wroteHeader = true
 	o.status = code
-	if o.learnable && code == http.StatusOK {
-		o.startLearning()
+	if o.learnable {
+		switch {
+		case code == http.StatusOK:
+			o.startLearning()
+		case code >= 300 && code < 400 && code != http.StatusNotModified,
+			code == http.StatusNotFound, code == http.StatusGone:
+			// Hints follow the page: a page that moved or went away loses
+			// them at once. A 5xx is an outage, not news about the page.
+			o.moved = true
+		}
 	}
 	o.ResponseWriter.WriteHeader(code)
 }
@@ -94,22 +112,15 @@ func (o *observingWriter) writeInformational(code int) {
 	if o.learnable && len(o.earlyLinks) < 64 {
 		o.earlyLinks = append(o.earlyLinks, links...)
 	}
-	if o.sent || !o.canHint {
+	if o.sent || !o.canHint || len(links) == 0 {
 		// Browsers act on the first 103 only; a second one is noise (and
 		// some clients treat it as an error).
 		o.h.cfg.Observer.Observe(Event{Kind: EventSuppressed, Route: o.route, Proto: o.r.Proto, Links: len(links)})
 		return
 	}
-	// Forward the wrapped handler's own 103, minus hop-by-hop fields.
-	saved := make(http.Header)
-	for _, k := range HopByHopFields(hdr) {
-		saved[k] = hdr[k]
-		delete(hdr, k)
-	}
-	o.ResponseWriter.WriteHeader(code)
-	for k, v := range saved {
-		hdr[k] = v
-	}
+	// Forward the wrapped handler's own 103 with its links alone: no
+	// hop-by-hop field, nothing set for the final response.
+	writeEarlyHints(o.ResponseWriter, links)
 	o.sent = true
 	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Links: len(links)})
 }
@@ -119,32 +130,97 @@ func (o *observingWriter) startLearning() {
 	hdr := o.Header()
 	ct := hdr.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
+		o.moved = true // the navigation answers something else than a page now
 		return
 	}
-	private := isPrivate(o.r, hdr)
-	if !private && !o.h.learner.due(o.route) {
-		// Learned from this page a moment ago: analysing every view of a
-		// busy page would cost CPU and teach nothing new.
+	vary, star, personal, ok := varyNames(hdr)
+	if star || !ok {
+		return // no request can be matched against it
+	}
+	private := personal || isPrivate(o.r, hdr)
+	network := ""
+	if private {
+		network = clientNetwork(o.r.RemoteAddr)
+	}
+	if !o.h.learner.due(o.route, network) {
+		// Learned from this page a moment ago (for a private page: from
+		// this network, or from enough networks for the quorum): analysing
+		// every view of a busy page would cost CPU and teach nothing new.
 		return
 	}
 	p := &pending{
 		links:           append(slices.Clone(o.earlyLinks), hdr.Values("Link")...),
 		private:         private,
+		vary:            vary,
+		variant:         variantClass(o.r, vary),
 		contentType:     ct,
 		contentEncoding: hdr.Get("Content-Encoding"),
+		values:          o.h.requestValues(o.r),
+	}
+	if private {
+		p.requester = o.h.requester(o.r)
 	}
 	if !o.h.cfg.DisableScan && o.r.Method == http.MethodGet {
 		p.limit = o.h.cfg.ScanBytes
+		p.bodyBuf = bodyPool.Get().(*[]byte)
+		p.body = (*p.bodyBuf)[:0]
 	}
 	o.obs = p
+}
+
+// bodyPool holds the buffers that copy a page's head for the scanner.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// copyHead appends what of b the scanner needs: up to the limit, and for
+// an uncompressed body no further than the end of the head.
+func (p *pending) copyHead(b []byte) {
+	if p.headEnd || len(p.body) >= p.limit {
+		return
+	}
+	from := max(0, len(p.body)-len("</head"))
+	p.body = append(p.body, b[:min(len(b), p.limit-len(p.body))]...)
+	if p.contentEncoding == "" || strings.EqualFold(p.contentEncoding, "identity") {
+		if i := indexFold(p.body[from:], "</head"); i >= 0 {
+			p.headEnd = true
+		}
+	}
+}
+
+// indexFold is bytes.Index ignoring ASCII case, for a lower-case needle.
+func indexFold(s []byte, needle string) int {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if s[i] != '<' {
+			continue
+		}
+		j := 1
+		for j < len(needle) && (s[i+j]|0x20) == needle[j] {
+			j++
+		}
+		if j == len(needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+// release returns the pooled body buffer.
+func (p *pending) release() {
+	if p.bodyBuf == nil {
+		return
+	}
+	if cap(p.body) <= 256<<10 {
+		*p.bodyBuf = p.body[:0]
+		bodyPool.Put(p.bodyBuf)
+	}
+	p.bodyBuf, p.body = nil, nil
 }
 
 func (o *observingWriter) Write(b []byte) (int, error) {
 	if !o.wroteHeader {
 		o.WriteHeader(http.StatusOK)
 	}
-	if p := o.obs; p != nil && len(p.body) < p.limit {
-		p.body = append(p.body, b[:min(len(b), p.limit-len(p.body))]...)
+	if p := o.obs; p != nil && p.bodyBuf != nil {
+		p.copyHead(b)
 	}
 	return o.ResponseWriter.Write(b)
 }
@@ -170,10 +246,12 @@ func (o *observingWriter) Push(target string, opts *http.PushOptions) error {
 
 // finish hands what the response taught to the learner.
 func (o *observingWriter) finish() {
-	if o.obs == nil {
-		return
+	switch {
+	case o.moved:
+		o.h.learner.forgetRoute(o.route, o.r.Proto)
+	case o.obs != nil:
+		o.h.learner.submit(o.r, o.route, o.obs)
 	}
-	o.h.learner.submit(o.r, o.route, o.obs)
 }
 
 // isPrivate reports whether a response is personal to its requester.

@@ -16,6 +16,8 @@ type entry struct {
 	private []Link // private links that reached quorum, in that order
 	links   []Link // public then private, deduplicated by Target: what Get returns
 	pending []pendingLink
+	vary    []string // request headers the route varies on; its links live under VariantKey
+	indexed []string // the targets of links and pending as recorded in the target index
 
 	updated     time.Time
 	expires     time.Time
@@ -37,22 +39,25 @@ type entry struct {
 // pendingLink is a private link still waiting for its quorum.
 type pendingLink struct {
 	link  Link
-	first int64    // Unix ns when its first requester produced it
-	who   []string // distinct requesters so far, fewer than the quorum
+	first int64       // Unix ns when its first requester produced it
+	who   []Requester // distinct requesters so far, fewer than the quorum
 }
 
 func (e *entry) view() Entry {
-	return Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load()}
+	return Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load(), Vary: e.vary}
 }
 
-// live reports whether e has hints at now.
-func (e *entry) live(now int64) bool { return len(e.links) > 0 && now < e.expiresNano }
+// live reports whether e has hints, or a Vary mark, at now.
+func (e *entry) live(now int64) bool { return e.hinted() && now < e.expiresNano }
+
+// hinted reports whether Get has something to return for e.
+func (e *entry) hinted() bool { return len(e.links) > 0 || len(e.vary) > 0 }
 
 // deadline is when nothing of e is left: its hints expired and every
 // pending link outlived the time to live.
 func (e *entry) deadline(ttl time.Duration) int64 {
 	d := e.expiresNano
-	if len(e.links) == 0 {
+	if !e.hinted() {
 		d = 0
 	}
 	if n := len(e.pending); n > 0 {
@@ -64,10 +69,10 @@ func (e *entry) deadline(ttl time.Duration) int64 {
 // expireLinks drops e's hints once they outlived the time to live and
 // reports whether it did.
 func (e *entry) expireLinks(now int64) bool {
-	if len(e.links) == 0 || now < e.expiresNano {
+	if !e.hinted() || now < e.expiresNano {
 		return false
 	}
-	e.public, e.private, e.links = nil, nil, nil
+	e.public, e.private, e.links, e.vary = nil, nil, nil, nil
 	return true
 }
 
@@ -88,6 +93,17 @@ func (e *entry) expirePending(now int64, ttl time.Duration) {
 func (e *entry) learnPublic(obs Observation) {
 	e.public = dedupe(obs.Links)
 	e.private = nil
+}
+
+// learnVary marks e as varying on names, or clears the mark: the links of
+// a varying route live under its variants' keys, never under its own.
+func (e *entry) learnVary(names []string) {
+	if len(names) == 0 {
+		e.vary = nil
+		return
+	}
+	e.vary = slices.Clone(names)
+	e.public, e.private, e.pending = nil, nil, nil
 }
 
 // learnPrivate applies a private observation and reports whether it
@@ -113,7 +129,7 @@ func (e *entry) learnPrivate(obs Observation, now int64, quorum int) bool {
 			i = len(e.pending) - 1
 		}
 		p := &e.pending[i]
-		if slices.Contains(p.who, obs.Requester) {
+		if slices.ContainsFunc(p.who, func(w Requester) bool { return !w.Distinct(obs.Requester) }) {
 			continue
 		}
 		if len(p.who)+1 < quorum {
@@ -189,6 +205,9 @@ func merge(public, private []Link) []Link {
 func entrySize(e *entry) int64 {
 	const perEntry, perLink, perRequester = 160, 32, 16
 	n := int64(len(e.key)) + perEntry
+	for _, v := range e.vary {
+		n += int64(len(v)) + perRequester
+	}
 	for _, set := range [3][]Link{e.public, e.private, e.links} {
 		for _, l := range set {
 			n += int64(len(l.Target)+len(l.Value)) + perLink
@@ -197,7 +216,7 @@ func entrySize(e *entry) int64 {
 	for _, p := range e.pending {
 		n += int64(len(p.link.Target)+len(p.link.Value)) + perLink + 8
 		for _, w := range p.who {
-			n += int64(len(w)) + perRequester
+			n += int64(len(w.Network)+len(w.Account)) + perRequester
 		}
 	}
 	return n

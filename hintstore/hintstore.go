@@ -18,7 +18,19 @@
 //     a quorum link.
 //   - Links are returned public first, then quorum private links in the
 //     order they reached quorum, deduplicated by Target (first wins).
-//   - Forget removes a target from every route, waiting links included.
+//   - Two requesters are distinct only when both their networks and their
+//     accounts differ (see Requester), so one person cannot make a quorum
+//     alone by rotating cookies or by logging in and out.
+//   - An observation with Vary marks the route as varying on those request
+//     headers: the route itself holds no links any more (each variant is
+//     learned under a key of its own, see VariantKey) and Get returns the
+//     names. An observation without Vary clears the mark.
+//   - Forget removes a target from every route, waiting links included;
+//     Hinted tells whether a target is among the links of some route.
+//   - A new route is admitted at once while the store has room; once it is
+//     full, only on its second observation within the doorkeeper's window
+//     (as TinyLFU admits), so a flood of one-off routes cannot evict the
+//     routes seen often.
 package hintstore
 
 import (
@@ -41,9 +53,14 @@ type Observation struct {
 	// Cache-Control private/no-store, a request with credentials). Its links
 	// become hints only once Quorum distinct requesters have produced them.
 	Private bool
-	// Requester identifies who produced a private observation (a keyed hash,
-	// never the raw credential).
-	Requester string
+	// Requester identifies who produced a private observation (keyed
+	// hashes, never the raw address or credential).
+	Requester Requester
+	// Vary lists the request headers the response varied on (Vary, less
+	// Accept-Encoding), canonical and sorted. Set, it marks the route as
+	// varying and Links are ignored: the caller observes the variant's
+	// links under VariantKey.
+	Vary []string
 	// Quorum is the number of distinct requesters needed; below 2 means 2.
 	Quorum int
 	// At is when the observation was made; zero means now.
@@ -57,7 +74,32 @@ type Entry struct {
 	Updated time.Time `json:"updated"`
 	Expires time.Time `json:"expires"`
 	Hits    uint64    `json:"hits"`
+	// Vary, when set, names the request headers the route's responses vary
+	// on: its hints live under VariantKey, not under Key.
+	Vary []string `json:"vary,omitempty"`
 }
+
+// Requester identifies who produced a private observation as far as a
+// server can tell a person: Network is a keyed hash of the client's
+// address prefix, Account a keyed hash of the credentials it sent ("" when
+// none).
+type Requester struct {
+	Network string `json:"network"`
+	Account string `json:"account,omitempty"`
+}
+
+// Distinct reports whether r and o count as two people for a quorum: their
+// networks differ, and so do their accounts when both have one.
+func (r Requester) Distinct(o Requester) bool {
+	if r.Network == o.Network {
+		return false
+	}
+	return r.Account == "" || o.Account == "" || r.Account != o.Account
+}
+
+// VariantKey is the key under which the hints of one variant of a varying
+// route are kept: the route's key and the variant's class.
+func VariantKey(key, class string) string { return key + "#vary:" + class }
 
 // Stats summarises a store.
 type Stats struct {
@@ -93,6 +135,9 @@ type Store interface {
 	// Forget removes target from every route (a hinted URL that answered
 	// 404 or 410).
 	Forget(ctx context.Context, target string) error
+	// Hinted reports whether target is among the links of some route. It
+	// is asked for every subresource request, so it must be cheap.
+	Hinted(ctx context.Context, target string) (bool, error)
 	// List returns up to limit entries (all when limit <= 0).
 	List(ctx context.Context, limit int) ([]Entry, error)
 	// Purge removes one route; PurgeAll removes every route.

@@ -87,6 +87,8 @@ type Memory struct {
 	expired     atomic.Uint64
 	changes     atomic.Uint64 // bumped on every change; periodic snapshots skip idle periods
 
+	targets targetIndex // hinted target → routes, for Hinted and Forget
+
 	snapshotMu sync.Mutex // one writer at a time, so an older snapshot never wins the rename
 	stop, done chan struct{}
 	closeOnce  sync.Once
@@ -101,6 +103,10 @@ type shard struct {
 	maxEntries int
 	maxBytes   int64
 	misses     atomic.Uint64
+	// doorkeeper holds hashes of new routes seen once while the shard was
+	// full; a route is admitted then only on its second observation. It is
+	// cleared when it holds maxEntries hashes, which bounds the window.
+	doorkeeper map[uint64]struct{}
 	_          [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
@@ -118,11 +124,11 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Memory{cfg: cfg, seed: maphash.MakeSeed()}
+	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string][]string)}}
 	n := shardCount(cfg.MaxEntries, cfg.MaxBytes)
 	m.mask = uint64(n - 1) //nolint:gosec // shardCount returns a power of two in [1, 64]
 	for range n {
-		s := &shard{entries: make(map[string]*entry), maxEntries: cfg.MaxEntries / n, maxBytes: cfg.MaxBytes / int64(n)}
+		s := &shard{entries: make(map[string]*entry), maxEntries: cfg.MaxEntries / n, maxBytes: cfg.MaxBytes / int64(n), doorkeeper: make(map[uint64]struct{})}
 		m.shards = append(m.shards, s)
 	}
 	if cfg.SnapshotPath != "" {
@@ -182,7 +188,7 @@ func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
 	now := m.now()
 	s.mu.RLock()
 	e, ok := s.entries[key]
-	if !ok || len(e.links) == 0 {
+	if !ok || !e.hinted() {
 		s.mu.RUnlock()
 		s.misses.Add(1)
 		return Entry{}, false, nil
@@ -196,7 +202,7 @@ func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
 	if !e.ref.Load() {
 		e.ref.Store(true)
 	}
-	out := Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Add(1)}
+	out := Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Add(1), Vary: e.vary}
 	s.mu.RUnlock()
 	return out, true, nil
 }
@@ -237,9 +243,14 @@ func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry,
 		e = &entry{key: key}
 	}
 	refresh := true
-	if obs.Private {
+	switch {
+	case len(obs.Vary) > 0:
+		e.learnVary(obs.Vary)
+	case obs.Private:
+		e.learnVary(nil)
 		refresh = e.learnPrivate(obs, nowNano, max(obs.Quorum, 2))
-	} else {
+	default:
+		e.learnVary(nil)
 		e.learnPublic(obs)
 	}
 	if refresh {
@@ -249,9 +260,13 @@ func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry,
 	m.changes.Add(1)
 	if !existed {
 		e.relink()
-		if len(e.links) == 0 && len(e.pending) == 0 {
+		if !e.hinted() && len(e.pending) == 0 {
 			return Entry{Key: key, Updated: now}, nil
 		}
+		if !m.admitLocked(s, key, e.size) {
+			return Entry{Key: key, Updated: now}, nil
+		}
+		m.targets.reindex(e, false)
 		s.entries[key] = e
 		e.elem = s.order.PushFront(e)
 		s.bytes += e.size
@@ -272,13 +287,33 @@ func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry,
 func (m *Memory) resizeOrRemoveLocked(s *shard, e *entry) bool {
 	old := e.size
 	e.relink()
-	if len(e.links) == 0 && len(e.pending) == 0 {
+	if !e.hinted() && len(e.pending) == 0 {
 		e.size = old
 		m.removeLocked(s, e)
 		return false
 	}
+	m.targets.reindex(e, false)
 	s.bytes += e.size - old
 	return true
+}
+
+// admitLocked decides whether a new route of size bytes enters s: always
+// while s has room; once s is full, only on the route's second
+// observation within the doorkeeper's window.
+func (m *Memory) admitLocked(s *shard, key string, size int64) bool {
+	if len(s.entries) < s.maxEntries && s.bytes+size <= s.maxBytes {
+		return true
+	}
+	h := maphash.String(m.seed, key)
+	if _, seen := s.doorkeeper[h]; seen {
+		delete(s.doorkeeper, h)
+		return true
+	}
+	if len(s.doorkeeper) >= max(s.maxEntries, 64) {
+		clear(s.doorkeeper)
+	}
+	s.doorkeeper[h] = struct{}{}
+	return false
 }
 
 // maxSecondChances bounds the eviction hand's walk: past it, the oldest
@@ -328,7 +363,7 @@ func (m *Memory) sweepLocked(s *shard, now int64) {
 }
 
 func (m *Memory) dropExpiredLocked(s *shard, e *entry) {
-	if len(e.links) > 0 {
+	if e.hinted() {
 		m.expired.Add(1)
 	}
 	m.removeLocked(s, e)
@@ -339,25 +374,31 @@ func (m *Memory) removeLocked(s *shard, e *entry) {
 		return
 	}
 	delete(s.entries, e.key)
+	m.targets.reindex(e, true)
 	s.order.Remove(e.elem)
 	s.bytes -= e.size
 	m.retiredHits.Add(e.hits.Load())
 	m.changes.Add(1)
 }
 
-// Forget implements Store.
+// Forget implements Store. It visits only the routes that name target
+// (from the target index), each under its shard's lock alone.
 func (m *Memory) Forget(_ context.Context, target string) error {
-	for _, s := range m.shards {
+	for _, key := range m.targets.routesOf(target) {
+		s := m.shardFor(key)
 		s.mu.Lock()
-		for _, e := range s.entries {
-			if e.forget(target) {
-				m.resizeOrRemoveLocked(s, e)
-				m.changes.Add(1)
-			}
+		if e, ok := s.entries[key]; ok && e.forget(target) {
+			m.resizeOrRemoveLocked(s, e)
+			m.changes.Add(1)
 		}
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// Hinted implements Store.
+func (m *Memory) Hinted(_ context.Context, target string) (bool, error) {
+	return m.targets.has(target), nil
 }
 
 // List implements Store: routes with hints, most recently updated first.
@@ -405,6 +446,7 @@ func (m *Memory) PurgeAll(context.Context) error {
 		s.bytes = 0
 		s.mu.Unlock()
 	}
+	m.targets.reset()
 	m.changes.Add(1)
 	return nil
 }

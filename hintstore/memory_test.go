@@ -122,6 +122,10 @@ func (r *reloading) Forget(ctx context.Context, target string) error {
 	return r.store().Forget(ctx, target)
 }
 
+func (r *reloading) Hinted(ctx context.Context, target string) (bool, error) {
+	return r.store().Hinted(ctx, target)
+}
+
 func (r *reloading) List(ctx context.Context, limit int) ([]hintstore.Entry, error) {
 	return r.store().List(ctx, limit)
 }
@@ -180,8 +184,11 @@ func TestMemory_Bounds(t *testing.T) {
 			m := newMemory(t, tc.cfg)
 			for i := range 5000 {
 				l := hintstore.Link{Target: fmt.Sprint("https://a.test/", i), Value: fmt.Sprint("</", i, ">; rel=preload; as=style")}
-				if _, err := m.Observe(ctx, fmt.Sprint("k", i), hintstore.Observation{Links: []hintstore.Link{l}}); err != nil {
-					t.Fatal(err)
+				// Twice: a full store admits a new route on its second view.
+				for range 2 {
+					if _, err := m.Observe(ctx, fmt.Sprint("k", i), hintstore.Observation{Links: []hintstore.Link{l}}); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			st, _ := m.Stats(ctx)
@@ -198,12 +205,53 @@ func TestMemory_Bounds(t *testing.T) {
 	}
 }
 
+// TestMemory_OneOffRoutesDoNotEvict floods a full store with routes seen
+// once each (a catch-all origin, made-up paths): the routes seen often stay.
+func TestMemory_OneOffRoutesDoNotEvict(t *testing.T) {
+	ctx := t.Context()
+	for _, maxEntries := range []int{100, 4096} {
+		t.Run(fmt.Sprint("MaxEntries=", maxEntries), func(t *testing.T) {
+			m := newMemory(t, hintstore.MemoryConfig{MaxEntries: maxEntries})
+			link := func(k string) hintstore.Observation {
+				return hintstore.Observation{Links: []hintstore.Link{{Target: "https://a.test/" + k + ".css", Value: "</" + k + ".css>; rel=preload; as=style"}}}
+			}
+			real := []string{"/", "/about", "/shop"}
+			for _, k := range real {
+				if _, err := m.Observe(ctx, k, link(k)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 40000 {
+				k := fmt.Sprint("/junk/", i)
+				if _, err := m.Observe(ctx, k, link(k)); err != nil {
+					t.Fatal(err)
+				}
+				if i%1000 == 0 {
+					for _, k := range real {
+						_, _, _ = m.Get(ctx, k)
+					}
+				}
+			}
+			for _, k := range real {
+				if _, ok, _ := m.Get(ctx, k); !ok {
+					t.Fatalf("%s lost its hints to one-off routes", k)
+				}
+			}
+			if st, _ := m.Stats(ctx); st.Entries > maxEntries {
+				t.Fatalf("%d entries, bound %d", st.Entries, maxEntries)
+			}
+		})
+	}
+}
+
 func TestMemory_EvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := t.Context()
 	m := newMemory(t, hintstore.MemoryConfig{MaxEntries: 3})
 	observe := func(k string) {
-		if _, err := m.Observe(ctx, k, hintstore.Observation{Links: []hintstore.Link{{Target: "t" + k, Value: "v"}}}); err != nil {
-			t.Fatal(err)
+		for range 2 { // a full store admits a new route on its second view
+			if _, err := m.Observe(ctx, k, hintstore.Observation{Links: []hintstore.Link{{Target: "t" + k, Value: "v"}}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	for _, k := range []string{"a", "b", "c"} {
@@ -243,7 +291,7 @@ func TestMemory_PendingBounded(t *testing.T) {
 		for j := range 10 {
 			links = append(links, hintstore.Link{Target: fmt.Sprint("https://a.test/", i, "-", j), Value: "v"})
 		}
-		if _, err := m.Observe(ctx, "k", hintstore.Observation{Links: links, Private: true, Requester: fmt.Sprint("u", i)}); err != nil {
+		if _, err := m.Observe(ctx, "k", hintstore.Observation{Links: links, Private: true, Requester: hintstore.Requester{Network: fmt.Sprint("u", i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -393,7 +441,7 @@ func BenchmarkMemory_Observe(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				obs := hintstore.Observation{Links: links, Private: tc.private, Requester: who[i%3]}
+				obs := hintstore.Observation{Links: links, Private: tc.private, Requester: hintstore.Requester{Network: who[i%3]}}
 				if _, err := m.Observe(ctx, keys[i%len(keys)], obs); err != nil {
 					b.Fatal(err)
 				}

@@ -44,6 +44,7 @@ type snapshotEntry struct {
 	Key     string    `json:"key"`
 	Public  []Link    `json:"public,omitempty"`
 	Private []Link    `json:"private,omitempty"`
+	Vary    []string  `json:"vary,omitempty"`
 	Updated time.Time `json:"updated"`
 	Expires time.Time `json:"expires"`
 }
@@ -71,7 +72,7 @@ func (m *Memory) Snapshot() error {
 			if e.live(now) {
 				// The slices are never modified in place, so sharing them
 				// past the lock is safe.
-				f.Entries = append(f.Entries, snapshotEntry{Key: e.key, Public: e.public, Private: e.private, Updated: e.updated, Expires: e.expires})
+				f.Entries = append(f.Entries, snapshotEntry{Key: e.key, Public: e.public, Private: e.private, Vary: e.vary, Updated: e.updated, Expires: e.expires})
 			}
 		}
 		s.mu.RUnlock()
@@ -210,10 +211,21 @@ func (m *Memory) entryFromSnapshot(se snapshotEntry, now time.Time) (*entry, boo
 	if limit := now.Add(m.cfg.TTL); expires.After(limit) {
 		expires = limit
 	}
-	e := &entry{key: se.Key, public: validLinks(se.Public), private: validLinks(se.Private), updated: se.Updated, expires: expires}
+	e := &entry{key: se.Key, public: validLinks(se.Public), private: validLinks(se.Private), vary: validVary(se.Vary), updated: se.Updated, expires: expires}
 	e.expiresNano = expires.UnixNano()
 	e.relink()
-	return e, len(e.links) > 0
+	return e, e.hinted()
+}
+
+// validVary keeps the header names a Vary mark may hold.
+func validVary(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if len(out) < maxSnapshotLinks && n != "" && len(n) <= 64 && !strings.ContainsAny(n, "\r\n\x00:, ") {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // validLinks keeps the links a header may carry: a non-empty target, no
@@ -244,6 +256,7 @@ func (m *Memory) insertLoaded(e *entry) {
 		m.removeLocked(s, old)
 	}
 	s.entries[e.key] = e
+	m.targets.reindex(e, false)
 	e.elem = s.order.PushFront(e)
 	s.bytes += e.size
 	for (len(s.entries) > s.maxEntries || s.bytes > s.maxBytes) && len(s.entries) > 1 {

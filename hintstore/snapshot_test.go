@@ -28,12 +28,12 @@ func TestMemory_SnapshotSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, who := range []string{"requester-one", "requester-two"} {
-		if _, err := m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{jsLink}, Private: true, Requester: who}); err != nil {
+		if _, err := m.Observe(ctx, "https://a.test/", hintstore.Observation{Links: []hintstore.Link{jsLink}, Private: true, Requester: hintstore.Requester{Network: who}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A private link below quorum is never written to disk.
-	if _, err := m.Observe(ctx, "https://a.test/me", hintstore.Observation{Links: []hintstore.Link{pngLink}, Private: true, Requester: "requester-three"}); err != nil {
+	if _, err := m.Observe(ctx, "https://a.test/me", hintstore.Observation{Links: []hintstore.Link{pngLink}, Private: true, Requester: hintstore.Requester{Network: "requester-three"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Close(); err != nil {

@@ -82,8 +82,24 @@ func public(names ...string) hintstore.Observation {
 
 func private(who string, names ...string) hintstore.Observation {
 	o := public(names...)
-	o.Private, o.Requester, o.Quorum = true, who, 2
+	o.Private, o.Requester, o.Quorum = true, hintstore.Requester{Network: who}, 2
 	return o
+}
+
+// privateAs is private with a full requester: network and account.
+func privateAs(network, account string, names ...string) hintstore.Observation {
+	o := private(network, names...)
+	o.Requester.Account = account
+	return o
+}
+
+func (s *suite) hinted(target string) bool {
+	s.t.Helper()
+	ok, err := s.s.Hinted(s.t.Context(), target)
+	if err != nil {
+		s.t.Fatalf("Hinted(%q): %v", target, err)
+	}
+	return ok
 }
 
 // names describes links by their short names, "a.css,b.js".
@@ -120,8 +136,8 @@ func (s *suite) entry(key string) (hintstore.Entry, bool) {
 	if err != nil {
 		s.t.Fatalf("Get(%q): %v", key, err)
 	}
-	if ok && len(e.Links) == 0 {
-		s.t.Fatalf("Get(%q) returned ok with no links", key)
+	if ok && len(e.Links) == 0 && len(e.Vary) == 0 {
+		s.t.Fatalf("Get(%q) returned ok with no links and no Vary", key)
 	}
 	if ok && e.Key != key {
 		s.t.Fatalf("Get(%q) returned the entry of %q", key, e.Key)
@@ -250,6 +266,60 @@ var cases = []testCase{
 			s.observe("k", private("alice", "shared.css", "alice.png"))
 		}
 		s.want("k", "shared.css")
+	}},
+	{name: "OnePersonCountsOnce", run: func(t *testing.T, s *suite) {
+		// One network rotating cookies (three accounts), then one account
+		// from a second network: still one person.
+		s.observe("k", privateAs("net1", "cookie-a", "alice.css"))
+		s.observe("k", privateAs("net1", "cookie-b", "alice.css"))
+		s.observe("k", privateAs("net1", "", "alice.css"))
+		s.observe("k", privateAs("net2", "cookie-a", "alice.css"))
+		s.want("k", "<none>")
+		// Another network with other credentials is someone else.
+		s.observe("k", privateAs("net3", "cookie-z", "alice.css"))
+		s.want("k", "alice.css")
+	}},
+	{name: "VaryMarksRoute", run: func(t *testing.T, s *suite) {
+		s.observe("k", public("a.css"))
+		s.observe("k", hintstore.Observation{Vary: []string{"User-Agent"}})
+		e, ok := s.entry("k")
+		if !ok || len(e.Links) != 0 || strings.Join(e.Vary, ",") != "User-Agent" {
+			t.Fatalf("Get = %+v, %v; want the Vary mark and no links", e, ok)
+		}
+		mobile, desktop := hintstore.VariantKey("k", "mobile"), hintstore.VariantKey("k", "desktop")
+		s.observe(mobile, public("m.css"))
+		s.observe(desktop, public("d.css"))
+		s.want(mobile, "m.css")
+		s.want(desktop, "d.css")
+		// The route stops varying: the mark goes, its own links are back.
+		s.observe("k", public("a.css"))
+		if e, _ := s.entry("k"); len(e.Vary) != 0 || names(e.Links) != "a.css" {
+			t.Fatalf("after a response without Vary: %+v", e)
+		}
+	}},
+	{name: "HintedFollowsLinks", run: func(t *testing.T, s *suite) {
+		a, b := link("a.css").Target, link("b.css").Target
+		if s.hinted(a) {
+			t.Fatal("Hinted on an empty store")
+		}
+		s.observe("k1", public("a.css", "b.css"))
+		s.observe("k2", public("a.css"))
+		if !s.hinted(a) || !s.hinted(b) {
+			t.Fatal("stored targets not Hinted")
+		}
+		s.observe("k1", public("c.css"))
+		if s.hinted(b) || !s.hinted(a) {
+			t.Fatalf("after k1 changed: Hinted(b) %v, Hinted(a) %v; want false, true (k2 keeps a)", s.hinted(b), s.hinted(a))
+		}
+		s.must(s.s.Forget(t.Context(), a))
+		if s.hinted(a) {
+			t.Fatal("forgotten target still Hinted")
+		}
+		s.want("k2", "<none>")
+		s.must(s.s.Purge(t.Context(), "k1"))
+		if s.hinted(link("c.css").Target) {
+			t.Fatal("target of a purged route still Hinted")
+		}
 	}},
 	{name: "QuorumBelowTwoMeansTwo", run: func(t *testing.T, s *suite) {
 		for _, q := range []int{-1, 0, 1} {

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/internal/demo"
 	"github.com/earlyhints/earlyhints/server"
 )
@@ -75,21 +77,30 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // prime makes one navigation to each page so that a first visit already
-// gets hints: once to every public page, and twice, as two different
-// visitors, to the personal one, whose shared files need two requesters.
+// gets hints: once to every public page, and to the personal one as many
+// visitors as the privacy quorum needs, each from a network of its own
+// (127.1.0.1, 127.2.0.1, …: all of 127/8 is loopback), since the proxy
+// counts people by network, not by cookie.
 func prime(ctx context.Context, st *stack, base string) error {
 	var protos http.Protocols
 	protos.SetHTTP2(true)
-	tr := &http.Transport{Protocols: &protos}
-	tr.TLSClientConfig = &tls.Config{RootCAs: st.srv.CertPool()}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := func(visitor int) (*http.Client, func()) {
+		tr := &http.Transport{Protocols: &protos}
+		tr.TLSClientConfig = &tls.Config{RootCAs: st.srv.CertPool()}
+		if ap, err := netip.ParseAddrPort(st.srv.Addr()); err == nil && ap.Addr().Is4() && ap.Addr().IsLoopback() {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, byte(visitor), 0, 1)}}
+			tr.DialContext = d.DialContext
+		}
+		return &http.Client{Transport: tr, Timeout: 30 * time.Second}, tr.CloseIdleConnections
+	}
 	for _, p := range demo.Pages {
 		visitors := 1
 		if p == "/account" {
-			visitors = 2
+			visitors = earlyhints.DefaultPrivateQuorum
 		}
 		for i := range visitors {
+			c, done := client(i + 1)
+			defer done()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
 			if err != nil {
 				return err
@@ -98,8 +109,7 @@ func prime(ctx context.Context, st *stack, base string) error {
 			req.Header.Set("Sec-Fetch-Mode", "navigate")
 			req.Header.Set("Sec-Fetch-Dest", "document")
 			if visitors > 1 {
-				// Two returning visitors: the proxy tells requesters of
-				// personal pages apart by their cookies.
+				// Returning visitors, each with a cookie of their own.
 				req.AddCookie(&http.Cookie{Name: "visitor", Value: fmt.Sprintf("5eed%012x", i+1)}) //nolint:gosec // a request cookie: Secure and friends are response attributes
 			}
 			res, err := c.Do(req)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,6 +108,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 		}
 	}
 	mwConfig := earlyhints.Config{
+		RouteHost:             routeHost(pc),
 		Store:                 store,
 		MaxPreloads:           s.MaxPreloads,
 		MaxPreconnects:        s.MaxPreconnects,
@@ -163,6 +165,16 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 	}
 	st.srv = srv
 	return st, nil
+}
+
+// routeHost is the host of every route key when one origin answers every
+// Host and gets its own name: the client's Host then changes nothing the
+// origin sees, so it must not split routes.
+func routeHost(pc proxy.Config) string {
+	if pc.Default == nil || len(pc.Origins) > 0 || pc.PreserveHost {
+		return ""
+	}
+	return strings.ToLower(pc.Default.Host)
 }
 
 // listenAdmin binds the admin listener; it serves once the stack serves.
@@ -226,9 +238,12 @@ func (st *stack) waitLearned(base string, paths []string, limit time.Duration) [
 	for {
 		missing = missing[:0]
 		for _, p := range paths {
-			u, _ := url.Parse(base + p)
-			key := "https://" + strings.ToLower(u.Host) + u.Path
-			if _, ok, _ := st.store.Get(context.Background(), key); !ok {
+			r, err := http.NewRequest(http.MethodGet, base+p, nil)
+			if err != nil {
+				return paths
+			}
+			r.TLS = &tls.ConnectionState{} // the key of an https page
+			if _, ok, _ := st.store.Get(context.Background(), st.mw.RouteKey(r)); !ok {
 				missing = append(missing, p)
 			}
 		}

@@ -248,7 +248,8 @@ func TestStack_WarmCache(t *testing.T) {
 // several users share. Another user's browser never requests the first
 // user's personal URLs.
 func TestStack_PersonalPage(t *testing.T) {
-	st := newStack(t, stackConfig{think: 100 * time.Millisecond})
+	// Every view analysed: the test waits for each to be learned from.
+	st := newStack(t, stackConfig{think: 100 * time.Millisecond, hints: earlyhints.Config{LearnInterval: -1}})
 	url := st.h2Base + mePath
 	personal := func(user string) []string { return []string{avatar(user), userScript(user)} }
 
@@ -296,12 +297,13 @@ func TestStack_PersonalPage(t *testing.T) {
 		t.Errorf("bob's own avatar was not loaded: the page is not what the test thinks")
 	}
 
-	// Alice and Bob share the stylesheet: two requesters, so it may now be
-	// hinted; their avatars never are.
+	// Alice, Bob and Dave share the stylesheet: three requesters (the
+	// default quorum), so it may now be hinted; their avatars never are.
+	visitAs("dave", 1)
 	v, log = visitAs("carol", 1)
-	neverRequested("carol", v, log, "alice", "bob")
+	neverRequested("carol", v, log, "alice", "bob", "dave")
 	for _, link := range v.EarlyHints {
-		for _, other := range []string{"alice", "bob"} {
+		for _, other := range []string{"alice", "bob", "dave"} {
 			for _, path := range personal(other) {
 				if strings.Contains(link, path) {
 					t.Errorf("carol's 103 names %s: %q", path, link)

@@ -5,6 +5,7 @@ package chromium
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -106,7 +107,7 @@ func newStack(t testing.TB, cfg stackConfig) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mw.Close() })
-	st.srv, err = server.New(mw, server.Config{Addr: "127.0.0.1:0", Logger: quietLogger(), ShutdownTimeout: 2 * time.Second})
+	st.srv, err = server.New(visitorNetworks(mw), server.Config{Addr: "127.0.0.1:0", Logger: quietLogger(), ShutdownTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +247,21 @@ const (
 // an Early Hints preload to the page through its HTTP cache, so an
 // uncacheable one is fetched twice and Resource Timing says "link", not
 // "early-hints".
+// visitorNetworks gives each user of the test site (its "user" cookie) a
+// network of its own: every browser reaches the server through one local
+// relay, while the privacy rule tells people apart by their network.
+func visitorNetworks(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("user"); err == nil && c.Value != "" {
+			h := fnv.New32a()
+			h.Write([]byte(c.Value))
+			n := h.Sum32()
+			r.RemoteAddr = fmt.Sprintf("127.%d.%d.1:40000", 1+n%250, (n>>8)%250)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func originSite(think time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	asset := func(ctype, body string, private bool) http.HandlerFunc {
