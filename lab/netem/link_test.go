@@ -50,82 +50,81 @@ func TestLink_Delivery(t *testing.T) {
 	})
 }
 
-// TestLink_RTT measures a ping-pong through two real Links: the median round
-// trip must be within 1 ms of the setting.
+// TestLink_RTT runs a ping-pong through two Links on a fake clock: every
+// round trip is exactly the two delays. The real-time accuracy of the
+// precise sleeper is BenchmarkLink_RTT's figure.
 func TestLink_RTT(t *testing.T) {
-	const up, down = 7 * time.Millisecond, 8 * time.Millisecond
-	echo := make(chan []byte, 1)
-	back := make(chan []byte, 1)
-	lDown, err := NewLink(LinkConfig{Delay: down}, func(p []byte) { back <- p })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lDown.Close()
-	lUp, err := NewLink(LinkConfig{Delay: up}, func(p []byte) { echo <- p })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lUp.Close()
-	go func() {
-		for p := range echo {
-			lDown.Send(p)
+	synctest.Test(t, func(t *testing.T) {
+		const up, down = 7 * time.Millisecond, 8 * time.Millisecond
+		echo := make(chan []byte, 1)
+		back := make(chan []byte, 1)
+		lDown, err := newLink(LinkConfig{Delay: down}, func(p []byte) { back <- p }, 0, false)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	defer close(echo)
-	var rtts []time.Duration
-	for i := 0; i < 21; i++ {
-		start := time.Now()
-		lUp.Send([]byte("ping"))
-		select {
-		case <-back:
-		case <-time.After(time.Second):
-			t.Fatal("ping lost")
+		defer lDown.Close()
+		lUp, err := newLink(LinkConfig{Delay: up}, func(p []byte) { echo <- p }, 0, false)
+		if err != nil {
+			t.Fatal(err)
 		}
-		rtts = append(rtts, time.Since(start))
-	}
-	slices.Sort(rtts)
-	med := rtts[len(rtts)/2]
-	t.Logf("Link RTT median %v (setting %v), min %v, max %v", med, up+down, rtts[0], rtts[len(rtts)-1])
-	if d := med - (up + down); d < 0 || d > time.Millisecond {
-		t.Errorf("median RTT %v, want within 1ms above %v", med, up+down)
-	}
+		defer lUp.Close()
+		go func() {
+			for p := range echo {
+				lDown.Send(p)
+			}
+		}()
+		defer close(echo)
+		for i := range 5 {
+			start := time.Now()
+			lUp.Send([]byte("ping"))
+			<-back
+			if rtt := time.Since(start); rtt != up+down {
+				t.Errorf("ping %d: round trip %v, want %v", i, rtt, up+down)
+			}
+		}
+	})
 }
 
-// TestLink_Throughput offers UDP-sized datagrams above the bandwidth for a
-// second of real time; the delivery rate must be within 5 % of the setting.
+// TestLink_Throughput offers datagrams above the bandwidth for a second of
+// fake time: the delivery rate is the setting and the excess is dropped by
+// the queue. BenchmarkLink_Throughput measures it in real time.
 func TestLink_Throughput(t *testing.T) {
-	const bw = 10_000_000
-	var mu sync.Mutex
-	var first, last time.Time
-	n := 0
-	l, err := NewLink(LinkConfig{Delay: 5 * time.Millisecond, Bandwidth: bw}, func(p []byte) {
+	synctest.Test(t, func(t *testing.T) {
+		const bw = 10_000_000
+		var mu sync.Mutex
+		var first, last time.Time
+		n := 0
+		l, err := newLink(LinkConfig{Delay: 5 * time.Millisecond, Bandwidth: bw}, func(p []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			now := time.Now()
+			if first.IsZero() {
+				first = now
+			} else {
+				n++
+			}
+			last = now
+		}, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		// 12 Mbit/s offered in 10 ms bursts of 10 datagrams.
+		for range 100 {
+			for range 10 {
+				l.Send(make([]byte, MTU))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
 		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		} else {
-			n++
+		rate := float64(n) * MTU * 8 / last.Sub(first).Seconds()
+		mu.Unlock()
+		if rel := rate/bw - 1; rel < -0.001 || rel > 0.001 {
+			t.Errorf("rate %.0f bit/s, want %d (±0.1%%)", rate, bw)
 		}
-		last = now
+		if s := l.Stats(); s.DroppedQueue == 0 || s.Delivered+s.DroppedQueue != s.Sent {
+			t.Errorf("stats %+v: an overload must drop at the queue and lose nothing else", s)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	// 12 Mbit/s offered in 10 ms bursts of 10 datagrams.
-	for i := 0; i < 100; i++ {
-		for j := 0; j < 10; j++ {
-			l.Send(make([]byte, MTU))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	rate := float64(n) * MTU * 8 / last.Sub(first).Seconds()
-	mu.Unlock()
-	t.Logf("Link rate %.3f Mbit/s (setting %.1f), drops %+v", rate/1e6, float64(bw)/1e6, l.Stats())
-	if rate < 0.95*bw || rate > 1.05*bw {
-		t.Errorf("rate %.0f bit/s, want within 5%% of %d", rate, bw)
-	}
 }
