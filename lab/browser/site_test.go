@@ -133,6 +133,11 @@ func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
 // referencing one stylesheet and one script in the head and one image in
 // the body, each served after 50 ms.
 func tinySite(t testing.TB, hints bool) *testSite {
+	return newTestSite(t, tinyFixture(hints))
+}
+
+// tinyFixture is tinySite's content, not yet served.
+func tinyFixture(hints bool) *testSite {
 	s := &testSite{
 		think: 100 * time.Millisecond,
 		html: `<!doctype html><html><head><title>t</title>
@@ -148,5 +153,5 @@ func tinySite(t testing.TB, hints bool) *testSite {
 	if hints {
 		s.hints = []string{"</a.css>; rel=preload; as=style", "</b.js>; rel=preload; as=script"}
 	}
-	return newTestSite(t, s)
+	return s
 }
