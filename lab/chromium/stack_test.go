@@ -50,6 +50,7 @@ type stackConfig struct {
 // on loopback.
 type stack struct {
 	log  *ServerLog // the origin's request log
+	hold *pageHold  // armed, the page waits for its hinted assets
 	srv  *server.Server
 	spki string
 	// h2Base is https://127.0.0.1:port through the TCP relay; h3Base and
@@ -80,8 +81,8 @@ func newRelay(t testing.TB, network, target string, rtt time.Duration) *netem.Re
 
 func newStack(t testing.TB, cfg stackConfig) *stack {
 	t.Helper()
-	st := &stack{}
-	st.log = NewServerLog(originSite(cfg.think))
+	st := &stack{hold: newPageHold()}
+	st.log = NewServerLog(originSite(cfg.think, st.hold))
 	origin := &http.Server{Handler: st.log, ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -213,6 +214,7 @@ func launch(t testing.TB, cfg Config) *Browser {
 // visit navigates and returns the visit with the origin's log of it.
 func (st *stack) visit(t testing.TB, b *Browser, url string) (*Visit, []ServerRequest) {
 	t.Helper()
+	st.hold.reset()
 	mark := st.log.Len()
 	v, err := b.Navigate(t.Context(), url)
 	if err != nil {
@@ -262,10 +264,11 @@ func visitorNetworks(next http.Handler) http.Handler {
 	})
 }
 
-func originSite(think time.Duration) http.Handler {
+func originSite(think time.Duration, hold *pageHold) http.Handler {
 	mux := http.NewServeMux()
 	asset := func(ctype, body string, private bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
+			hold.saw(r.URL.Path)
 			w.Header().Set("Content-Type", ctype)
 			if private {
 				w.Header().Set("Cache-Control", "private, max-age=3600")
@@ -280,6 +283,7 @@ func originSite(think time.Duration) http.Handler {
 	mux.Handle("GET "+jsPath, asset("text/javascript", pad+"document.documentElement.dataset.js='1';\n", false))
 	mux.HandleFunc("GET "+pagePath+"{$}", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(think)
+		hold.wait(r.Context(), cssPath, jsPath)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		// no-cache, not no-store: every visit reaches the origin, and the
 		// page stays public (no-store would make it private to the
@@ -309,6 +313,72 @@ func originSite(think time.Duration) http.Handler {
 	mux.HandleFunc("GET /avatars/{file}", asset("image/gif", string(gif1x1), true))
 	mux.HandleFunc("GET /u/{user}/prefs.js", asset("text/javascript", "window.prefs={};\n", true))
 	return mux
+}
+
+// pageHold, once armed, makes the origin's page wait until the assets it
+// names have reached the origin during the current visit. Then "the hinted
+// files reached the origin before the page left it" is a matter of order,
+// not of how fast a loaded machine runs the browser: with working hints the
+// page goes out as soon as they arrive; without, it waits out maxPageHold
+// and the order check fails.
+type pageHold struct {
+	mu      sync.Mutex
+	armed   bool
+	seen    map[string]bool
+	changed chan struct{}
+}
+
+// maxPageHold only bounds a hang when hints do not work.
+const maxPageHold = 20 * time.Second
+
+func newPageHold() *pageHold {
+	return &pageHold{seen: map[string]bool{}, changed: make(chan struct{})}
+}
+
+func (h *pageHold) arm() {
+	h.mu.Lock()
+	h.armed = true
+	h.mu.Unlock()
+}
+
+// reset forgets the assets seen: a visit starts.
+func (h *pageHold) reset() {
+	h.mu.Lock()
+	h.seen = map[string]bool{}
+	h.mu.Unlock()
+}
+
+func (h *pageHold) saw(path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen[path] = true
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+func (h *pageHold) wait(ctx context.Context, paths ...string) {
+	ctx, cancel := context.WithTimeout(ctx, maxPageHold)
+	defer cancel()
+	for {
+		h.mu.Lock()
+		done := !h.armed
+		if !done {
+			done = true
+			for _, p := range paths {
+				done = done && h.seen[p]
+			}
+		}
+		changed := h.changed
+		h.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func avatar(user string) string     { return "/avatars/" + user + ".gif" }
