@@ -98,12 +98,13 @@ func TestProxy_SnapshotSurvivesRestart(t *testing.T) {
 	first := startMain(t, args...)
 	base := first.waitOutput(t, proxyURL)
 	learned := false
-	for range 50 { // the first navigation teaches; learning is asynchronous
+	// The first navigation teaches; learning is asynchronous. The deadline
+	// only bounds a hang.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if nav := navigateHost(t, base+"/", site); len(nav.hints) > 0 {
 			learned = true
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if !learned {
 		t.Fatal("the proxy never hinted the page")
