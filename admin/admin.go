@@ -5,12 +5,16 @@
 package admin
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,6 +32,16 @@ type Config struct {
 	Version string
 	// Logger receives purge notices. Nil means slog.Default().
 	Logger *slog.Logger
+	// Hosts are the host names (without port) the admin may be reached by,
+	// besides IP literals and localhost, which are always accepted. Any
+	// other Host is refused: a web page the operator visits could otherwise
+	// read and purge the store through DNS rebinding (its own name resolved
+	// to the admin address).
+	Hosts []string
+	// Token, when set, is required on every request but /healthz, as
+	// "Authorization: Bearer TOKEN" or as the password of HTTP Basic
+	// authentication (any user name), which a browser prompts for.
+	Token string
 }
 
 // maxListed bounds the routes one page or API call returns.
@@ -63,7 +77,57 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("DELETE /api/hints", a.purge)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	return mux, nil
+	return a.guard(mux), nil
+}
+
+// guard refuses a request whose Host is not the admin's own, and one
+// without the token when a token is configured.
+func (a *api) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.knownHost(r.Host) {
+			http.Error(w, "admin: unknown Host "+strconv.Quote(r.Host)+": use the listener's address, or add the name to admin-hosts", http.StatusMisdirectedRequest)
+			return
+		}
+		if a.cfg.Token != "" && r.URL.Path != "/healthz" && !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="earlyhints admin", charset="UTF-8"`)
+			http.Error(w, "admin: token required (Authorization: Bearer TOKEN, or the token as the password)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *api) knownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true // an address literal cannot be rebound
+	}
+	if host == "localhost" {
+		return true
+	}
+	for _, h := range a.cfg.Hosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *api) authorized(r *http.Request) bool {
+	given := ""
+	if _, pass, ok := r.BasicAuth(); ok {
+		given = pass
+	} else if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		given = strings.TrimSpace(tok)
+	}
+	return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(a.cfg.Token)) == 1
 }
 
 type api struct{ cfg Config }

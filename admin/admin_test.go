@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -89,5 +90,49 @@ func TestAdmin_API(t *testing.T) {
 func TestNew_NeedsStore(t *testing.T) {
 	if _, err := admin.New(admin.Config{}); err == nil {
 		t.Fatal("admin without a store accepted")
+	}
+}
+
+// TestAdmin_Guard: a foreign Host (DNS rebinding) is refused; with a token,
+// every request but /healthz needs it.
+func TestAdmin_Guard(t *testing.T) {
+	store, err := hintstore.NewMemory(hintstore.MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h, err := admin.New(admin.Config{Store: store, Gatherer: prometheus.NewRegistry(), Hosts: []string{"admin.example.net"}, Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, host, path, auth string
+		status                         int
+	}{
+		{"rebound name", "GET", "attacker.example:9090", "/api/hints", "Bearer s3cret", http.StatusMisdirectedRequest},
+		{"rebound name purges nothing", "DELETE", "evil.test", "/api/hints?all=1", "Bearer s3cret", http.StatusMisdirectedRequest},
+		{"empty host", "GET", "", "/api/stats", "Bearer s3cret", http.StatusMisdirectedRequest},
+		{"ip literal", "GET", "127.0.0.1:9090", "/api/stats", "Bearer s3cret", http.StatusOK},
+		{"ipv6 literal", "GET", "[::1]:9090", "/api/stats", "Bearer s3cret", http.StatusOK},
+		{"localhost", "GET", "localhost:9090", "/api/stats", "Bearer s3cret", http.StatusOK},
+		{"configured name", "GET", "Admin.Example.Net.:9090", "/api/stats", "Bearer s3cret", http.StatusOK},
+		{"no token", "GET", "127.0.0.1:9090", "/api/stats", "", http.StatusUnauthorized},
+		{"wrong token", "DELETE", "127.0.0.1:9090", "/api/hints?all=1", "Bearer nope", http.StatusUnauthorized},
+		{"basic password", "GET", "127.0.0.1:9090", "/", "Basic " + base64.StdEncoding.EncodeToString([]byte("ops:s3cret")), http.StatusOK},
+		{"healthz open", "GET", "127.0.0.1:9090", "/healthz", "", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, "http://x"+tc.path, nil)
+			r.Host = tc.host
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body.String())
+			}
+		})
 	}
 }

@@ -35,6 +35,9 @@ type stackOptions struct {
 	proxy  proxy.Config
 	hints  earlyhints.Config
 	logger *slog.Logger
+	// outer, when set, wraps the access-logged middleware, as a handler of
+	// the operator's own would.
+	outer func(http.Handler) http.Handler
 }
 
 func startStack(t *testing.T, origin string, opt stackOptions) *stack {
@@ -67,7 +70,11 @@ func startStack(t *testing.T, origin string, opt stackOptions) *stack {
 	if logger == nil {
 		logger = discard
 	}
-	srv, err := server.New(proxy.AccessLog(mw, logger), server.Config{
+	var h http.Handler = proxy.AccessLog(mw, logger)
+	if opt.outer != nil {
+		h = opt.outer(h)
+	}
+	srv, err := server.New(h, server.Config{
 		Addr: "127.0.0.1:0", Logger: discard, ShutdownTimeout: 5 * time.Second,
 		OnShutdown: []func(context.Context) error{func(context.Context) error { return mw.Close() }},
 	})

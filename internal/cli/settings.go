@@ -16,20 +16,26 @@ import (
 // settings are everything `earlyhints proxy` can be told, by flag or by the
 // config file. Flag names and YAML keys are the same.
 type settings struct {
-	Listen        string
-	Origin        string
-	Origins       map[string]string // host -> origin URL; YAML only
-	TLSCert       string
-	TLSKey        string
-	SelfSigned    bool
-	Store         string
-	HTTP3         bool
-	H2CListen     string
-	Mode          string
-	Admin         string
-	LogFormat     string
-	OriginTimeout time.Duration
-	PreserveHost  bool
+	Listen     string
+	Origin     string
+	Origins    map[string]string // host -> origin URL; YAML only
+	TLSCert    string
+	TLSKey     string
+	SelfSigned bool
+	Store      string
+	HTTP3      bool
+	H2CListen  string
+	Mode       string
+	Admin      string
+	// AdminTokenFile names the file holding the admin token; the
+	// EARLYHINTS_ADMIN_TOKEN environment variable is the other way to give it.
+	AdminTokenFile   string
+	AdminHosts       []string
+	SnapshotInterval time.Duration
+	PrivateQuorum    int
+	LogFormat        string
+	OriginTimeout    time.Duration
+	PreserveHost     bool
 
 	MaxPreloads      int
 	MaxPreconnects   int
@@ -42,7 +48,7 @@ type settings struct {
 func defaultSettings() settings {
 	return settings{
 		Listen: ":8443", Store: "memory", HTTP3: true, Mode: "hints", LogFormat: "text",
-		OriginTimeout: 30 * time.Second,
+		OriginTimeout: 30 * time.Second, SnapshotInterval: 10 * time.Second,
 	}
 }
 
@@ -167,7 +173,7 @@ func proxyOptions() []option {
 			boolean(func(s *settings) *bool { return &s.SelfSigned }),
 		},
 		{
-			"store", "where hints are kept: memory, or file:`PATH` (in memory, read from PATH at start and written there at shutdown)",
+			"store", "where hints are kept: memory, or file:`PATH` (in memory, read from PATH at start, written there every snapshot-interval and at shutdown)",
 			str(func(s *settings) *string { return &s.Store }),
 		},
 		{
@@ -185,6 +191,22 @@ func proxyOptions() []option {
 		{
 			"admin", "`address` of the admin listener: hint store page and API, /metrics, /healthz (keep it on loopback; empty: none)",
 			str(func(s *settings) *string { return &s.Admin }),
+		},
+		{
+			"admin-token-file", "`file` holding the token the admin listener requires (Authorization: Bearer, or as the Basic password); needed on a non-loopback admin address; EARLYHINTS_ADMIN_TOKEN also sets it",
+			str(func(s *settings) *string { return &s.AdminTokenFile }),
+		},
+		{
+			"admin-hosts", "comma-separated host `names` the admin listener answers to, besides IP addresses and localhost (other Host values are refused, against DNS rebinding)",
+			list(func(s *settings) *[]string { return &s.AdminHosts }),
+		},
+		{
+			"snapshot-interval", "how often (`duration`) --store file:PATH writes its snapshot while running, so a crash loses at most that much learning (0: only at shutdown)",
+			duration(func(s *settings) *time.Duration { return &s.SnapshotInterval }),
+		},
+		{
+			"private-quorum", "distinct visitors (by network and credentials) that must share a link of a personal page before it is hinted to anyone (`count`, 0 means 3, at least 2)",
+			count(func(s *settings) *int { return &s.PrivateQuorum }),
 		},
 		{
 			"log-format", "log `format`: text or json",

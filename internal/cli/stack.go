@@ -38,7 +38,7 @@ type stack struct {
 }
 
 // openStore opens the store named by --store.
-func openStore(spec string, logger *slog.Logger) (hintstore.Store, error) {
+func openStore(spec string, interval time.Duration, logger *slog.Logger) (hintstore.Store, error) {
 	switch {
 	case spec == "" || spec == "memory":
 		return hintstore.NewMemory(hintstore.MemoryConfig{Logger: logger})
@@ -47,7 +47,7 @@ func openStore(spec string, logger *slog.Logger) (hintstore.Store, error) {
 		if path == "" {
 			return nil, errors.New("--store file: needs a path, such as file:/var/lib/earlyhints/hints.json")
 		}
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, Logger: logger})
+		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, SnapshotInterval: max(interval, 0), Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("open hint store %s: %w", path, err)
 		}
@@ -85,7 +85,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(s.Store, logger)
+	store, err := openStore(s.Store, s.SnapshotInterval, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +115,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 		AllowHTTP1:            s.HTTP1Hints,
 		AllowCrossSitePreload: s.CrossSitePreload,
 		QueryParams:           s.QueryParams,
+		PrivateQuorum:         s.PrivateQuorum,
 		DenyUserAgents:        s.DenyUserAgents,
 		Disabled:              s.Mode == "off",
 		Observer:              observer,
@@ -135,7 +136,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 	}
 	st := &stack{mw: mw, store: store}
 	if s.Admin != "" {
-		if err := st.listenAdmin(s.Admin, registry, logger); err != nil {
+		if err := st.listenAdmin(s, registry, logger); err != nil {
 			_ = mw.Close()
 			_ = store.Close()
 			return nil, err
@@ -178,21 +179,45 @@ func routeHost(pc proxy.Config) string {
 }
 
 // listenAdmin binds the admin listener; it serves once the stack serves.
-func (st *stack) listenAdmin(addr string, reg *prometheus.Registry, logger *slog.Logger) error {
-	h, err := admin.New(admin.Config{Store: st.store, Gatherer: reg, Version: version, Logger: logger})
+// Off loopback it needs a token: anyone who reaches it could otherwise read
+// and purge the hints.
+func (st *stack) listenAdmin(s settings, reg *prometheus.Registry, logger *slog.Logger) error {
+	token, err := adminToken(s.AdminTokenFile)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", s.Admin)
 	if err != nil {
-		return fmt.Errorf("--admin %s: %w", addr, err)
+		return fmt.Errorf("--admin %s: %w", s.Admin, err)
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		logger.Warn("the admin listener is not on loopback: anyone who reaches it can read and purge the hints", "addr", ln.Addr().String())
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && token == "" {
+		_ = ln.Close()
+		return fmt.Errorf("--admin %s is not on loopback: anyone who reaches it could read and purge the hints; give it a token with --admin-token-file FILE (or EARLYHINTS_ADMIN_TOKEN), or listen on 127.0.0.1", s.Admin)
+	}
+	h, err := admin.New(admin.Config{Store: st.store, Gatherer: reg, Version: version, Logger: logger, Hosts: s.AdminHosts, Token: token})
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
 	st.adminLn = ln
 	st.admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	return nil
+}
+
+// adminToken reads the admin token from file, else from the environment.
+func adminToken(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv("EARLYHINTS_ADMIN_TOKEN")), nil
+	}
+	b, err := os.ReadFile(file) //nolint:gosec // the operator's own token file
+	if err != nil {
+		return "", fmt.Errorf("--admin-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 16 {
+		return "", fmt.Errorf("--admin-token-file %s: the token is %d characters; use at least 16 (for example: head -c 24 /dev/urandom | base64 > %s)", file, len(token), file)
+	}
+	return token, nil
 }
 
 func (st *stack) closeAdmin(ctx context.Context) error {
