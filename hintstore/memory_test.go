@@ -450,3 +450,30 @@ func BenchmarkMemory_Observe(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemory_Forget forgets a target that one route of 10,000 hints,
+// as the 404/410 rule does: the target index visits that route alone.
+func BenchmarkMemory_Forget(b *testing.B) {
+	ctx := b.Context()
+	m, err := hintstore.NewMemory(hintstore.MemoryConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	shared := hintstore.Link{Target: "https://a.test/site.css", Value: "</site.css>; rel=preload; as=style"}
+	for i := range 10000 {
+		own := hintstore.Link{Target: fmt.Sprint("https://a.test/p", i, ".css"), Value: fmt.Sprint("</p", i, ".css>; rel=preload; as=style")}
+		if _, err := m.Observe(ctx, fmt.Sprint("https://a.test/", i), hintstore.Observation{Links: []hintstore.Link{shared, own}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		target := fmt.Sprint("https://a.test/p", i%10000, ".css")
+		if err := m.Forget(ctx, target); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
