@@ -12,6 +12,9 @@
 #   PEERS="nginx" bench/compare.sh    # only some peers
 #   KEEP=1 bench/compare.sh           # keep the work directory (configs, logs)
 #   WITH_OFF=0 bench/compare.sh       # leave out "eh-off" (earlyhints --mode off)
+#   LOAD=cookie bench/compare.sh      # navigations carrying a realistic Cookie
+#   LOAD=plain PAGE_BYTES=20480 bench/compare.sh   # no navigation headers, 20 KiB page
+#   H3=1 bench/compare.sh             # also load earlyhints over HTTP/3 (bench/h3load)
 #
 # Run it by hand; it is not part of `make test`. It installs missing peers
 # with apt-get when run as root (INSTALL=0 to never install).
@@ -27,10 +30,24 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-120}   # seconds one h2load run may take at most
 PEERS=${PEERS-"nginx h2o caddy"}   # empty: earlyhints and the origin only
 INSTALL=${INSTALL:-1}
 WITH_OFF=${WITH_OFF:-1}      # also measure earlyhints with --mode off (plain proxying)
+STOCK=${STOCK:-1}            # also measure a stock httputil.ReverseProxy (bench/stockproxy)
+LOAD=${LOAD:-nav}            # nav: navigations; plain: no navigation headers; cookie: navigations with a Cookie
+PAGE_BYTES=${PAGE_BYTES:-0}  # page size (0: the bare ~300-byte page)
+H3=${H3:-0}                  # also load earlyhints over HTTP/3 with bench/h3load
+GOGC_EH=${GOGC_EH:-}         # GOGC for the earlyhints processes (empty: its default)
+EH_FLAGS=${EH_FLAGS:-}       # extra flags for earlyhints proxy (both earlyhints and eh-off)
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-NAV=(-H 'accept: text/html' -H 'sec-fetch-mode: navigate')
+# A realistic Cookie: analytics, consent and a session, about 350 bytes,
+# as most navigations on a real site carry.
+COOKIE_VALUE='_ga=GA1.2.1234567890.1732900000; _gid=GA1.2.987654321.1733000000; _fbp=fb.1.1732900000000.1234567890; cookieconsent_status=dismiss; OptanonConsent=isGpcEnabled=0&datestamp=Mon+Dec+02+2026&version=202411.1.0&groups=C0001%3A1%2CC0002%3A1; sessionid=9f8e7d6c5b4a39281706f5e4d3c2b1a0; csrftoken=Zx8YwVuTsRqPoNmLkJiHgFeDcBa98765'
+case $LOAD in
+nav) NAV=(-H 'accept: text/html' -H 'sec-fetch-mode: navigate') ;;
+cookie) NAV=(-H 'accept: text/html' -H 'sec-fetch-mode: navigate' -H "cookie: $COOKIE_VALUE") ;;
+plain) NAV=(-H 'accept: */*') ;;
+*) echo "compare.sh: LOAD is nav, plain or cookie, not $LOAD" >&2; exit 2 ;;
+esac
 
 for tool in go h2load curl openssl python3 awk sort timeout; do
     command -v "$tool" >/dev/null || { echo "compare.sh: $tool is missing; install it (h2load: apt-get install nghttp2-client)" >&2; exit 1; }
@@ -91,7 +108,8 @@ done
 
 # ---- build and start ------------------------------------------------------
 log "building earlyhints and the origin…"
-(cd "$ROOT" && go build -o "$WORK/earlyhints" ./cmd/earlyhints && go build -o "$WORK/origin" ./bench/origin)
+(cd "$ROOT" && go build -o "$WORK/earlyhints" ./cmd/earlyhints && go build -o "$WORK/origin" ./bench/origin &&
+    go build -o "$WORK/stockproxy" ./bench/stockproxy && go build -o "$WORK/h3load" ./bench/h3load)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 chmod 644 "$WORK/key.pem"
@@ -101,27 +119,42 @@ declare -A PORT PID
 ORIGIN_PORT=$(free_port)
 ORIGIN_TLS_PORT=$(free_port)
 "$WORK/origin" -listen "127.0.0.1:$ORIGIN_PORT" -tls-listen "127.0.0.1:$ORIGIN_TLS_PORT" \
-    -cert "$WORK/cert.pem" -key "$WORK/key.pem" -think "$THINK" >"$WORK/origin.out" 2>&1 &
+    -cert "$WORK/cert.pem" -key "$WORK/key.pem" -think "$THINK" -page-bytes "$PAGE_BYTES" >"$WORK/origin.out" 2>&1 &
 PIDS+=($!)
 PID[origin]=$!
 
 TARGETS=(origin earlyhints)
 PORT[origin]=$ORIGIN_TLS_PORT
 PORT[earlyhints]=$(free_port)
+H3FLAG=--http3=false
+[[ $H3 == 1 ]] && H3FLAG=--http3=true
+ehenv=()
+[[ -n $GOGC_EH ]] && ehenv=(env "GOGC=$GOGC_EH")
 # Every request is logged by every proxy, to a file: earlyhints to its stderr.
-"$WORK/earlyhints" proxy --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:${PORT[earlyhints]}" \
-    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --store memory --http3=false >"$WORK/earlyhints.out" 2>&1 &
+# shellcheck disable=SC2086 # EH_FLAGS is a list of flags
+"${ehenv[@]}" "$WORK/earlyhints" proxy --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:${PORT[earlyhints]}" \
+    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --store memory $H3FLAG $EH_FLAGS >"$WORK/earlyhints.out" 2>&1 &
 PIDS+=($!)
 PID[earlyhints]=$!
 if [[ $WITH_OFF == 1 ]]; then
     # The same proxy with hints off: the difference to "earlyhints" is what
     # learning and sending 103s cost.
     PORT[eh-off]=$(free_port)
-    "$WORK/earlyhints" proxy --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:${PORT[eh-off]}" --mode off \
-        --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --store memory --http3=false >"$WORK/eh-off.out" 2>&1 &
+    # shellcheck disable=SC2086
+    "${ehenv[@]}" "$WORK/earlyhints" proxy --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:${PORT[eh-off]}" --mode off \
+        --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --store memory $H3FLAG $EH_FLAGS >"$WORK/eh-off.out" 2>&1 &
     PIDS+=($!)
     PID[eh-off]=$!
     TARGETS+=(eh-off)
+fi
+if [[ $STOCK == 1 ]]; then
+    # net/http's ReverseProxy as it comes: the Go baseline, hinting nothing.
+    PORT[stock]=$(free_port)
+    "$WORK/stockproxy" -listen "127.0.0.1:${PORT[stock]}" -origin "http://127.0.0.1:$ORIGIN_PORT" \
+        -cert "$WORK/cert.pem" -key "$WORK/key.pem" 2>"$WORK/stock.out" &
+    PIDS+=($!)
+    PID[stock]=$!
+    TARGETS+=(stock)
 fi
 
 for p in "${AVAILABLE[@]}"; do
@@ -151,6 +184,18 @@ for t in "${TARGETS[@]}"; do wait_https "${PORT[$t]}" "$t"; done
 
 # ---- measure --------------------------------------------------------------
 # Warm every target (connections to the origin, and earlyhints learns the page).
+if [[ $LOAD == cookie ]]; then
+    # A navigation with a Cookie is private: earlyhints hints only what
+    # distinct requesters (networks) saw, and analyses a page at most once a
+    # second. Four visitors from four /24s, a second apart, teach it.
+    # Each visitor has a session of its own: one cookie from four networks
+    # counts as one person.
+    for i in 1 2 3 4; do
+        curl -sk --http2 --max-time 10 --interface "127.$i.0.1" -H 'accept: text/html' -H 'sec-fetch-mode: navigate' \
+            -H "cookie: ${COOKIE_VALUE/sessionid=/sessionid=visitor$i}" -o /dev/null "https://127.0.0.1:${PORT[earlyhints]}/" || true
+        sleep 1.1
+    done
+fi
 for t in "${TARGETS[@]}"; do
     for _ in 1 2 3; do curl -sk --http2 --max-time 10 "${NAV[@]}" -o /dev/null "https://127.0.0.1:${PORT[$t]}/"; done
     timeout "$RUN_TIMEOUT" h2load -n 200 -c "$C" -m "$M" "${NAV[@]}" "https://127.0.0.1:${PORT[$t]}/" >/dev/null 2>&1 || true
@@ -187,6 +232,24 @@ for r in $(seq "$ROUNDS"); do
         awk '/^requests:/ {print $10}' "$out" >>"$WORK/failed-$t"
     done
 done
+if [[ $H3 == 1 ]]; then
+    # The same load over HTTP/3 on earlyhints' UDP port (same number).
+    timeout "$RUN_TIMEOUT" "$WORK/h3load" -n 200 -c "$C" -m "$M" -insecure "${NAV[@]}" "https://127.0.0.1:${PORT[earlyhints]}/" >/dev/null 2>&1 || true
+    PID[eh-h3]=${PID[earlyhints]}
+    for r in $(seq "$ROUNDS"); do
+        out="$WORK/h2load-eh-h3-$r.txt"
+        c0=$(cpu_ticks "${PID[earlyhints]}")
+        timeout "$RUN_TIMEOUT" "$WORK/h3load" -n "$N" -c "$C" -m "$M" -insecure "${NAV[@]}" -log-file "$WORK/h2load-eh-h3-$r.log" \
+            "https://127.0.0.1:${PORT[earlyhints]}/" >"$out" 2>&1 || log "h3load ended with an error (round $r); see $out"
+        c1=$(cpu_ticks "${PID[earlyhints]}")
+        echo $((c1 - c0)) >>"$WORK/cpu-eh-h3"
+        rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$out")
+        log "  round $r earlyhints over h3: ${rps:-?} req/s"
+        echo "${rps:-0}" >>"$WORK/rps-eh-h3"
+        awk '/^requests:/ {print $10}' "$out" >>"$WORK/failed-eh-h3"
+    done
+    TARGETS+=(eh-h3)
+fi
 for t in "${TARGETS[@]}"; do
     RPS[$t]=$(median <"$WORK/rps-$t")
     # CPU the target's own processes spent, in ms per 1000 requests (the
@@ -208,6 +271,7 @@ done
 log "sequential: $SEQ navigations per target with curl, one connection each, times from request sent"
 for t in "${TARGETS[@]}"; do
     : >"$WORK/seq103-$t"; : >"$WORK/seq200-$t"
+    if [[ $t == eh-h3 ]]; then N103[$t]=0; T103[$t]=nan; T200[$t]=nan; continue; fi
     bad=0
     for i in $(seq "$SEQ"); do
         # time_starttransfer marks the first response byte, the 103 when there is one;
@@ -232,8 +296,9 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 == 0 || a == "nan" || b == "nan") print "-"; else printf "%.2f×", a/b}'; }
 cores=$(nproc 2>/dev/null || echo "?")
 echo
-echo "earlyhints bench — $(date -u +%Y-%m-%dT%H:%MZ), $cores cores, origin think $THINK"
-echo "load: h2load -n $N -c $C -m $M (HTTP/2, TLS, navigation headers), $ROUNDS rounds: median req/s, latencies over all rounds"
+echo "earlyhints bench — $(date -u +%Y-%m-%dT%H:%MZ), $cores cores, origin think $THINK, page $PAGE_BYTES bytes (0: bare), load $LOAD"
+echo "load: h2load -n $N -c $C -m $M (HTTP/2, TLS; $LOAD requests), $ROUNDS rounds: median req/s, latencies over all rounds"
+[[ $H3 == 1 ]] && echo "eh-h3: earlyhints over HTTP/3, bench/h3load with the same -n -c -m (no sequential run: curl has no HTTP/3 here)"
 echo "sequential: $SEQ curl navigations each, median ms from request sent to first 103 / to the 200"
 for p in "${AVAILABLE[@]}"; do
     case $p in
@@ -253,6 +318,12 @@ for t in "${TARGETS[@]}"; do
     fi
     printf '%-11s %8.0f %8s %7s %7s %6s %13s %7.1f %8s %9s %9s %9s %10s\n' "$t" "${RPS[$t]}" "${MEAN[$t]}" "${P50[$t]}" "${P99[$t]}" \
         "${FAILED[$t]}" "$h" "${T200[$t]}" "${CPU[$t]}" "$rn" "$pn" "$cn" "$(ratio "${RPS[$t]}" "${RPS[origin]}")"
+done
+echo
+echo "ratios, earlyhints against each target of this run (req/s, p99, CPU per request):"
+for t in "${TARGETS[@]}"; do
+    [[ $t == earlyhints ]] && continue
+    printf '  earlyhints/%-8s rps %6s  p99 %6s  cpu %6s\n' "$t" "$(ratio "${RPS[earlyhints]}" "${RPS[$t]}")" "$(ratio "${P99[earlyhints]}" "${P99[$t]}")" "$(ratio "${CPU[earlyhints]}" "${CPU[$t]}")"
 done
 echo
 echo "earlyhints/origin throughput $(ratio "${RPS[earlyhints]}" "${RPS[origin]}"), p99 $(ratio "${P99[earlyhints]}" "${P99[origin]}")"

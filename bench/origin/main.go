@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,7 +39,9 @@ func main() {
 	cert := flag.String("cert", "", "certificate file (PEM) for -tls-listen")
 	key := flag.String("key", "", "private key file (PEM) for -tls-listen")
 	think := flag.Duration("think", 50*time.Millisecond, "time the page takes before its response headers, as an application would")
+	pageBytes := flag.Int("page-bytes", 0, "pad the page's body with a comment to this many `bytes` (0: the bare page)")
 	flag.Parse()
+	body := []byte(padded(page, *pageBytes))
 	if *tlsListen != "" && (*cert == "" || *key == "") {
 		fmt.Fprintln(os.Stderr, "origin: -tls-listen needs -cert and -key; pass both PEM files")
 		os.Exit(2)
@@ -57,7 +60,7 @@ func main() {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=0")
-		_, _ = w.Write([]byte(page))
+		_, _ = w.Write(body)
 	})
 	asset := func(ctype, body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
@@ -89,4 +92,17 @@ func main() {
 	}
 	_ = plain.Close()
 	_ = secure.Close()
+}
+
+// padded returns page grown to size bytes by a comment before </body>, so a
+// bigger page costs the proxies bytes to copy but nothing new to hint.
+func padded(page string, size int) string {
+	const open, closing = "<!--", "-->\n"
+	pad := size - len(page) - len(open) - len(closing)
+	if pad <= 0 {
+		return page
+	}
+	filler := strings.Repeat("padding padding padding padding padding padding padding padding\n", pad/64+1)[:pad]
+	i := strings.LastIndex(page, "</body>")
+	return page[:i] + open + filler + closing + page[i:]
 }
