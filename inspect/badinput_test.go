@@ -1,0 +1,115 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCheck_BadInput: whatever the other end does, the check ends with a
+// finding that names it, within its deadlines.
+func TestCheck_BadInput(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	_ = ln.Close()
+
+	// A UDP socket that swallows every packet: a QUIC handshake that
+	// never completes.
+	blackhole, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = blackhole.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := blackhole.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+
+	hanging := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	good := startOrigin(t, site{before: hints103(goodHints)})
+
+	tests := []struct {
+		name  string
+		url   string
+		cfg   Config
+		codes map[string]string // proto → code of its error finding
+	}{
+		{"unreachable", "https://" + closed + "/", Config{Protos: []string{H1, H2}},
+			map[string]string{H1: CodeUnreachable, H2: CodeUnreachable}},
+		{"untrusted certificate", good.URL() + "/", Config{},
+			map[string]string{H1: CodeTLSError, H2: CodeTLSError, H3: CodeTLSError}},
+		{"h3 handshake timeout", "https://" + blackhole.LocalAddr().String() + "/", Config{Protos: []string{H3}, HandshakeTimeout: 300 * time.Millisecond},
+			map[string]string{H3: CodeTimeout}},
+		{"server never answers", hanging.URL() + "/", Config{RootCAs: hanging.CertPool(), Timeout: 300 * time.Millisecond},
+			map[string]string{H1: CodeTimeout, H2: CodeTimeout, H3: CodeTimeout}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Check(context.Background(), tt.url, tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, f := range rep.Findings {
+				if f.Severity == SeverityError {
+					got[f.Proto] = f.Code
+				}
+			}
+			if len(got) != len(tt.codes) {
+				t.Errorf("errors %v, want %v\n%s", got, tt.codes, dump(rep))
+			}
+			for p, c := range tt.codes {
+				if got[p] != c {
+					t.Errorf("%s: %q, want %q\n%s", p, got[p], c, dump(rep))
+				}
+			}
+		})
+	}
+}
+
+func TestCheck_BadURL(t *testing.T) {
+	for _, u := range []string{"", "example.com", "ftp://example.com/", "https://user:pw@example.com/", "https:///x", "%"} {
+		_, err := Check(context.Background(), u, Config{})
+		if !errors.Is(err, ErrBadURL) || !strings.Contains(err.Error(), "https://example.com/") {
+			t.Errorf("Check(%q) = %v, want ErrBadURL saying what to give", u, err)
+		}
+	}
+	if _, err := Check(context.Background(), "https://example.com/", Config{Protos: []string{"h4"}}); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("h4: %v", err)
+	}
+}
+
+// TestCheck_HTTP: an http:// page is checked over HTTP/1.1 and the report
+// says why not more.
+func TestCheck_HTTP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: site{}, ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	rep, err := Check(context.Background(), "http://"+ln.Addr().String()+"/", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Proto != H1 || rep.Results[0].Status != 200 {
+		t.Errorf("results %+v", rep.Results)
+	}
+	if m, others := byCode(rep, CodeNotHTTPS); len(m) != 1 || len(others) > 0 {
+		t.Errorf("%s", dump(rep))
+	}
+}

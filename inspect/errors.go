@@ -1,0 +1,79 @@
+package inspect
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/quic-go/quic-go"
+)
+
+// classify maps a request error to a finding code and the advice for it.
+func classify(err error) (code, advice string) {
+	var (
+		certErr    *tls.CertificateVerificationError
+		unknownCA  x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		alert      tls.AlertError
+		recordErr  tls.RecordHeaderError
+		dnsErr     *net.DNSError
+		opErr      *net.OpError
+		idleErr    *quic.IdleTimeoutError
+		hsErr      *quic.HandshakeTimeoutError
+		transport  *quic.TransportError
+		netErr     net.Error
+	)
+	switch {
+	case hopByHopRejected(err) != "":
+		return CodeHopByHopIn103, "the client rejected the response for the connection-specific field " + hopByHopRejected(err) + " (in the 103 or the final response): HTTP/2 and HTTP/3 forbid such fields and browsers fail the page; drop it"
+	case errors.Is(err, errTooMany1xx):
+		return CodeTooMany1xx, "send one 103 Early Hints (browsers act on the first only) and nothing else before the final response"
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
+		return CodeTLSError, "the certificate is not trusted for this name: fix it, or pass --ca-cert FILE (or --insecure) for a test server; browsers discard early-hinted files on a certificate error"
+	case errors.As(err, &alert), errors.As(err, &recordErr), isTLSHandshake(err):
+		return CodeTLSError, "the TLS handshake failed: check that the port speaks TLS and offers the protocol (ALPN h2, h3)"
+	case errors.As(err, &hsErr), errors.As(err, &idleErr):
+		return CodeTimeout, "no answer within the handshake timeout: check the server listens there (UDP for HTTP/3) and no firewall drops the packets"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return CodeTimeout, "the server did not answer within the timeout (--timeout): it hangs, or thinks for longer than any visitor waits"
+	case errors.As(err, &dnsErr):
+		return CodeUnreachable, "the host name does not resolve: check the URL"
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return CodeUnreachable, "nothing answers at this address: check the URL and that the server runs"
+	case errors.As(err, &transport) && transport.ErrorCode.IsCryptoError():
+		return CodeTLSError, "the QUIC handshake failed: check the certificate and that the endpoint offers h3"
+	}
+	return CodeProtocolError, "the response broke the protocol or a bound of the check (1 MiB of header fields): fix the server's response"
+}
+
+func isTLSHandshake(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "tls: ") || strings.Contains(s, "TLS handshake") || strings.Contains(s, "CRYPTO_ERROR")
+}
+
+// describe is an error as a Result shows it.
+func describe(err error) string {
+	return err.Error()
+}
+
+// hopByHopRejected returns the connection-specific field for which a
+// client rejected a response, or "".
+func hopByHopRejected(err error) string {
+	s := err.Error()
+	i := strings.Index(s, "invalid header field name: ")
+	if i < 0 {
+		return ""
+	}
+	name := strings.Trim(strings.TrimPrefix(s[i:], "invalid header field name: "), "\"")
+	name, _, _ = strings.Cut(name, "\"")
+	switch strings.ToLower(name) {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te":
+		return name
+	}
+	return ""
+}

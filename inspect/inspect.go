@@ -1,0 +1,252 @@
+package inspect
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/earlyhints/earlyhints/linkheader"
+	"github.com/earlyhints/earlyhints/scan"
+)
+
+// ErrBadURL reports a URL that cannot be checked.
+var ErrBadURL = errors.New("inspect: not a URL to check")
+
+// probe is one protocol's view of one URL, with what the rules need beyond
+// the Result.
+type probe struct {
+	res    *Result
+	page   *url.URL
+	client *client
+	first  *exchange // the first run: the structure of the response
+	html   bool
+	scan   scan.Result
+	// text is the decoded document for finding references; searchable is
+	// false when it could not be decoded (br, zstd, deflate).
+	text       string
+	searchable bool
+	// texts are the stylesheets and scripts fetched, for references.
+	texts []text
+	// targetProblems are hinted files a browser cannot reuse.
+	targetProblems []targetProblem
+}
+
+// Check requests rawURL over each protocol of cfg and reports what the
+// server sent and what is wrong with it. A page that cannot be reached is
+// reported as a finding; the error is for a URL or Config that cannot be
+// checked at all.
+func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	u, err := parseTarget(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{URL: u.String(), Results: []Result{}, Findings: []Finding{}}
+	var probes []*probe
+	var extra []Finding
+	others := newClient("", &cfg) // targets on other origins: h2 or h1
+	defer others.close()
+	for _, proto := range cfg.Protos {
+		if u.Scheme == "http" && proto != H1 {
+			if !slices.ContainsFunc(extra, func(f Finding) bool { return f.Code == CodeNotHTTPS }) {
+				extra = append(extra, Finding{Code: CodeNotHTTPS, Severity: SeverityWarn, Link: u.String(),
+					Message: "an http:// page is checked over HTTP/1.1 only: browsers use Early Hints over HTTP/2 and HTTP/3, which need https; serve the page over https"})
+			}
+			continue
+		}
+		c := newClient(proto, &cfg)
+		hop := u
+		for i := 0; ; i++ {
+			cfg.Logger.Debug("inspect: navigate", "proto", proto, "url", hop.String())
+			p := navigate(ctx, c, hop, &cfg)
+			probes = append(probes, p)
+			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) || i >= DefaultMaxRedirects {
+				break
+			}
+			next, err := hop.Parse(p.res.Location)
+			if err != nil || next.Scheme != "https" && next.Scheme != "http" {
+				break
+			}
+			if next.Scheme == "http" && proto != H1 {
+				break
+			}
+			next.Fragment = ""
+			hop = next
+		}
+		for _, p := range probes {
+			if p.client == c {
+				checkTargets(ctx, p, others, &cfg)
+			}
+		}
+		c.close()
+	}
+	rep.Findings = append(extra, findings(probes, &cfg)...)
+	sortFindings(rep.Findings)
+	for _, p := range probes {
+		rep.Results = append(rep.Results, *p.res)
+	}
+	return rep, nil
+}
+
+func parseTarget(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %w; give an absolute URL such as https://example.com/", ErrBadURL, raw, err)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%w: %q; give an absolute http(s) URL without credentials, such as https://example.com/", ErrBadURL, raw)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.Fragment = ""
+	return u, nil
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// navigationRequest is a GET of page as Chromium navigates to it.
+func navigationRequest(page *url.URL, extra http.Header) *http.Request {
+	req := &http.Request{Method: http.MethodGet, URL: page, Host: page.Host, Header: navigationHeader.Clone()}
+	for k, v := range extra {
+		req.Header[http.CanonicalHeaderKey(k)] = slices.Clone(v)
+	}
+	return req
+}
+
+// navigate requests page cfg.Runs times and keeps the first run's
+// structure and the median of the runs' times.
+func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe {
+	p := &probe{page: page, client: c, res: &Result{Proto: c.proto, URL: page.String(), EarlyHints: []EarlyHints{}}}
+	var finals, bodies []float64
+	var hintTimes [][]float64
+	for run := 0; run < cfg.Runs; run++ {
+		ex := c.do(ctx, navigationRequest(page, cfg.Header), cfg.Timeout, MaxBodyBytes)
+		if run == 0 {
+			p.first = ex
+		}
+		if ex.err != nil {
+			if run == 0 {
+				p.res.Error = describe(ex.err)
+			}
+			break
+		}
+		p.res.Runs++
+		finals = append(finals, ex.ms(ex.final))
+		if !ex.body.IsZero() {
+			bodies = append(bodies, ex.ms(ex.body))
+		}
+		k := 0
+		for _, in := range ex.interims {
+			if in.status != http.StatusEarlyHints {
+				continue
+			}
+			if k == len(hintTimes) {
+				hintTimes = append(hintTimes, nil)
+			}
+			hintTimes[k] = append(hintTimes[k], ex.ms(in.at))
+			k++
+		}
+	}
+	ex := p.first
+	for _, in := range ex.interims {
+		if in.status != http.StatusEarlyHints {
+			p.res.Informational = append(p.res.Informational, in.status)
+			continue
+		}
+		eh := EarlyHints{Links: in.header.Values("Link")}
+		if eh.Links == nil {
+			eh.Links = []string{}
+		}
+		for k := range in.header {
+			if k != "Link" {
+				eh.Fields = append(eh.Fields, k)
+			}
+		}
+		slices.Sort(eh.Fields)
+		if i := len(p.res.EarlyHints); i < len(hintTimes) {
+			eh.TMS = median(hintTimes[i])
+		}
+		p.res.EarlyHints = append(p.res.EarlyHints, eh)
+	}
+	p.res.FinalHeadersMS, p.res.FirstByteMS = median(finals), median(bodies)
+	if ex.resp == nil {
+		return p
+	}
+	h := ex.resp.Header
+	p.res.Status = ex.resp.StatusCode
+	p.res.ContentType = h.Get("Content-Type")
+	p.res.AltSvc = strings.Join(h.Values("Alt-Svc"), ", ")
+	p.res.Location = h.Get("Location")
+	p.res.Links = h.Values("Link")
+	mt, _, _ := mime.ParseMediaType(p.res.ContentType)
+	p.html = mt == "text/html" || mt == "application/xhtml+xml"
+	if p.html && p.res.Status == http.StatusOK {
+		p.scanDocument(ex)
+	}
+	return p
+}
+
+func (p *probe) scanDocument(ex *exchange) {
+	enc := strings.ToLower(strings.TrimSpace(ex.resp.Header.Get("Content-Encoding")))
+	res, err := scan.Scan(bytes.NewReader(ex.raw), scan.Options{
+		Base: p.page, ContentEncoding: enc, ContentType: p.res.ContentType,
+	})
+	if err != nil && len(res.Links) == 0 {
+		// An undecodable body: the other findings still stand.
+		p.res.Suggested = nil
+	}
+	p.scan = res
+	for _, l := range res.Links {
+		p.res.Suggested = append(p.res.Suggested, l.String())
+	}
+	switch enc {
+	case "", "identity":
+		p.text, p.searchable = string(ex.raw), true
+	case "gzip", "x-gzip":
+		if zr, err := gzip.NewReader(bytes.NewReader(ex.raw)); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(zr, 2*MaxBodyBytes))
+			p.text, p.searchable = string(b), len(b) > 0
+		}
+	}
+}
+
+// links parses the Link values of one 103; malformed ones come back as
+// errors.
+func linksOf(values []string) ([]linkheader.Link, []error) {
+	return linkheader.Parse(values...)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + m) / 2
+	}
+	return float64(int64(m*10+0.5)) / 10 // 0.1 ms is all a network timing is worth
+}
+
+var _ = time.Second

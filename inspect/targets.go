@@ -1,0 +1,172 @@
+package inspect
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/earlyhints/earlyhints/linkheader"
+)
+
+// hinted is one preload of the first 103, resolved against the page.
+type hinted struct {
+	link   linkheader.Link
+	value  string // as sent
+	target *url.URL
+	as     string
+	cors   bool
+}
+
+// preloadsOf resolves the preload and modulepreload links of values.
+func preloadsOf(values []string, page *url.URL) []hinted {
+	links, _ := linkheader.Parse(values...)
+	var out []hinted
+	for _, l := range links {
+		if !l.HasRel("preload") && !l.HasRel("modulepreload") {
+			continue
+		}
+		t, err := page.Parse(l.URI)
+		if err != nil || t.Scheme != "https" && t.Scheme != "http" || t.Host == "" {
+			continue
+		}
+		t.Fragment = ""
+		as, _ := l.Param("as")
+		if l.HasRel("modulepreload") && as == "" {
+			as = "script"
+		}
+		_, cors := l.Param("crossorigin")
+		out = append(out, hinted{link: l, value: l.String(), target: t, as: strings.ToLower(as), cors: cors || l.HasRel("modulepreload")})
+	}
+	return out
+}
+
+// destination is the Sec-Fetch-Dest of a preload with this as= value.
+func destination(as string) string {
+	switch as {
+	case "style", "script", "font", "image", "track", "audio", "video":
+		return as
+	}
+	return "empty"
+}
+
+// subresourceRequest is a request for a hinted file as the page would make it.
+func subresourceRequest(method string, h hinted, page *url.URL, extra http.Header) *http.Request {
+	mode := "no-cors"
+	if h.cors {
+		mode = "cors"
+	}
+	site := "same-origin"
+	if h.target.Host != page.Host || h.target.Scheme != page.Scheme {
+		site = "cross-site"
+	}
+	hdr := http.Header{
+		"Accept":         {"*/*"},
+		"Referer":        {page.String()},
+		"Sec-Fetch-Dest": {destination(h.as)},
+		"Sec-Fetch-Mode": {mode},
+		"Sec-Fetch-Site": {site},
+		"User-Agent":     navigationHeader["User-Agent"],
+	}
+	if site == "same-origin" {
+		for k, v := range extra {
+			hdr[http.CanonicalHeaderKey(k)] = v // cookies and credentials go to the same origin only
+		}
+	}
+	return &http.Request{Method: method, URL: h.target, Host: h.target.Host, Header: hdr}
+}
+
+// checkTargets fetches each hinted file of p's first 103 (HEAD, then GET
+// when HEAD is refused) and the stylesheets and scripts the page and its
+// hints name, whose text shows what the page references.
+func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
+	if len(p.res.EarlyHints) == 0 {
+		return
+	}
+	clientFor := func(u *url.URL) *client {
+		if u.Scheme == p.page.Scheme && u.Host == p.page.Host {
+			return p.client
+		}
+		return others
+	}
+	seen := map[string]bool{}
+	for _, h := range preloadsOf(p.res.EarlyHints[0].Links, p.page) {
+		if seen[h.target.String()] || len(p.res.Targets) >= MaxTargets {
+			continue
+		}
+		seen[h.target.String()] = true
+		c := clientFor(h.target)
+		t := Target{URL: h.target.String(), As: h.as, Method: http.MethodHead}
+		ex := c.do(ctx, subresourceRequest(http.MethodHead, h, p.page, cfg.Header), cfg.Timeout, 0)
+		if ex.err == nil && (ex.resp.StatusCode == http.StatusMethodNotAllowed || ex.resp.StatusCode == http.StatusNotImplemented) {
+			t.Method = http.MethodGet
+			ex = c.do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, 1)
+		}
+		if ex.err != nil {
+			t.Error = describe(ex.err)
+		} else {
+			t.Status = ex.resp.StatusCode
+			t.CacheControl = strings.Join(ex.resp.Header.Values("Cache-Control"), ", ")
+			t.Location = ex.resp.Header.Get("Location")
+			if reason := uncacheable(ex.resp.Header, time.Now(), DefaultMinLifetime); reason != "" {
+				p.targetProblems = append(p.targetProblems, targetProblem{target: t.URL, value: h.value, reason: reason})
+			}
+		}
+		p.res.Targets = append(p.res.Targets, t)
+	}
+	// Texts that reference files: stylesheets name fonts and images,
+	// scripts name modules.
+	fetched := 0
+	var texts []hinted
+	texts = append(texts, preloadsOf(p.res.EarlyHints[0].Links, p.page)...)
+	texts = append(texts, preloadsOf(p.res.Suggested, p.page)...)
+	done := map[string]bool{}
+	for _, h := range texts {
+		if h.as != "style" && h.as != "script" || done[h.target.String()] || fetched >= 8 {
+			continue
+		}
+		done[h.target.String()] = true
+		fetched++
+		ex := clientFor(h.target).do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, MaxBodyBytes)
+		if ex.err == nil && ex.resp.StatusCode == http.StatusOK {
+			p.texts = append(p.texts, text{url: h.target.String(), body: string(ex.raw)})
+		}
+	}
+}
+
+// text is a fetched file that may reference others.
+type text struct{ url, body string }
+
+// targetProblem is a hinted file that is not cacheable.
+type targetProblem struct {
+	target, value, reason string
+}
+
+// referenced reports whether the page can be seen to use u: the scanner
+// found it, or its file name appears in the document or in a stylesheet or
+// script it uses. known is false when the document could not be searched.
+func (p *probe) referenced(u *url.URL) (used, known bool) {
+	s := u.String()
+	for _, l := range p.scan.Links {
+		if l.URI == s {
+			return true, true
+		}
+	}
+	name := u.EscapedPath()
+	if i := strings.LastIndexByte(name, '/'); i >= 0 && i < len(name)-1 {
+		name = name[i+1:]
+	}
+	for _, t := range append([]text{{url: p.page.String(), body: p.text}}, p.texts...) {
+		if t.url == s {
+			continue // a file does not make itself used
+		}
+		if strings.Contains(t.body, name) {
+			return true, true
+		}
+		if un, err := url.PathUnescape(name); err == nil && un != name && strings.Contains(t.body, un) {
+			return true, true
+		}
+	}
+	return false, p.searchable
+}

@@ -1,0 +1,105 @@
+package inspect
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes rep for a person: per protocol a timeline and the links
+// of the 103, then the findings, most severe first, each with what to do.
+// color adds ANSI colours (for a terminal).
+func WriteText(w io.Writer, rep *Report, color bool) error {
+	var b strings.Builder
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	fmt.Fprintf(&b, "%s\n", paint("1", rep.URL))
+	for _, r := range rep.Results {
+		b.WriteString("\n")
+		head := fmt.Sprintf("%s  %s", r.Proto, r.URL)
+		if r.Error != "" {
+			fmt.Fprintf(&b, "%s\n    failed: %s\n", paint("1", head), r.Error)
+			continue
+		}
+		fmt.Fprintf(&b, "%s  %d %s", paint("1", head), r.Status, r.ContentType)
+		if r.Runs > 1 {
+			fmt.Fprintf(&b, "  (median of %d runs)", r.Runs)
+		}
+		b.WriteString("\n    request")
+		for _, eh := range r.EarlyHints {
+			fmt.Fprintf(&b, " → 103 at %.1f ms", eh.TMS)
+		}
+		fmt.Fprintf(&b, " → %d at %.1f ms", r.Status, r.FinalHeadersMS)
+		if r.FirstByteMS > 0 {
+			fmt.Fprintf(&b, " → body at %.1f ms", r.FirstByteMS)
+		}
+		b.WriteString("\n")
+		for i, eh := range r.EarlyHints {
+			fmt.Fprintf(&b, "    103 #%d:", i+1)
+			if len(eh.Links) == 0 {
+				b.WriteString(" no Link")
+			}
+			b.WriteString("\n")
+			for _, l := range eh.Links {
+				fmt.Fprintf(&b, "      %s\n", l)
+			}
+		}
+		if r.AltSvc != "" {
+			fmt.Fprintf(&b, "    Alt-Svc: %s\n", r.AltSvc)
+		}
+		if r.Location != "" {
+			fmt.Fprintf(&b, "    Location: %s\n", r.Location)
+		}
+	}
+	b.WriteString("\n")
+	if len(rep.Findings) == 0 {
+		b.WriteString(paint("32", "No findings.") + "\n")
+	} else {
+		fmt.Fprintf(&b, "Findings: %d error, %d warn, %d info\n", rep.Count(SeverityError), rep.Count(SeverityWarn), rep.Count(SeverityInfo))
+	}
+	for _, f := range rep.Findings {
+		sev := fmt.Sprintf("%-5s", f.Severity)
+		switch f.Severity {
+		case SeverityError:
+			sev = paint("31;1", sev)
+		case SeverityWarn:
+			sev = paint("33", sev)
+		default:
+			sev = paint("36", sev)
+		}
+		proto := f.Proto
+		if proto == "" {
+			proto = "--"
+		}
+		fmt.Fprintf(&b, "  %s %s %s", sev, proto, paint("1", f.Code))
+		if f.Link != "" {
+			fmt.Fprintf(&b, "  %s", f.Link)
+		}
+		fmt.Fprintf(&b, "\n        %s\n", f.Message)
+	}
+	for _, br := range rep.Browser {
+		writeBrowser(&b, br)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeBrowser(b *strings.Builder, br BrowserResult) {
+	fmt.Fprintf(b, "\nChromium over %s:", br.Proto)
+	if br.Error != "" {
+		fmt.Fprintf(b, " failed: %s\n", br.Error)
+		return
+	}
+	fmt.Fprintf(b, " FCP %.0f ms, LCP %.0f ms", br.FCPMS, br.LCPMS)
+	if br.FCPWithoutMS > 0 {
+		fmt.Fprintf(b, " (without the 103's files early: FCP %.0f ms, LCP %.0f ms)", br.FCPWithoutMS, br.LCPWithoutMS)
+	}
+	b.WriteString("\n")
+	for _, f := range br.Files {
+		fmt.Fprintf(b, "    %-12s %s\n", f.Initiator, f.URL)
+	}
+}
