@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 )
 
@@ -103,27 +102,6 @@ func TestConfig_Validate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
 				t.Errorf("Validate() = %v, want ok=%v", err, tc.ok)
-			}
-		})
-	}
-}
-
-func TestHopByHopFields(t *testing.T) {
-	tests := []struct {
-		name string
-		h    http.Header
-		want []string
-	}{
-		{"none", http.Header{"Link": {"</a>"}}, nil},
-		{"fixed list", http.Header{"Keep-Alive": {"5"}, "Link": {"</a>"}, "Upgrade": {"h2c"}}, []string{"Keep-Alive", "Upgrade"}},
-		{"named by Connection", http.Header{"Connection": {"x-a, X-B"}, "X-A": {"1"}, "X-B": {"2"}, "Link": {"</a>"}}, []string{"Connection", "X-A", "X-B"}},
-		{"named but absent", http.Header{"Connection": {"x-gone"}}, []string{"Connection"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := HopByHopFields(tc.h)
-			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
-				t.Errorf("HopByHopFields = %v, want %v", got, tc.want)
 			}
 		})
 	}

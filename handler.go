@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/hintstore"
 )
 
@@ -185,14 +186,7 @@ func (h *Handler) gate(r *http.Request) (reason string, learnable bool) {
 
 // IsNavigation reports whether r is a top-level document navigation: fetch
 // metadata says so, or, without fetch metadata, Accept asks for HTML.
-func IsNavigation(r *http.Request) bool {
-	mode := r.Header.Get("Sec-Fetch-Mode")
-	dest := r.Header.Get("Sec-Fetch-Dest")
-	if mode != "" || dest != "" {
-		return mode == "navigate" || dest == "document"
-	}
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
-}
+func IsNavigation(r *http.Request) bool { return httpx.IsNavigation(r) }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -225,7 +226,7 @@ func (h *Hint) checkAttributes() error {
 		return fmt.Errorf("%w: type=%q is not a MIME type", ErrBadAttribute, h.Type)
 	}
 	for _, v := range [...]string{h.Type, h.Media, h.ImageSrcset, h.ImageSizes, h.Integrity, h.FetchPriority} {
-		if hasControl(v) {
+		if httpx.HasControl(v) {
 			return fmt.Errorf("%w: control character in %q", ErrBadAttribute, v)
 		}
 	}
@@ -425,7 +426,7 @@ func sameAuthority(a, b, scheme string) bool {
 func isMIMEType(s string) bool {
 	s, _, _ = strings.Cut(s, ";")
 	typ, sub, ok := strings.Cut(strings.TrimSpace(s), "/")
-	if !ok || !isToken(typ) || !isToken(sub) {
+	if !ok || !httpx.IsToken(typ) || !httpx.IsToken(sub) {
 		return false
 	}
 	switch strings.ToLower(typ) {
@@ -435,32 +436,6 @@ func isMIMEType(s string) bool {
 	return len(typ) > 2 && strings.EqualFold(typ[:2], "x-")
 }
 
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isTokenChar reports whether c is a tchar of RFC 9110, section 5.6.2.
-func isTokenChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
 // collapseSpace turns runs of HTML whitespace into one space and trims the
 // ends: srcset, sizes and media taken from HTML often span lines, and a
 // header cannot carry the line breaks. It allocates only when it changes s.
@@ -468,7 +443,7 @@ func collapseSpace(s string) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isHTMLSpace(c) && (c != ' ' || i == 0 || i == len(s)-1 || s[i+1] == ' ' || isHTMLSpace(s[i+1])) {
+		if httpx.IsHTMLSpace(c) && (c != ' ' || i == 0 || i == len(s)-1 || s[i+1] == ' ' || httpx.IsHTMLSpace(s[i+1])) {
 			clean = false
 			break
 		}
@@ -476,12 +451,5 @@ func collapseSpace(s string) string {
 	if clean {
 		return s
 	}
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(htmlSpace, r) }), " ")
-}
-
-// htmlSpace is the ASCII whitespace of the HTML standard.
-const htmlSpace = " \t\n\f\r"
-
-func isHTMLSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(httpx.HTMLSpace, r) }), " ")
 }

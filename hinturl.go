@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // target is a URL resolved the way a browser resolves it (WHATWG URL rules
@@ -79,7 +81,7 @@ var (
 // The fragment is dropped.
 func resolve(ref string, base *target) (target, error) {
 	ref = strings.Trim(ref, " \t\n\r\f")
-	if hasControl(ref) {
+	if httpx.HasControl(ref) {
 		return target{}, errControlChar
 	}
 	if i := strings.IndexByte(ref, '#'); i >= 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/hintstore"
 )
 
@@ -45,36 +46,6 @@ type pending struct {
 	contentEncoding string
 	requester       hintstore.Requester
 	values          []string // the request's own values (see requestValues)
-}
-
-// hopByHop lists the fields that never travel past one connection (RFC
-// 9110 section 7.6.1, plus the legacy Proxy-Connection and Keep-Alive).
-var hopByHop = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-// HopByHopFields returns the names of the fields of h that belong to one
-// connection only: those of RFC 9110 section 7.6.1 and those that h's
-// Connection field names. A proxy forwarding a 1xx must drop them
-// (net/http's ReverseProxy copies a 1xx's fields as they are).
-func HopByHopFields(h http.Header) []string {
-	var names []string
-	for _, k := range hopByHop {
-		if _, ok := h[k]; ok {
-			names = append(names, k)
-		}
-	}
-	for _, c := range h["Connection"] {
-		for f := range strings.SplitSeq(c, ",") {
-			if f = http.CanonicalHeaderKey(strings.TrimSpace(f)); f != "" && !slices.Contains(names, f) {
-				if _, ok := h[f]; ok {
-					names = append(names, f)
-				}
-			}
-		}
-	}
-	return names
 }
 
 func (o *observingWriter) WriteHeader(code int) {
@@ -259,15 +230,8 @@ func isPrivate(r *http.Request, hdr http.Header) bool {
 	if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" || hdr.Get("Set-Cookie") != "" {
 		return true
 	}
-	for _, cc := range hdr.Values("Cache-Control") {
-		for d := range strings.SplitSeq(cc, ",") {
-			d = strings.ToLower(strings.TrimSpace(d))
-			if d == "private" || d == "no-store" || strings.HasPrefix(d, "private=") {
-				return true
-			}
-		}
-	}
-	return false
+	cc := httpx.ParseCacheControl(hdr)
+	return cc.Private || cc.NoStore
 }
 
 // statusWriter records the status of a subresource response, and whether
@@ -281,11 +245,7 @@ type statusWriter struct {
 func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 && (code < 100 || code >= 200) {
 		s.status = code
-		for _, cc := range s.Header().Values("Cache-Control") {
-			if strings.Contains(strings.ToLower(cc), "no-store") {
-				s.noStore = true
-			}
-		}
+		s.noStore = httpx.ParseCacheControl(s.Header()).NoStore
 	}
 	s.ResponseWriter.WriteHeader(code)
 }

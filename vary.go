@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // maxVaryNames bounds the request headers one route may vary on; a
@@ -38,7 +40,7 @@ func varyNames(hdr http.Header) (names []string, star, personal, ok bool) {
 				personal = true
 				continue
 			}
-			if !isToken(name) {
+			if !httpx.IsToken(name) {
 				return nil, false, personal, false
 			}
 			if !slices.Contains(names, name) {
@@ -120,7 +122,7 @@ func firstLanguage(v string) string {
 	first, _, _ := strings.Cut(v, ",")
 	first, _, _ = strings.Cut(first, ";")
 	first, _, _ = strings.Cut(strings.TrimSpace(first), "-")
-	if len(first) > 8 || !isToken(first) {
+	if len(first) > 8 || !httpx.IsToken(first) {
 		return ""
 	}
 	return strings.ToLower(first)

@@ -1,6 +1,10 @@
 package linkheader
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
+)
 
 // Format joins links into one field value.
 func Format(links ...Link) string {
@@ -51,7 +55,7 @@ func (l Link) AppendTo(dst []byte) []byte {
 	dst = append(dst, '>')
 	dst = appendRel(dst, l.Rel)
 	for _, p := range l.Params {
-		if !isToken(p.Key) || strings.EqualFold(p.Key, "rel") {
+		if !httpx.IsToken(p.Key) || strings.EqualFold(p.Key, "rel") {
 			continue
 		}
 		dst = append(dst, "; "...)
@@ -75,7 +79,7 @@ func appendRel(dst []byte, rels []string) []byte {
 				continue
 			}
 			n++
-			bare = bare && isToken(f)
+			bare = bare && httpx.IsToken(f)
 		}
 	}
 	if n == 0 {
@@ -159,7 +163,7 @@ func appendURI(dst []byte, uri string) []byte {
 // dropControls removes control characters other than tab, which a header
 // cannot carry; it allocates only when there is one.
 func dropControls(v string) string {
-	if !hasControl(v) {
+	if !httpx.HasFieldControl(v) {
 		return v
 	}
 	b := make([]byte, 0, len(v))
@@ -174,7 +178,7 @@ func dropControls(v string) string {
 // appendValue writes v, free of controls, bare when it is a token, else
 // quoted with escapes.
 func appendValue(dst []byte, v string) []byte {
-	if isToken(v) {
+	if httpx.IsToken(v) {
 		return append(dst, v...)
 	}
 	dst = append(dst, '"')

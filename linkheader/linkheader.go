@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // Link is one link of a Link field value.
@@ -294,7 +296,7 @@ func fieldsSeq(v string) func(func(string) bool) {
 
 func (p *parser) token() string {
 	start := p.i
-	for p.i < len(p.s) && isTokenChar(p.s[p.i]) {
+	for p.i < len(p.s) && httpx.IsTokenChar(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]
@@ -349,7 +351,7 @@ func (p *parser) value() (string, error) {
 	// Links after an unterminated quote may still be recovered.
 	p.resume = open + 1
 	p.i = min(p.i, len(p.s))
-	if p.i > start && hasControl(p.s[start:p.i]) {
+	if p.i > start && httpx.HasFieldControl(p.s[start:p.i]) {
 		return "", errControl
 	}
 	return "", errQuote
@@ -370,15 +372,6 @@ func unescape(v string) string {
 
 func isDelim(c byte) bool { return c == ';' || c == ',' }
 
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
 // lowerASCII lower-cases ASCII letters; it allocates only when s has an
 // upper-case letter. Keys and relation types are ASCII, and bytes beyond it
 // are kept as they are, so lower-casing never changes a byte's length.
@@ -397,34 +390,6 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
-}
-
-// tchar is the RFC 9110 token character set.
-var tchar = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isTokenChar(c byte) bool { return tchar[c] }
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 // Param returns the value of the first parameter named key

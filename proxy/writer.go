@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // originWriter sits between ReverseProxy and the writer it was given. Until
@@ -57,7 +57,7 @@ func (o *originWriter) writeInformational(code int) {
 	}
 	// ReverseProxy strips hop-by-hop fields from final responses but copies
 	// every field of an origin's 1xx as is.
-	drop := earlyhints.HopByHopFields(o.pending)
+	drop := httpx.HopByHopFields(o.pending)
 	for k, v := range o.pending {
 		if !slices.Contains(drop, k) {
 			dst[k] = v

@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/linkheader"
@@ -479,6 +480,6 @@ func (rw *recorder) Push(target string, opts *http.PushOptions) error {
 }
 
 func cacheable(hdr http.Header) bool {
-	cc := strings.ToLower(strings.Join(hdr.Values("Cache-Control"), ","))
-	return !strings.Contains(cc, "no-store") && !strings.Contains(cc, "private") && hdr.Get("Set-Cookie") == ""
+	cc := httpx.ParseCacheControl(hdr)
+	return !cc.NoStore && !cc.Private && hdr.Get("Set-Cookie") == ""
 }

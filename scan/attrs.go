@@ -3,6 +3,8 @@ package scan
 import (
 	"bytes"
 	"strings"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // maxAttrs bounds the attributes read from one element.
@@ -122,11 +124,11 @@ func (a *attrs) setAttr(k, v []byte) {
 // needs decoding (a character reference or a NUL).
 func (a *attrs) parseRaw(raw []byte) bool {
 	i, n := 1, len(raw)
-	for i < n && !isHTMLSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' { // tag name
+	for i < n && !httpx.IsHTMLSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' { // tag name
 		i++
 	}
 	skip := func() {
-		for i < n && isHTMLSpace(raw[i]) {
+		for i < n && httpx.IsHTMLSpace(raw[i]) {
 			i++
 		}
 	}
@@ -140,7 +142,7 @@ func (a *attrs) parseRaw(raw []byte) bool {
 				i++
 				continue
 			}
-			if isHTMLSpace(c) || c == '/' || c == '>' || c == '=' {
+			if httpx.IsHTMLSpace(c) || c == '/' || c == '>' || c == '=' {
 				break
 			}
 			i++
@@ -168,7 +170,7 @@ func (a *attrs) parseRaw(raw []byte) bool {
 					}
 				default:
 					vs := i
-					for i < n && !isHTMLSpace(raw[i]) && raw[i] != '>' {
+					for i < n && !httpx.IsHTMLSpace(raw[i]) && raw[i] != '>' {
 						i++
 					}
 					val = raw[vs:i]
@@ -205,5 +207,5 @@ func needsDecoding(v []byte) bool {
 
 // keyword is an enumerated attribute's value: trimmed and lower-cased.
 func keyword(v []byte) string {
-	return strings.ToLower(string(bytes.Trim(v, htmlSpace)))
+	return strings.ToLower(string(bytes.Trim(v, httpx.HTMLSpace)))
 }

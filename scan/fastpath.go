@@ -3,6 +3,8 @@ package scan
 import (
 	"net/url"
 	"strings"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // fastBase is what the fast path needs from the base URL, precomputed: its
@@ -80,7 +82,7 @@ func isHex(c byte) bool {
 // of bytes that need no escaping and free of dot segments. Anything else
 // returns ok=false and takes the general path.
 func (r *resolver) fast(raw []byte) (uri, org string, ok bool) {
-	if len(raw) == 0 || len(raw) > maxURLBytes || isHTMLSpace(raw[0]) || isHTMLSpace(raw[len(raw)-1]) {
+	if len(raw) == 0 || len(raw) > maxURLBytes || httpx.IsHTMLSpace(raw[0]) || httpx.IsHTMLSpace(raw[len(raw)-1]) {
 		return "", "", false
 	}
 	// Drop the fragment, and stop at anything unusual.

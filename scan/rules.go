@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -82,11 +83,11 @@ func (s *scanner) link() {
 	a := &s.a
 	var stylesheet, alternate, preload, modulepreload, preconnect, dnsPrefetch bool
 	for rest := a.rel; len(rest) > 0; {
-		for len(rest) > 0 && isHTMLSpace(rest[0]) {
+		for len(rest) > 0 && httpx.IsHTMLSpace(rest[0]) {
 			rest = rest[1:]
 		}
 		end := 0
-		for end < len(rest) && !isHTMLSpace(rest[end]) {
+		for end < len(rest) && !httpx.IsHTMLSpace(rest[end]) {
 			end++
 		}
 		r := rest[:end]

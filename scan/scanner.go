@@ -4,6 +4,8 @@ import (
 	"net/url"
 
 	"golang.org/x/net/html"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // maxCandidates bounds what one scan collects before ordering; a page with
@@ -108,7 +110,7 @@ func elementOf(raw []byte) element {
 	n := 0
 	for ; i < len(raw); i++ {
 		c := raw[i]
-		if isHTMLSpace(c) || c == '/' || c == '>' {
+		if httpx.IsHTMLSpace(c) || c == '/' || c == '>' {
 			break
 		}
 		if n == len(buf) {
@@ -240,7 +242,7 @@ func breaksOutOfForeign(raw []byte) bool {
 	n := 0
 	for i := 1; i < len(raw); i++ {
 		c := raw[i]
-		if isHTMLSpace(c) || c == '/' || c == '>' {
+		if httpx.IsHTMLSpace(c) || c == '/' || c == '>' {
 			break
 		}
 		if n == len(buf) {

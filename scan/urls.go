@@ -6,6 +6,8 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/text/encoding"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // Bounds on what one link may carry, so a hostile page cannot make the
@@ -100,10 +102,10 @@ func (r *resolver) resolveSlow(raw []byte) (uri, org string, ok bool) {
 // newlines inside, as the URL parser of browsers does.
 func cleanURL(raw []byte) string {
 	start, end := 0, len(raw)
-	for start < end && isHTMLSpace(raw[start]) {
+	for start < end && httpx.IsHTMLSpace(raw[start]) {
 		start++
 	}
-	for end > start && isHTMLSpace(raw[end-1]) {
+	for end > start && httpx.IsHTMLSpace(raw[end-1]) {
 		end--
 	}
 	raw = raw[start:end]
@@ -124,13 +126,6 @@ func cleanURL(raw []byte) string {
 		}
 	}
 	return string(b)
-}
-
-// htmlSpace is the ASCII whitespace of the HTML standard.
-const htmlSpace = " \t\n\f\r"
-
-func isHTMLSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }
 
 // asciiHost lower-cases host and converts an internationalised name to
@@ -233,14 +228,14 @@ func (r *resolver) resolveSrcset(srcset []byte) (out, first string) {
 	var b strings.Builder
 	s := srcset
 	for items := 0; len(s) > 0 && items < maxSrcsetItems; {
-		for len(s) > 0 && (isHTMLSpace(s[0]) || s[0] == ',') {
+		for len(s) > 0 && (httpx.IsHTMLSpace(s[0]) || s[0] == ',') {
 			s = s[1:]
 		}
 		if len(s) == 0 {
 			break
 		}
 		i := 0
-		for i < len(s) && !isHTMLSpace(s[i]) {
+		for i < len(s) && !httpx.IsHTMLSpace(s[i]) {
 			i++
 		}
 		rawURL := s[:i]
@@ -310,7 +305,7 @@ func cleanParam(v []byte) string {
 	space := false
 	for _, c := range v {
 		switch {
-		case isHTMLSpace(c):
+		case httpx.IsHTMLSpace(c):
 			space = len(b) > 0
 		case c < 0x20 || c == 0x7f:
 		default:

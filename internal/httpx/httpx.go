@@ -1,0 +1,148 @@
+// Package httpx is the one home of the small HTTP and HTML lexing rules
+// that the hinting core, the Link parser, the scanner, push and the proxy
+// all need: tokens, control characters, HTML whitespace, hop-by-hop
+// fields, Cache-Control and what a navigation is. It imports only the
+// standard library, so any package may use it.
+package httpx
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// tchar is the RFC 9110 token character set (section 5.6.2).
+var tchar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// IsTokenChar reports whether c is a tchar of RFC 9110.
+func IsTokenChar(c byte) bool { return tchar[c] }
+
+// IsToken reports whether s is a non-empty RFC 9110 token.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// HasControl reports whether s holds an ASCII control character (tab
+// included) or DEL: nothing a URL or an attribute value may carry.
+func HasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// HasFieldControl reports whether s holds a character a header field
+// value may not carry: a control character other than tab, or DEL.
+func HasFieldControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// HTMLSpace is the ASCII whitespace of the HTML standard.
+const HTMLSpace = " \t\n\f\r"
+
+// IsHTMLSpace reports whether c is HTML whitespace.
+func IsHTMLSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// hopByHop lists the fields that never travel past one connection (RFC
+// 9110 section 7.6.1, plus the legacy Proxy-Connection and Keep-Alive).
+var hopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// HopByHopFields returns the names of the fields of h that belong to one
+// connection only: those of RFC 9110 section 7.6.1 and those that h's
+// Connection field names. A proxy forwarding a 1xx must drop them
+// (net/http's ReverseProxy copies a 1xx's fields as they are).
+func HopByHopFields(h http.Header) []string {
+	var names []string
+	for _, k := range hopByHop {
+		if _, ok := h[k]; ok {
+			names = append(names, k)
+		}
+	}
+	for _, c := range h["Connection"] {
+		for f := range strings.SplitSeq(c, ",") {
+			if f = http.CanonicalHeaderKey(strings.TrimSpace(f)); f != "" && !slices.Contains(names, f) {
+				if _, ok := h[f]; ok {
+					names = append(names, f)
+				}
+			}
+		}
+	}
+	return names
+}
+
+// CacheControl is what a response's Cache-Control fields say about who
+// may keep it and for how long.
+type CacheControl struct {
+	NoStore bool
+	Private bool
+	NoCache bool
+	// MaxAge is max-age in seconds (s-maxage is for shared caches only),
+	// -1 when absent or unreadable.
+	MaxAge int
+}
+
+// ParseCacheControl reads every Cache-Control field of h.
+func ParseCacheControl(h http.Header) CacheControl {
+	cc := CacheControl{MaxAge: -1}
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-store":
+				cc.NoStore = true
+			case "private":
+				cc.Private = true
+			case "no-cache":
+				cc.NoCache = true
+			case "max-age":
+				if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(arg), `"`)); err == nil && n >= 0 {
+					cc.MaxAge = n
+				}
+			}
+		}
+	}
+	return cc
+}
+
+// IsNavigation reports whether r is a top-level document navigation: fetch
+// metadata says so, or, without fetch metadata, Accept asks for HTML.
+func IsNavigation(r *http.Request) bool {
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	dest := r.Header.Get("Sec-Fetch-Dest")
+	if mode != "" || dest != "" {
+		return mode == "navigate" || dest == "document"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
