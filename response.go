@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // observingWriter passes a navigation's response through untouched and

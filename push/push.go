@@ -31,9 +31,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
