@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -74,7 +75,7 @@ func (p *probe) findings(cfg *Config, h3Expected bool) []Finding {
 		if in.status != http.StatusEarlyHints {
 			continue
 		}
-		if hop := earlyhints.HopByHopFields(in.header); len(hop) > 0 {
+		if hop := httpx.HopByHopFields(in.header); len(hop) > 0 {
 			// HTTP/2 and HTTP/3 forbid them: Chromium fails the response.
 			sev := SeverityError
 			if proto == H1 {
