@@ -12,7 +12,7 @@ import (
 	"github.com/earlyhints/earlyhints/lab/report"
 )
 
-const labSynopsis = `lab [--scenario F] [--browser model|chromium] [--out DIR] [--quick] [--netem relay|packet]
+const labSynopsis = `lab [--scenario F] [--browser model|chromium|model,chromium] [--out DIR] [--quick] [--netem relay|packet]
 
 Measures no hints, preload, HTTP/2 push, cache-aware push and Early Hints
 through the earlyhints proxy over emulated networks, and prints the median
@@ -32,7 +32,7 @@ const labExamples = `  earlyhints lab --quick
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lab", labSynopsis, labExamples, stdout, stderr)
 	scenarioPath := fs.String("scenario", "", "scenario YAML file, or a built-in name ("+strings.Join(experiment.BuiltinScenarioNames(), ", ")+"); default: the built-in default")
-	browserName := fs.String("browser", "", "browser: model (the lab's browser model) or chromium; default: the scenario's")
+	browserName := fs.String("browser", "", "browser: model (the lab's browser model), chromium (Debian's, headless) or model,chromium (both, side by side); default: the scenario's")
 	outDir := fs.String("out", "lab-results", "directory for results.json and results.csv")
 	quick := fs.Bool("quick", false, "run the quick built-in scenario (under 3 minutes)")
 	netemMode := fs.String("netem", "relay", "network emulation: relay (loopback relays, no root) or packet (namespaces and TUN, root)")
@@ -51,10 +51,12 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if mode != experiment.Relay && mode != experiment.Packet {
 		return usageErr("unknown --netem %q; use relay or packet", *netemMode)
 	}
-	switch *browserName {
-	case "", experiment.BrowserModel, experiment.BrowserChromium:
-	default:
-		return usageErr("unknown --browser %q; use model or chromium", *browserName)
+	for _, b := range strings.Split(*browserName, ",") {
+		switch strings.TrimSpace(b) {
+		case "", experiment.BrowserModel, experiment.BrowserChromium:
+		default:
+			return usageErr("unknown --browser %q; use model, chromium or model,chromium", b)
+		}
 	}
 
 	s, err := loadLabScenario(*scenarioPath, *quick)
@@ -63,9 +65,6 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *browserName != "" {
 		s.Browser = *browserName
-	}
-	if s.Browser == experiment.BrowserChromium {
-		fmt.Fprintln(stderr, "earlyhints lab: the chromium browser is not in this build of the lab; its cells are reported as not measured. Use --browser model.")
 	}
 
 	level := slog.LevelWarn

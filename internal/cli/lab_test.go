@@ -82,7 +82,7 @@ func TestRunLab_Flags(t *testing.T) {
 	}{
 		{name: "help", args: []string{"--help"}, code: 0, want: "Usage: earlyhints lab"},
 		{name: "bad netem", args: []string{"--netem", "tc"}, code: 2, want: "use relay or packet"},
-		{name: "bad browser", args: []string{"--quick", "--browser", "lynx"}, code: 2, want: "use model or chromium"},
+		{name: "bad browser", args: []string{"--quick", "--browser", "lynx"}, code: 2, want: "use model, chromium or model,chromium"},
 		{name: "quick and scenario", args: []string{"--quick", "--scenario", "x.yaml"}, code: 2, want: "exclude each other"},
 		{name: "extra argument", args: []string{"now"}, code: 2, want: `unexpected argument "now"`},
 		{name: "missing scenario file", args: []string{"--scenario", "testdata/none.yaml"}, code: 1, want: "none.yaml"},

@@ -73,6 +73,10 @@ type Config struct {
 	Timeout time.Duration
 	// ExtraFlags are passed as --name=value (value "" for a bare flag).
 	ExtraFlags map[string]string
+	// Prefix, when set, runs the browser through a wrapper command: the
+	// browser's command line is appended to it (for example
+	// ["ip", "netns", "exec", "ns"] to run it in a network namespace).
+	Prefix []string
 	// Logger receives the browser's warnings. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -186,6 +190,17 @@ func (b *Browser) start(ctx context.Context) error {
 		return err
 	}
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(bin), chromedp.WSURLReadTimeout(30 * time.Second)}
+	if len(b.cfg.Prefix) > 0 {
+		wrapper, err := exec.LookPath(b.cfg.Prefix[0])
+		if err != nil {
+			return fmt.Errorf("chromium: wrapper command: %w", err)
+		}
+		prefix := b.cfg.Prefix
+		opts = append(opts, chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.Path = wrapper
+			cmd.Args = append(append([]string{}, prefix...), cmd.Args...)
+		}))
+	}
 	for k, v := range Flags(b.cfg) {
 		opts = append(opts, chromedp.Flag(k, v))
 	}
@@ -251,4 +266,27 @@ func (b *Browser) bound(ctx context.Context) (context.Context, context.CancelFun
 	tctx, cancel := context.WithTimeout(b.tabCtx, b.cfg.Timeout)
 	stop := context.AfterFunc(ctx, cancel)
 	return tctx, func() { stop(); cancel() }
+}
+
+// Screenshot captures the whole page the tab shows, as PNG.
+func (b *Browser) Screenshot(ctx context.Context) ([]byte, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return nil, fmt.Errorf("chromium: screenshot: %w", err)
+	}
+	return png, nil
+}
+
+// EvalString evaluates a JavaScript expression whose value is a string
+// (JSON.stringify a structure) in the page, awaiting a promise.
+func (b *Browser) EvalString(ctx context.Context, expr string) (string, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return "", fmt.Errorf("chromium: evaluate: %w", err)
+	}
+	return s, nil
 }

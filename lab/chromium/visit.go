@@ -30,13 +30,22 @@ type Request struct {
 // ResourceTiming is one PerformanceResourceTiming entry. Times are
 // milliseconds since the page's time origin.
 type ResourceTiming struct {
-	Name            string  `json:"name"`
-	InitiatorType   string  `json:"initiatorType"`
-	StartTime       float64 `json:"startTime"`
+	Name          string  `json:"name"`
+	InitiatorType string  `json:"initiatorType"`
+	StartTime     float64 `json:"startTime"`
+	// ConnectStart and ConnectEnd bracket the connection's set-up (TCP and
+	// TLS, or QUIC); both equal FetchStart on a reused connection.
+	ConnectStart    float64 `json:"connectStart"`
+	ConnectEnd      float64 `json:"connectEnd"`
+	RequestStart    float64 `json:"requestStart"`
 	ResponseStart   float64 `json:"responseStart"`
 	ResponseEnd     float64 `json:"responseEnd"`
 	TransferSize    float64 `json:"transferSize"`
+	EncodedBodySize float64 `json:"encodedBodySize"`
 	NextHopProtocol string  `json:"nextHopProtocol"`
+	// RenderBlockingStatus is "blocking" for a resource the first render
+	// waited for, "non-blocking" otherwise.
+	RenderBlockingStatus string `json:"renderBlockingStatus"`
 }
 
 // NavigationTiming is the PerformanceNavigationTiming entry of the page.
@@ -48,7 +57,6 @@ type NavigationTiming struct {
 	// FinalResponseHeadersStart is when the final response's headers
 	// arrived (ResponseStart is the 103's when there was one).
 	FinalResponseHeadersStart float64 `json:"finalResponseHeadersStart"`
-	RequestStart              float64 `json:"requestStart"`
 	DOMContentLoadedEventEnd  float64 `json:"domContentLoadedEventEnd"`
 	LoadEventEnd              float64 `json:"loadEventEnd"`
 }

@@ -16,10 +16,19 @@ type Sample struct {
 	Pushed   int     `json:"pushed"`
 	// DiscoveryMS is the waterfall's discovery delay δ (see Measurement).
 	DiscoveryMS float64 `json:"discovery_ms"`
+	// FirstByteMS is the document's first byte; FCPMS and LCPMS the paint
+	// marks (0 from the model); EarlyHinted the resources taken from the 103.
+	FirstByteMS float64 `json:"html_first_byte_ms"`
+	FCPMS       float64 `json:"fcp_ms,omitempty"`
+	LCPMS       float64 `json:"lcp_ms,omitempty"`
+	EarlyHinted int     `json:"early_hinted"`
 }
 
 func sampleOf(m Measurement) Sample {
-	return Sample{RenderMS: ms(m.Render), LoadMS: ms(m.Load), HTMLMS: ms(m.HTML), Bytes: m.Bytes, Wasted: m.Wasted, Pushed: m.Pushed, DiscoveryMS: ms(m.Discovery)}
+	return Sample{
+		RenderMS: ms(m.Render), LoadMS: ms(m.Load), HTMLMS: ms(m.HTML), Bytes: m.Bytes, Wasted: m.Wasted, Pushed: m.Pushed,
+		DiscoveryMS: ms(m.Discovery), FirstByteMS: ms(m.HTMLFirstByte), FCPMS: ms(m.FCP), LCPMS: ms(m.LCP), EarlyHinted: len(m.EarlyHinted),
+	}
 }
 
 // Summary is the median and interquartile range of a quantity.
@@ -69,11 +78,20 @@ type CellResult struct {
 	Failures int      `json:"failures"`
 	Errors   []string `json:"errors,omitempty"`
 	// Skipped says why the cell was not measured ("" when it was).
-	Skipped string `json:"skipped,omitempty"`
+	// NotMeasurable marks a cell that means nothing under its conditions
+	// (push in Chromium, which removed it; push over HTTP/3): it is never
+	// given a number, and is not a failure.
+	Skipped       string `json:"skipped,omitempty"`
+	NotMeasurable bool   `json:"not_measurable,omitempty"`
 
 	Render Summary `json:"render_ms"`
 	Load   Summary `json:"load_ms"`
 	HTML   Summary `json:"html_ms"`
+	// FirstByte is the document's first byte; FCP and LCP the paint marks
+	// (zero from the model, which paints nothing).
+	FirstByte Summary `json:"html_first_byte_ms"`
+	FCP       Summary `json:"fcp_ms"`
+	LCP       Summary `json:"lcp_ms"`
 	// Bytes and WastedBytes are medians over the runs.
 	Bytes       float64 `json:"bytes"`
 	WastedBytes float64 `json:"wasted_bytes"`
@@ -83,12 +101,55 @@ type CellResult struct {
 	Gain *Gain `json:"gain,omitempty"`
 	// Bound is set for measured Early Hints cells on a cold cache over
 	// HTTP/2 or HTTP/3, where the bound applies.
-	Bound   *Bound   `json:"bound,omitempty"`
-	Samples []Sample `json:"samples,omitempty"`
+	Bound *Bound `json:"bound,omitempty"`
+	// Calibration, on a model cell measured in Chromium too, is the
+	// model's error against Chromium.
+	Calibration *Calibration `json:"calibration,omitempty"`
+	// EarlyHinted lists the resources the representative run took from
+	// the 103; Waterfall is that run (the one whose render time is
+	// closest to the median).
+	EarlyHinted []string   `json:"early_hinted,omitempty"`
+	Waterfall   *Waterfall `json:"waterfall,omitempty"`
+	Samples     []Sample   `json:"samples,omitempty"`
 
-	manifest site.Manifest
-	downBps  float64
-	loads    int
+	manifest   site.Manifest
+	downBps    float64
+	loads      int
+	waterfalls []*Waterfall
+	hinted     [][]string
+}
+
+// Calibration compares a model cell with the same conditions in Chromium:
+// each error is (model − Chromium) / Chromium of the medians, in percent.
+type Calibration struct {
+	RenderMS        float64 `json:"chromium_render_ms"`
+	RenderErrPct    float64 `json:"render_err_pct"`
+	LoadMS          float64 `json:"chromium_load_ms"`
+	LoadErrPct      float64 `json:"load_err_pct"`
+	HTMLMS          float64 `json:"chromium_html_ms"`
+	HTMLErrPct      float64 `json:"html_err_pct"`
+	FirstByteMS     float64 `json:"chromium_html_first_byte_ms"`
+	FirstByteErrPct float64 `json:"html_first_byte_err_pct"`
+	// GainErrMS is the model's render gain minus Chromium's, in
+	// milliseconds (set when both cells have a gain).
+	GainErrMS *float64 `json:"render_gain_err_ms,omitempty"`
+}
+
+// CalibrationLimit is the model's tolerated error against Chromium, in
+// percent; the README says why the cells beyond it differ.
+const CalibrationLimit = 15.0
+
+// OffBy reports whether the model's render or load is off by more than
+// CalibrationLimit.
+func (c *Calibration) OffBy() bool {
+	return c != nil && (abs(c.RenderErrPct) > CalibrationLimit || abs(c.LoadErrPct) > CalibrationLimit)
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // analyse fills the summaries, gains and bounds of cells.
@@ -101,7 +162,7 @@ func analyse(s *Scenario, cells []CellResult) error {
 		if c.Runs == 0 {
 			continue
 		}
-		var render, load, html, byt, wasted, pushed []float64
+		var render, load, html, byt, wasted, pushed, first, fcp, lcp []float64
 		for _, x := range c.Samples {
 			render = append(render, x.RenderMS)
 			load = append(load, x.LoadMS)
@@ -109,9 +170,26 @@ func analyse(s *Scenario, cells []CellResult) error {
 			byt = append(byt, float64(x.Bytes))
 			wasted = append(wasted, float64(x.Wasted))
 			pushed = append(pushed, float64(x.Pushed))
+			first = append(first, x.FirstByteMS)
+			fcp = append(fcp, x.FCPMS)
+			lcp = append(lcp, x.LCPMS)
 		}
 		c.Render, c.Load, c.HTML = summarize(render), summarize(load), summarize(html)
+		c.FirstByte, c.FCP, c.LCP = summarize(first), summarize(fcp), summarize(lcp)
 		c.Bytes, c.WastedBytes, c.Pushed = Median(byt), Median(wasted), Median(pushed)
+		// The representative run: render time closest to the median.
+		best := 0
+		for k, x := range c.Samples {
+			if abs(x.RenderMS-c.Render.Median) < abs(c.Samples[best].RenderMS-c.Render.Median) {
+				best = k
+			}
+		}
+		if best < len(c.waterfalls) {
+			c.Waterfall = c.waterfalls[best]
+		}
+		if best < len(c.hinted) {
+			c.EarlyHinted = c.hinted[best]
+		}
 	}
 	for i := range cells {
 		c := &cells[i]
@@ -137,7 +215,38 @@ func analyse(s *Scenario, cells []CellResult) error {
 			c.Bound = &b
 		}
 	}
+	for i := range cells {
+		c := &cells[i]
+		if c.Browser != BrowserModel || c.Runs == 0 {
+			continue
+		}
+		pi, ok := index[c.PeerKey(BrowserChromium)]
+		if !ok || cells[pi].Runs == 0 {
+			continue
+		}
+		c.Calibration = calibrate(c, &cells[pi])
+	}
 	return nil
+}
+
+func calibrate(model, real *CellResult) *Calibration {
+	pct := func(m, r float64) float64 {
+		if r == 0 {
+			return 0
+		}
+		return 100 * (m - r) / r
+	}
+	cal := &Calibration{
+		RenderMS: real.Render.Median, RenderErrPct: pct(model.Render.Median, real.Render.Median),
+		LoadMS: real.Load.Median, LoadErrPct: pct(model.Load.Median, real.Load.Median),
+		HTMLMS: real.HTML.Median, HTMLErrPct: pct(model.HTML.Median, real.HTML.Median),
+		FirstByteMS: real.FirstByte.Median, FirstByteErrPct: pct(model.FirstByte.Median, real.FirstByte.Median),
+	}
+	if model.Gain != nil && real.Gain != nil {
+		g := model.Gain.RenderMS - real.Gain.RenderMS
+		cal.GainErrMS = &g
+	}
+	return cal
 }
 
 func gainOver(base, c *CellResult) *Gain {

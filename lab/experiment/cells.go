@@ -27,6 +27,13 @@ func (c Cell) Key() string {
 	return fmt.Sprintf("%s|%s|%s|%s|%s|%d|%s", c.Page, c.Strategy, c.Protocol, c.Cache, c.Network, c.ThinkMS, c.Browser)
 }
 
+// PeerKey is the key of the same conditions in another browser.
+func (c Cell) PeerKey(browser string) string {
+	p := c
+	p.Browser = browser
+	return p.Key()
+}
+
 // BaselineKey is the key of the no-hint cell c is compared with.
 func (c Cell) BaselineKey() string {
 	b := c
@@ -69,15 +76,14 @@ func (s *Scenario) Cells() []Cell {
 					}
 					for _, proto := range m.Protocols {
 						for _, cache := range m.Caches {
-							base := Cell{
-								Matrix: m.Name, Page: page, Strategy: None, Protocol: proto, Cache: cache,
-								Network: network, ThinkMS: think, Browser: s.Browser, Runs: runs,
-							}
-							add(base)
-							for _, st := range m.Strategies {
-								c := base
-								c.Strategy = st
-								add(c)
+							for _, st := range append([]Strategy{None}, m.Strategies...) {
+								// The browsers side by side, cell by cell.
+								for _, b := range s.Browsers() {
+									add(Cell{
+										Matrix: m.Name, Page: page, Strategy: st, Protocol: proto, Cache: cache,
+										Network: network, ThinkMS: think, Browser: b, Runs: runs,
+									})
+								}
 							}
 						}
 					}

@@ -10,4 +10,7 @@ var (
 	ErrUnavailable = errors.New("experiment: unavailable")
 	// ErrBudget reports that the scenario's total time budget ran out.
 	ErrBudget = errors.New("experiment: time budget exhausted")
+	// ErrCellFailed reports cells that could not be measured (a missing
+	// or crashed browser, a timeout) or had failed runs.
+	ErrCellFailed = errors.New("experiment: some cells failed")
 )

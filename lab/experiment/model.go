@@ -70,7 +70,17 @@ func (b *modelBrowser) Load(ctx context.Context, url string) (Measurement, error
 	m := Measurement{
 		Render: res.RenderTime, Load: res.LoadTime, HTML: res.HTMLEnd,
 		Bytes: res.Bytes, Wasted: res.WastedBytes, Pushed: res.Pushes,
-		Discovery: discoveryDelay(res),
+		Discovery:     discoveryDelay(res),
+		HTMLFirstByte: res.HTMLFirstByte,
+		Waterfall:     waterfallOfModel(res),
+	}
+	if res.EarlyHints {
+		m.EarlyHintsAt = res.EarlyHintsAt
+	}
+	for _, e := range res.Entries {
+		if e.Initiator == browser.InitEarlyHints && e.Used {
+			m.EarlyHinted = append(m.EarlyHinted, pathOf(e.URL))
+		}
 	}
 	return m, err
 }

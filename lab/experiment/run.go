@@ -24,6 +24,17 @@ type Measurement struct {
 	// first byte to the request of the last render-blocking resource found
 	// in the HTML or a stylesheet (0 when none was requested that way).
 	Discovery time.Duration
+	// HTMLFirstByte is when the document's final response headers came;
+	// EarlyHintsAt when the 103 did (0: none).
+	HTMLFirstByte, EarlyHintsAt time.Duration
+	// FCP and LCP are the browser's paint marks (0 from the model, which
+	// paints nothing).
+	FCP, LCP time.Duration
+	// EarlyHinted lists the resources the browser took from the 103
+	// (paths; host and path for a third party).
+	EarlyHinted []string
+	// Waterfall is the load drawn request by request.
+	Waterfall *Waterfall
 }
 
 // Browser loads pages; one Browser holds one HTTP cache and cookie jar.
@@ -43,6 +54,13 @@ type Options struct {
 	// NewBrowser starts the browser of each run. Default: the lab's browser
 	// model (lab/browser) when the scenario says "model".
 	NewBrowser BrowserFactory
+	// Browsers, when set, start the browsers by name ("model",
+	// "chromium"); a name missing here gets its default. NewBrowser, when
+	// set, starts every browser instead (for tests).
+	Browsers map[string]BrowserFactory
+	// ChromiumBinary is the Chromium to drive. Default: $CHROMIUM, else
+	// /usr/bin/chromium, else chromium on $PATH.
+	ChromiumBinary string
 	// Progress, when set, is called after each load with the loads done,
 	// the loads planned and the cell being measured.
 	Progress func(done, total int, cell Cell)
@@ -64,6 +82,19 @@ type Results struct {
 	Cells    []CellResult `json:"cells"`
 }
 
+// Failed counts the cells that failed: not measured for a reason other
+// than "not measurable" (a timeout, a crash, a missing browser), or with
+// failed runs.
+func (r *Results) Failed() int {
+	n := 0
+	for _, c := range r.Cells {
+		if c.Failures > 0 || (c.Skipped != "" && !c.NotMeasurable) {
+			n++
+		}
+	}
+	return n
+}
+
 // Run measures every cell of s. It stops early, reporting the cells not
 // measured as skipped, when ctx ends or the scenario's budget runs out;
 // the error then says so and the results hold what was measured.
@@ -80,12 +111,18 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	if opts.LearnTimeout <= 0 {
 		opts.LearnTimeout = 5 * time.Second
 	}
-	if opts.NewBrowser == nil {
-		switch s.Browser {
-		case BrowserModel:
-			opts.NewBrowser = newModelBrowser
-		default:
-			opts.NewBrowser = nil // reported per cell as unavailable
+	factories := map[string]BrowserFactory{}
+	reasons := map[string]string{}
+	for _, name := range s.Browsers() {
+		switch {
+		case opts.NewBrowser != nil:
+			factories[name] = opts.NewBrowser
+		case opts.Browsers[name] != nil:
+			factories[name] = opts.Browsers[name]
+		case name == BrowserModel:
+			factories[name] = newModelBrowser
+		case name == BrowserChromium:
+			factories[name], reasons[name] = chromiumFactory(opts.ChromiumBinary, time.Duration(s.RunTimeout), opts.Logger)
 		}
 	}
 	start := time.Now()
@@ -106,11 +143,18 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 		case stopErr != nil:
 			cr.Skipped = stopErr.Error()
 		default:
-			if reason := unavailable(c, opts); reason != "" {
-				cr.Skipped = reason
+			if reason := notMeasurable(c); reason != "" {
+				cr.Skipped, cr.NotMeasurable = reason, true
 				break
 			}
-			r := &cellRun{s: s, c: c, opts: opts, progress: func() {
+			if factories[c.Browser] == nil {
+				cr.Skipped = reasons[c.Browser]
+				if cr.Skipped == "" {
+					cr.Skipped = fmt.Sprintf("no browser %q", c.Browser)
+				}
+				break
+			}
+			r := &cellRun{s: s, c: c, opts: opts, newBrowser: factories[c.Browser], progress: func() {
 				done++
 				if opts.Progress != nil {
 					opts.Progress(min(done, total), total, c)
@@ -142,6 +186,9 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	if stopErr != nil {
 		return res, fmt.Errorf("experiment: stopped early, some cells were not measured: %w", stopErr)
 	}
+	if n := res.Failed(); n > 0 {
+		return res, fmt.Errorf("%w: %d of %d cells (see their skipped and errors fields)", ErrCellFailed, n, len(res.Cells))
+	}
 	return res, nil
 }
 
@@ -160,25 +207,26 @@ func loadsOf(c Cell) int {
 
 func learns(s Strategy) bool { return s == EarlyHints || s == Push || s == PushDigest }
 
-// unavailable says why a cell cannot be measured in this build, "" if it can.
-func unavailable(c Cell, opts Options) string {
+// notMeasurable says why a cell means nothing under its conditions, ""
+// if it can be measured.
+func notMeasurable(c Cell) string {
+	push := c.Strategy == Push || c.Strategy == PushDigest
 	switch {
-	case c.Browser == BrowserChromium && opts.NewBrowser == nil:
-		return "chromium is not in this build of the lab; use --browser model"
-	case opts.NewBrowser == nil:
-		return fmt.Sprintf("no browser %q", c.Browser)
-	case (c.Strategy == Push || c.Strategy == PushDigest) && c.Protocol != H2:
-		return "push needs HTTP/2: HTTP/1.1 has no push and browsers never supported push over HTTP/3"
+	case push && c.Protocol != H2:
+		return "not measurable: push needs HTTP/2 (HTTP/1.1 has no push and browsers never supported push over HTTP/3)"
+	case push && c.Browser == BrowserChromium:
+		return "not measurable in Chromium: it removed HTTP/2 push (Chromium 106); the model's cell measures push"
 	}
 	return ""
 }
 
 // cellRun measures one cell.
 type cellRun struct {
-	s        *Scenario
-	c        Cell
-	opts     Options
-	progress func()
+	s          *Scenario
+	c          Cell
+	opts       Options
+	newBrowser BrowserFactory
+	progress   func()
 }
 
 func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
@@ -218,6 +266,8 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 			continue
 		}
 		cr.Samples = append(cr.Samples, sampleOf(m))
+		cr.waterfalls = append(cr.waterfalls, m.Waterfall)
+		cr.hinted = append(cr.hinted, m.EarlyHinted)
 	}
 	return nil
 }
@@ -225,7 +275,7 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 // measure makes one measured load with a fresh browser, after a priming
 // load with the same browser for a warm cache.
 func (r *cellRun) measure(ctx context.Context, st *stack, cr *CellResult) (Measurement, error) {
-	b, err := r.opts.NewBrowser(st.env)
+	b, err := r.newBrowser(st.env)
 	if err != nil {
 		return Measurement{}, fmt.Errorf("start browser: %w", err)
 	}
@@ -248,7 +298,7 @@ func (r *cellRun) measure(ctx context.Context, st *stack, cr *CellResult) (Measu
 // nil, with a browser of its own.
 func (r *cellRun) load(ctx context.Context, st *stack, b Browser) (Measurement, error) {
 	if b == nil {
-		nb, err := r.opts.NewBrowser(st.env)
+		nb, err := r.newBrowser(st.env)
 		if err != nil {
 			return Measurement{}, fmt.Errorf("start browser: %w", err)
 		}

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -94,15 +95,28 @@ func TestRun_Tiny(t *testing.T) {
 }
 
 func TestRun_ChromiumUnavailable(t *testing.T) {
-	s, err := ParseScenario(strings.NewReader("browser: chromium\nruns: 1\nmatrices:\n  - {pages: [tiny], strategies: [none], protocols: [h2], caches: [cold], networks: [none]}\n"))
+	s, err := ParseScenario(strings.NewReader("browser: model,chromium\nruns: 1\nmatrices:\n  - {pages: [tiny], strategies: [none, push], protocols: [h2], caches: [cold], networks: [none]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), s, Options{Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
+	res, err := Run(context.Background(), s, Options{Logger: quietLogger(), ChromiumBinary: "/nonexistent/chromium"})
+	if !errors.Is(err, ErrCellFailed) {
+		t.Errorf("Run error = %v, want ErrCellFailed: a missing browser fails the run", err)
 	}
-	if len(res.Cells) != 1 || !strings.Contains(res.Cells[0].Skipped, "not in this build") {
-		t.Errorf("chromium cell = %+v, want skipped as not in this build", res.Cells)
+	if res == nil || len(res.Cells) != 4 {
+		t.Fatalf("cells = %+v, want none and push in model and chromium", res)
+	}
+	for _, c := range res.Cells {
+		switch {
+		case c.Browser == BrowserModel && c.Runs != 1:
+			t.Errorf("model cell %s: runs %d, skipped %q: the matrix must go on", c.Key(), c.Runs, c.Skipped)
+		case c.Browser == BrowserChromium && c.Strategy == Push && (!c.NotMeasurable || c.Runs != 0):
+			t.Errorf("push in chromium = %+v, want not measurable and no number", c)
+		case c.Browser == BrowserChromium && c.Strategy == None && !strings.Contains(c.Skipped, "not installed"):
+			t.Errorf("chromium cell skipped %q, want a note that chromium is not installed", c.Skipped)
+		}
+	}
+	if res.Failed() != 1 {
+		t.Errorf("Failed() = %d, want 1 (the chromium none cell; push is not measurable, not failed)", res.Failed())
 	}
 }

@@ -100,7 +100,9 @@ type Scenario struct {
 	Name string `yaml:"name"`
 	// Description says what the scenario shows.
 	Description string `yaml:"description"`
-	// Browser is "model" (default) or "chromium".
+	// Browser is "model" (default), "chromium", or both separated by a
+	// comma ("model,chromium"): every cell is then measured in each, side
+	// by side.
 	Browser string `yaml:"browser"`
 	// Runs is the number of measured loads per cell. Default 5.
 	Runs int `yaml:"runs"`
@@ -239,9 +241,14 @@ func (s *Scenario) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadScenario}, a...)...)
 	}
+	for _, b := range s.Browsers() {
+		if b != BrowserModel && b != BrowserChromium {
+			return bad("unknown browser %q; use model, chromium or model,chromium", b)
+		}
+	}
 	switch {
-	case s.Browser != BrowserModel && s.Browser != BrowserChromium:
-		return bad("unknown browser %q; use model or chromium", s.Browser)
+	case len(s.Browsers()) == 0:
+		return bad("no browser; use model, chromium or model,chromium")
 	case s.Runs < 1 || s.Runs > 1000:
 		return bad("runs %d out of range 1..1000", s.Runs)
 	case s.RunTimeout < 0 || s.Budget < 0:
@@ -321,7 +328,7 @@ func (s *Scenario) Validate() error {
 	// Count before expanding, so that long lists cannot make Cells slow.
 	planned := 0
 	for _, m := range s.Matrices {
-		planned += len(m.Pages) * (len(m.Strategies) + 1) * len(m.Protocols) * len(m.Caches) * len(m.Networks) * len(m.ThinkMS)
+		planned += len(s.Browsers()) * len(m.Pages) * (len(m.Strategies) + 1) * len(m.Protocols) * len(m.Caches) * len(m.Networks) * len(m.ThinkMS)
 		if planned > MaxCells {
 			return bad("more than %d cells; split the scenario", MaxCells)
 		}
@@ -330,6 +337,19 @@ func (s *Scenario) Validate() error {
 		return bad("%d cells, more than %d; split the scenario", n, MaxCells)
 	}
 	return nil
+}
+
+// Browsers returns the browsers of the scenario, in order, without
+// repeats.
+func (s *Scenario) Browsers() []string {
+	var out []string
+	for _, b := range strings.Split(s.Browser, ",") {
+		b = strings.ToLower(strings.TrimSpace(b))
+		if b != "" && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // Network returns the netem profile called name: an inline definition of

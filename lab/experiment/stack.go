@@ -49,8 +49,25 @@ type Env struct {
 	// emulated network.
 	ListenUDP func() (net.PacketConn, error)
 	UDPAddr   string
-	// RootCAs trusts the server's generated certificate.
+	// TCPAddr is the address a browser that dials by itself (Chromium)
+	// connects to for TCP: the relay's, or the server's in packet mode.
+	TCPAddr string
+	// Hosts are the page's third-party host names, all served by the
+	// server under test.
+	Hosts []string
+	// Namespace is the client network namespace a browser process must
+	// run in (packet mode), "" for none.
+	Namespace string
+	// RootCAs trusts the server's generated certificate; SPKI is the base64
+	// SHA-256 of its key, for Chromium's SPKI list.
 	RootCAs *x509.CertPool
+	SPKI    string
+	// RTT is the emulated network's round trip; ServerLog returns the
+	// requests the site served since the measured load began. Together
+	// they place on a waterfall the fetches a browser does not show the
+	// page (Chromium's Early Hints preloads).
+	RTT       time.Duration
+	ServerLog func() []site.LogEntry
 	// ServerName is the TLS server name to verify.
 	ServerName string
 }
@@ -142,7 +159,15 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	go func() { st.served <- st.srv.Serve(sctx) }()
 
 	host, _, _ := net.SplitHostPort(st.srv.Addr())
-	st.env = Env{Protocol: c.Protocol, RootCAs: st.srv.CertPool(), ServerName: host}
+	st.env = Env{
+		Protocol: c.Protocol, RootCAs: st.srv.CertPool(), ServerName: host, SPKI: server.SPKIHash(st.srv.Certificate()),
+		RTT: cfg.network.RTT(), ServerLog: st.site.Log,
+	}
+	for _, o := range prof.ThirdPartyOrigins() {
+		if u, err := url.Parse(o); err == nil {
+			st.env.Hosts = append(st.env.Hosts, u.Hostname())
+		}
+	}
 	switch cfg.netem {
 	case Packet:
 		st.env.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -150,6 +175,8 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		}
 		st.env.ListenUDP = func() (net.PacketConn, error) { return st.pkt.ListenClientUDP("") }
 		st.env.UDPAddr = st.srv.UDPAddr()
+		st.env.TCPAddr = st.srv.Addr()
+		st.env.Namespace = st.pkt.Namespace(netem.Client)
 		st.env.URL = "https://" + st.srv.Addr() + st.site.Manifest().HTMLPath
 	default:
 		tcp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: cfg.network, Target: st.srv.Addr(), Network: "tcp", Logger: cfg.logger})
@@ -157,6 +184,7 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 			return nil, fmt.Errorf("experiment: tcp relay: %w", err)
 		}
 		st.relays = append(st.relays, tcp)
+		st.env.TCPAddr = tcp.Addr().String()
 		st.env.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", tcp.Addr().String())

@@ -25,6 +25,8 @@ var Columns = []string{
 	"page", "matrix", "render_ms_iqr", "load_ms_iqr", "html_ms_median", "html_ms_iqr", "pushed", "rtt_ms",
 	"render_gain_ms", "render_gain_pct", "load_gain_ms", "load_gain_pct",
 	"bound_ms", "delta_ms", "waterfall_delta_ms", "x_r_ms", "bound_fraction", "failures", "skipped",
+	"not_measurable", "fcp_ms_median", "lcp_ms_median", "lcp_ms_iqr", "html_first_byte_ms_median", "early_hinted",
+	"model_render_err_pct", "model_load_err_pct",
 }
 
 // WriteCSV writes one row per cell.
@@ -73,6 +75,15 @@ func csvRow(c experiment.CellResult) []string {
 	}
 	row = append(row, opt(b, bound.BoundMS), opt(b, bound.DeltaMS), opt(b, bound.WaterfallDeltaMS), opt(b, bound.XRMS), fraction(b && bound.BoundMS > 0, bound.Fraction),
 		strconv.Itoa(c.Failures), c.Skipped)
+	paints := measured && c.FCP.Median > 0
+	row = append(row, strconv.FormatBool(c.NotMeasurable), opt(paints, c.FCP.Median), opt(paints, c.LCP.Median), opt(paints, c.LCP.IQR),
+		opt(measured, c.FirstByte.Median), opt(measured, float64(len(c.EarlyHinted))))
+	cal := c.Calibration != nil
+	var k experiment.Calibration
+	if cal {
+		k = *c.Calibration
+	}
+	row = append(row, opt(cal, k.RenderErrPct), opt(cal, k.LoadErrPct))
 	return row
 }
 
@@ -94,7 +105,8 @@ func WriteJSON(w io.Writer, res *experiment.Results) error {
 	return nil
 }
 
-// WriteFiles writes results.json and results.csv into dir, creating it.
+// WriteFiles writes results.json, results.csv and report.html into dir,
+// creating it.
 // It returns the paths written.
 func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -104,7 +116,7 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 	for _, out := range []struct {
 		name  string
 		write func(io.Writer, *experiment.Results) error
-	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}} {
+	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}, {"report.html", WriteHTML}} {
 		p := filepath.Join(dir, out.name)
 		f, err := os.Create(p) //nolint:gosec // the operator names the output directory
 		if err != nil {
@@ -127,7 +139,7 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 // cell of the same conditions, and for Early Hints the bound
 // min(T + δ, RTT + x_R) with the measured gain as a fraction of it.
 func WriteTable(w io.Writer, res *experiment.Results) error {
-	header := "page\tstrategy\tproto\tcache\tnetwork\tthink\truns\trender ms\tload ms\thtml ms\tKB\twasted KB\trender gain\tbound ms\tgain/bound\t"
+	header := "page\tstrategy\tproto\tcache\tnetwork\tthink\tbrowser\truns\trender ms\tload ms\thtml ms\tKB\twasted KB\trender gain\tbound ms\tgain/bound\t"
 	var notes []string
 	for i := 0; i < len(res.Cells); {
 		// One block per run of cells of the same matrix, aligned on its own.
@@ -146,7 +158,7 @@ func WriteTable(w io.Writer, res *experiment.Results) error {
 		for _, c := range res.Cells[i:j] {
 			fmt.Fprintln(tw, tableLine(c))
 			if c.Skipped != "" {
-				notes = append(notes, fmt.Sprintf("%s/%s/%s/%s/%s/%dms: %s", c.Page, c.Strategy, c.Protocol, c.Cache, c.Network, c.ThinkMS, c.Skipped))
+				notes = append(notes, fmt.Sprintf("%s/%s/%s/%s/%s/%dms/%s: %s", c.Page, c.Strategy, c.Protocol, c.Cache, c.Network, c.ThinkMS, c.Browser, c.Skipped))
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -164,10 +176,13 @@ func WriteTable(w io.Writer, res *experiment.Results) error {
 }
 
 func tableLine(c experiment.CellResult) string {
-	cols := []string{c.Page, string(c.Strategy), string(c.Protocol), string(c.Cache), c.Network, fmt.Sprintf("%dms", c.ThinkMS)}
+	cols := []string{c.Page, string(c.Strategy), string(c.Protocol), string(c.Cache), c.Network, fmt.Sprintf("%dms", c.ThinkMS), c.Browser}
 	if c.Runs == 0 {
 		runs := "-"
-		if c.Skipped != "" {
+		switch {
+		case c.NotMeasurable:
+			runs = "n/m"
+		case c.Skipped != "":
 			runs = "skipped"
 		}
 		cols = append(cols, runs, "", "", "", "", "", "", "", "")

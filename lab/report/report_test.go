@@ -81,7 +81,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"# m\n", "1000±50", "+100ms +10.0%", "134", "0.75", "skipped", "not measured:\n  tiny/push-digest/h2/warm/4g/300ms: no cookies"} {
+	for _, want := range []string{"# m\n", "1000±50", "+100ms +10.0%", "134", "0.75", "skipped", "not measured:\n  tiny/push-digest/h2/warm/4g/300ms/model: no cookies"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -100,7 +100,7 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 2 {
+	if len(paths) != 3 || filepath.Base(paths[2]) != "report.html" {
 		t.Fatalf("paths = %v", paths)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
