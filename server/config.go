@@ -50,6 +50,11 @@ type Config struct {
 	// Default false (HTTP/3 on).
 	DisableHTTP3 bool
 
+	// AltSvcPort is the port Alt-Svc advertises for HTTP/3, when a relay or
+	// load balancer in front forwards another port to this server. Default
+	// 0: the QUIC listener's own port.
+	AltSvcPort int
+
 	// H2CAddr, if set, is the TCP address of a cleartext HTTP/2 listener
 	// (prior knowledge only, no HTTP/1.1 and no Upgrade), for a load balancer
 	// in front that terminates TLS and forwards 103 responses over HTTP/2.

@@ -77,6 +77,9 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 	handler := h
 	if s.udpConn != nil {
 		_, port, _ := net.SplitHostPort(s.udpConn.LocalAddr().String())
+		if cfg.AltSvcPort > 0 {
+			port = strconv.Itoa(cfg.AltSvcPort)
+		}
 		s.altSvc = fmt.Sprintf(`h3=":%s"; ma=%d`, port, altSvcMaxAge)
 		handler = withAltSvc(h, s.altSvc)
 

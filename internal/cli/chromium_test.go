@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
@@ -12,28 +13,56 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints/lab/chromium"
-	"github.com/earlyhints/earlyhints/lab/netem"
 )
-
-func demoRelay(t *testing.T, network, target string) *netem.Relay {
-	t.Helper()
-	half := netem.LinkConfig{Delay: 10 * time.Millisecond}
-	r, err := netem.NewRelay(t.Context(), netem.RelayConfig{
-		Profile: netem.Profile{Name: "edge", Up: half, Down: half},
-		Target:  target, Network: network, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("%s relay: %v", network, err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
-}
 
 var demoSPKI = regexp.MustCompile(`--ignore-certificate-errors-spki-list=(\S+)`)
 
-// TestDemo_Chromium opens the demo in Debian's Chromium, trusting the
-// certificate the way the demo tells a person to, and checks from the page's
-// Resource Timing that the stylesheets arrived through Early Hints.
+// demoVisitors opens the demo's home page in n fresh Chromium profiles over
+// proto, trusting the certificate the way the demo tells a person to, and
+// counts the visits whose stylesheets arrived through Early Hints by the
+// page's Resource Timing.
+func demoVisitors(t *testing.T, base, spki, proto string, n int) (hinted int, notes []string) {
+	t.Helper()
+	cfg := chromium.Config{SPKIHashes: []string{spki}, Logger: slog.New(slog.DiscardHandler)}
+	if proto == "h3" {
+		cfg.QUICOrigins = []string{strings.TrimPrefix(base, "https://")}
+	}
+	for i := range n {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		b, err := chromium.Launch(ctx, cfg)
+		if err != nil {
+			cancel()
+			t.Fatalf("launch chromium: %v", err)
+		}
+		v, err := b.Navigate(ctx, base+"/")
+		_ = b.Close()
+		cancel()
+		if err != nil {
+			t.Fatalf("visit %d: %v", i, err)
+		}
+		if v.Navigation.NextHopProtocol != proto {
+			t.Errorf("visit %d came over %q, want %s", i, v.Navigation.NextHopProtocol, proto)
+		}
+		early := map[string]bool{}
+		for _, r := range v.Resources {
+			if r.InitiatorType == "early-hints" {
+				early[r.Name[strings.LastIndex(r.Name, "/"):]] = true
+			}
+		}
+		if early["/base.css"] && early["/theme.css"] {
+			hinted++
+		} else {
+			notes = append(notes, fmt.Sprintf("visit %d: 103 at %.0f ms, early-hints resources %v", i, v.Navigation.FirstInterimResponseStart, early))
+		}
+	}
+	return hinted, notes
+}
+
+// TestDemo_Chromium: every new visitor's first visit uses the hints, over
+// HTTP/2 and HTTP/3, with the demo's default emulated edge link (on bare
+// loopback Chromium drops the 103 of about one HTTP/2 visit in three). Set
+// DEMO_COMPARE=1 to count the bare-loopback visits too (logged, not
+// asserted).
 func TestDemo_Chromium(t *testing.T) {
 	if _, err := chromium.FindBinary(chromium.Config{}); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -41,57 +70,26 @@ func TestDemo_Chromium(t *testing.T) {
 		}
 		t.Skip("chromium is not installed")
 	}
-	c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "300ms")
-	base := c.waitOutput(t, demoURL)
-	spki := c.waitOutput(t, demoSPKI)
-	addr := strings.TrimPrefix(base, "https://")
-	// On bare loopback Chromium drops a 103 that arrives before it starts
-	// waiting for the response headers (about one navigation in three over
-	// HTTP/2), so the browser reaches the demo through relays that add a
-	// 20 ms round trip, as any real network does.
-	relays := map[string]*netem.Relay{"h2": demoRelay(t, "tcp", addr), "h3": demoRelay(t, "udp", addr)}
-	for _, proto := range []string{"h2", "h3"} {
-		t.Run(proto, func(t *testing.T) {
-			relayed := relays[proto].Addr().String()
-			cfg := chromium.Config{SPKIHashes: []string{spki}, Logger: slog.New(slog.DiscardHandler)}
-			if proto == "h3" {
-				cfg.QUICOrigins = []string{relayed}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
-			// The demo primed its pages under its own address; the relayed
-			// address is another host:port, so a first visitor teaches it.
-			visit := func() *chromium.Visit {
-				b, err := chromium.Launch(ctx, cfg)
-				if err != nil {
-					t.Fatalf("launch chromium: %v", err)
+	networks := []string{"edge"}
+	if os.Getenv("DEMO_COMPARE") != "" {
+		networks = append(networks, "none")
+	}
+	const visitors = 10
+	for _, network := range networks {
+		c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "300ms", "--network", network)
+		base := c.waitOutput(t, demoURL)
+		spki := c.waitOutput(t, demoSPKI)
+		for _, proto := range []string{"h2", "h3"} {
+			t.Run(network+"/"+proto, func(t *testing.T) {
+				hinted, notes := demoVisitors(t, base, spki, proto, visitors)
+				t.Logf("network %s, %s: %d of %d fresh profiles used the hints", network, proto, hinted, visitors)
+				if network == "edge" && hinted != visitors {
+					t.Errorf("%d of %d first visits used the hints, want all: %s", hinted, visitors, strings.Join(notes, "; "))
 				}
-				defer b.Close()
-				v, err := b.Navigate(ctx, "https://"+relayed+"/")
-				if err != nil {
-					t.Fatalf("navigate: %v", err)
-				}
-				return v
-			}
-			visit()
-			v := visit() // a new visitor: fresh profile, cold cache
-			if v.Navigation.NextHopProtocol != proto {
-				t.Errorf("page came over %q, want %s", v.Navigation.NextHopProtocol, proto)
-			}
-			if v.Navigation.FirstInterimResponseStart <= 0 {
-				t.Errorf("Chromium saw no 103 (navigation timing %+v)", v.Navigation)
-			}
-			early := map[string]bool{}
-			for _, r := range v.Resources {
-				if r.InitiatorType == "early-hints" {
-					early[r.Name[strings.LastIndex(r.Name, "/"):]] = true
-				}
-			}
-			for _, want := range []string{"/base.css", "/theme.css"} {
-				if !early[want] {
-					t.Errorf("%s did not arrive through Early Hints by the page's Resource Timing; early-hints resources: %v", want, early)
-				}
-			}
-		})
+			})
+		}
+		if code := c.stop(t); code != exitOK {
+			t.Errorf("demo exited %d: %s", code, c.stderr.String())
+		}
 	}
 }

@@ -3,33 +3,122 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/internal/demo"
+	"github.com/earlyhints/earlyhints/lab/netem"
 	"github.com/earlyhints/earlyhints/server"
 )
 
 const demoExamples = `  earlyhints demo
   earlyhints demo --think 1s                 # a slower origin: a bigger head start for the hints
+  earlyhints demo --network 4g               # the browser on an emulated 4G link
+  earlyhints demo --network none             # bare loopback (Chromium then misses some 103s)
   earlyhints demo --listen 127.0.0.1:9443 --log-format json
 `
 
+// demoEdge is the demo's default network between browser and proxy: a
+// 20 ms round trip, as from a browser to a nearby edge. On bare loopback
+// the 103 comes back within microseconds, before Chromium's HTTP/2 stream
+// waits for the response headers, and Chromium drops it (about one first
+// visit in three); any real path has a round trip and never does.
+var demoEdge = netem.Profile{Name: "edge", Up: netem.LinkConfig{Delay: 10 * time.Millisecond}, Down: netem.LinkConfig{Delay: 10 * time.Millisecond}}
+
+// demoNetwork returns the profile --network names; ok is false for none.
+func demoNetwork(name string) (p netem.Profile, ok bool, err error) {
+	switch strings.ToLower(name) {
+	case "none":
+		return netem.Profile{}, false, nil
+	case "", "edge":
+		return demoEdge, true, nil
+	}
+	p, err = netem.ProfileByName(name)
+	if err != nil {
+		return p, false, fmt.Errorf("--network %q: use edge (20 ms round trip), none (bare loopback) or a lab preset (%s)", name, strings.Join(netem.ProfileNames(), ", "))
+	}
+	return p, true, nil
+}
+
+// demoRelays puts the emulated network on addr (the address the visitor
+// opens), forwarding to the proxy at target: TCP, and UDP for HTTP/3.
+func demoRelays(ctx context.Context, p netem.Profile, addr, target string, h3 bool, logger *slog.Logger) (*netem.Relay, func(), error) {
+	tcp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: p, Target: target, Network: "tcp", Listen: addr, Logger: logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	closeAll := func() { _ = tcp.Close() }
+	if h3 {
+		udp, err := netem.NewRelay(ctx, netem.RelayConfig{Profile: p, Target: target, Network: "udp", Listen: tcp.Addr().String(), Logger: logger})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("--listen %s (udp): %w", tcp.Addr(), err)
+		}
+		closeAll = func() { _ = udp.Close(); _ = tcp.Close() }
+	}
+	return tcp, closeAll, nil
+}
+
+// freeLoopbackPort picks a port free for TCP and UDP on host.
+func freeLoopbackPort(host string) (int, error) {
+	for range 20 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			_ = pc.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no port free for both TCP and UDP")
+}
+
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "demo [--listen 127.0.0.1:8443] [--think 300ms]", demoExamples, stdout, stderr)
+	fs := newFlagSet("demo", "demo [--listen 127.0.0.1:8443] [--think 300ms] [--network edge|none|4g|...]", demoExamples, stdout, stderr)
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` of the proxy in front of the demo site (loopback: the certificate is generated)")
 	think := fs.Duration("think", demo.DefaultThink, "how long the demo origin works on each page before answering")
 	http3 := fs.Bool("http3", true, "serve HTTP/3 too, on the same port over UDP")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	networkName := fs.String("network", "edge", "emulated network between the browser and the proxy: edge (20 ms round trip), none (bare loopback), or a lab preset (cable, 4g, 3g, lossy)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	profile, emulate, err := demoNetwork(*networkName)
+	if err != nil {
+		return err
+	}
+	listenAddr := *listen
+	if emulate {
+		host, port, err := net.SplitHostPort(listenAddr)
+		if err != nil {
+			return fmt.Errorf("--listen %q: %w", listenAddr, err)
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("--listen %s: the emulated network runs on loopback only; use a 127.x address, or --network none", listenAddr)
+		}
+		if port == "0" && *http3 {
+			// One port for the TCP and UDP relays, known before the proxy
+			// advertises it in Alt-Svc.
+			p, err := freeLoopbackPort(host)
+			if err != nil {
+				return fmt.Errorf("--listen %s: %w", listenAddr, err)
+			}
+			listenAddr = net.JoinHostPort(host, strconv.Itoa(p))
+		}
 	}
 	if *think < 0 {
 		return fmt.Errorf("--think %v: use a positive duration, or 0s for none", *think)
@@ -58,7 +147,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	s := defaultSettings()
 	s.Origin = "http://" + ln.Addr().String()
-	s.Listen = *listen
+	s.Listen = listenAddr
+	if emulate {
+		// The proxy on a port of its own behind the relays on --listen.
+		host, port, _ := net.SplitHostPort(listenAddr)
+		s.Listen = net.JoinHostPort(host, "0")
+		s.altSvcPort, _ = strconv.Atoi(port)
+	}
 	s.HTTP3 = *http3
 	s.LogFormat = *logFormat
 	st, err := buildStack(s, logger)
@@ -71,8 +166,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	go func() { served <- st.serve(ctx) }()
 
 	base := st.srv.URL()
+	if emulate {
+		relay, closeRelays, err := demoRelays(ctx, profile, listenAddr, st.srv.Addr(), *http3, logger)
+		if err != nil {
+			cancel()
+			<-served
+			return err
+		}
+		defer closeRelays()
+		base = "https://" + relay.Addr().String()
+	}
+	// Primed on the proxy itself (the visitors of the personal page come
+	// from networks of their own, which a relay would hide) under the
+	// address the visitor opens: hints are learned per host and port.
 	primeErr := prime(ctx, st, base)
 	printDemo(stdout, st, base, *think, *http3, primeErr)
+	if emulate {
+		fmt.Fprintf(stdout, "  Network: %s (%v round trip) between the browser and the proxy; --network none for bare loopback.\n\n", profile.Name, profile.RTT())
+	}
 	return <-served
 }
 
@@ -81,7 +192,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // visitors as the privacy quorum needs, each from a network of its own
 // (127.1.0.1, 127.2.0.1, …: all of 127/8 is loopback), since the proxy
 // counts people by network, not by cookie.
+//
+// base is the page's origin as the visitor sees it; the requests go to the
+// proxy directly, naming base's host.
 func prime(ctx context.Context, st *stack, base string) error {
+	direct := st.srv.URL()
+	host := strings.TrimPrefix(base, "https://")
 	var protos http.Protocols
 	protos.SetHTTP2(true)
 	client := func(visitor int) (*http.Client, func()) {
@@ -101,10 +217,11 @@ func prime(ctx context.Context, st *stack, base string) error {
 		for i := range visitors {
 			c, done := client(i + 1)
 			defer done()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, direct+p, nil)
 			if err != nil {
 				return err
 			}
+			req.Host = host
 			req.Header.Set("Accept", "text/html")
 			req.Header.Set("Sec-Fetch-Mode", "navigate")
 			req.Header.Set("Sec-Fetch-Dest", "document")

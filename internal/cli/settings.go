@@ -16,7 +16,10 @@ import (
 // settings are everything `earlyhints proxy` can be told, by flag or by the
 // config file. Flag names and YAML keys are the same.
 type settings struct {
-	Listen     string
+	Listen string
+	// altSvcPort is advertised for HTTP/3 instead of the listener's port
+	// (the demo's relay); not configurable.
+	altSvcPort int
 	Origin     string
 	Origins    map[string]string // host -> origin URL; YAML only
 	TLSCert    string

@@ -148,6 +148,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 		KeyFile:      s.TLSKey,
 		SelfSigned:   s.SelfSigned,
 		DisableHTTP3: !s.HTTP3,
+		AltSvcPort:   s.altSvcPort,
 		H2CAddr:      s.H2CListen,
 		Logger:       logger,
 		OnShutdown: []func(context.Context) error{

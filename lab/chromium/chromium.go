@@ -239,9 +239,21 @@ func (b *Browser) stop() {
 	b.tabCancel, b.allocCancel = nil, nil
 }
 
-// Close stops the browser and removes a temporary profile.
+// Close stops the browser and removes a temporary profile. Unlike
+// Restart it does not wait for the browser to write its profile: the
+// process is killed.
 func (b *Browser) Close() error {
-	b.stop()
+	if b.tempDir == "" {
+		b.stop() // a profile the caller keeps: let the browser save it
+	} else {
+		if b.allocCancel != nil {
+			b.allocCancel()
+		}
+		if b.tabCancel != nil {
+			b.tabCancel()
+		}
+		b.tabCancel, b.allocCancel = nil, nil
+	}
 	if b.tempDir != "" {
 		return os.RemoveAll(b.tempDir)
 	}
