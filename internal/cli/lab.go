@@ -19,11 +19,17 @@ through the earlyhints proxy over emulated networks, and prints the median
 and interquartile range of each cell with its gain over no hints. Early Hints
 cells are compared with the bound min(T + δ, RTT + x_R).
 
-Without --scenario it runs the built-in default scenario (under 15 minutes);
---quick runs a subset (4G, 300 ms think, HTTP/2, cold and warm, 3 runs).
-Results are also written to DIR/results.json and DIR/results.csv.`
+Without --scenario it runs the built-in default scenario (about 5 minutes in
+the model, under 20 with --browser model,chromium); --quick runs a subset
+(4G, 300 ms think, HTTP/2, cold and warm, 3 runs). --browser chromium drives
+Debian's headless Chromium through the same emulated network; push cells are
+not measurable there (Chromium removed push). Results are also written to
+DIR/results.json, DIR/results.csv and DIR/report.html (one self-contained
+page with the article's claims, the model's error against Chromium and a
+waterfall per cell). The exit status is 1 when a cell failed.`
 
 const labExamples = `  earlyhints lab --quick
+  earlyhints lab --quick --browser model,chromium   # the model beside Chromium
   earlyhints lab --scenario my.yaml --out results/
   sudo earlyhints lab --netem packet    # real TCP/QUIC congestion control
 `
@@ -86,7 +92,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "earlyhints lab: wrote %s in %.0fs\n", strings.Join(paths, " and "), res.Elapsed)
+	fmt.Fprintf(stderr, "earlyhints lab: wrote %s in %.0fs\n", strings.Join(paths, ", "), res.Elapsed)
 	return runErr
 }
 

@@ -199,7 +199,7 @@ func measurementOfVisit(v *chromium.Visit, cold bool) (Measurement, error) {
 			m.Bytes += int64(r.EncodedBodySize)
 		case e.Initiator == "early-hints" && cold:
 			m.Bytes += int64(r.EncodedBodySize)
-			e.FromCache = false
+			e.FromCache, e.Bytes = false, int64(r.EncodedBodySize)
 		}
 		if e.RenderBlocking {
 			render = max(render, r.ResponseEnd)

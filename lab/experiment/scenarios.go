@@ -13,7 +13,7 @@ import (
 var builtinScenarios embed.FS
 
 // BuiltinScenario returns a scenario shipped with the lab: "default" (the
-// article's claims, under 15 minutes on 2 cores) or "quick" (4G, 300 ms
+// article's claims, about 5 minutes on 2 cores in the model, under 20 with Chromium beside it) or "quick" (4G, 300 ms
 // think, HTTP/2, cold and warm, every strategy, 3 runs; under 3 minutes).
 func BuiltinScenario(name string) (*Scenario, error) {
 	data, err := builtinScenarios.ReadFile("scenarios/" + name + ".yaml")

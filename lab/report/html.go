@@ -217,7 +217,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <h1>earlyhints lab: {{.Res.Scenario}}</h1>
 <p>Browser {{.Res.Browser}}, netem {{.Res.Netem}}, started {{.Res.Started.UTC.Format "2006-01-02 15:04 UTC"}}, {{f0 .Res.Elapsed}} s, {{len .Res.Cells}} cells{{if .Failed}}, <span class="bad">{{.Failed}} failed</span>{{end}}.
 Times are milliseconds from the start of the navigation, median ± interquartile range over the runs. <em>Render</em> is when the document and every render-blocking resource had arrived (the model's first render; for Chromium from Resource Timing's renderBlockingStatus); FCP and LCP are Chromium's paint marks.
-Gains are against no hints under the same conditions; the bound on Early Hints' saving is min(T + δ, RTT + x_R).</p>
+Gains are against no hints under the same conditions; the bound on Early Hints' saving is min(T + δ, RTT + x_R).
+Chromium does not tell the page when it fetched the preloads of a 103 (Resource Timing times them from when the page took them from the cache): its waterfalls draw those requests from the server's log, half a round trip before the server saw each request and after it wrote each byte.</p>
 
 <h2 id="claims">The article's claims</h2>
 {{range .Claims}}<h3>{{.Title}}</h3><p>The article: {{.Article}}.</p><ul>
