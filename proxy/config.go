@@ -12,8 +12,13 @@ import (
 
 // Defaults applied to zero fields of Config.
 const (
-	DefaultTimeout     = 30 * time.Second
-	DefaultDialTimeout = 10 * time.Second
+	DefaultTimeout                = 30 * time.Second
+	DefaultDialTimeout            = 10 * time.Second
+	DefaultIdleTimeout            = 60 * time.Second
+	DefaultMaxResponseHeaderBytes = 64 << 10
+	DefaultMaxInformational       = 5
+	DefaultMaxInformationalBytes  = 16 << 10
+	DefaultMaxIdleConnsPerOrigin  = 512
 )
 
 // Config configures a Proxy. Either Origins or Default must be set.
@@ -41,6 +46,32 @@ type Config struct {
 	// DialTimeout bounds connecting to the origin (TCP and TLS). 0 means 10s.
 	DialTimeout time.Duration
 
+	// IdleTimeout ends a response whose body the origin stops sending for
+	// this long: the client's connection is closed (HTTP/1.1) or its stream
+	// reset (HTTP/2, HTTP/3), and the access log says origin-timeout. A
+	// stream meant to stay quiet longer (server-sent events without
+	// keep-alive comments) needs a larger value. 0 means 60s.
+	IdleTimeout time.Duration
+
+	// MaxResponseHeaderBytes bounds the header fields of the origin's final
+	// response and of each of its 1xx responses, as nginx's proxy buffers
+	// do; past it the client gets a clean 502 and the log says
+	// header-limit. 0 means 64 KiB.
+	MaxResponseHeaderBytes int
+
+	// MaxInformational bounds the 1xx responses the origin may send before
+	// its final one; MaxInformationalBytes their header fields taken
+	// together. Past either the client gets a 502 (header-limit). 0 means 5
+	// (the most Go's and quic-go's clients accept) and 16 KiB.
+	MaxInformational      int
+	MaxInformationalBytes int
+
+	// ExposeErrors puts the origin's address and the cause of a failure in
+	// the body of 502 and 504 answers, for development. Default false: the
+	// body says what happened and gives the request ID under which the log
+	// has the details.
+	ExposeErrors bool
+
 	// PreserveHost sends the client's Host header to the origin. Default
 	// false: the origin gets its own host name (as in its URL), and the
 	// client's is in X-Forwarded-Host and Forwarded.
@@ -61,6 +92,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxResponseHeaderBytes == 0 {
+		c.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
+	if c.MaxInformational == 0 {
+		c.MaxInformational = DefaultMaxInformational
+	}
+	if c.MaxInformationalBytes == 0 {
+		c.MaxInformationalBytes = DefaultMaxInformationalBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -95,8 +138,14 @@ func (c Config) Validate() error {
 			return fmt.Errorf("host %q: %w", host, err)
 		}
 	}
-	if c.Timeout < 0 || c.DialTimeout < 0 {
+	if c.Timeout < 0 || c.DialTimeout < 0 || c.IdleTimeout < 0 {
 		return fmt.Errorf("%w: timeouts must not be negative; use a positive duration or 0 for the default", ErrInvalidConfig)
+	}
+	if c.MaxResponseHeaderBytes < 0 || c.MaxInformational < 0 || c.MaxInformationalBytes < 0 {
+		return fmt.Errorf("%w: header bounds must not be negative; use a positive size or 0 for the default", ErrInvalidConfig)
+	}
+	if c.MaxResponseHeaderBytes > 0 && c.MaxResponseHeaderBytes < 1<<10 {
+		return fmt.Errorf("%w: MaxResponseHeaderBytes %d is too small for any real response; use at least 1 KiB", ErrInvalidConfig, c.MaxResponseHeaderBytes)
 	}
 	return nil
 }

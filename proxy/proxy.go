@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -45,8 +46,10 @@ func New(cfg Config) (*Proxy, error) {
 		Transport:      transport,
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-		BufferPool:     copyBuffers{},
+		// What ReverseProxy logs itself (a body copy that failed) is in the
+		// access log and the proxy's own warning, with the request's path.
+		ErrorLog:   slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		BufferPool: copyBuffers{},
 		// FlushInterval stays 0: ReverseProxy already flushes every write of
 		// a response without Content-Length or of text/event-stream, which
 		// is what streams; a body of known length is copied in big writes.
@@ -75,31 +78,73 @@ func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 type exchange struct {
 	origin *url.URL
 	start  time.Time
-	timer  *time.Timer
+	host   string // as the client asked, for the log
+	path   string
+	client context.Context // the client's request context
+	ctx    context.Context // the origin request's, cancelled with a cause
+	cancel context.CancelCauseFunc
 	stats  *Stats // from AccessLog, or a private one
+	writer *originWriter
+	// timer first bounds the wait for response headers (Timeout), then
+	// each wait for the next piece of body (IdleTimeout).
+	timer  *time.Timer
+	inBody atomic.Bool
 }
 
 type exchangeKey struct{}
 
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	origin := p.Origin(r.Host)
 	stats := StatsFrom(r.Context())
+	if !p.methodAllowed(w, r, stats) {
+		return
+	}
+	origin := p.Origin(r.Host)
 	if origin == nil {
 		stats.setOrigin("")
+		stats.setOutcome(OutcomeRejected, "no origin serves this host")
 		misdirected(w, r)
 		return
 	}
 	stats.setOrigin(origin.Redacted())
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	ex := &exchange{origin: origin, start: time.Now(), stats: stats}
-	// The deadline covers the wait for response headers only; a body, a
-	// stream or an upgraded connection lasts as long as it needs.
-	ex.timer = time.AfterFunc(p.cfg.Timeout, func() { cancel(ErrOriginTimeout) })
+	ex := &exchange{origin: origin, start: time.Now(), host: r.Host, path: r.URL.Path, client: r.Context(), ctx: ctx, cancel: cancel, stats: stats}
+	ex.timer = time.AfterFunc(p.cfg.Timeout, func() {
+		if ex.inBody.Load() {
+			cancel(ErrOriginIdle)
+		} else {
+			cancel(ErrOriginTimeout)
+		}
+	})
 	defer ex.timer.Stop()
+	ex.writer = newOriginWriter(w, r, &p.cfg, ex)
+	// However ReverseProxy ends (a panic that cuts a response short
+	// included), the 1xx writer is done before this returns.
+	defer ex.writer.drain()
 	ctx = context.WithValue(ctx, exchangeKey{}, ex)
-	p.rp.ServeHTTP(newOriginWriter(w), r.WithContext(ctx))
+	p.rp.ServeHTTP(ex.writer, r.WithContext(ctx))
+}
+
+// methodAllowed answers a request the proxy does not forward: CONNECT
+// (a tunnel) and TRACE (it echoes the request, credentials included) with
+// 405, methods no origin behind a reverse proxy is expected to know with 501.
+func (p *Proxy) methodAllowed(w http.ResponseWriter, r *http.Request, stats *Stats) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions,
+		// WebDAV (RFC 4918, 3253, 5323) and QUERY (the safe method with a body).
+		"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "QUERY":
+		return true
+	case http.MethodConnect, http.MethodTrace:
+		stats.setOutcome(OutcomeRejected, "method not forwarded")
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("405 Method Not Allowed: this proxy does not forward %s requests.\n", r.Method))
+		return false
+	}
+	stats.setOutcome(OutcomeRejected, "unknown method")
+	writeError(w, http.StatusNotImplemented, "501 Not Implemented: this proxy does not forward requests with this method.\n")
+	return false
 }
 
 // misdirected answers a request for a host that no origin serves: 421 tells
@@ -120,6 +165,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(&target)
 	if p.cfg.PreserveHost {
 		pr.Out.Host = pr.In.Host
+	}
+	if fw, ok := pr.In.Context().Value(forwardedKey{}).(*forwardedBy); ok {
+		// From a trusted proxy: its forwarding headers go on, with this
+		// hop added.
+		fw.setHeaders(pr.Out.Header, pr.In)
+		return
 	}
 	// The client's own forwarding headers are not trusted: ReverseProxy
 	// already dropped X-Forwarded-*; Forwarded is replaced the same way.
@@ -149,40 +200,114 @@ func forwarded(r *http.Request) string {
 }
 
 func (p *Proxy) modifyResponse(res *http.Response) error {
-	if ex, ok := res.Request.Context().Value(exchangeKey{}).(*exchange); ok {
-		ex.timer.Stop()
-		ex.stats.setOriginTime(time.Since(ex.start))
+	ex, ok := res.Request.Context().Value(exchangeKey{}).(*exchange)
+	if !ok {
+		return nil
+	}
+	ex.timer.Stop()
+	ex.stats.setOriginTime(time.Since(ex.start))
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		return nil // the body is the upgraded connection: no idle bound
+	}
+	ex.writer.flush = res.Request.Method != http.MethodHead && res.ContentLength != 0 &&
+		res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusNotModified
+	if res.Body != nil && res.Body != http.NoBody {
+		ex.inBody.Store(true)
+		res.Body = &idleBody{ReadCloser: res.Body, ex: ex, idle: p.cfg.IdleTimeout, log: p.cfg.Logger}
 	}
 	return nil
 }
 
+// idleBody ends a body the origin stops sending: the timer runs only while
+// a read waits on the origin, so a slow client does not count against it.
+type idleBody struct {
+	io.ReadCloser
+	ex   *exchange
+	idle time.Duration
+	log  *slog.Logger
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.ex.timer.Reset(b.idle)
+	n, err := b.ReadCloser.Read(p)
+	b.ex.timer.Stop()
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.failed(err)
+	}
+	return n, err
+}
+
+func (b *idleBody) failed(err error) {
+	ex := b.ex
+	switch {
+	case ex.client.Err() != nil:
+		ex.stats.setOutcome(OutcomeClientCancelled, "the client went away during the body")
+		return
+	case errors.Is(context.Cause(ex.ctx), ErrOriginIdle):
+		ex.stats.setOutcome(OutcomeOriginTimeout, fmt.Sprintf("the origin sent no body for %v", b.idle))
+	default:
+		ex.stats.setOutcome(OutcomeOriginReset, "the origin broke off the body: "+reason(err))
+	}
+	b.log.Warn("origin response cut short", "request_id", ex.stats.RequestID(), "origin", ex.origin.Redacted(),
+		"host", ex.host, "path", ex.path, "error", err)
+}
+
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)
-	origin := "the origin"
-	if ex != nil {
-		origin = ex.origin.Redacted()
-		ex.stats.setOriginTime(time.Since(ex.start))
+	if ex == nil {
+		writeError(w, http.StatusBadGateway, "502 Bad Gateway\n")
+		return
 	}
+	ex.stats.setOriginTime(time.Since(ex.start))
+	id := ex.stats.RequestID()
+	origin := ex.origin.Redacted()
 	cause := context.Cause(r.Context())
 	var netErr net.Error
+	var (
+		code    int
+		outcome string
+		visitor string // what every client may read
+		detail  string // added with ExposeErrors
+	)
 	switch {
+	case errors.Is(cause, ErrHeaderLimit) || isHeaderLimit(err):
+		code, outcome = http.StatusBadGateway, OutcomeHeaderLimit
+		visitor = "502 Bad Gateway: the site's server sent response headers larger than this proxy accepts."
+		detail = fmt.Sprintf("The origin %s exceeded %d bytes of headers, %d interim (1xx) responses or %d bytes of them; "+
+			"raise --origin-max-header-bytes if its headers are meant to be this large.", origin,
+			p.cfg.MaxResponseHeaderBytes, p.cfg.MaxInformational, p.cfg.MaxInformationalBytes)
 	case errors.Is(cause, ErrOriginTimeout) || errors.As(err, &netErr) && netErr.Timeout():
-		p.cfg.Logger.Warn("origin timed out", "origin", origin, "host", r.Host, "path", r.URL.Path, "timeout", p.cfg.Timeout, "error", err)
-		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf(
-			"504 Gateway Timeout: the origin %s sent no response within %v.\n"+
-				"Check that it is not overloaded or stuck, or raise --origin-timeout if it is meant to think this long.\n",
-			origin, p.cfg.Timeout))
-	case r.Context().Err() != nil:
-		// The client went away; nobody reads this answer.
-		p.cfg.Logger.Debug("client went away before the origin answered", "origin", origin, "host", r.Host, "path", r.URL.Path)
-		w.WriteHeader(http.StatusBadGateway)
+		code, outcome = http.StatusGatewayTimeout, OutcomeOriginTimeout
+		visitor = fmt.Sprintf("504 Gateway Timeout: the site's server sent no response within %v.", p.cfg.Timeout)
+		detail = fmt.Sprintf("The origin %s did not answer. Check that it is not overloaded or stuck, "+
+			"or raise --origin-timeout if it is meant to think this long.", origin)
+	case ex.client.Err() != nil:
+		// The client went away; nobody reads an answer.
+		ex.stats.setOutcome(OutcomeClientCancelled, "the client went away before the origin answered")
+		return
 	default:
-		p.cfg.Logger.Warn("origin unreachable", "origin", origin, "host", r.Host, "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusBadGateway, fmt.Sprintf(
-			"502 Bad Gateway: the origin %s could not be reached (%s).\n"+
-				"Check that it is running and reachable from this host, and that --origin (or origins: in the config file) names the right scheme, address and port.\n",
-			origin, reason(err)))
+		code, outcome = http.StatusBadGateway, OutcomeOriginError
+		visitor = fmt.Sprintf("502 Bad Gateway: the site's server could not be reached (%s).", reason(err))
+		detail = fmt.Sprintf("The origin is %s. Check that it is running and reachable from this host, and that --origin "+
+			"(or origins: in the config file) names the right scheme, address and port.", origin)
 	}
+	ex.stats.setOutcome(outcome, reason(err))
+	p.cfg.Logger.Warn("origin failed", "request_id", id, "outcome", outcome, "origin", origin,
+		"host", ex.host, "path", ex.path, "error", err)
+	body := visitor + "\nRequest ID: " + id + " (the proxy's log has the details under this ID).\n"
+	if p.cfg.ExposeErrors {
+		body += detail + "\nError: " + err.Error() + "\n"
+	}
+	w.Header().Set("X-Request-Id", id)
+	writeError(w, code, body)
+}
+
+// isHeaderLimit reports whether err is the transport refusing response
+// headers past MaxResponseHeaderBytes (HTTP/1.1 and HTTP/2 word it apart).
+func isHeaderLimit(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "response headers exceeded") || strings.Contains(msg, "header list larger than") ||
+		strings.Contains(msg, "header list too large")
 }
 
 // reason names the class of a transport error without exposing details

@@ -166,10 +166,12 @@ func TestProxy_CleansHopByHopFromOrigin1xx(t *testing.T) {
 		t.Fatalf("got %d interim responses, want the origin's 103", len(v.interim))
 	}
 	h := v.interim[0].header
-	if h.Get("X-Early") != "from-103" || h.Get("Link") == "" {
-		t.Errorf("103 lost end-to-end fields: %v", h)
+	if h.Get("Link") == "" {
+		t.Errorf("103 lost the origin's Link: %v", h)
 	}
-	for _, k := range []string{"Connection", "X-Conn-Only", "Keep-Alive"} {
+	// A 103 carries hints only: not the origin's other fields, not the
+	// server's Alt-Svc, nothing hop-by-hop.
+	for _, k := range []string{"Connection", "X-Conn-Only", "Keep-Alive", "X-Early", "Alt-Svc"} {
 		if h.Get(k) != "" {
 			t.Errorf("103 carries hop-by-hop %s: %q", k, h.Get(k))
 		}
@@ -184,16 +186,50 @@ func TestProxy_OriginDown(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens there now
-	s := startStack(t, "http://"+addr, stackOptions{})
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	s := startStack(t, "http://"+addr, stackOptions{logger: logger, proxy: proxy.Config{Logger: logger}})
 	v := navigate(t, s.client(t, "h2"), s, "", "/")
 	if v.res.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502", v.res.StatusCode)
 	}
+	id := v.res.Header.Get("X-Request-Id")
+	if id == "" || !strings.Contains(v.body, id) || !strings.Contains(v.body, "connection refused") {
+		t.Errorf("502 body %q lacks the reason or the request ID %q", v.body, id)
+	}
+	if strings.Contains(v.body, addr) {
+		t.Errorf("502 body %q shows the origin's address to the visitor", v.body)
+	}
+	_ = s.stop(t)
+	line := logLine(t, &logs, "request")
+	if line["request_id"] != id || line["outcome"] != proxy.OutcomeOriginError || line["status"] != 502.0 {
+		t.Errorf("access log %v, want request_id %s, outcome origin-error, status 502", line, id)
+	}
+	warn := logLine(t, &logs, "origin failed")
+	if warn["request_id"] != id || warn["origin"] != "http://"+addr || warn["path"] != "/" || warn["host"] == "" {
+		t.Errorf("warning %v lacks the request ID, origin, host or path", warn)
+	}
+
+	exposed := startStack(t, "http://"+addr, stackOptions{proxy: proxy.Config{ExposeErrors: true}})
+	v = navigate(t, exposed.client(t, "h2"), exposed, "", "/")
 	for _, want := range []string{"http://" + addr, "connection refused", "Check that it is running"} {
 		if !strings.Contains(v.body, want) {
-			t.Errorf("502 body %q does not mention %q", v.body, want)
+			t.Errorf("502 body with ExposeErrors %q does not mention %q", v.body, want)
 		}
 	}
+}
+
+// logLine returns the first JSON log line with message msg.
+func logLine(t *testing.T, logs *syncBuffer, msg string) map[string]any {
+	t.Helper()
+	for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err == nil && m["msg"] == msg {
+			return m
+		}
+	}
+	t.Fatalf("no log line %q in:\n%s", msg, logs.String())
+	return nil
 }
 
 func TestProxy_OriginHangs(t *testing.T) {
@@ -206,7 +242,7 @@ func TestProxy_OriginHangs(t *testing.T) {
 	}))
 	defer close(release)
 	timeout := 200 * time.Millisecond
-	s := startStack(t, origin, stackOptions{proxy: proxy.Config{Timeout: timeout}})
+	s := startStack(t, origin, stackOptions{proxy: proxy.Config{Timeout: timeout, ExposeErrors: true}})
 	v := navigate(t, s.client(t, "h2"), s, "", "/")
 	if v.res.StatusCode != http.StatusGatewayTimeout {
 		t.Fatalf("status %d, want 504", v.res.StatusCode)

@@ -24,8 +24,14 @@ func newOriginTransport(cfg Config) *originTransport {
 			TLSHandshakeTimeout:   cfg.DialTimeout,
 			ResponseHeaderTimeout: cfg.Timeout,
 			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   64,
+			// The idle pool grows to the concurrency seen (up to
+			// DefaultMaxIdleConnsPerOrigin) and shrinks as connections sit
+			// idle for 90s: a pool smaller than the requests in flight
+			// closes a connection after nearly every response and leaves
+			// the ports in TIME_WAIT.
+			IdleConnTimeout:        90 * time.Second,
+			MaxIdleConnsPerHost:    DefaultMaxIdleConnsPerOrigin,
+			MaxResponseHeaderBytes: int64(cfg.MaxResponseHeaderBytes),
 			// Bodies pass through as the origin encoded them.
 			DisableCompression: true,
 			Protocols:          protos,

@@ -2,27 +2,57 @@ package proxy
 
 import (
 	"bufio"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
-// originWriter sits between ReverseProxy and the writer it was given. Until
-// the final status it keeps ReverseProxy's header writes in a map of its own:
-// ReverseProxy clears the whole header map after forwarding each 1xx, which
-// would also erase fields set by the layers outside (Alt-Svc, for one). A 1xx
-// goes out with the outer fields plus the origin's, minus hop-by-hop ones;
-// the final response with the outer fields plus the origin's.
+// maxForwardedLinkBytes bounds the Link values of one 103 passed on from the
+// origin, as the middleware bounds its own (browsers act on a few links;
+// a huge 103 only risks the client's header limits).
+const maxForwardedLinkBytes = 8 << 10
+
+// originWriter sits between ReverseProxy and the writer it was given.
+//
+// Until the final status it keeps ReverseProxy's header writes in a map of
+// its own: ReverseProxy clears the whole header map after forwarding each
+// 1xx, which would also erase fields set by the layers outside (Alt-Svc, for
+// one).
+//
+// An origin's 1xx reaches it on the origin connection's read loop
+// (httptrace's Got1xxResponse), which for HTTP/2 serves every stream on that
+// connection; writing to a slow client there would stall them all. So a 1xx
+// is counted against the bounds, reduced to its Link fields and queued for a
+// goroutine of this request that writes it; the final response waits for
+// that goroutine. Only a 103 of a GET navigation over HTTP/1.1 or later goes
+// on, and it carries nothing but the origin's Link fields: no field an outer
+// handler set (Set-Cookie, say) and nothing hop-by-hop.
 type originWriter struct {
 	w       http.ResponseWriter
+	cfg     *Config
+	ex      *exchange
 	pending http.Header
 	final   bool
+	canHint bool // an origin's 103 may reach this client
+	flush   bool // send the final headers at once, before any body
+
+	mu       sync.Mutex // the 1xx state below, shared with the read loop
+	n1xx     int
+	bytes1xx int
+	queue    chan []string // Link values of 103s on their way out
+	done     chan struct{} // closed when the queue's writer has finished
+	closed   bool
 }
 
-func newOriginWriter(w http.ResponseWriter) *originWriter {
-	return &originWriter{w: w, pending: make(http.Header)}
+func newOriginWriter(w http.ResponseWriter, r *http.Request, cfg *Config, ex *exchange) *originWriter {
+	return &originWriter{
+		w: w, cfg: cfg, ex: ex, pending: make(http.Header),
+		canHint: r.Method == http.MethodGet && r.ProtoAtLeast(1, 1) && httpx.IsNavigation(r),
+	}
 }
 
 func (o *originWriter) Header() http.Header {
@@ -41,33 +71,100 @@ func (o *originWriter) WriteHeader(code int) {
 		o.writeInformational(code)
 		return
 	}
+	o.drain()
 	o.final = true
 	dst := o.w.Header()
-	for k, v := range o.pending {
-		dst[k] = v
-	}
+	maps.Copy(dst, o.pending)
 	o.w.WriteHeader(code)
+	if o.flush {
+		// The status line goes out now, not with the first bufferful of a
+		// body that may be slow to come.
+		_ = http.NewResponseController(o.w).Flush()
+	}
 }
 
+// writeInformational counts one 1xx of the origin against the bounds and
+// queues a 103's links for the client. It never writes to the client.
 func (o *originWriter) writeInformational(code int) {
-	dst := o.w.Header()
-	saved := make(http.Header, len(dst))
-	for k, v := range dst {
-		saved[k] = v
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.n1xx++
+	o.bytes1xx += headerBytes(o.pending)
+	if o.n1xx > o.cfg.MaxInformational || o.bytes1xx > o.cfg.MaxInformationalBytes {
+		o.ex.cancel(ErrHeaderLimit)
+		return
 	}
-	// ReverseProxy strips hop-by-hop fields from final responses but copies
-	// every field of an origin's 1xx as is.
-	drop := httpx.HopByHopFields(o.pending)
-	for k, v := range o.pending {
-		if !slices.Contains(drop, k) {
-			dst[k] = v
+	if code != http.StatusEarlyHints || !o.canHint || o.closed {
+		return
+	}
+	links := forwardableLinks(o.pending)
+	if len(links) == 0 {
+		return
+	}
+	if o.queue == nil {
+		// Room for every 1xx the bounds allow: sending never blocks.
+		o.queue = make(chan []string, o.cfg.MaxInformational)
+		o.done = make(chan struct{})
+		go o.forward(o.queue)
+	}
+	o.queue <- links
+}
+
+func (o *originWriter) forward(queue <-chan []string) {
+	defer close(o.done)
+	for links := range queue {
+		dst := o.w.Header()
+		saved := maps.Clone(dst)
+		clear(dst)
+		dst["Link"] = links
+		o.w.WriteHeader(http.StatusEarlyHints)
+		clear(dst)
+		maps.Copy(dst, saved)
+	}
+}
+
+// drain stops accepting 1xx and waits until the queued ones are written.
+func (o *originWriter) drain() {
+	o.mu.Lock()
+	queue, done := o.queue, o.done
+	if !o.closed && queue != nil {
+		close(queue)
+	}
+	o.closed = true
+	o.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// forwardableLinks returns a copy of h's Link values within
+// maxForwardedLinkBytes, or none when h's Connection field names Link.
+func forwardableLinks(h http.Header) []string {
+	values := h["Link"]
+	if len(values) == 0 || slices.Contains(httpx.HopByHopFields(h), "Link") {
+		return nil
+	}
+	out := make([]string, 0, len(values))
+	size := 0
+	for _, v := range values {
+		if size+len(v)+2 > maxForwardedLinkBytes {
+			break
+		}
+		size += len(v) + 2
+		out = append(out, v)
+	}
+	return out
+}
+
+// headerBytes is the size of h as header lines: name, ": ", value, CRLF.
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
 		}
 	}
-	o.w.WriteHeader(code)
-	clear(dst)
-	for k, v := range saved {
-		dst[k] = v
-	}
+	return n
 }
 
 func (o *originWriter) Write(b []byte) (int, error) {
