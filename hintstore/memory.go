@@ -39,7 +39,7 @@ type MemoryConfig struct {
 	// SnapshotPath.
 	SnapshotInterval time.Duration
 	// IgnoreCorruptSnapshot, when true, makes NewMemory log a snapshot it
-	// cannot load, rename it to SnapshotPath+".corrupt" (kept for
+	// cannot load, rename it to SnapshotPath+".corrupt-TIMESTAMP" (kept for
 	// inspection, never overwritten by the next snapshot) and start empty.
 	// false (the default) makes NewMemory fail with ErrCorruptSnapshot, so
 	// an operator notices before the learned hints are thrown away.

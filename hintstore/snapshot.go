@@ -157,13 +157,15 @@ func (m *Memory) load(path string) error {
 		return nil
 	}
 	if !m.cfg.IgnoreCorruptSnapshot {
-		return fmt.Errorf("%w %s: %w (delete the file, or set IgnoreCorruptSnapshot, to start with an empty store)", ErrCorruptSnapshot, path, err)
+		return fmt.Errorf("%w %s: %w (delete the file, or set IgnoreCorruptSnapshot to move it aside and start with an empty store)", ErrCorruptSnapshot, path, err)
 	}
-	aside := path + corruptSnapshotExt
+	// The time in the name keeps an earlier bad file from being
+	// overwritten, so each one can still be examined.
+	aside := path + corruptSnapshotExt + "-" + m.wallNow().UTC().Format("20060102T150405.000000000Z")
 	if rerr := os.Rename(path, aside); rerr != nil {
 		return fmt.Errorf("%w %s: %w; moving it aside failed too: %w", ErrCorruptSnapshot, path, err, rerr)
 	}
-	m.cfg.Logger.Warn("hintstore: corrupt snapshot moved aside, starting empty", "path", path, "moved_to", aside, "err", err)
+	m.cfg.Logger.Warn("hintstore: corrupt snapshot moved aside, starting with an empty store", "path", path, "moved_to", aside, "err", err)
 	return nil
 }
 

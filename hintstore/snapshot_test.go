@@ -117,6 +117,8 @@ func TestMemory_CorruptSnapshot(t *testing.T) {
 		{"wrong version", `{"version":99,"entries":[]}`},
 		{"no version", `{"entries":[]}`},
 		{"wrong shape", `{"version":1,"entries":{"a":1}}`},
+		{"truncated", `{"version":1,"written":"2026-01-01T00:00:00Z","entries":[{"key":"https://a.example/","public":[{"tar`},
+		{"binary", "\x00\x01\xff\xfe"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,11 +145,15 @@ func TestMemory_CorruptSnapshot(t *testing.T) {
 			if st, _ := m.Stats(t.Context()); st.Entries != 0 {
 				t.Fatalf("started with %d entries", st.Entries)
 			}
-			if aside, err := os.ReadFile(path + ".corrupt"); err != nil || string(aside) != tc.content {
-				t.Fatalf("corrupt file not kept aside: %v", err)
+			aside, _ := filepath.Glob(path + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("%d files moved aside, want one named %s.corrupt-TIMESTAMP", len(aside), path)
 			}
-			if !strings.Contains(log.String(), "corrupt snapshot") {
-				t.Errorf("nothing logged: %q", log.String())
+			if kept, err := os.ReadFile(aside[0]); err != nil || string(kept) != tc.content {
+				t.Fatalf("corrupt file not kept aside as it was: %v", err)
+			}
+			if n := strings.Count(log.String(), "\n"); n != 1 || !strings.Contains(log.String(), "corrupt snapshot") || !strings.Contains(log.String(), aside[0]) {
+				t.Errorf("want one warning naming where the file went, got %q", log.String())
 			}
 			if err := m.Close(); err != nil {
 				t.Fatal(err)

@@ -40,6 +40,11 @@ type settings struct {
 	OriginTimeout    time.Duration
 	PreserveHost     bool
 
+	OriginIdleTimeout    time.Duration
+	OriginMaxHeaderBytes int
+	ExposeOriginErrors   bool
+	TrustedProxies       []string
+
 	MaxPreloads      int
 	MaxPreconnects   int
 	HTTP1Hints       bool
@@ -52,6 +57,7 @@ func defaultSettings() settings {
 	return settings{
 		Listen: ":8443", Store: "memory", HTTP3: true, Mode: "hints", LogFormat: "text",
 		OriginTimeout: 30 * time.Second, SnapshotInterval: 10 * time.Second,
+		OriginIdleTimeout: 60 * time.Second,
 	}
 }
 
@@ -222,6 +228,22 @@ func proxyOptions() []option {
 		{
 			"preserve-host", "send the client's Host header to the origin instead of the origin's own host name",
 			boolean(func(s *settings) *bool { return &s.PreserveHost }),
+		},
+		{
+			"origin-idle-timeout", "`duration` the origin may pause in the middle of a body before the response is cut (connection closed, or stream reset) and logged as origin-timeout",
+			duration(func(s *settings) *time.Duration { return &s.OriginIdleTimeout }),
+		},
+		{
+			"origin-max-header-bytes", "largest response headers (`bytes`) taken from the origin, final or 1xx; larger ones get the client a 502 (0 means 65536)",
+			count(func(s *settings) *int { return &s.OriginMaxHeaderBytes }),
+		},
+		{
+			"expose-origin-errors", "show the origin's address and the error in 502/504 bodies (development only: by default visitors see the request ID, the log has the rest)",
+			boolean(func(s *settings) *bool { return &s.ExposeOriginErrors }),
+		},
+		{
+			"trusted-proxies", "comma-separated `CIDRs` of proxies in front (load balancer, CDN) whose X-Forwarded-For/-Proto/-Host and Forwarded are kept and name the client (for the log, visitor identity and the origin); from any other peer they are replaced",
+			list(func(s *settings) *[]string { return &s.TrustedProxies }),
 		},
 		{
 			"max-preloads", "most preload links in one 103 (`count`, 0 means 10)",

@@ -47,7 +47,12 @@ func openStore(spec string, interval time.Duration, logger *slog.Logger) (hintst
 		if path == "" {
 			return nil, errors.New("--store file: needs a path, such as file:/var/lib/earlyhints/hints.json")
 		}
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, SnapshotInterval: max(interval, 0), Logger: logger})
+		m, err := hintstore.NewMemory(hintstore.MemoryConfig{
+			SnapshotPath: path, SnapshotInterval: max(interval, 0), Logger: logger,
+			// A damaged snapshot costs what was learned, never the
+			// proxy: it starts empty and the file is kept aside.
+			IgnoreCorruptSnapshot: true,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open hint store %s: %w", path, err)
 		}
@@ -60,7 +65,14 @@ func openStore(spec string, interval time.Duration, logger *slog.Logger) (hintst
 
 // buildStack assembles the product from s and binds its listeners.
 func buildStack(s settings, logger *slog.Logger) (*stack, error) {
-	pc := proxy.Config{Timeout: s.OriginTimeout, PreserveHost: s.PreserveHost, Logger: logger}
+	pc := proxy.Config{
+		Timeout: s.OriginTimeout, IdleTimeout: s.OriginIdleTimeout, MaxResponseHeaderBytes: s.OriginMaxHeaderBytes,
+		ExposeErrors: s.ExposeOriginErrors, PreserveHost: s.PreserveHost, Logger: logger,
+	}
+	trusted, err := proxy.ParsePrefixes(s.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if s.Origin != "" {
 		u, err := proxy.ParseOrigin(s.Origin)
 		if err != nil {
@@ -142,7 +154,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 			return nil, err
 		}
 	}
-	srv, err := server.New(proxy.AccessLog(handler, logger), server.Config{
+	srv, err := server.New(proxy.ClientAddress(proxy.AccessLog(handler, logger), trusted), server.Config{
 		Addr:         s.Listen,
 		CertFile:     s.TLSCert,
 		KeyFile:      s.TLSKey,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,38 @@ func TestStack_PushMode(t *testing.T) {
 			t.Fatal("push not counted in metrics")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestBuildStack_CorruptSnapshotStartsEmpty(t *testing.T) {
+	for name, content := range map[string]string{"empty": "", "truncated": `{"version":1,"entries":[{"key":"https://a.exa`} {
+		t.Run(name, func(t *testing.T) {
+			path := t.TempDir() + "/hints.json"
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := defaultSettings()
+			s.Origin, s.Listen, s.HTTP3, s.Store = "http://127.0.0.1:1", "127.0.0.1:0", false, "file:"+path
+			var log strings.Builder
+			st, err := buildStack(s, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatalf("a corrupt snapshot stopped the proxy: %v", err)
+			}
+			_ = st.srv.Close()
+			_ = st.mw.Close()
+			_ = st.store.Close()
+			if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 1 || !strings.Contains(log.String(), aside[0]) {
+				t.Errorf("moved aside: %v; log: %s", aside, log.String())
+			}
+		})
+	}
+}
+
+func TestBuildStack_BadTrustedProxies(t *testing.T) {
+	s := defaultSettings()
+	s.Origin, s.Listen, s.HTTP3, s.TrustedProxies = "http://127.0.0.1:1", "127.0.0.1:0", false, []string{"10.0.0.0/8", "lb.example"}
+	_, err := buildStack(s, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "lb.example") {
+		t.Fatalf("error %v, want one naming --trusted-proxies and the bad entry", err)
 	}
 }
