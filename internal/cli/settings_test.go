@@ -26,6 +26,8 @@ func TestParseConfig_Full(t *testing.T) {
 		Store: "file:/var/lib/earlyhints/hints.json", SnapshotInterval: 30 * time.Second, PrivateQuorum: 4,
 		AdminTokenFile: "/etc/earlyhints/admin-token", AdminHosts: []string{"admin.example.com"}, HTTP3: false, H2CListen: "127.0.0.1:8081",
 		Mode: "off", LogFormat: "json", OriginTimeout: 5 * time.Second, PreserveHost: true,
+		OriginIdleTimeout: 2 * time.Minute, OriginMaxHeaderBytes: 128 << 10, ExposeOriginErrors: true,
+		TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"},
 		MaxPreloads: 6, MaxPreconnects: 2, HTTP1Hints: true,
 		QueryParams: []string{"page", "lang"}, DenyUserAgents: []string{"BadBot", "OldProxy"},
 	}
