@@ -32,6 +32,7 @@ func commands() []command {
 	return []command{
 		{"proxy", "put Early Hints in front of an origin", runProxy},
 		{"demo", "run a demo site behind the proxy on https://127.0.0.1:8443", runDemo},
+		{"check", "show what a site's server sends as Early Hints and what is wrong with it", runCheck},
 		{"lab", "measure no hints, preload, push and Early Hints over emulated networks", runLab},
 		{"version", "print the version", runVersion},
 	}
@@ -54,7 +55,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var code exitCode
 		switch {
+		case errors.As(err, &code):
+			return int(code)
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return exitOK
 		case errors.Is(err, errUsage):

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/earlyhints/earlyhints/inspect"
+)
+
+// exitFindings is the exit status of a check whose findings reach --fail-on.
+const exitFindings = 3
+
+// exitCode carries an exit status that is not a failure to run, such as
+// findings that reach --fail-on; its message is already printed.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+const checkExamples = `  # what a site sends over HTTP/1.1, HTTP/2 and HTTP/3, and what is wrong with it
+  earlyhints check https://www.example.com/
+
+  # a local server with a generated certificate, timings as the median of 5 runs
+  earlyhints check --insecure --runs 5 https://127.0.0.1:8443/
+
+  # in CI: machine-readable, fail on any warning
+  earlyhints check --json --fail-on warn https://staging.example.com/ > check.json
+
+  # a logged-in page, following its redirects
+  earlyhints check -H 'Cookie: session=...' --follow https://www.example.com/account
+`
+
+// headerFlags collects repeated -H 'Name: value' flags.
+type headerFlags struct{ h http.Header }
+
+func (f *headerFlags) String() string { return "" }
+
+func (f *headerFlags) Set(v string) error {
+	name, value, err := parseHeaderFlag(v)
+	if err != nil {
+		return err
+	}
+	if f.h == nil {
+		f.h = http.Header{}
+	}
+	f.h.Add(name, value)
+	return nil
+}
+
+// parseHeaderFlag parses 'Name: value' as curl's -H takes it.
+func parseHeaderFlag(v string) (name, value string, err error) {
+	name, value, ok := strings.Cut(v, ":")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	switch {
+	case !ok:
+		return "", "", fmt.Errorf("%q: write a header as 'Name: value'", v)
+	case !httpguts.ValidHeaderFieldName(name):
+		return "", "", fmt.Errorf("%q is not a header field name", name)
+	case !httpguts.ValidHeaderFieldValue(value):
+		return "", "", fmt.Errorf("the value of %s has a control character", name)
+	}
+	return http.CanonicalHeaderKey(name), value, nil
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--fail-on error|warn]",
+		checkExamples, stdout, stderr)
+	protos := fs.String("proto", "h1,h2,h3", "protocols to check, comma-separated: h1, h2, h3 (HTTP/3 is tried over UDP even without Alt-Svc)")
+	asJSON := fs.Bool("json", false, "print the report as JSON (the schema is in the README)")
+	insecure := fs.Bool("insecure", false, "accept any certificate, like curl -k (with --browser, Chromium trusts the server's key by its pin)")
+	caCert := fs.String("ca-cert", "", "PEM `file` of certificates to trust (a test server's, such as earlyhints proxy's generated one)")
+	var headers headerFlags
+	fs.Var(&headers, "H", "extra request header 'Name: value' (repeatable), such as a cookie")
+	runs := fs.Int("runs", 1, "requests per protocol; times are the median")
+	follow := fs.Bool("follow", false, "follow redirects and report each hop")
+	failOn := fs.String("fail-on", "", "exit with status 3 when a finding is at least this severe: error or warn")
+	timeout := fs.Duration("timeout", inspect.DefaultTimeout, "bound on each request")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
+	// The URL may come before, between or after the flags.
+	var target string
+	rest := args
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") && (i == 0 || !takesValue(fs, args[i-1])) {
+			if target == "" {
+				target = a
+				rest = append(append([]string(nil), args[:i]...), args[i+1:]...)
+			}
+			break
+		}
+	}
+	if err := parseFlags(fs, rest, stdout); err != nil {
+		return err
+	}
+	if target == "" {
+		fmt.Fprintln(stderr, "earlyhints check: give the URL of a page, such as https://www.example.com/")
+		fs.Usage()
+		return errUsage
+	}
+	if *failOn != "" && *failOn != "error" && *failOn != "warn" {
+		fmt.Fprintf(stderr, "--fail-on %q: use error or warn\n", *failOn)
+		return errUsage
+	}
+	logger, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := inspect.Config{
+		Insecure: *insecure, Header: headers.h, Runs: *runs, Follow: *follow, Timeout: *timeout, Logger: logger,
+	}
+	for p := range strings.SplitSeq(*protos, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.Protos = append(cfg.Protos, p)
+		}
+	}
+	if *caCert != "" {
+		pool, err := loadCertPool(*caCert)
+		if err != nil {
+			return err
+		}
+		cfg.RootCAs = pool
+	}
+	rep, err := inspect.Check(ctx, target, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false) // Link values are full of < and >
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := inspect.WriteText(stdout, rep, isTerminal(stdout)); err != nil {
+		return err
+	}
+	if *failOn != "" && rep.Worst().Rank() >= inspect.Severity(*failOn).Rank() {
+		return exitCode(exitFindings)
+	}
+	return nil
+}
+
+// takesValue reports whether arg is a flag of fs that takes a value in the
+// next argument.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return false
+	}
+	return true
+}
+
+func loadCertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in it; give the server's certificate or its CA, PEM encoded", path)
+	}
+	return pool, nil
+}
+
+// isTerminal reports whether w is a terminal that wants colour.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
