@@ -81,7 +81,7 @@ func runMain(args ...string) (code int, stdout, stderr string) {
 
 func TestCheck_FailOn(t *testing.T) {
 	good := []string{"</s.css>; rel=preload; as=style", "</a.js>; rel=preload; as=script"}
-	none := checkOrigin(t)                                                       // no-103: a warning
+	none := checkOrigin(t)                                                        // no-103: a warning
 	broken := checkOrigin(t, append(good, "</f.woff2>; rel=preload; as=font")...) // font-missing-crossorigin: an error
 	fine := checkOrigin(t, good...)
 	tests := []struct {
