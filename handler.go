@@ -203,7 +203,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		target := pageURL(r).String()
+		target := RequestURL(r).String()
 		if hinted, err := h.store.Hinted(r.Context(), target); err != nil || !hinted {
 			h.next.ServeHTTP(w, r)
 			return
@@ -272,8 +272,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 func (h *Handler) capValues(dst []string, links []hintstore.Link) ([]string, int) {
 	b := budget{cfg: &h.cfg}
 	for _, l := range links {
-		isPreconnect := strings.Contains(l.Value, "rel=preconnect") || strings.Contains(l.Value, `rel="preconnect"`)
-		if b.admit(isPreconnect, l.Value) {
+		if b.admit(l.Preconnect, l.Value) {
 			dst = append(dst, l.Value)
 		}
 	}

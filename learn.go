@@ -113,7 +113,7 @@ func (l *learner) async(r *http.Request, route string, job func()) bool {
 // submit analyses p in the background; the response has already been
 // passed to the client byte for byte.
 func (l *learner) submit(r *http.Request, route string, p *pending) {
-	page := pageURL(r)
+	page := RequestURL(r)
 	if !l.async(r, route, func() {
 		defer p.release()
 		l.learn(route, page, p)
@@ -214,12 +214,12 @@ func (l *learner) capLinks(page *url.URL, hints []Hint, values []string) []hints
 			continue
 		}
 		h.Integrity = ""
-		link := hintstore.Link{Target: h.URL}
+		link := hintstore.Link{Target: h.URL, Preconnect: h.Rel == RelPreconnect}
 		if boundToRequest(link, values) {
 			cfg.Observer.Observe(Event{Kind: EventInvalid, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
 			continue
 		}
-		if link.Value = h.Format(page); b.admit(h.Rel == RelPreconnect, link.Value) {
+		if link.Value = h.Format(page); b.admit(link.Preconnect, link.Value) {
 			links = append(links, link)
 		}
 	}
@@ -252,8 +252,9 @@ func (l *learner) forgetRoute(route, proto string) {
 	})
 }
 
-// pageURL is the absolute URL the client asked for.
-func pageURL(r *http.Request) *url.URL {
+// RequestURL is the absolute URL the client asked for: the one URL of a
+// request that learning, the 404/410 rule and push resolve against.
+func RequestURL(r *http.Request) *url.URL {
 	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	if r.TLS != nil {
 		u.Scheme = "https"

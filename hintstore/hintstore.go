@@ -38,11 +38,15 @@ import (
 	"time"
 )
 
-// Link is one hint as stored: the absolute target (used to deduplicate and
-// to forget a target that went away) and the Link field value sent in a 103.
+// Link is one hint as stored, ready to write: the absolute target (used to
+// deduplicate and to forget a target that went away) and the Link field
+// value sent in a 103, validated and formatted once when learned.
 type Link struct {
 	Target string `json:"target"`
 	Value  string `json:"value"`
+	// Preconnect marks a rel=preconnect link, which a 103 caps apart from
+	// preloads.
+	Preconnect bool `json:"preconnect,omitempty"`
 }
 
 // Observation is what one response taught about a route.

@@ -231,7 +231,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 			}
 			for _, l := range e2.Links {
 				if strings.ContainsAny(l.Value, "\r\n\x00") || strings.ContainsAny(l.Target, "\r\n\x00") {
-					t.Fatalf("loaded a link that splits a header: %q", l)
+					t.Fatalf("loaded a link that splits a header: %q %q", l.Target, l.Value)
 				}
 			}
 		}

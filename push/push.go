@@ -257,8 +257,8 @@ func (p *Pusher) fallback(r *http.Request, hints []hintstore.Link) []hintstore.L
 // pushable reports whether h can be pushed to r's client: a same-origin
 // preload not marked nopush. It returns the path to promise.
 func (p *Pusher) pushable(r *http.Request, h hintstore.Link) (string, bool) {
-	if !strings.Contains(h.Value, "rel=preload") && !strings.Contains(h.Value, "rel=modulepreload") {
-		return "", false
+	if h.Preconnect {
+		return "", false // an origin, not a resource
 	}
 	p.mu.Lock()
 	no := p.nopush[h.Target]
@@ -344,13 +344,7 @@ func (p *Pusher) servePushed(next http.Handler, w http.ResponseWriter, r *http.R
 	p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushed, Route: target, Proto: r.Proto, Links: 1, Bytes: int(rw.bytes)})
 }
 
-func absolute(r *http.Request) string {
-	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if r.TLS != nil {
-		u.Scheme = "https"
-	}
-	return u.String()
-}
+func absolute(r *http.Request) string { return earlyhints.RequestURL(r).String() }
 
 // recorder watches one response for Wrap.
 type recorder struct {
@@ -454,10 +448,7 @@ func (p *Pusher) rememberNoPush(page *url.URL, values []string) {
 	}
 }
 
-func pageOf(r *http.Request) *url.URL {
-	u, _ := url.Parse(absolute(r))
-	return u
-}
+func pageOf(r *http.Request) *url.URL { return earlyhints.RequestURL(r) }
 
 func (rw *recorder) Write(b []byte) (int, error) {
 	if !rw.final {
