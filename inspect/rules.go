@@ -235,7 +235,11 @@ func (p *probe) hintFindings() []Finding {
 	}
 	for _, l := range p.scan.Links[:p.scan.Blocking] {
 		if !hinted[canonical(l, p.page)] {
-			add(CodeCriticalNotHinted, SeverityWarn, l.String(), "the page needs %s before it can render, and no hint names it: add it to the 103", l.URI)
+			v := l.String()
+			if h, err := earlyhints.HintFromLink(l, p.page, true); err == nil {
+				v = h.Format(p.page)
+			}
+			add(CodeCriticalNotHinted, SeverityWarn, v, "the page needs %s before it can render, and no hint names it: add this link to the 103", l.URI)
 		}
 	}
 	return out

@@ -61,7 +61,8 @@ func WriteText(w io.Writer, rep *Report, color bool) error {
 	} else {
 		fmt.Fprintf(&b, "Findings: %d error, %d warn, %d info\n", rep.Count(SeverityError), rep.Count(SeverityWarn), rep.Count(SeverityInfo))
 	}
-	for _, f := range rep.Findings {
+	for _, g := range groupFindings(rep.Findings) {
+		f := g.Finding
 		sev := fmt.Sprintf("%-5s", f.Severity)
 		switch f.Severity {
 		case SeverityError:
@@ -71,7 +72,7 @@ func WriteText(w io.Writer, rep *Report, color bool) error {
 		default:
 			sev = paint("36", sev)
 		}
-		proto := f.Proto
+		proto := strings.Join(g.protos, ",")
 		if proto == "" {
 			proto = "--"
 		}
@@ -102,4 +103,33 @@ func writeBrowser(b *strings.Builder, br BrowserResult) {
 	for _, f := range br.Files {
 		fmt.Fprintf(b, "    %-12s %s\n", f.Initiator, f.URL)
 	}
+}
+
+// group is one finding seen alike over several protocols.
+type group struct {
+	Finding
+	protos []string
+}
+
+// groupFindings merges findings that differ only in their protocol, so
+// that one defect served over h1, h2 and h3 reads as one line; the order
+// of first appearance is kept.
+func groupFindings(fs []Finding) []group {
+	var out []group
+	index := map[Finding]int{}
+	for _, f := range fs {
+		key := f
+		key.Proto = ""
+		if i, ok := index[key]; ok {
+			out[i].protos = append(out[i].protos, f.Proto)
+			continue
+		}
+		index[key] = len(out)
+		g := group{Finding: f}
+		if f.Proto != "" {
+			g.protos = []string{f.Proto}
+		}
+		out = append(out, g)
+	}
+	return out
 }
