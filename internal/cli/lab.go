@@ -10,9 +10,11 @@ import (
 
 	"github.com/earlyhints/earlyhints/lab/experiment"
 	"github.com/earlyhints/earlyhints/lab/report"
+	"github.com/earlyhints/earlyhints/lab/serve"
 )
 
 const labSynopsis = `lab [--scenario F] [--browser model|chromium|model,chromium] [--out DIR] [--quick] [--netem relay|packet]
+       lab --serve ADDR [--allow-remote]
 
 Measures no hints, preload, HTTP/2 push, cache-aware push and Early Hints
 through the earlyhints proxy over emulated networks, and prints the median
@@ -30,6 +32,7 @@ waterfall per cell). The exit status is 1 when a cell failed.`
 
 const labExamples = `  earlyhints lab --quick
   earlyhints lab --quick --browser model,chromium   # the model beside Chromium
+  earlyhints lab --serve 127.0.0.1:8080             # the interactive Try-it page
   earlyhints lab --scenario my.yaml --out results/
   sudo earlyhints lab --netem packet    # real TCP/QUIC congestion control
 `
@@ -43,12 +46,23 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	quick := fs.Bool("quick", false, "run the quick built-in scenario (under 3 minutes)")
 	netemMode := fs.String("netem", "relay", "network emulation: relay (loopback relays, no root) or packet (namespaces and TUN, root)")
 	verbose := fs.Bool("v", false, "log each failed run and skipped cell")
+	serveAddr := fs.String("serve", "", "serve the interactive Try-it page on this `address` (such as 127.0.0.1:8080) instead of running a scenario")
+	allowRemote := fs.Bool("allow-remote", false, "let --serve listen on an address that is not loopback (anyone reaching it starts browsers here)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	usageErr := func(format string, a ...any) error {
 		fmt.Fprintf(stderr, format+"\n", a...)
 		return errUsage
+	}
+	if *serveAddr != "" {
+		if *quick || *scenarioPath != "" {
+			return usageErr("--serve runs the comparisons its page asks for; drop --quick and --scenario")
+		}
+		return serveLab(ctx, *serveAddr, *allowRemote, experiment.NetemMode(*netemMode), *verbose, stdout, stderr)
+	}
+	if *allowRemote {
+		return usageErr("--allow-remote goes with --serve")
 	}
 	if *quick && *scenarioPath != "" {
 		return usageErr("--quick and --scenario exclude each other; pick one")
@@ -94,6 +108,23 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "earlyhints lab: wrote %s in %.0fs\n", strings.Join(paths, ", "), res.Elapsed)
 	return runErr
+}
+
+// serveLab is `lab --serve`: the Try-it page until ctx ends.
+func serveLab(ctx context.Context, addr string, allowRemote bool, mode experiment.NetemMode, verbose bool, stdout, stderr io.Writer) error {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := serve.New(serve.Config{Addr: addr, AllowRemote: allowRemote, Netem: mode, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(stderr, "earlyhints lab:", err)
+		return errUsage
+	}
+	return srv.ListenAndServe(ctx, func(a string) {
+		fmt.Fprintf(stdout, "earlyhints lab: Try it on http://%s/ (Ctrl-C to stop)\n", a)
+	})
 }
 
 // loadLabScenario returns the scenario to run: --quick's, a built-in name,

@@ -85,6 +85,9 @@ func TestRunLab_Flags(t *testing.T) {
 		{name: "bad browser", args: []string{"--quick", "--browser", "lynx"}, code: 2, want: "use model, chromium or model,chromium"},
 		{name: "quick and scenario", args: []string{"--quick", "--scenario", "x.yaml"}, code: 2, want: "exclude each other"},
 		{name: "extra argument", args: []string{"now"}, code: 2, want: `unexpected argument "now"`},
+		{name: "serve off loopback", args: []string{"--serve", "0.0.0.0:0"}, code: 2, want: "--allow-remote"},
+		{name: "allow-remote alone", args: []string{"--allow-remote"}, code: 2, want: "goes with --serve"},
+		{name: "serve and quick", args: []string{"--serve", "127.0.0.1:0", "--quick"}, code: 2, want: "drop --quick"},
 		{name: "missing scenario file", args: []string{"--scenario", "testdata/none.yaml"}, code: 1, want: "none.yaml"},
 		{name: "unknown key", args: []string{"--scenario", writeFile(t, "bad.yaml", "name: x\nrepeats: 3\n")}, code: 1, want: "line 2"},
 	}

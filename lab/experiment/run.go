@@ -64,6 +64,10 @@ type Options struct {
 	// Progress, when set, is called after each load with the loads done,
 	// the loads planned and the cell being measured.
 	Progress func(done, total int, cell Cell)
+	// OnCell, when set, is called after each cell with the results so far,
+	// analysed (gains and bounds of the cells whose baseline is in). The
+	// results are a copy the callee may keep.
+	OnCell func(*Results)
 	// Logger receives notes on failed runs and skipped cells.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -178,6 +182,13 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 			opts.Logger.Debug("experiment: cell skipped", "cell", c.Key(), "reason", cr.Skipped)
 		}
 		res.Cells = append(res.Cells, cr)
+		if opts.OnCell != nil {
+			partial := *res
+			partial.Cells = append([]CellResult(nil), res.Cells...)
+			_ = analyse(s, partial.Cells)
+			partial.Elapsed = time.Since(start).Seconds()
+			opts.OnCell(&partial)
+		}
 	}
 	if err := analyse(s, res.Cells); err != nil {
 		return res, err
