@@ -9,5 +9,8 @@ var (
 	ErrBadTarget      = errors.New("earlyhints: hint target is not an http(s) URL")
 	ErrCrossSite      = errors.New("earlyhints: cross-site preload (enable AllowCrossSitePreload to allow it)")
 	ErrBadConfig      = errors.New("earlyhints: invalid configuration")
-	ErrPersonalLink   = errors.New("earlyhints: link carries a value of its request (query, cookie or credentials) and is never hinted to another")
+	// ErrBadAttribute reports a hint attribute that browsers reject, such as
+	// a type that is not a MIME type: a browser would skip the hint.
+	ErrBadAttribute = errors.New("earlyhints: hint attribute browsers reject (fix or remove it)")
+	ErrPersonalLink = errors.New("earlyhints: link carries a value of its request (query, cookie or credentials) and is never hinted to another")
 )

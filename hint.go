@@ -1,7 +1,6 @@
 package earlyhints
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -9,10 +8,6 @@ import (
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
-
-// ErrBadAttribute reports a hint attribute that browsers reject, such as a
-// type that is not a MIME type: a browser would skip the hint.
-var ErrBadAttribute = errors.New("earlyhints: hint attribute browsers reject (fix or remove it)")
 
 // Rel is a relation type that browsers act on in a 103 response.
 type Rel string
