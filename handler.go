@@ -23,6 +23,7 @@ type Handler struct {
 	ownStore    bool
 	identityKey []byte
 	learner     *learner
+	views       viewLog
 	closed      atomic.Bool
 }
 
@@ -204,14 +205,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		target := RequestURL(r).String()
-		if hinted, err := h.store.Hinted(r.Context(), target); err != nil || !hinted {
+		hinted, err := h.store.Hinted(r.Context(), target)
+		hinted = hinted && err == nil
+		v, as, observed := h.attribute(r, target)
+		if !hinted && !observed {
 			h.next.ServeHTTP(w, r)
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		h.next.ServeHTTP(wrapHijacker(sw, w), r)
-		if sw.gone() {
+		switch {
+		case hinted && sw.gone():
 			h.learner.forget(target, r.Proto)
+		case observed && sw.status == http.StatusOK && !sw.noStore:
+			if link, ok := h.observedHint(r, v, target, as); ok {
+				h.learner.observeFetch(r, v.key, link)
+			}
 		}
 		return
 	}
@@ -237,16 +246,23 @@ var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
 // whether it did.
 func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time) bool {
 	e, ok, err := h.store.Get(r.Context(), route)
+	key := route
 	if err == nil && ok && len(e.Vary) > 0 {
 		// The route's responses vary on request headers: only the hints
 		// of this request's variant may go out.
-		e, ok, err = h.store.Get(r.Context(), hintstore.VariantKey(route, variantClass(r, e.Vary)))
+		key = hintstore.VariantKey(route, variantClass(r, e.Vary))
+		e, ok, err = h.store.Get(r.Context(), key)
 	}
 	if err != nil {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonStoreError, Err: err})
 		return false
 	}
 	links := e.Links
+	// What browsers were seen to fetch late (fonts named in stylesheets,
+	// imports) follows what the page itself names.
+	if o, found, err := h.store.Get(r.Context(), hintstore.ObservedKey(key)); err == nil && found {
+		links, ok = mergeLinks(links, o.Links), true
+	}
 	if ok && h.cfg.BeforeHints != nil {
 		links = h.cfg.BeforeHints(w, r, links)
 	}
@@ -263,6 +279,28 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	valuesPool.Put(vp)
 	h.cfg.Observer.Observe(Event{Kind: EventSent, Route: route, Proto: r.Proto, Links: n, Bytes: size, Elapsed: time.Since(start)})
 	return true
+}
+
+// mergeLinks returns links followed by the extra links whose targets it
+// lacks. It allocates only when extra adds something.
+func mergeLinks(links, extra []hintstore.Link) []hintstore.Link {
+	if len(links) == 0 {
+		return extra
+	}
+	var out []hintstore.Link
+	for _, x := range extra {
+		if slices.ContainsFunc(links, func(l hintstore.Link) bool { return l.Target == x.Target }) {
+			continue
+		}
+		if out == nil {
+			out = append(make([]hintstore.Link, 0, len(links)+len(extra)), links...)
+		}
+		out = append(out, x)
+	}
+	if out == nil {
+		return links
+	}
+	return out
 }
 
 // capValues appends the Link values of links to dst within the configured

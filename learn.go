@@ -237,6 +237,23 @@ func (l *learner) forget(target, proto string) {
 	})
 }
 
+// observeFetch counts a file a browser fetched after viewing a page
+// towards the page's observed links, with the requester's identity for the
+// privacy quorum.
+func (l *learner) observeFetch(r *http.Request, key string, link hintstore.Link) {
+	obs := hintstore.Observation{Links: []hintstore.Link{link}, Private: true, Requester: l.h.requester(r), Quorum: l.h.cfg.PrivateQuorum}
+	l.async(r, key, func() {
+		ctx, cancel := learnContext()
+		defer cancel()
+		e, err := l.h.store.Observe(ctx, key, obs)
+		if err != nil {
+			l.storeFailed(key, err)
+			return
+		}
+		l.h.cfg.Observer.Observe(Event{Kind: EventLearned, Route: key, Links: len(e.Links)})
+	})
+}
+
 // forgetRoute drops the hints of a page that redirected, went away or
 // stopped being HTML, off the request path. A route without hints costs a
 // store read.
@@ -248,6 +265,9 @@ func (l *learner) forgetRoute(route, proto string) {
 			return
 		}
 		err := l.h.store.Purge(ctx, route)
+		if err == nil {
+			err = l.h.store.Purge(ctx, hintstore.ObservedKey(route))
+		}
 		l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: route, Proto: proto, Err: err})
 	})
 }

@@ -221,6 +221,11 @@ func (o *observingWriter) finish() {
 	case o.moved:
 		o.h.learner.forgetRoute(o.route, o.r.Proto)
 	case o.obs != nil:
+		key := o.route
+		if len(o.obs.vary) > 0 {
+			key = hintstore.VariantKey(o.route, o.obs.variant)
+		}
+		o.h.recordView(o.r, key, o.obs.values)
 		o.h.learner.submit(o.r, o.route, o.obs)
 	}
 }

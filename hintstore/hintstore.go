@@ -105,6 +105,13 @@ func (r Requester) Distinct(o Requester) bool {
 // route are kept: the route's key and the variant's class.
 func VariantKey(key, class string) string { return key + "#vary:" + class }
 
+// ObservedKey is the key under which the links browsers were seen to fetch
+// after viewing the page of key are kept, as private observations: they
+// reach the 103 once a quorum of distinct requesters fetched them, and the
+// page's public observations (its head, its Link fields) never replace
+// them.
+func ObservedKey(key string) string { return key + "#observed" }
+
 // Stats summarises a store.
 type Stats struct {
 	// Entries counts the routes that have hints (what Get would return).

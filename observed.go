@@ -1,0 +1,141 @@
+package earlyhints
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/linkheader"
+)
+
+// Observed learning: the files a browser discovers late (a font named only
+// in a stylesheet, a stylesheet pulled in by @import, a module imported by
+// a script) are invisible to the head scan, but the browser fetches them
+// right after the navigation, from the same network, with Sec-Fetch-Dest
+// saying what they are and a Referer chain back to the page. A fetch so
+// attributed is observed as a private link of the page (see
+// hintstore.ObservedKey), so it becomes a hint only once the privacy
+// quorum of distinct visitors fetched it: a personal avatar never does.
+
+const (
+	// observeWindow is how long after a page view its fetches are
+	// attributed to it.
+	observeWindow = 10 * time.Second
+	// maxObservedDepth bounds the Referer chain: page → stylesheet →
+	// imported stylesheet → font.
+	maxObservedDepth = 3
+	// maxViews bounds the views and files being followed at once.
+	maxViews = 1 << 14
+)
+
+// viewKey is one URL as fetched from one network: a page that was just
+// viewed, or a stylesheet or script it pulled in.
+type viewKey struct{ network, url string }
+
+// view is what a fetch with that Referer belongs to.
+type view struct {
+	key    string   // the store key of the page's observed links
+	page   *url.URL // the page, the base its hints are written against
+	values []string // the page request's own values, never to be hinted
+	at     time.Time
+	depth  int
+}
+
+// viewLog follows the recent page views of each network.
+type viewLog struct {
+	mu    sync.Mutex
+	views map[viewKey]view
+}
+
+func (l *viewLog) record(k viewKey, v view) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.views == nil {
+		l.views = make(map[viewKey]view)
+	}
+	if len(l.views) >= maxViews {
+		for key, old := range l.views {
+			if v.at.Sub(old.at) > observeWindow {
+				delete(l.views, key)
+			}
+		}
+		if len(l.views) >= maxViews {
+			clear(l.views) // a burst of views: lose some attributions, never grow
+		}
+	}
+	l.views[k] = v
+}
+
+func (l *viewLog) lookup(k viewKey, now time.Time) (view, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.views[k]
+	if !ok || now.Sub(v.at) > observeWindow {
+		return view{}, false
+	}
+	return v, true
+}
+
+// fetchAs maps Sec-Fetch-Dest to the destination of a preload.
+func fetchAs(dest string) string {
+	switch dest {
+	case "style", "script", "font", "image":
+		return dest
+	}
+	return ""
+}
+
+// recordView notes a page view whose fetches may teach the route's
+// observed links.
+func (h *Handler) recordView(r *http.Request, key string, values []string) {
+	page := RequestURL(r)
+	h.views.record(viewKey{clientNetwork(r.RemoteAddr), page.String()},
+		view{key: hintstore.ObservedKey(key), page: page, values: values, at: time.Now()})
+}
+
+// attribute reports which page view a subresource request belongs to, by
+// its Referer and network, and follows the chain through stylesheets and
+// scripts.
+func (h *Handler) attribute(r *http.Request, target string) (view, string, bool) {
+	as := fetchAs(r.Header.Get("Sec-Fetch-Dest"))
+	referer := r.Header.Get("Referer")
+	if as == "" || referer == "" || r.Method != http.MethodGet {
+		return view{}, "", false
+	}
+	referer, _, _ = strings.Cut(referer, "#")
+	now := time.Now()
+	network := clientNetwork(r.RemoteAddr)
+	v, ok := h.views.lookup(viewKey{network, referer}, now)
+	if !ok {
+		return view{}, "", false
+	}
+	if (as == "style" || as == "script") && v.depth+1 < maxObservedDepth {
+		next := v
+		next.depth++
+		h.views.record(viewKey{network, target}, next)
+	}
+	return v, as, true
+}
+
+// observedHint builds the hint a fetch of target as as teaches, or false
+// when no browser could use it or it carries a value of a request.
+func (h *Handler) observedHint(r *http.Request, v view, target, as string) (hintstore.Link, bool) {
+	l := linkheader.Link{URI: target, Rel: []string{"preload"}, Params: []linkheader.Param{{Key: "as", Value: as}}}
+	// A font is always fetched in CORS mode, and so is a module script
+	// (Sec-Fetch-Mode: cors): the preload must match, or it is wasted.
+	if as == "font" || (as == "script" && r.Header.Get("Sec-Fetch-Mode") == "cors") {
+		l.Params = append(l.Params, linkheader.Param{Key: "crossorigin"})
+	}
+	hint, err := HintFromLink(l, v.page, h.cfg.AllowCrossSitePreload)
+	if err != nil {
+		return hintstore.Link{}, false
+	}
+	link := hintstore.Link{Target: hint.URL, Value: hint.Format(v.page)}
+	if boundToRequest(link, v.values) || boundToRequest(link, h.requestValues(r)) {
+		return hintstore.Link{}, false
+	}
+	return link, true
+}
