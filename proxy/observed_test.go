@@ -84,4 +84,3 @@ func TestObserved_FontNamedInStylesheet(t *testing.T) {
 		})
 	}
 }
-

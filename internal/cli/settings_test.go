@@ -28,7 +28,7 @@ func TestParseConfig_Full(t *testing.T) {
 		Mode: "off", LogFormat: "json", OriginTimeout: 5 * time.Second, PreserveHost: true,
 		OriginIdleTimeout: 2 * time.Minute, OriginMaxHeaderBytes: 128 << 10, ExposeOriginErrors: true,
 		TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"},
-		MaxPreloads: 6, MaxPreconnects: 2, HTTP1Hints: true,
+		MaxPreloads:    6, MaxPreconnects: 2, HTTP1Hints: true,
 		QueryParams: []string{"page", "lang"}, DenyUserAgents: []string{"BadBot", "OldProxy"},
 	}
 	if !reflect.DeepEqual(s, want) {
