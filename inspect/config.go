@@ -73,6 +73,10 @@ type Config struct {
 	// HandshakeTimeout bounds connecting: TCP and TLS, or the QUIC
 	// handshake. 0 means 5s.
 	HandshakeTimeout time.Duration
+	// Browser, when set, also loads the page in a real browser over h2
+	// and h3 and reports which hinted files it took from the 103. Default
+	// none.
+	Browser Browser
 	// Logger receives progress at debug level. Nil means slog.Default().
 	Logger *slog.Logger
 }

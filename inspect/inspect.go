@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,8 @@ type probe struct {
 	texts []text
 	// targetProblems are hinted files a browser cannot reuse.
 	targetProblems []targetProblem
+	hop            int               // 0 for the URL asked, then each redirect
+	leaf           *x509.Certificate // the server's certificate, over TLS
 }
 
 // Check requests rawURL over each protocol of cfg and reports what the
@@ -71,6 +74,7 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		for i := 0; ; i++ {
 			cfg.Logger.Debug("inspect: navigate", "proto", proto, "url", hop.String())
 			p := navigate(ctx, c, hop, &cfg)
+			p.hop = i
 			probes = append(probes, p)
 			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) || i >= DefaultMaxRedirects {
 				break
@@ -93,6 +97,11 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		c.close()
 	}
 	rep.Findings = append(extra, findings(probes, &cfg)...)
+	if cfg.Browser != nil {
+		var more []Finding
+		rep.Browser, more = browse(ctx, probes, &cfg)
+		rep.Findings = append(rep.Findings, more...)
+	}
 	sortFindings(rep.Findings)
 	for _, p := range probes {
 		rep.Results = append(rep.Results, *p.res)
@@ -193,6 +202,9 @@ func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe
 		return p
 	}
 	h := ex.resp.Header
+	if ex.resp.TLS != nil && len(ex.resp.TLS.PeerCertificates) > 0 {
+		p.leaf = ex.resp.TLS.PeerCertificates[0]
+	}
 	p.res.Status = ex.resp.StatusCode
 	p.res.ContentType = h.Get("Content-Type")
 	p.res.AltSvc = strings.Join(h.Values("Alt-Svc"), ", ")

@@ -7,13 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/earlyhints/earlyhints/inspect"
+	"github.com/earlyhints/earlyhints/lab/chromium"
+	"github.com/earlyhints/earlyhints/server"
 )
 
 // exitFindings is the exit status of a check whose findings reach --fail-on.
@@ -34,8 +39,8 @@ const checkExamples = `  # what a site sends over HTTP/1.1, HTTP/2 and HTTP/3, a
   # in CI: machine-readable, fail on any warning
   earlyhints check --json --fail-on warn https://staging.example.com/ > check.json
 
-  # a logged-in page, following its redirects
-  earlyhints check -H 'Cookie: session=...' --follow https://www.example.com/account
+  # a logged-in page, following its redirects, and what Chromium did with the hints
+  earlyhints check -H 'Cookie: session=...' --follow --browser https://www.example.com/account
 `
 
 // headerFlags collects repeated -H 'Name: value' flags.
@@ -71,7 +76,7 @@ func parseHeaderFlag(v string) (name, value string, err error) {
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--fail-on error|warn]",
+	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser] [--fail-on error|warn]",
 		checkExamples, stdout, stderr)
 	protos := fs.String("proto", "h1,h2,h3", "protocols to check, comma-separated: h1, h2, h3 (HTTP/3 is tried over UDP even without Alt-Svc)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the schema is in the README)")
@@ -81,6 +86,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&headers, "H", "extra request header 'Name: value' (repeatable), such as a cookie")
 	runs := fs.Int("runs", 1, "requests per protocol; times are the median")
 	follow := fs.Bool("follow", false, "follow redirects and report each hop")
+	browser := fs.Bool("browser", false, "also load the page in headless Chromium over h2 and h3 (a fresh profile each time, trusting the server's key by its pin) and report which hinted files it took from the 103")
 	failOn := fs.String("fail-on", "", "exit with status 3 when a finding is at least this severe: error or warn")
 	timeout := fs.Duration("timeout", inspect.DefaultTimeout, "bound on each request")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
@@ -126,6 +132,12 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		cfg.RootCAs = pool
+	}
+	if *browser {
+		if _, err := chromium.FindBinary(chromium.Config{}); err != nil {
+			return fmt.Errorf("--browser: %w", err)
+		}
+		cfg.Browser = chromiumBrowser{logger: logger}
 	}
 	rep, err := inspect.Check(ctx, target, cfg)
 	if err != nil {
@@ -184,4 +196,49 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// chromiumBrowser is inspect.Browser over headless Chromium: one fresh
+// browser per visit, so every visit has a cold cache and new connections.
+type chromiumBrowser struct{ logger *slog.Logger }
+
+func (c chromiumBrowser) Visit(ctx context.Context, v inspect.BrowserVisitRequest) (*inspect.BrowserVisit, error) {
+	u, err := url.Parse(v.URL)
+	if err != nil {
+		return nil, err
+	}
+	cfg := chromium.Config{Logger: c.logger}
+	if v.Leaf != nil {
+		cfg.SPKIHashes = []string{server.SPKIHash(v.Leaf)}
+	}
+	if v.Proto == inspect.H3 {
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		}
+		cfg.QUICOrigins = []string{host}
+	}
+	if v.WithoutEarlyHints {
+		off, _ := chromium.Flags(chromium.Config{})["disable-features"].(string)
+		cfg.ExtraFlags = map[string]string{"disable-features": off + ",EarlyHintsPreloadForNavigation"}
+	}
+	b, err := chromium.Launch(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = b.Close() }()
+	visit, err := b.Navigate(ctx, v.URL)
+	if err != nil {
+		return nil, err
+	}
+	out := &inspect.BrowserVisit{EarlyHints: visit.EarlyHints, FCP: visit.FCP, LCP: visit.LCP}
+	for _, r := range visit.Resources {
+		out.Resources = append(out.Resources, inspect.BrowserResource{Name: r.Name, InitiatorType: r.InitiatorType})
+	}
+	for _, r := range visit.Requests {
+		if r.FromEarlyHints {
+			out.FromEarlyHints = append(out.FromEarlyHints, r.URL)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,81 @@
+//go:build chromium
+
+package cli
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earlyhints/earlyhints/inspect"
+	"github.com/earlyhints/earlyhints/server"
+)
+
+// TestCheck_Browser loads a hinting origin in Chromium over h2 and h3 and
+// reads, per hinted file, the initiator Resource Timing gives it.
+func TestCheck_Browser(t *testing.T) {
+	hints := []string{"</s.css>; rel=preload; as=style", "</a.js>; rel=preload; as=script"}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			// Chromium hands an early-hinted file to the page through its
+			// HTTP cache: it must be cacheable.
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			if strings.HasSuffix(r.URL.Path, ".css") {
+				w.Header().Set("Content-Type", "text/css")
+				_, _ = io.WriteString(w, "body{color:#333}")
+				return
+			}
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = io.WriteString(w, "void 0")
+			return
+		}
+		// On loopback Chromium can drop an HTTP/2 103 that arrives before
+		// the stream waits for its response; a short pause on the origin
+		// stands in for the network's round trip.
+		time.Sleep(50 * time.Millisecond)
+		w.Header()["Link"] = hints
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		time.Sleep(300 * time.Millisecond) // the origin thinks
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, checkPage)
+	})
+	srv, err := server.New(h, server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveUntilCleanup(t, srv)
+
+	code, out, errOut := runMain("check", "--json", "--browser", "--insecure", "--proto", "h2,h3", srv.URL()+"/")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var rep inspect.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Browser) != 2 {
+		t.Fatalf("browser results %+v", rep.Browser)
+	}
+	for _, br := range rep.Browser {
+		if br.Error != "" || len(br.EarlyHints) == 0 || len(br.Files) != 2 {
+			t.Errorf("%s: %+v", br.Proto, br)
+			continue
+		}
+		for _, f := range br.Files {
+			if f.Initiator != "early-hints" {
+				t.Errorf("%s: %s has initiator %q, want early-hints", br.Proto, f.URL, f.Initiator)
+			}
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == inspect.SeverityError || f.Code == inspect.CodeBrowserNotUsed {
+			t.Errorf("finding %+v", f)
+		}
+	}
+	t.Logf("h2: FCP %.0f ms with Early Hints, %.0f ms without", rep.Browser[0].FCPMS, rep.Browser[0].FCPWithoutMS)
+}
