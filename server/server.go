@@ -102,7 +102,8 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 	tlsProtos.SetHTTP1(true)
 	tlsProtos.SetHTTP2(true)
 	s.https = &http.Server{
-		Handler:           handler,
+		Handler:           guardResets(handler, s.log),
+		ConnContext:       withConnResets,
 		TLSConfig:         tlsConf,
 		Protocols:         &tlsProtos,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -119,7 +120,8 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 		var h2cProtos http.Protocols
 		h2cProtos.SetUnencryptedHTTP2(true)
 		s.h2c = &http.Server{
-			Handler:           h,
+			Handler:           guardResets(h, s.log),
+			ConnContext:       withConnResets,
 			Protocols:         &h2cProtos,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
