@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"sync"
@@ -38,6 +39,10 @@ type stackOptions struct {
 	// outer, when set, wraps the access-logged middleware, as a handler of
 	// the operator's own would.
 	outer func(http.Handler) http.Handler
+	// trusted are the proxies in front whose forwarding fields count.
+	trusted []netip.Prefix
+	// h2c adds a cleartext HTTP/2 listener, as for a load balancer.
+	h2c bool
 }
 
 func startStack(t *testing.T, origin string, opt stackOptions) *stack {
@@ -74,8 +79,13 @@ func startStack(t *testing.T, origin string, opt stackOptions) *stack {
 	if opt.outer != nil {
 		h = opt.outer(h)
 	}
+	h = proxy.ClientAddress(h, opt.trusted)
+	h2cAddr := ""
+	if opt.h2c {
+		h2cAddr = "127.0.0.1:0"
+	}
 	srv, err := server.New(h, server.Config{
-		Addr: "127.0.0.1:0", Logger: discard, ShutdownTimeout: 5 * time.Second,
+		Addr: "127.0.0.1:0", H2CAddr: h2cAddr, Logger: discard, ShutdownTimeout: 5 * time.Second,
 		OnShutdown: []func(context.Context) error{func(context.Context) error { return mw.Close() }},
 	})
 	if err != nil {
