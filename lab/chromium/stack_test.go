@@ -243,6 +243,10 @@ const (
 	cssPath  = "/static/app.css"
 	jsPath   = "/static/app.js"
 	mePath   = "/me"
+
+	fontPagePath = "/fonts-page"
+	fontCSSPath  = "/static/fonts.css"
+	fontPath     = "/static/body.ttf"
 )
 
 // originSite serves the test origin. Assets are cacheable: Chromium hands
@@ -310,9 +314,35 @@ func originSite(think time.Duration, hold *pageHold) http.Handler {
 </head><body><h1>Hello %[1]s</h1><img src=%[4]s alt="" fetchpriority=high width=1 height=1></body></html>`,
 			user, cssPath, userScript(user), avatar(user))
 	})
+	// A page whose font is named only inside its stylesheet: the head scan
+	// cannot see it, the browser's fetch can.
+	mux.HandleFunc("GET "+fontPagePath, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(think)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = io.WriteString(w, `<!doctype html><html><head><meta charset=utf-8><title>Fonts</title>
+<link rel=stylesheet href=`+fontCSSPath+`></head><body><p>Text set in the page's own font.</p></body></html>`)
+	})
+	mux.Handle("GET "+fontCSSPath, asset("text/css", pad+"@font-face{font-family:Body;src:url("+fontPath+") format('truetype')}body{font:16px Body,sans-serif}\n", false))
+	mux.HandleFunc("GET "+fontPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "font/ttf")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_, _ = w.Write(fontBytes())
+	})
 	mux.HandleFunc("GET /avatars/{file}", asset("image/gif", string(gif1x1), true))
 	mux.HandleFunc("GET /u/{user}/prefs.js", asset("text/javascript", "window.prefs={};\n", true))
 	return mux
+}
+
+// fontBytes is a real font (Debian's fonts-liberation, which the tests
+// install), so that Chromium uses what it fetched.
+func fontBytes() []byte {
+	b, err := os.ReadFile("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+	if err != nil {
+		return []byte("not a font")
+	}
+	return b
 }
 
 // pageHold, once armed, makes the origin's page wait until the assets it

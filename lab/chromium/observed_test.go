@@ -1,0 +1,64 @@
+//go:build chromium
+
+package chromium
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earlyhints/earlyhints"
+)
+
+// TestStack_ObservedFont: a font named only inside the page's stylesheet
+// reaches the 103 once three visitors' browsers fetched it (the privacy
+// quorum), with as=font and crossorigin, and the next fresh visit takes it
+// from the 103.
+func TestStack_ObservedFont(t *testing.T) {
+	st := newStack(t, stackConfig{think: 100 * time.Millisecond, hints: earlyhints.Config{LearnInterval: -1}})
+	url := st.h2Base + fontPagePath
+	visit := func(user string) *Visit {
+		t.Helper()
+		b := launch(t, st.browser(t, h2))
+		defer b.Close()
+		// The user cookie gives each visitor a network of its own
+		// (visitorNetworks): the quorum counts people, not browsers.
+		if err := b.SetCookie(t.Context(), url, "user", user); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := st.visit(t, b, url)
+		return v
+	}
+	for i, user := range []string{"ann", "ben", "cat"} {
+		mark := st.eventCount()
+		visit(user)
+		// Wait for the font's fetch to be counted; the third one brings it
+		// to quorum.
+		deadline := time.Now().Add(10 * time.Second)
+		for !observedFont(st.eventsSince(mark), i == 2) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's font fetch was not observed: events %+v", user, st.eventsSince(mark))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	v := visit("dan")
+	t.Logf("dan's 103: %q; initiator types %v", v.EarlyHints, initiators(v))
+	if !strings.Contains(strings.Join(v.EarlyHints, ", "), "<"+fontPath+">; rel=preload; as=font; crossorigin") {
+		t.Fatalf("the 103 does not name the font: %q", v.EarlyHints)
+	}
+	if rt, ok := v.Resource(st.h2Base + fontPath); !ok || rt.InitiatorType != "early-hints" {
+		t.Fatalf("Chromium did not take the font from the 103: %+v", rt)
+	}
+}
+
+// observedFont reports an observation of the page's fetched files, with a
+// link at quorum when quorum is set.
+func observedFont(events []earlyhints.Event, quorum bool) bool {
+	for _, e := range events {
+		if e.Kind == earlyhints.EventLearned && strings.HasSuffix(e.Route, "#observed") && (!quorum || e.Links > 0) {
+			return true
+		}
+	}
+	return false
+}
