@@ -2,6 +2,7 @@
 #
 #   make test    everything: vet, the fast tests, then the slow ones
 #                (integration, chromium); installs curl, chromium, fonts,
+#                redis-server,
 #                nghttp2-client and iproute2 with apt-get when missing.
 #                With CI=true a dependency that cannot be installed fails.
 #   make build   bin/earlyhints with the version stamped in
@@ -22,7 +23,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 GOLANGCI_LINT := $(shell command -v golangci-lint 2>/dev/null || echo $(GOBIN)/golangci-lint)
 
 # command:debian-package pairs the slow tests need.
-TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2
+TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis-server:redis-server
 # Packages that provide no command: Chromium paints no text (so reports no
 # first contentful paint) without a font, and installs none by itself when
 # recommends are off.

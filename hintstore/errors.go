@@ -11,3 +11,8 @@ var (
 	// without MemoryConfig.SnapshotPath.
 	ErrNoSnapshotPath = errors.New("hintstore: no snapshot path configured (set MemoryConfig.SnapshotPath)")
 )
+
+// ErrUnavailable is wrapped by a shared store's errors while its server
+// cannot be reached: the request goes on without hints, and the store has
+// logged the outage once, so callers need not log each error.
+var ErrUnavailable = errors.New("hintstore: store unavailable")

@@ -1,0 +1,142 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/earlyhints/earlyhints/hintstore"
+)
+
+// health is the circuit breaker: down while Redis does not answer, so the
+// request path stops waiting on it at once, and a probe runs until it
+// answers again.
+type health struct {
+	down    atomic.Bool
+	dropped atomic.Uint64 // observations not recorded
+	errors  atomic.Uint64 // failed calls
+	outages atomic.Uint64
+	// streak counts failures in a row; one slow reply on a busy machine
+	// is no outage.
+	streak atomic.Int32
+
+	mu    sync.Mutex
+	err   error
+	since time.Time
+}
+
+// Health is the state of a store's connection, for /healthz and metrics.
+type Health struct {
+	// Up is false while the server does not answer.
+	Up bool `json:"up"`
+	// Since is when Up last changed (or the store opened).
+	Since time.Time `json:"since"`
+	// Err is the failure that took the store down, while down.
+	Err string `json:"error,omitempty"`
+	// Dropped counts the observations not recorded (while down, or that
+	// failed); Errors the calls that failed; Outages the times the store
+	// went down.
+	Dropped uint64 `json:"dropped"`
+	Errors  uint64 `json:"errors"`
+	Outages uint64 `json:"outages"`
+	// LocalEntries counts the routes this node holds decoded.
+	LocalEntries int `json:"local_entries"`
+}
+
+// Health reports the store's state.
+func (s *Store) Health() Health {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	h := Health{
+		Up: !s.health.down.Load(), Since: s.health.since,
+		Dropped: s.health.dropped.Load(), Errors: s.health.errors.Load(), Outages: s.health.outages.Load(),
+	}
+	if !h.Up && s.health.err != nil {
+		h.Err = s.health.err.Error()
+	}
+	_, _, h.LocalEntries = s.routes.totals()
+	return h
+}
+
+// failuresToOpen is how many failed calls in a row take the store down.
+const failuresToOpen = 3
+
+// ok records a call that got an answer.
+func (h *health) ok() {
+	if h.streak.Load() != 0 {
+		h.streak.Store(0)
+	}
+}
+
+// check returns an error wrapping hintstore.ErrUnavailable while down.
+func (h *health) check() error {
+	if h.down.Load() {
+		return fmt.Errorf("%w: Redis does not answer", hintstore.ErrUnavailable)
+	}
+	return nil
+}
+
+// failed records a failed call; a failure to reach the server takes the
+// store down (logged once) and starts the probe. A caller that gave up
+// (its context ended) or an error reply from the server is no outage.
+func (s *Store) failed(ctx context.Context, err error) {
+	s.health.errors.Add(1)
+	if ctx.Err() != nil {
+		return
+	}
+	if _, ok := rueidis.IsRedisErr(err); ok {
+		return
+	}
+	if errors.Is(err, hintstore.ErrUnavailable) || s.health.streak.Add(1) < failuresToOpen || !s.health.down.CompareAndSwap(false, true) {
+		return
+	}
+	s.health.outages.Add(1)
+	s.health.mu.Lock()
+	s.health.err, s.health.since = err, time.Now()
+	s.health.mu.Unlock()
+	s.cfg.Logger.Warn("hint store: Redis does not answer; requests are served without shared hints and learning is dropped until it does",
+		"addr", s.addr, "err", err,
+		"fix", "check that the server runs and is reachable (redis-cli -u URL ping), or run with --store memory")
+	s.wg.Add(1)
+	go s.probe()
+}
+
+// probe pings the server, backing off to 2s, until it answers.
+func (s *Store) probe() {
+	defer s.wg.Done()
+	wait := 50 * time.Millisecond
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		err := s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+		cancel()
+		if err == nil {
+			break
+		}
+		wait = min(2*wait, 2*time.Second)
+		t.Reset(wait)
+	}
+	// What this node read before may have changed meanwhile without a word
+	// reaching it.
+	s.retiredHits.Add(s.routes.reset())
+	s.targets.reset()
+	s.health.mu.Lock()
+	down := time.Since(s.health.since)
+	s.health.err, s.health.since = nil, time.Now()
+	s.health.mu.Unlock()
+	s.health.streak.Store(0)
+	s.health.down.Store(false)
+	s.cfg.Logger.Info("hint store: Redis answers again; shared hints are back", "addr", s.addr,
+		"down_for", down.Round(time.Millisecond), "dropped_observations", s.health.dropped.Load())
+}

@@ -1,0 +1,589 @@
+// Package redisstore keeps learned hints in Redis or Valkey, so that a
+// fleet of proxies learns together: a page learned on one node is hinted by
+// every node, the privacy quorum counts requesters across the fleet, and a
+// purge or a forgotten target reaches every node.
+//
+// The request path never waits on Redis beyond a small bound. Get and
+// Hinted read a local copy of what the node read before, kept exact by
+// server-assisted client-side caching (RESP3 CLIENT TRACKING through
+// rueidis DoCache): when any node writes a key, Redis tells every node
+// that read it, and the next read fetches it again. A key the node has not
+// read yet costs one read bounded by Config.ReadTimeout. When Redis stops
+// answering, the store logs it once, answers from its copy while the
+// connection stays up (a lost connection empties it) or with a miss, drops
+// what it would learn (counted in Health), and probes until Redis answers,
+// then logs that once too.
+//
+// The learning rules of the hintstore package run as Lua scripts inside
+// Redis (one atomic step per observation); their keys are described in
+// scripts.go. Bounds: every key has a TTL (Config.TTL plus a grace), a
+// route holds at most 64 links of each kind and hintstore.MaxPendingLinks
+// waiting links, and at most Config.MaxRoutes routes are kept fleet-wide
+// (the soonest to expire goes first; once full, a new route enters on its
+// second observation). Give Redis a maxmemory with maxmemory-policy
+// volatile-ttl or allkeys-lru too, so it never refuses writes.
+//
+// A single Redis or Valkey primary (6.0 or later, with replicas or
+// Sentinel if wanted) is supported; Redis Cluster is not, since one
+// observation touches the keys of several targets.
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/earlyhints/earlyhints/hintstore"
+)
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultKeyPrefix      = "earlyhints:"
+	DefaultMaxRoutes      = 100000
+	DefaultLocalEntries   = 20000
+	DefaultConnectTimeout = time.Second
+	DefaultReadTimeout    = 20 * time.Millisecond
+	DefaultWriteTimeout   = time.Second
+)
+
+// grace is how long a key outlives, in Redis, the time the logic stops
+// using it, so that clocks a little apart across nodes agree.
+const grace = time.Minute
+
+// maxLinks bounds the public and the quorum private links of one route.
+const maxLinks = 64
+
+// Config configures a Store. URL is required; every other zero field has
+// a default.
+type Config struct {
+	// URL names the server: redis://[user:password@]host:port/db, or
+	// rediss://… for TLS.
+	URL string
+	// KeyPrefix starts every key the store writes. Empty means
+	// "earlyhints:". Nodes of one fleet use the same prefix; different
+	// fleets on one server use different ones.
+	KeyPrefix string
+	// TTL is how long a route's hints live after the observation that last
+	// set or confirmed them. 0 means 1 hour.
+	TTL time.Duration
+	// MaxRoutes bounds the routes kept, fleet-wide. 0 means 100000.
+	MaxRoutes int
+	// LocalEntries bounds the routes and targets this node keeps decoded
+	// in memory. 0 means 20000.
+	LocalEntries int
+	// ConnectTimeout bounds connecting to the server. 0 means 1s.
+	ConnectTimeout time.Duration
+	// ReadTimeout bounds a read on the request path (a route or target
+	// not in the local copy). 0 means 20ms.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds learning, purges and admin reads, which run off
+	// the request path. 0 means 1s.
+	WriteTimeout time.Duration
+	// TLS, when set, is used for rediss:// instead of the system roots.
+	TLS *tls.Config
+	// Clock returns the current time, for tests. Nil means the real clock,
+	// which Get reads at a resolution of 100 ms.
+	Clock func() time.Time
+	// Logger receives the outage and recovery messages. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports whether c is usable.
+func (c Config) Validate() error {
+	if c.URL == "" {
+		return errors.New("redisstore: no URL: give one such as redis://127.0.0.1:6379/0")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return fmt.Errorf("redisstore: %q is not a Redis URL: use redis://[user:password@]host:port/db or rediss://… for TLS", redact(c.URL))
+	}
+	if c.TTL < 0 || c.MaxRoutes < 0 || c.LocalEntries < 0 || c.ConnectTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 {
+		return errors.New("redisstore: limits and timeouts must not be negative")
+	}
+	return nil
+}
+
+// redact hides the password of a Redis URL, for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Store is the Redis-backed hintstore.Store. Hits, misses and expiries in
+// its Stats are this node's; entries, bytes and evictions are the fleet's.
+type Store struct {
+	cfg    Config
+	addr   string // for messages
+	client rueidis.Client
+	prefix string
+	clock  *hintstore.CoarseClock // nil when cfg.Clock is set
+
+	routes  *local // route → hints
+	targets *local // target → hinted
+
+	retiredHits atomic.Uint64
+	expired     atomic.Uint64
+
+	health health
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var _ hintstore.Store = (*Store)(nil)
+
+// New connects to the server and returns a Store. It fails when the
+// server cannot be reached within ConnectTimeout.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, DefaultKeyPrefix)
+	cfg.TTL = cmp.Or(cfg.TTL, hintstore.DefaultTTL)
+	cfg.MaxRoutes = cmp.Or(cfg.MaxRoutes, DefaultMaxRoutes)
+	cfg.LocalEntries = cmp.Or(cfg.LocalEntries, DefaultLocalEntries)
+	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
+	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, DefaultReadTimeout)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	opt, err := rueidis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", redact(cfg.URL), err)
+	}
+	if cfg.TLS != nil && opt.TLSConfig != nil {
+		opt.TLSConfig = cfg.TLS.Clone()
+	}
+	s := &Store{
+		cfg:     cfg,
+		addr:    strings.Join(opt.InitAddress, ","),
+		prefix:  cfg.KeyPrefix,
+		routes:  newLocal(cfg.LocalEntries),
+		targets: newLocal(cfg.LocalEntries),
+		stop:    make(chan struct{}),
+	}
+	opt.Dialer.Timeout = cfg.ConnectTimeout
+	// A server that accepts but never answers is noticed after this, and
+	// its connection replaced.
+	opt.ConnWriteTimeout = max(cfg.WriteTimeout, 200*time.Millisecond)
+	// Retries would stretch the bound on the request path; a failed read
+	// is a miss, a failed observation is dropped.
+	opt.DisableRetry = true
+	opt.ClientName = "earlyhints"
+	opt.OnInvalidations = s.invalidate
+	// DoCache asks Redis every time (and Redis tracks the key for this
+	// node); the local copy keeps the decoded answer instead of rueidis's
+	// cache, whose copy would be decoded again on every request.
+	opt.NewCacheStoreFn = func(rueidis.CacheStoreOption) rueidis.CacheStore { return trackedReads{} }
+	s.client, err = rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect to %s: %w (is the server running, and is the URL right?)", redact(cfg.URL), err)
+	}
+	if cfg.Clock == nil {
+		s.clock = hintstore.StartCoarseClock()
+	}
+	s.health.since = time.Now()
+	return s, nil
+}
+
+// trackedReads is a rueidis cache store that holds nothing: every DoCache
+// reaches the server with CLIENT CACHING YES, so the server tracks the key
+// for this connection, and the Store keeps the decoded answer.
+type trackedReads struct{}
+
+func (trackedReads) Flight(string, string, time.Duration, time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
+	return rueidis.RedisMessage{}, nil
+}
+func (trackedReads) Update(string, string, rueidis.RedisMessage) int64 { return 0 }
+func (trackedReads) Cancel(string, string, error)                      {}
+func (trackedReads) Delete([]rueidis.RedisMessage)                     {}
+func (trackedReads) Close(error)                                       {}
+
+// invalidate is called by rueidis when Redis reports keys changed by any
+// node (nil: everything, as when a connection is lost).
+func (s *Store) invalidate(keys []rueidis.RedisMessage) {
+	if keys == nil {
+		s.retiredHits.Add(s.routes.reset())
+		s.targets.reset()
+		return
+	}
+	for _, k := range keys {
+		key, err := k.ToString()
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(key, s.prefix+"r:"):
+			s.retiredHits.Add(s.routes.drop(key[len(s.prefix)+2:]))
+		case strings.HasPrefix(key, s.prefix+"t:"):
+			s.targets.drop(key[len(s.prefix)+2:])
+		}
+	}
+}
+
+func (s *Store) now() int64 {
+	if s.clock != nil {
+		return s.clock.Now()
+	}
+	return s.cfg.Clock().UnixNano()
+}
+
+func (s *Store) wallNow() time.Time {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock()
+	}
+	return time.Now()
+}
+
+func (s *Store) routeKey(route string) string   { return s.prefix + "r:" + route }
+func (s *Store) stateKey(route string) string   { return s.prefix + "s:" + route }
+func (s *Store) targetKey(target string) string { return s.prefix + "t:" + target }
+
+// Get implements hintstore.Store. It reads the local copy; a route not in
+// it is read from Redis within ReadTimeout, or missed at once while Redis
+// is down.
+func (s *Store) Get(ctx context.Context, key string) (hintstore.Entry, bool, error) {
+	c, ok := s.routes.get(key)
+	if !ok {
+		var err error
+		if c, err = s.fetchRoute(ctx, key); err != nil {
+			s.routes.shard(key).misses.Add(1)
+			return hintstore.Entry{}, false, err
+		}
+	}
+	if !c.present {
+		s.routes.shard(key).misses.Add(1)
+		return hintstore.Entry{}, false, nil
+	}
+	if s.now() >= c.expires {
+		if c.gone.CompareAndSwap(false, true) {
+			s.expired.Add(1)
+		}
+		s.routes.shard(key).misses.Add(1)
+		return hintstore.Entry{}, false, nil
+	}
+	out := c.entry
+	out.Hits = c.hits.Add(1)
+	return out, true, nil
+}
+
+func (s *Store) fetchRoute(ctx context.Context, key string) (*cached, error) {
+	if err := s.health.check(); err != nil {
+		return nil, err
+	}
+	gen := s.routes.generation(key)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
+	raw, err := s.client.DoCache(rctx, s.client.B().Get().Key(s.routeKey(key)).Cache(), time.Hour).ToString()
+	cancel()
+	c := &cached{}
+	if err == nil || rueidis.IsRedisNil(err) {
+		s.health.ok()
+	}
+	switch {
+	case rueidis.IsRedisNil(err):
+	case err != nil:
+		s.failed(ctx, err)
+		return nil, fmt.Errorf("redisstore: read %s: %w", key, err)
+	default:
+		e, err := decodeView(key, raw)
+		if err != nil {
+			return nil, err
+		}
+		c.entry, c.present, c.expires = e, true, e.Expires.UnixNano()
+	}
+	s.retiredHits.Add(s.routes.install(key, c, gen))
+	return c, nil
+}
+
+// Hinted implements hintstore.Store, from the local copy like Get.
+func (s *Store) Hinted(ctx context.Context, target string) (bool, error) {
+	if c, ok := s.targets.get(target); ok {
+		return c.present, nil
+	}
+	if err := s.health.check(); err != nil {
+		return false, err
+	}
+	gen := s.targets.generation(target)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
+	n, err := s.client.DoCache(rctx, s.client.B().Scard().Key(s.targetKey(target)).Cache(), time.Hour).AsInt64()
+	cancel()
+	if err != nil {
+		s.failed(ctx, err)
+		return false, fmt.Errorf("redisstore: read %s: %w", target, err)
+	}
+	s.health.ok()
+	s.targets.install(target, &cached{present: n > 0}, gen)
+	return n > 0, nil
+}
+
+// view is the JSON of r:ROUTE, written by the scripts.
+type view struct {
+	Updated int64       `json:"u"`
+	Expires int64       `json:"e"`
+	Public  [][2]string `json:"p"`
+	Private [][2]string `json:"q"`
+	Vary    []string    `json:"y"`
+}
+
+func decodeView(key, raw string) (hintstore.Entry, error) {
+	var v view
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return hintstore.Entry{}, fmt.Errorf("redisstore: route %s holds no hints this version can read (%w); purge it", key, err)
+	}
+	e := hintstore.Entry{Key: key, Updated: time.UnixMilli(v.Updated), Expires: time.UnixMilli(v.Expires), Vary: v.Vary}
+	for _, set := range [2][][2]string{v.Public, v.Private} {
+		for _, l := range set {
+			if !slices.ContainsFunc(e.Links, func(o hintstore.Link) bool { return o.Target == l[0] }) {
+				e.Links = append(e.Links, hintstore.Link{Target: l[0], Value: l[1]})
+			}
+		}
+	}
+	return e, nil
+}
+
+// Observe implements hintstore.Store: one atomic script in Redis.
+func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observation) (hintstore.Entry, error) {
+	at := obs.At
+	if at.IsZero() {
+		at = s.wallNow()
+	}
+	at = at.Truncate(time.Millisecond)
+	if err := s.health.check(); err != nil {
+		s.health.dropped.Add(1)
+		return hintstore.Entry{Key: key, Updated: at}, err
+	}
+	mode, payload := "pub", []byte("[]")
+	switch {
+	case len(obs.Vary) > 0:
+		mode = "vary"
+		payload, _ = json.Marshal(obs.Vary)
+	default:
+		if obs.Private {
+			mode = "priv"
+		}
+		pairs := make([][2]string, 0, len(obs.Links))
+		for _, l := range obs.Links {
+			pairs = append(pairs, [2]string{l.Target, l.Value})
+		}
+		payload, _ = json.Marshal(pairs)
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	ms := func(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
+	res, err := observeScript.Exec(wctx, s.client,
+		[]string{s.routeKey(key), s.stateKey(key), s.prefix + "routes", s.prefix + "stats", s.prefix + "door"},
+		[]string{
+			s.prefix, key, fmt.Sprint(at.UnixMilli()), fmt.Sprint(s.wallNow().UnixMilli()), ms(s.cfg.TTL), ms(grace),
+			mode, fmt.Sprint(max(obs.Quorum, 2)), obs.Requester.Network, obs.Requester.Account,
+			fmt.Sprint(s.cfg.MaxRoutes), fmt.Sprint(hintstore.MaxPendingLinks), fmt.Sprint(maxLinks), string(payload),
+		}).AsStrSlice()
+	if err != nil {
+		s.failed(ctx, err)
+		s.health.dropped.Add(1)
+		return hintstore.Entry{Key: key, Updated: at}, fmt.Errorf("redisstore: observe %s: %w", key, err)
+	}
+	s.health.ok()
+	// This node's copy of what the script changed goes now: Redis tells
+	// this node too, but after the reply, and a read in between must not
+	// see the old value.
+	if res[1] == "1" {
+		if c, ok := s.routes.get(key); !ok || c.gone.CompareAndSwap(false, true) {
+			s.expired.Add(1) // unless Get counted this expiry already
+		}
+	}
+	s.retiredHits.Add(s.routes.drop(key))
+	for _, t := range res[2:] {
+		s.targets.drop(t)
+	}
+	if res[0] == "" {
+		return hintstore.Entry{Key: key, Updated: at}, nil
+	}
+	return decodeView(key, res[0])
+}
+
+// Forget implements hintstore.Store, for every node.
+func (s *Store) Forget(ctx context.Context, target string) error {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	routes, err := forgetScript.Exec(wctx, s.client, []string{s.targetKey(target), s.prefix + "routes"}, []string{s.prefix, target}).AsStrSlice()
+	if err != nil {
+		s.failed(ctx, err)
+		return fmt.Errorf("redisstore: forget %s: %w", target, err)
+	}
+	s.targets.drop(target)
+	for _, r := range routes {
+		s.retiredHits.Add(s.routes.drop(r))
+	}
+	return nil
+}
+
+// Purge implements hintstore.Store, for every node.
+func (s *Store) Purge(ctx context.Context, key string) error {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	targets, err := purgeScript.Exec(wctx, s.client, []string{s.routeKey(key), s.stateKey(key), s.prefix + "routes"}, []string{s.prefix, key}).AsStrSlice()
+	if err != nil {
+		s.failed(ctx, err)
+		return fmt.Errorf("redisstore: purge %s: %w", key, err)
+	}
+	s.retiredHits.Add(s.routes.drop(key))
+	for _, t := range targets {
+		s.targets.drop(t)
+	}
+	return nil
+}
+
+// PurgeAll implements hintstore.Store, for every node: it deletes every
+// key under the prefix but the shared identity key and the counters.
+func (s *Store) PurgeAll(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*s.cfg.WriteTimeout)
+	defer cancel()
+	keep := []string{s.prefix + "identity", s.prefix + "stats"}
+	var cursor uint64
+	for {
+		e, err := s.client.Do(wctx, s.client.B().Scan().Cursor(cursor).Match(globEscape(s.prefix)+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			s.failed(ctx, err)
+			return fmt.Errorf("redisstore: purge all: %w", err)
+		}
+		keys := slices.DeleteFunc(e.Elements, func(k string) bool { return slices.Contains(keep, k) })
+		if len(keys) > 0 {
+			if err := s.client.Do(wctx, s.client.B().Unlink().Key(keys...).Build()).Error(); err != nil {
+				return fmt.Errorf("redisstore: purge all: %w", err)
+			}
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			break
+		}
+	}
+	s.retiredHits.Add(s.routes.reset())
+	s.targets.reset()
+	return nil
+}
+
+// globEscape quotes the glob characters of a key prefix for SCAN MATCH.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// routesBatch is how many routes List and Stats read per round trip.
+const routesBatch = 500
+
+// walk calls fn with every route that has state in Redis, its view (""
+// when none) and the bytes its keys hold.
+func (s *Store) walk(ctx context.Context, fn func(route, raw string, bytes int64)) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*s.cfg.WriteTimeout)
+	defer cancel()
+	routes, err := s.client.Do(wctx, s.client.B().Zrange().Key(s.prefix+"routes").Min("0").Max("-1").Build()).AsStrSlice()
+	if err != nil {
+		s.failed(ctx, err)
+		return fmt.Errorf("redisstore: list routes: %w", err)
+	}
+	for batch := range slices.Chunk(routes, routesBatch) {
+		keys := make([]string, 0, 2*len(batch))
+		for _, r := range batch {
+			keys = append(keys, s.routeKey(r), s.stateKey(r))
+		}
+		vals, err := s.client.Do(wctx, s.client.B().Mget().Key(keys...).Build()).ToArray()
+		if err != nil {
+			return fmt.Errorf("redisstore: list routes: %w", err)
+		}
+		for i, r := range batch {
+			raw, _ := vals[2*i].ToString()
+			st, _ := vals[2*i+1].ToString()
+			fn(r, raw, int64(len(raw)+len(st)+2*len(r)))
+		}
+	}
+	return nil
+}
+
+// List implements hintstore.Store: routes with hints, most recently
+// updated first.
+func (s *Store) List(ctx context.Context, limit int) ([]hintstore.Entry, error) {
+	now := s.wallNow()
+	var out []hintstore.Entry
+	err := s.walk(ctx, func(route, raw string, _ int64) {
+		if raw == "" {
+			return
+		}
+		if e, err := decodeView(route, raw); err == nil && now.Before(e.Expires) {
+			out = append(out, e)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b hintstore.Entry) int {
+		return cmp.Or(b.Updated.Compare(a.Updated), cmp.Compare(a.Key, b.Key))
+	})
+	if limit > 0 && len(out) > limit {
+		out = slices.Clip(out[:limit])
+	}
+	return out, nil
+}
+
+// Stats implements hintstore.Store. It reads every route, which is fine
+// for an admin page but not for a request path.
+func (s *Store) Stats(ctx context.Context) (hintstore.Stats, error) {
+	now := s.wallNow()
+	hits, misses, _ := s.routes.totals()
+	st := hintstore.Stats{Hits: s.retiredHits.Load() + hits, Misses: misses, Expired: s.expired.Load()}
+	err := s.walk(ctx, func(route, raw string, bytes int64) {
+		st.Bytes += bytes
+		if raw == "" {
+			return
+		}
+		if e, err := decodeView(route, raw); err == nil && now.Before(e.Expires) {
+			st.Entries++
+		}
+	})
+	if err != nil {
+		return st, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	ev, err := s.client.Do(wctx, s.client.B().Hget().Key(s.prefix+"stats").Field("evictions").Build()).AsUint64()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return st, fmt.Errorf("redisstore: stats: %w", err)
+	}
+	st.Evictions = ev
+	return st, nil
+}
+
+// Close stops the store's goroutines and closes the connections.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		s.client.Close()
+		if s.clock != nil {
+			s.clock.Stop()
+		}
+	})
+	return nil
+}
