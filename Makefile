@@ -2,8 +2,8 @@
 #
 #   make test    everything: vet, the fast tests, then the slow ones
 #                (integration, chromium); installs curl, chromium, fonts,
-#                redis-server,
-#                nghttp2-client and iproute2 with apt-get when missing.
+#                nghttp2-client, iproute2 and redis-server with apt-get
+#                when missing.
 #                With CI=true a dependency that cannot be installed fails.
 #   make build   bin/earlyhints with the version stamped in
 #   make lint    golangci-lint v2 (installed with go install when missing)
