@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/earlyhints/earlyhints/lab/chromium"
 )
 
-var demoSPKI = regexp.MustCompile(`--ignore-certificate-errors-spki-list=(\S+)`)
 
 // demoVisitors opens the demo's home page in n fresh Chromium profiles over
 // proto, trusting the certificate the way the demo tells a person to, and
@@ -70,6 +68,7 @@ func TestDemo_Chromium(t *testing.T) {
 		}
 		t.Skip("chromium is not installed")
 	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	networks := []string{"edge"}
 	if os.Getenv("DEMO_COMPARE") != "" {
 		networks = append(networks, "none")
@@ -78,7 +77,7 @@ func TestDemo_Chromium(t *testing.T) {
 	for _, network := range networks {
 		c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "300ms", "--network", network)
 		base := c.waitOutput(t, demoURL)
-		spki := c.waitOutput(t, demoSPKI)
+		spki := c.waitOutput(t, demoKey)
 		for _, proto := range []string{"h2", "h3"} {
 			t.Run(network+"/"+proto, func(t *testing.T) {
 				hinted, notes := demoVisitors(t, base, spki, proto, visitors)

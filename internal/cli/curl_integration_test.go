@@ -29,6 +29,7 @@ func needBinary(t *testing.T, name string) string {
 // and checks that the 103 and its links come before the 200.
 func TestDemo_Curl(t *testing.T) {
 	curl := needBinary(t, "curl")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "300ms")
 	base := c.waitOutput(t, demoURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

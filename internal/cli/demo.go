@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +158,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	s.HTTP3 = *http3
 	s.LogFormat = *logFormat
+	s.TLSCert, s.TLSKey, _ = demoCertificate(logger)
 	st, err := buildStack(s, logger)
 	if err != nil {
 		return err
@@ -180,7 +183,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// from networks of their own, which a relay would hide) under the
 	// address the visitor opens: hints are learned per host and port.
 	primeErr := prime(ctx, st, base)
-	printDemo(stdout, st, base, *think, *http3, primeErr)
+	printDemo(stdout, st, base, *think, *http3, primeErr, s.TLSCert)
 	if emulate {
 		fmt.Fprintf(stdout, "  Network: %s (%v round trip) between the browser and the proxy; --network none for bare loopback.\n\n", profile.Name, profile.RTT())
 	}
@@ -245,7 +248,7 @@ func prime(ctx context.Context, st *stack, base string) error {
 
 func spkiHash(st *stack) string { return server.SPKIHash(st.srv.Certificate()) }
 
-func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool, primeErr error) {
+func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool, primeErr error, certFile string) {
 	hostPort := strings.TrimPrefix(base, "https://")
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nearlyhints demo: a small site that thinks for %v per page, behind the Early Hints proxy.\n\n", think)
@@ -253,7 +256,11 @@ func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool
 	if h3 {
 		b.WriteString(" and HTTP/3")
 	}
-	b.WriteString(", self-signed certificate made for this run)\n")
+	if certFile != "" {
+		fmt.Fprintf(&b, ", self-signed certificate kept in %s)\n", certFile)
+	} else {
+		b.WriteString(", self-signed certificate made for this run)\n")
+	}
 	if primeErr == nil {
 		fmt.Fprintf(&b, "  Primed: each page (%s) was requested at start, so your first visit already gets hints.\n\n", strings.Join(demo.Pages, ", "))
 	} else {
@@ -264,7 +271,7 @@ func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool
 	spki := spkiHash(st)
 	b.WriteString("  Let Chromium use the hints. It ignores Early Hints on a connection with a certificate\n" +
 		"  error, so --ignore-certificate-errors is not enough: trust this certificate's key instead\n" +
-		"  (it changes every run). HTTP/2:\n")
+		"  (the same from run to run while the kept certificate is valid). HTTP/2:\n")
 	fmt.Fprintf(&b, "    chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=%s %s/\n", spki, base)
 	if h3 {
 		b.WriteString("  HTTP/3:\n")
@@ -274,4 +281,37 @@ func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool
 	b.WriteString("  (google-chrome takes the same flags.) The page lists which files arrived through Early Hints.\n\n" +
 		"  Press Ctrl-C to stop.\n\n")
 	_, _ = io.WriteString(w, b.String())
+}
+
+// demoCertificate returns the demo's certificate and key files, in the
+// user's cache directory (earlyhints/demo-cert.pem and demo-key.pem), made
+// on first use and again when less than a day of validity is left: the
+// printed Chromium command, which trusts the key, stays valid from one run
+// to the next. ok is false when there is no cache directory to keep them
+// in; the demo then generates a certificate per run.
+func demoCertificate(logger *slog.Logger) (certFile, keyFile string, ok bool) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", "", false
+	}
+	dir = filepath.Join(dir, "earlyhints")
+	certFile, keyFile = filepath.Join(dir, "demo-cert.pem"), filepath.Join(dir, "demo-key.pem")
+	if pair, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && pair.Leaf != nil && time.Until(pair.Leaf.NotAfter) > 24*time.Hour {
+		return certFile, keyFile, true
+	}
+	certPEM, keyPEM, err := server.GenerateSelfSigned()
+	if err == nil {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(keyFile, keyPEM, 0o600)
+	}
+	if err == nil {
+		err = os.WriteFile(certFile, certPEM, 0o600)
+	}
+	if err != nil {
+		logger.Warn("demo: cannot keep the certificate in the cache directory; a new one is made per run", "dir", dir, "err", err)
+		return "", "", false
+	}
+	return certFile, keyFile, true
 }

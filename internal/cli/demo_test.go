@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 var demoURL = regexp.MustCompile(`Open +(https://\S+?)/ `)
 
 func TestDemo_FirstVisitGetsHints(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "50ms", "--http3=false")
 	base := c.waitOutput(t, demoURL)
 	out := c.stdout.String()
@@ -39,5 +42,31 @@ func TestDemo_FirstVisitGetsHints(t *testing.T) {
 	}
 	if code := c.stop(t); code != exitOK {
 		t.Errorf("demo exited %d: %s", code, c.stderr.String())
+	}
+}
+
+var demoKey = regexp.MustCompile(`--ignore-certificate-errors-spki-list=(\S+)`)
+
+// The demo keeps its certificate in the user's cache directory: the
+// Chromium command it prints stays valid from one run to the next.
+func TestDemo_KeepsCertificate(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	var keys []string
+	for range 2 {
+		c := startMain(t, "demo", "--listen", "127.0.0.1:0", "--think", "10ms", "--http3=false")
+		keys = append(keys, c.waitOutput(t, demoKey))
+		if !strings.Contains(c.stdout.String(), filepath.Join(cache, "earlyhints", "demo-cert.pem")) {
+			t.Errorf("the demo does not say where it keeps its certificate:\n%s", c.stdout.String())
+		}
+		if code := c.stop(t); code != exitOK {
+			t.Fatalf("demo exited %d: %s", code, c.stderr.String())
+		}
+	}
+	if keys[0] != keys[1] {
+		t.Errorf("the key changed from one run to the next: %s, then %s", keys[0], keys[1])
+	}
+	if fi, err := os.Stat(filepath.Join(cache, "earlyhints", "demo-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, mode %v; want 0600", err, fi)
 	}
 }
