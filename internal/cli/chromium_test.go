@@ -14,7 +14,6 @@ import (
 	"github.com/earlyhints/earlyhints/lab/chromium"
 )
 
-
 // demoVisitors opens the demo's home page in n fresh Chromium profiles over
 // proto, trusting the certificate the way the demo tells a person to, and
 // counts the visits whose stylesheets arrived through Early Hints by the
