@@ -36,7 +36,7 @@ func (f *fakeBrowser) Visit(_ context.Context, v BrowserVisitRequest) (*BrowserV
 }
 
 func TestCheck_Browser(t *testing.T) {
-	srv := startOrigin(t, site{before: hints103(goodHints)})
+	srv := startOrigin(t, site{before: hints103(goodHints[:2])})
 	b := &fakeBrowser{}
 	rep, err := Check(context.Background(), srv.URL()+"/", Config{RootCAs: srv.CertPool(), Browser: b})
 	if err != nil {

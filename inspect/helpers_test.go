@@ -44,8 +44,9 @@ const testPage = `<!doctype html><html><head><title>t</title>
 <script src=/nostore.js async></script>
 </body></html>`
 
-// goodHints are the links a correct 103 for testPage carries.
-var goodHints = []string{"</app.css>; rel=preload; as=style", "</app.js>; rel=preload; as=script"}
+// goodHints are the links a correct 103 for testPage carries: the
+// stylesheet, the script and the font the stylesheet declares.
+var goodHints = []string{"</app.css>; rel=preload; as=style", "</app.js>; rel=preload; as=script", "</font.woff2>; rel=preload; as=font; crossorigin"}
 
 // site is a test origin: before writes informational responses and may
 // change the final status; the page and its assets are served as a

@@ -37,6 +37,8 @@ type probe struct {
 	searchable bool
 	// texts are the stylesheets and scripts fetched, for references.
 	texts []text
+	// fonts are the fonts the page's stylesheets declare first.
+	fonts []*url.URL
 	// targetProblems are hinted files a browser cannot reuse.
 	targetProblems []targetProblem
 	hop            int               // 0 for the URL asked, then each redirect

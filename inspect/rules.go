@@ -233,8 +233,13 @@ func (p *probe) hintFindings() []Finding {
 			add(CodeHintUnused, SeverityWarn, h.value, "the page never references %s: the 103 spends the visitor's bandwidth on it; remove the hint", h.target)
 		}
 	}
-	for _, l := range p.scan.Links[:p.scan.Blocking] {
-		if !hinted[canonical(l, p.page)] {
+	critical := slices.Clone(p.scan.Links[:p.scan.Blocking])
+	for _, f := range p.fonts {
+		critical = append(critical, linkheader.Link{URI: f.String(), Rel: []string{"preload"}, Params: []linkheader.Param{{Key: "as", Value: "font"}, {Key: "crossorigin"}}})
+	}
+	for _, l := range critical {
+		if c := canonical(l, p.page); !hinted[c] {
+			hinted[c] = true // reported once
 			v := l.String()
 			if h, err := earlyhints.HintFromLink(l, p.page, true); err == nil {
 				v = h.Format(p.page)

@@ -131,6 +131,9 @@ func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 		ex := clientFor(h.target).do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, MaxBodyBytes)
 		if ex.err == nil && ex.resp.StatusCode == http.StatusOK {
 			p.texts = append(p.texts, text{url: h.target.String(), body: string(ex.raw)})
+			if h.as == "style" {
+				p.fonts = append(p.fonts, cssFonts(string(ex.raw), h.target)...)
+			}
 		}
 	}
 }
