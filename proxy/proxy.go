@@ -206,6 +206,13 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	ex.timer.Stop()
 	ex.stats.setOriginTime(time.Since(ex.start))
+	if res.StatusCode < 200 || res.StatusCode > 599 {
+		// net/http reads any three digits as a status, but a handler
+		// writing one outside 100-999 panics, and a 1xx here is not final.
+		if res.StatusCode != http.StatusSwitchingProtocols {
+			return fmt.Errorf("%w: status %d", errBadStatus, res.StatusCode)
+		}
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return nil // the body is the upgraded connection: no idle bound
 	}
@@ -302,6 +309,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	writeError(w, code, body)
 }
 
+var errBadStatus = errors.New("the origin answered an invalid status")
+
 // isHeaderLimit reports whether err is the transport refusing response
 // headers past MaxResponseHeaderBytes (HTTP/1.1 and HTTP/2 word it apart).
 func isHeaderLimit(err error) bool {
@@ -328,6 +337,9 @@ func reason(err error) string {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return "could not connect"
+	}
+	if errors.Is(err, errBadStatus) {
+		return "invalid status"
 	}
 	if strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:") {
 		return "TLS handshake failed"
