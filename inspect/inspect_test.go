@@ -168,3 +168,35 @@ func dump(rep *Report) string {
 	_ = WriteText(&b, rep, false)
 	return b.String()
 }
+
+// TestCheck_Follow reports each hop of a redirect, and the 103 sent before
+// the redirect.
+func TestCheck_Follow(t *testing.T) {
+	page := site{before: hints103(goodHints)}
+	srv := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/old":
+			hints103(goodHints)(w, r)
+			http.Redirect(w, r, "/", http.StatusMovedPermanently)
+		default:
+			page.ServeHTTP(w, r)
+		}
+	}))
+	rep, err := Check(context.Background(), srv.URL()+"/old", Config{RootCAs: srv.CertPool(), Protos: []string{H2, H3}, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hops []string
+	for _, r := range rep.Results {
+		hops = append(hops, fmt.Sprintf("%s %d %s", r.Proto, r.Status, strings.TrimPrefix(r.URL, srv.URL())))
+	}
+	if want := []string{"h2 301 /old", "h2 200 /", "h3 301 /old", "h3 200 /"}; !slices.Equal(hops, want) {
+		t.Errorf("hops %q, want %q", hops, want)
+	}
+	if m, others := byCode(rep, Code103BeforeRedirect); len(m) != 2 || len(others) > 0 {
+		t.Errorf("%s", dump(rep))
+	}
+	if m, _ := byCode(rep, CodeRedirect); len(m) != 0 {
+		t.Errorf("redirect reported although followed: %v", m)
+	}
+}
