@@ -153,6 +153,9 @@ func (l *learner) learn(route string, page *url.URL, p *pending) {
 
 func (l *learner) storeFailed(route string, err error) {
 	l.h.cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Reason: ReasonStoreError, Err: err})
+	if errors.Is(err, hintstore.ErrUnavailable) {
+		return // the store logged the outage once; the event counts each loss
+	}
 	l.h.cfg.Logger.Warn("earlyhints: store observation failed; hints for the route stay as they were", "route", route, "err", err)
 }
 

@@ -31,7 +31,9 @@ package redisstore
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -586,4 +588,30 @@ func (s *Store) Close() error {
 		}
 	})
 	return nil
+}
+
+// IdentityKey returns the key every node of the fleet hashes requester
+// identities with (earlyhints.Config.IdentityKey), so one visitor counts
+// once towards a quorum whichever node served them. The first node to ask
+// generates it and keeps it in Redis under the prefix; PurgeAll keeps it.
+func (s *Store) IdentityKey(ctx context.Context) ([]byte, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	k := s.prefix + "identity"
+	if err := s.client.Do(wctx, s.client.B().Set().Key(k).Value(hex.EncodeToString(fresh)).Nx().Build()).Error(); err != nil && !rueidis.IsRedisNil(err) {
+		return nil, fmt.Errorf("redisstore: identity key: %w", err)
+	}
+	v, err := s.client.Do(wctx, s.client.B().Get().Key(k).Build()).ToString()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: identity key: %w", err)
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil || len(key) < 16 {
+		return nil, fmt.Errorf("redisstore: %s holds no identity key (delete it and a new one is made)", k)
+	}
+	return key, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/earlyhints/earlyhints/hintstore/redisstore"
 )
 
 // settings are everything `earlyhints proxy` can be told, by flag or by the
@@ -26,10 +28,16 @@ type settings struct {
 	TLSKey     string
 	SelfSigned bool
 	Store      string
-	HTTP3      bool
-	H2CListen  string
-	Mode       string
-	Admin      string
+	// RedisKeyPrefix, RedisConnectTimeout, RedisTimeout and
+	// RedisWriteTimeout configure --store redis://.
+	RedisKeyPrefix      string
+	RedisConnectTimeout time.Duration
+	RedisTimeout        time.Duration
+	RedisWriteTimeout   time.Duration
+	HTTP3               bool
+	H2CListen           string
+	Mode                string
+	Admin               string
 	// AdminTokenFile names the file holding the admin token; the
 	// EARLYHINTS_ADMIN_TOKEN environment variable is the other way to give it.
 	AdminTokenFile   string
@@ -57,6 +65,8 @@ func defaultSettings() settings {
 	return settings{
 		Listen: ":8443", Store: "memory", HTTP3: true, Mode: "hints", LogFormat: "text",
 		OriginTimeout: 30 * time.Second, SnapshotInterval: 10 * time.Second,
+		RedisKeyPrefix: redisstore.DefaultKeyPrefix, RedisConnectTimeout: redisstore.DefaultConnectTimeout,
+		RedisTimeout: redisstore.DefaultReadTimeout, RedisWriteTimeout: redisstore.DefaultWriteTimeout,
 		OriginIdleTimeout: 60 * time.Second,
 	}
 }
@@ -182,8 +192,24 @@ func proxyOptions() []option {
 			boolean(func(s *settings) *bool { return &s.SelfSigned }),
 		},
 		{
-			"store", "where hints are kept: memory, or file:`PATH` (in memory, read from PATH at start, written there every snapshot-interval and at shutdown)",
+			"store", "where hints are kept: memory; file:`PATH` (in memory, read from PATH at start, written there every snapshot-interval and at shutdown); or redis://[user:password@]host:port/db (rediss:// for TLS), shared by a fleet of proxies",
 			str(func(s *settings) *string { return &s.Store }),
+		},
+		{
+			"redis-key-prefix", "`prefix` of every key a redis:// store writes; every proxy of one fleet uses the same, fleets sharing a server use different ones",
+			str(func(s *settings) *string { return &s.RedisKeyPrefix }),
+		},
+		{
+			"redis-connect-timeout", "`duration` to wait for the Redis server when connecting",
+			duration(func(s *settings) *time.Duration { return &s.RedisConnectTimeout }),
+		},
+		{
+			"redis-timeout", "longest `duration` a request waits on Redis (a route or file this proxy has not read yet); past it the request goes on without hints",
+			duration(func(s *settings) *time.Duration { return &s.RedisTimeout }),
+		},
+		{
+			"redis-write-timeout", "`duration` allowed to learning, purges and admin reads on Redis (off the request path)",
+			duration(func(s *settings) *time.Duration { return &s.RedisWriteTimeout }),
 		},
 		{
 			"http3", "serve HTTP/3 on the listen port over UDP and advertise it with Alt-Svc",

@@ -24,6 +24,7 @@ func TestParseConfig_Full(t *testing.T) {
 		Origins: map[string]string{"www.example.com": "http://10.0.0.5:8080", "shop.example.com": "h2c://10.0.0.6:8081"},
 		TLSCert: "/etc/ssl/site.pem", TLSKey: "/etc/ssl/site.key",
 		Store: "file:/var/lib/earlyhints/hints.json", SnapshotInterval: 30 * time.Second, PrivateQuorum: 4,
+		RedisKeyPrefix: "shop:", RedisConnectTimeout: 2 * time.Second, RedisTimeout: 15 * time.Millisecond, RedisWriteTimeout: 3 * time.Second,
 		AdminTokenFile: "/etc/earlyhints/admin-token", AdminHosts: []string{"admin.example.com"}, HTTP3: false, H2CListen: "127.0.0.1:8081",
 		Mode: "off", LogFormat: "json", OriginTimeout: 5 * time.Second, PreserveHost: true,
 		OriginIdleTimeout: 2 * time.Minute, OriginMaxHeaderBytes: 128 << 10, ExposeOriginErrors: true,

@@ -21,6 +21,7 @@ import (
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/admin"
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/hintstore/redisstore"
 	"github.com/earlyhints/earlyhints/metrics"
 	"github.com/earlyhints/earlyhints/proxy"
 	"github.com/earlyhints/earlyhints/push"
@@ -38,7 +39,8 @@ type stack struct {
 }
 
 // openStore opens the store named by --store.
-func openStore(spec string, interval time.Duration, logger *slog.Logger) (hintstore.Store, error) {
+func openStore(s settings, logger *slog.Logger) (hintstore.Store, error) {
+	spec := s.Store
 	switch {
 	case spec == "" || spec == "memory":
 		return hintstore.NewMemory(hintstore.MemoryConfig{Logger: logger})
@@ -47,20 +49,43 @@ func openStore(spec string, interval time.Duration, logger *slog.Logger) (hintst
 		if path == "" {
 			return nil, errors.New("--store file: needs a path, such as file:/var/lib/earlyhints/hints.json")
 		}
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{
-			SnapshotPath: path, SnapshotInterval: max(interval, 0), Logger: logger,
-			// A damaged snapshot costs what was learned, never the
-			// proxy: it starts empty and the file is kept aside.
-			IgnoreCorruptSnapshot: true,
-		})
+		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, SnapshotInterval: max(s.SnapshotInterval, 0), Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("open hint store %s: %w", path, err)
 		}
 		return m, nil
-	case strings.HasPrefix(spec, "redis://"):
-		return nil, fmt.Errorf("--store %s: a Redis store is not available in this version; use memory or file:PATH", spec)
+	case strings.HasPrefix(spec, "redis://") || strings.HasPrefix(spec, "rediss://"):
+		r, err := redisstore.New(redisstore.Config{
+			URL:            spec,
+			KeyPrefix:      s.RedisKeyPrefix,
+			ConnectTimeout: s.RedisConnectTimeout,
+			ReadTimeout:    s.RedisTimeout,
+			WriteTimeout:   s.RedisWriteTimeout,
+			Logger:         logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--store: %w", err)
+		}
+		return r, nil
 	}
-	return nil, fmt.Errorf("--store %q: use memory or file:PATH", spec)
+	return nil, fmt.Errorf("--store %q: use memory, file:PATH or redis://host:port/db", spec)
+}
+
+// identityKey is the key of the requester hashes: a shared store keeps
+// one for the whole fleet, so one visitor counts once towards a quorum
+// whichever proxy served them; nil means one per process.
+func identityKey(store hintstore.Store) ([]byte, error) {
+	r, ok := store.(*redisstore.Store)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	key, err := r.IdentityKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--store: %w", err)
+	}
+	return key, nil
 }
 
 // buildStack assembles the product from s and binds its listeners.
@@ -97,8 +122,13 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(s.Store, s.SnapshotInterval, logger)
+	store, err := openStore(s, logger)
 	if err != nil {
+		return nil, err
+	}
+	idKey, err := identityKey(store)
+	if err != nil {
+		_ = store.Close()
 		return nil, err
 	}
 	registry := prometheus.NewRegistry()
@@ -128,6 +158,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 		AllowCrossSitePreload: s.CrossSitePreload,
 		QueryParams:           s.QueryParams,
 		PrivateQuorum:         s.PrivateQuorum,
+		IdentityKey:           idKey,
 		DenyUserAgents:        s.DenyUserAgents,
 		Disabled:              s.Mode == "off",
 		Observer:              observer,
