@@ -40,6 +40,15 @@ func TestCheck_BadInput(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	good := startOrigin(t, site{before: hints103(goodHints)})
+	huge := strings.Repeat("x", 10<<20)
+	hugeHeaders := startOrigin(t, site{before: func(w http.ResponseWriter, r *http.Request) int {
+		w.Header().Set("X-Huge", huge)
+		return http.StatusOK
+	}})
+	huge103 := startOrigin(t, site{before: func(w http.ResponseWriter, r *http.Request) int {
+		hints103([]string{"</" + huge + ">; rel=preload; as=style"})(w, r)
+		return http.StatusOK
+	}})
 
 	tests := []struct {
 		name  string
@@ -47,6 +56,10 @@ func TestCheck_BadInput(t *testing.T) {
 		cfg   Config
 		codes map[string]string // proto → code of its error finding
 	}{
+		{"10 MB of response headers", hugeHeaders.URL() + "/", Config{RootCAs: hugeHeaders.CertPool()},
+			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge}},
+		{"10 MB 103", huge103.URL() + "/", Config{RootCAs: huge103.CertPool()},
+			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge}},
 		{"unreachable", "https://" + closed + "/", Config{Protos: []string{H1, H2}},
 			map[string]string{H1: CodeUnreachable, H2: CodeUnreachable}},
 		{"untrusted certificate", good.URL() + "/", Config{},

@@ -31,6 +31,8 @@ func classify(err error) (code, advice string) {
 	switch {
 	case hopByHopRejected(err) != "":
 		return CodeHopByHopIn103, "the client rejected the response for the connection-specific field " + hopByHopRejected(err) + " (in the 103 or the final response): HTTP/2 and HTTP/3 forbid such fields and browsers fail the page; drop it"
+	case headersTooLarge(err):
+		return CodeHeadersTooLarge, "the header fields of a response pass the check's 1 MiB bound: browsers refuse far less (Chromium 256 KiB); send small headers, and put long Link lists in the 103 within 4 KiB"
 	case errors.Is(err, errTooMany1xx):
 		return CodeTooMany1xx, "send one 103 Early Hints (browsers act on the first only) and nothing else before the final response"
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
@@ -48,7 +50,7 @@ func classify(err error) (code, advice string) {
 	case errors.As(err, &transport) && transport.ErrorCode.IsCryptoError():
 		return CodeTLSError, "the QUIC handshake failed: check the certificate and that the endpoint offers h3"
 	}
-	return CodeProtocolError, "the response broke the protocol or a bound of the check (1 MiB of header fields): fix the server's response"
+	return CodeProtocolError, "the response broke the protocol: fix the server's response (curl -v or nghttp -v shows the bytes)"
 }
 
 func isTLSHandshake(err error) bool {
@@ -76,4 +78,13 @@ func hopByHopRejected(err error) string {
 		return name
 	}
 	return ""
+}
+
+// headersTooLarge recognises the clients' header size limits: net/http's
+// HTTP/1.1 and quic-go's messages, and the HPACK decoder's COMPRESSION_ERROR
+// that HTTP/2 reports when the header list passes its bound.
+func headersTooLarge(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "response headers exceeded") || strings.Contains(s, "HEADERS frame too large") ||
+		strings.Contains(s, "COMPRESSION_ERROR") || strings.Contains(s, "header list too large")
 }

@@ -61,6 +61,7 @@ const (
 	CodeTLSError               = "tls-error"
 	CodeTimeout                = "timeout"
 	CodeProtocolError          = "protocol-error"
+	CodeHeadersTooLarge        = "headers-too-large"
 	CodeErrorStatus            = "error-status"
 	CodeRedirect               = "redirect"
 	CodeNotHTML                = "not-html"
