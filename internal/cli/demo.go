@@ -159,7 +159,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.HTTP3 = *http3
 	s.LogFormat = *logFormat
 	s.TLSCert, s.TLSKey, _ = demoCertificate(logger)
-	st, err := buildStack(s, logger)
+	access, accessOut, err := newAccessLogger(s.LogFormat, stderr, logger)
+	if err != nil {
+		return err
+	}
+	defer accessOut.Close()
+	st, err := buildStackWithAccessLog(s, logger, access)
 	if err != nil {
 		return err
 	}

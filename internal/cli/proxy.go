@@ -29,7 +29,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	st, err := buildStack(s, logger)
+	access, accessOut, err := newAccessLogger(s.LogFormat, stderr, logger)
+	if err != nil {
+		return err
+	}
+	defer accessOut.Close()
+	st, err := buildStackWithAccessLog(s, logger, access)
 	if err != nil {
 		return err
 	}

@@ -88,8 +88,14 @@ func identityKey(store hintstore.Store) ([]byte, error) {
 	return key, nil
 }
 
-// buildStack assembles the product from s and binds its listeners.
+// buildStack assembles the product from s and binds its listeners; requests
+// are logged to logger.
 func buildStack(s settings, logger *slog.Logger) (*stack, error) {
+	return buildStackWithAccessLog(s, logger, logger)
+}
+
+// buildStackWithAccessLog is buildStack logging requests to access.
+func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, error) {
 	pc := proxy.Config{
 		Timeout: s.OriginTimeout, IdleTimeout: s.OriginIdleTimeout, MaxResponseHeaderBytes: s.OriginMaxHeaderBytes,
 		ExposeErrors: s.ExposeOriginErrors, PreserveHost: s.PreserveHost, Logger: logger,
@@ -185,7 +191,7 @@ func buildStack(s settings, logger *slog.Logger) (*stack, error) {
 			return nil, err
 		}
 	}
-	srv, err := server.New(proxy.ClientAddress(proxy.AccessLog(handler, logger), trusted), server.Config{
+	srv, err := server.New(proxy.ClientAddress(proxy.AccessLog(handler, access), trusted), server.Config{
 		Addr:         s.Listen,
 		CertFile:     s.TLSCert,
 		KeyFile:      s.TLSKey,
