@@ -6,6 +6,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,10 +15,14 @@ import (
 
 // Observer counts earlyhints events. Its zero value is not usable: call New.
 type Observer struct {
-	sent       prometheus.Counter
-	links      prometheus.Counter
-	linkBytes  prometheus.Counter
-	skipped    *prometheus.CounterVec
+	sent      prometheus.Counter
+	links     prometheus.Counter
+	linkBytes prometheus.Counter
+	skipped   *prometheus.CounterVec
+	// skippedBy holds the skipped counter of each known reason once it has
+	// been seen, so the request path does not look labels up every time
+	// (a series appears at its first event, as with WithLabelValues).
+	skippedBy  [len(knownReasons)]atomic.Pointer[prometheus.Counter]
 	learned    prometheus.Counter
 	invalid    prometheus.Counter
 	forwarded  prometheus.Counter
@@ -78,6 +83,37 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 	return o, nil
 }
 
+// knownReasons are the skip reasons the middleware reports.
+var knownReasons = [...]string{
+	earlyhints.ReasonMethod, earlyhints.ReasonNotNav, earlyhints.ReasonProtocol, earlyhints.ReasonUserAgent,
+	earlyhints.ReasonNoHints, earlyhints.ReasonStoreError, earlyhints.ReasonDisabled,
+}
+
+func reasonIndex(reason string) int {
+	for i, r := range knownReasons {
+		if r == reason {
+			return i
+		}
+	}
+	return -1
+}
+
+// skip counts one skipped request for reason.
+func (o *Observer) skip(reason string) {
+	i := reasonIndex(reason)
+	if i < 0 {
+		o.skipped.WithLabelValues(reason).Inc()
+		return
+	}
+	c := o.skippedBy[i].Load()
+	if c == nil {
+		counter := o.skipped.WithLabelValues(reason)
+		c = &counter
+		o.skippedBy[i].Store(c)
+	}
+	(*c).Inc()
+}
+
 // Observe implements earlyhints.Observer.
 func (o *Observer) Observe(e earlyhints.Event) {
 	switch e.Kind {
@@ -87,7 +123,7 @@ func (o *Observer) Observe(e earlyhints.Event) {
 		o.linkBytes.Add(float64(e.Bytes))
 		o.latency.Observe(e.Elapsed.Seconds())
 	case earlyhints.EventSkipped:
-		o.skipped.WithLabelValues(e.Reason).Inc()
+		o.skip(e.Reason)
 	case earlyhints.EventLearned:
 		o.learned.Inc()
 	case earlyhints.EventInvalid:

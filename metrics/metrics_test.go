@@ -70,3 +70,26 @@ func TestFanout(t *testing.T) {
 		t.Fatalf("a=%d b=%d", a, b)
 	}
 }
+
+// BenchmarkObserver_Observe is the cost the metrics add to each request: a
+// navigation that got a 103, and a request that was not one.
+func BenchmarkObserver_Observe(b *testing.B) {
+	o, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		e    earlyhints.Event
+	}{
+		{"sent", earlyhints.Event{Kind: earlyhints.EventSent, Links: 3, Bytes: 120, Elapsed: 3 * time.Microsecond}},
+		{"skipped", earlyhints.Event{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonNotNav}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				o.Observe(tc.e)
+			}
+		})
+	}
+}
