@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,25 +179,32 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Header.Set("Forwarded", forwarded(pr.In))
 }
 
-// forwarded formats the RFC 7239 Forwarded value for r.
+// forwarded formats the RFC 7239 Forwarded value for r. It runs on every
+// request, so it appends to one buffer rather than going through fmt.
 func forwarded(r *http.Request) string {
-	var b strings.Builder
+	b := make([]byte, 0, 32+len(r.Host))
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if strings.Contains(ip, ":") {
-			fmt.Fprintf(&b, `for="[%s]";`, ip)
+			b = append(b, `for="[`...)
+			b = append(b, ip...)
+			b = append(b, `]";`...)
 		} else {
-			fmt.Fprintf(&b, "for=%s;", ip)
+			b = append(b, "for="...)
+			b = append(b, ip...)
+			b = append(b, ';')
 		}
 	}
 	if r.Host != "" {
-		fmt.Fprintf(&b, "host=%q;", r.Host)
+		b = append(b, "host="...)
+		b = strconv.AppendQuote(b, r.Host)
+		b = append(b, ';')
 	}
-	proto := "http"
 	if r.TLS != nil {
-		proto = "https"
+		b = append(b, "proto=https"...)
+	} else {
+		b = append(b, "proto=http"...)
 	}
-	b.WriteString("proto=" + proto)
-	return b.String()
+	return string(b)
 }
 
 func (p *Proxy) modifyResponse(res *http.Response) error {
