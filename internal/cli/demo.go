@@ -159,6 +159,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.HTTP3 = *http3
 	s.LogFormat = *logFormat
 	s.TLSCert, s.TLSKey, _ = demoCertificate(logger)
+	tuneRuntime(logger)
 	access, accessOut, err := newAccessLogger(s.LogFormat, stderr, logger)
 	if err != nil {
 		return err

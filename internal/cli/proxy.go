@@ -29,6 +29,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tuneRuntime(logger)
 	access, accessOut, err := newAccessLogger(s.LogFormat, stderr, logger)
 	if err != nil {
 		return err
