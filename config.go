@@ -18,6 +18,9 @@ const (
 	DefaultScanBytes      = 64 << 10
 	DefaultPrivateQuorum  = 3
 	DefaultLearnInterval  = time.Second
+	// DefaultAssumedBandwidth is the client bandwidth, in bits per second,
+	// that a 103 is budgeted for: a slow 4G link.
+	DefaultAssumedBandwidth = 5_000_000
 )
 
 // Config configures a Handler. The zero value works.
@@ -65,6 +68,13 @@ type Config struct {
 	// (private responses are always counted, for the quorum). 0 means 1s;
 	// negative means every response.
 	LearnInterval time.Duration
+	// AssumedBandwidth is the client bandwidth, in bits per second, a 103 is
+	// budgeted for: once a route's think time is known (its median over the
+	// last views), its 103 names no more bytes of files (as last served)
+	// than arrive at this rate before the document is ready, so the hinted
+	// files never fill the link ahead of the page. 0 means 5 Mbit/s;
+	// negative means no budget.
+	AssumedBandwidth int64
 	// DisableScan learns only from Link headers, not from the HTML.
 	DisableScan bool
 	// DisableLearning never records observations (hints come from the store
@@ -123,6 +133,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LearnInterval == 0 {
 		c.LearnInterval = DefaultLearnInterval
+	}
+	if c.AssumedBandwidth == 0 {
+		c.AssumedBandwidth = DefaultAssumedBandwidth
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}

@@ -24,6 +24,7 @@ type Handler struct {
 	identityKey []byte
 	learner     *learner
 	views       viewLog
+	field       fieldView
 	closed      atomic.Bool
 }
 
@@ -214,6 +215,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		h.next.ServeHTTP(wrapHijacker(sw, w), r)
+		if hinted {
+			h.fetched(r, target, sw.status, sw.bytes)
+		}
 		switch {
 		case hinted && sw.gone():
 			h.learner.forget(target, r.Proto)
@@ -225,12 +229,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route := h.RouteKey(r)
+	rf := h.field.route(route)
+	if rf != nil {
+		rf.navigations.Add(1)
+	}
 	ow := writerPool.Get().(*observingWriter)
-	*ow = observingWriter{ResponseWriter: w, h: h, r: r, route: route, learnable: learnable, canHint: reason == ""}
+	*ow = observingWriter{ResponseWriter: w, h: h, r: r, route: route, learnable: learnable, canHint: reason == "", field: rf, start: start}
 	if reason != "" {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: reason})
 	} else {
-		ow.sent = h.sendLearned(w, r, route, start)
+		ow.sent = h.sendLearned(w, r, route, start, rf)
 	}
 	h.next.ServeHTTP(wrapHijacker(ow, w), r)
 	ow.finish()
@@ -244,7 +252,7 @@ var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
 
 // sendLearned writes the stored hints for route as one 103 and reports
 // whether it did.
-func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time) bool {
+func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time, rf *routeField) bool {
 	e, ok, err := h.store.Get(r.Context(), route)
 	key := route
 	if err == nil && ok && len(e.Vary) > 0 {
@@ -270,9 +278,25 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonNoHints})
 		return false
 	}
+	var budget int64
+	if rf != nil {
+		budget = rf.budget.Load()
+	}
 	vp := valuesPool.Get().(*[]string)
-	values, size := h.capValues((*vp)[:0], links)
+	values, size, leftOut := h.capValues((*vp)[:0], links, budget)
+	if leftOut > 0 {
+		h.cfg.Observer.Observe(Event{Kind: EventLeftOut, Route: route, Proto: r.Proto, Links: leftOut, Reason: ReasonOverBudget})
+	}
+	if len(values) == 0 {
+		*vp = values[:0]
+		valuesPool.Put(vp)
+		return false
+	}
 	writeEarlyHints(w, values)
+	if rf != nil {
+		rf.sent.Add(1)
+		h.offered(rf, r, route, values)
+	}
 	n := len(values)
 	clear(values)
 	*vp = values[:0]
@@ -307,14 +331,26 @@ func mergeLinks(links, extra []hintstore.Link) []hintstore.Link {
 // caps, in order.
 // The store may have been filled under other caps (a shared store, a
 // changed config), so they are applied again here.
-func (h *Handler) capValues(dst []string, links []hintstore.Link) ([]string, int) {
+// Past maxBytes (when positive) of hinted files, as last served, a link
+// is left out, so that a 103 never names more than arrives before the
+// document is ready; links come render-blocking first, images last.
+func (h *Handler) capValues(dst []string, links []hintstore.Link, maxBytes int64) ([]string, int, int) {
 	b := budget{cfg: &h.cfg}
+	var used int64
+	leftOut := 0
 	for _, l := range links {
+		if !l.Preconnect {
+			var over bool
+			if used, over = h.overBudget(maxBytes, used, l.Target); over {
+				leftOut++
+				continue
+			}
+		}
 		if b.admit(l.Preconnect, l.Value) {
 			dst = append(dst, l.Value)
 		}
 	}
-	return dst, b.size
+	return dst, b.size, leftOut
 }
 
 // budget applies the per-103 caps: preloads, preconnects and Link bytes

@@ -25,12 +25,19 @@ const (
 	EventPushed
 	EventPushSkipped
 	EventPushCancelled
+	// EventLeftOut: Links hints were left out of a 103; Reason says why
+	// (ReasonOverBudget).
+	EventLeftOut
+	// EventAnswered: the origin sent a navigation's final headers after
+	// Elapsed (its think time, the hints' head start).
+	EventAnswered
 )
 
 var eventNames = [...]string{
 	EventSent: "sent", EventSkipped: "skipped", EventLearned: "learned", EventInvalid: "invalid",
 	EventForwarded: "forwarded", EventSuppressed: "suppressed", EventDropped: "dropped",
 	EventPushed: "pushed", EventPushSkipped: "push_skipped", EventPushCancelled: "push_cancelled",
+	EventLeftOut: "left_out", EventAnswered: "answered",
 }
 
 func (k EventKind) String() string {

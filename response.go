@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
@@ -30,6 +31,8 @@ type observingWriter struct {
 	earlyLinks  []string // Link values from the wrapped handler's 1xx
 	obs         *pending // non-nil while the response is being learned from
 	moved       bool     // the page redirected, went away or is no HTML page any more
+	field       *routeField
+	start       time.Time
 }
 
 // pending is what one response offers to learn from.
@@ -59,6 +62,10 @@ func (o *observingWriter) WriteHeader(code int) {
 	}
 	o.wroteHeader = true
 	o.status = code
+	if think := time.Since(o.start); code < 500 {
+		o.h.thinkTime(o.field, think)
+		o.h.cfg.Observer.Observe(Event{Kind: EventAnswered, Route: o.route, Proto: o.r.Proto, Elapsed: think})
+	}
 	if o.learnable {
 		switch {
 		case code == http.StatusOK:
@@ -245,6 +252,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status  int
 	noStore bool
+	bytes   int64
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -266,7 +274,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.WriteHeader(http.StatusOK)
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
 }
 
 func (s *statusWriter) Flush()                      { _ = http.NewResponseController(s.ResponseWriter).Flush() }

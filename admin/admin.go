@@ -15,10 +15,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/hintstore"
 )
 
@@ -38,6 +40,9 @@ type Config struct {
 	// read and purge the store through DNS rebinding (its own name resolved
 	// to the admin address).
 	Hosts []string
+	// Field, when set, gives the field view of the busiest routes
+	// (earlyhints.Handler.Field): /api/routes and a table on the page.
+	Field func(limit int) []earlyhints.RouteField
 	// Token, when set, is required on every request but /healthz, as
 	// "Authorization: Bearer TOKEN" or as the password of HTTP Basic
 	// authentication (any user name), which a browser prompts for.
@@ -75,6 +80,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /api/hints", a.list)
 	mux.HandleFunc("GET /api/stats", a.stats)
 	mux.HandleFunc("DELETE /api/hints", a.purge)
+	mux.HandleFunc("GET /api/routes", a.routes)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	return a.guard(mux), nil
@@ -153,6 +159,16 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, es)
 }
 
+// routes serves the field view: per route, navigations, 103s, the
+// origin's think time and which hints browsers took.
+func (a *api) routes(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Field == nil {
+		writeJSON(w, []earlyhints.RouteField{})
+		return
+	}
+	writeJSON(w, a.cfg.Field(maxListed))
+}
+
 func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 	st, err := a.cfg.Store.Stats(r.Context())
 	if err != nil {
@@ -190,7 +206,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v)
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"ms": func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	},
+}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>earlyhints admin</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}code{font-size:12px}
@@ -205,6 +225,12 @@ td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-al
 <td><button data-route="{{.Key}}" onclick="purge('route='+encodeURIComponent(this.dataset.route))">purge</button></td></tr>
 {{else}}<tr><td colspan=5>Nothing learned yet: hints appear after the first HTML response of each page.</td></tr>{{end}}
 </table>
+{{if .Field}}<h2>Field view</h2>
+<table><tr><th>route</th><th class=n>navigations</th><th class=n>103s</th><th class=n>think p50</th><th class=n>p95</th><th class=n>budget</th><th>hints: taken / offered</th></tr>
+{{range .Field}}<tr><td><code>{{.Route}}</code></td><td class=n>{{.Navigations}}</td><td class=n>{{.Sent}}</td>
+<td class=n>{{ms .ThinkP50}}</td><td class=n>{{ms .ThinkP95}}</td><td class=n>{{if .BudgetBytes}}{{.BudgetBytes}} B{{else}}—{{end}}</td>
+<td>{{range .Hints}}<code>{{.Target}}</code> {{.Taken}}/{{.Offered}}{{if .Bytes}} ({{.Bytes}} B){{end}}<br>{{end}}</td></tr>{{end}}
+</table>{{end}}
 <script>function purge(q){fetch('/api/hints?'+q,{method:'DELETE'}).then(()=>location.reload())}</script>
 </body></html>`))
 
@@ -221,9 +247,14 @@ func (a *api) page(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+	var field []earlyhints.RouteField
+	if a.cfg.Field != nil {
+		field = a.cfg.Field(50)
+	}
 	_ = pageTmpl.Execute(w, struct {
 		Version string
 		Stats   hintstore.Stats
 		Entries []hintstore.Entry
-	}{a.cfg.Version, st, es})
+		Field   []earlyhints.RouteField
+	}{a.cfg.Version, st, es, field})
 }

@@ -33,6 +33,8 @@ type Observer struct {
 	pushSkip   prometheus.Counter
 	pushCancel prometheus.Counter
 	latency    prometheus.Histogram
+	leftOut    *prometheus.CounterVec
+	think      prometheus.Histogram
 }
 
 var _ earlyhints.Observer = (*Observer)(nil)
@@ -67,10 +69,19 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 			Help:    "Time from the request's arrival to the 103 being written.",
 			Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, 5e-2},
 		}),
+		leftOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earlyhints", Name: "links_left_out_total", Help: "Hints left out of a 103, by reason (document_budget: they would not arrive before the document).",
+		}, []string{"reason"}),
+		think: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "earlyhints", Name: "origin_think_seconds",
+			Help:    "Time from a navigation's arrival to the origin's final headers: the head start Early Hints have.",
+			Buckets: []float64{0.005, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5},
+		}),
 	}
 	for _, c := range []prometheus.Collector{
 		o.sent, o.links, o.linkBytes, o.skipped, o.learned, o.invalid, o.forwarded,
 		o.suppressed, o.dropped, o.pushed, o.pushBytes, o.pushSkip, o.pushCancel, o.latency,
+		o.leftOut, o.think,
 	} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -141,6 +152,10 @@ func (o *Observer) Observe(e earlyhints.Event) {
 		o.pushSkip.Inc()
 	case earlyhints.EventPushCancelled:
 		o.pushCancel.Inc()
+	case earlyhints.EventLeftOut:
+		o.leftOut.WithLabelValues(e.Reason).Add(float64(e.Links))
+	case earlyhints.EventAnswered:
+		o.think.Observe(e.Elapsed.Seconds())
 	}
 }
 

@@ -244,7 +244,7 @@ func (st *stack) listenAdmin(s settings, reg *prometheus.Registry, logger *slog.
 		_ = ln.Close()
 		return fmt.Errorf("--admin %s is not on loopback: anyone who reaches it could read and purge the hints; give it a token with --admin-token-file FILE (or EARLYHINTS_ADMIN_TOKEN), or listen on 127.0.0.1", s.Admin)
 	}
-	h, err := admin.New(admin.Config{Store: st.store, Gatherer: reg, Version: version, Logger: logger, Hosts: s.AdminHosts, Token: token})
+	h, err := admin.New(admin.Config{Store: st.store, Gatherer: reg, Version: version, Logger: logger, Hosts: s.AdminHosts, Token: token, Field: st.mw.Field})
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -83,8 +83,11 @@ func TestStack_AdminAndMetrics(t *testing.T) {
 	if page := get(t, adminURL+"/"); !strings.Contains(page, "/s.css") {
 		t.Fatalf("admin page does not list the learned hint:\n%s", page)
 	}
+	if routes := get(t, adminURL+"/api/routes"); !strings.Contains(routes, `"navigations": 2`) || !strings.Contains(routes, `"sent": 1`) {
+		t.Fatalf("field view: %s", routes)
+	}
 	m := get(t, adminURL+"/metrics")
-	for _, want := range []string{"earlyhints_responses_sent_total 1", "earlyhints_observations_total", "go_goroutines"} {
+	for _, want := range []string{"earlyhints_responses_sent_total 1", "earlyhints_observations_total", "earlyhints_origin_think_seconds_count 2", "go_goroutines"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -1,0 +1,260 @@
+package earlyhints
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The field view is what this node saw of each route: navigations, 103s
+// sent, the origin's think time (the time the hints have), and, per
+// hinted file, how often browsers requested it soon after a 103 that named
+// it. It also budgets the 103: a route whose document is ready in T never
+// gets more hinted bytes than can arrive in T, so the hinted files do not
+// fill the link just as the document is ready.
+
+const (
+	// thinkSamples is how many recent think times a route keeps.
+	thinkSamples = 64
+	// maxFieldHints bounds the hinted files followed per route.
+	maxFieldHints = 32
+	// maxOffers bounds the recent 103s followed to see which hints were
+	// taken.
+	maxOffers = 1 << 14
+	// initialWindow is what the first round trip carries anyway (TCP's
+	// initial window of ten segments, QUIC's alike).
+	initialWindow = 14600
+)
+
+// ReasonOverBudget is reported with EventLeftOut: the hint's file would
+// not arrive before the document is ready (see Config.AssumedBandwidth).
+const ReasonOverBudget = "document_budget"
+
+type fieldView struct {
+	routes   sync.Map     // route → *routeField
+	nroutes  atomic.Int64 // entries in routes
+	sizes    sync.Map     // target → int64, the bytes of its last 200
+	offersMu sync.Mutex
+	offers   map[viewKey]offer // (network, target) → the 103 that named it
+}
+
+type offer struct {
+	route string
+	at    time.Time
+}
+
+type routeField struct {
+	navigations, sent atomic.Uint64
+	budget            atomic.Int64 // bytes a 103 may hint; 0 until the think time is known
+	lastOffer         atomic.Int64 // Unix ns of the last sampled 103
+
+	mu    sync.Mutex
+	think [thinkSamples]time.Duration
+	n     int // samples taken, ring index n % thinkSamples
+	hints map[string]*hintField
+}
+
+type hintField struct {
+	value          string
+	offered, taken uint64
+	bytes          int64
+}
+
+func (f *fieldView) route(route string) *routeField {
+	if v, ok := f.routes.Load(route); ok {
+		return v.(*routeField)
+	}
+	if f.nroutes.Load() >= maxRateRoutes {
+		return nil // full: the routes seen first keep their view
+	}
+	v, loaded := f.routes.LoadOrStore(route, &routeField{hints: make(map[string]*hintField)})
+	if !loaded {
+		f.nroutes.Add(1)
+	}
+	return v.(*routeField)
+}
+
+// thinkTime records how long the origin took to answer a navigation of
+// route with its final headers, and updates the route's budget.
+func (h *Handler) thinkTime(rf *routeField, d time.Duration) {
+	if rf == nil || d <= 0 {
+		return
+	}
+	rf.mu.Lock()
+	rf.think[rf.n%thinkSamples] = d
+	rf.n++
+	n := min(rf.n, thinkSamples)
+	var p50 time.Duration
+	if n >= 3 {
+		s := slices.Clone(rf.think[:n])
+		slices.Sort(s)
+		p50 = s[n/2]
+	}
+	rf.mu.Unlock()
+	if p50 > 0 && h.cfg.AssumedBandwidth > 0 {
+		rf.budget.Store(int64(p50.Seconds()*float64(h.cfg.AssumedBandwidth)/8) + initialWindow)
+	}
+}
+
+// offered notes, at most once a second per route, which hints a 103 to r
+// named, to count later which of them the browser requested.
+func (h *Handler) offered(rf *routeField, r *http.Request, route string, values []string) {
+	now := time.Now()
+	if last := rf.lastOffer.Load(); now.UnixNano()-last < int64(time.Second) || !rf.lastOffer.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	network := clientNetwork(r.RemoteAddr)
+	targets := make([]string, 0, len(values))
+	rf.mu.Lock()
+	for _, l := range h.lastLinks(route, values) {
+		hf, ok := rf.hints[l]
+		if !ok {
+			if len(rf.hints) >= maxFieldHints {
+				continue
+			}
+			hf = &hintField{value: l}
+			rf.hints[l] = hf
+		}
+		hf.offered++
+		targets = append(targets, l)
+	}
+	rf.mu.Unlock()
+	f := &h.field
+	f.offersMu.Lock()
+	defer f.offersMu.Unlock()
+	if f.offers == nil || len(f.offers) >= maxOffers {
+		f.offers = make(map[viewKey]offer)
+	}
+	for _, t := range targets {
+		f.offers[viewKey{network, t}] = offer{route: route, at: now}
+	}
+}
+
+// lastLinks maps the Link values a 103 carried back to their targets, as
+// the field view counts them.
+func (h *Handler) lastLinks(_ string, values []string) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if i, j := indexByte(v, '<'), indexByte(v, '>'); i == 0 && j > 0 {
+			out = append(out, v[1:j])
+		}
+	}
+	return out
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// fetched notes a request for a hinted target: its size, and whether a
+// 103 to the same network named it moments ago (the browser took it).
+func (h *Handler) fetched(r *http.Request, target string, status int, bytes int64) {
+	if status == http.StatusOK && bytes > 0 {
+		h.field.sizes.Store(target, bytes)
+	}
+	page := RequestURL(r)
+	path := page.EscapedPath()
+	if page.RawQuery != "" {
+		path += "?" + page.RawQuery
+	}
+	f := &h.field
+	f.offersMu.Lock()
+	o, ok := f.offers[viewKey{clientNetwork(r.RemoteAddr), path}]
+	if ok {
+		delete(f.offers, viewKey{clientNetwork(r.RemoteAddr), path})
+	}
+	f.offersMu.Unlock()
+	if !ok || time.Since(o.at) > observeWindow {
+		return
+	}
+	if rf := f.route(o.route); rf != nil {
+		rf.mu.Lock()
+		if hf, ok := rf.hints[path]; ok {
+			hf.taken++
+			if status == http.StatusOK && bytes > 0 {
+				hf.bytes = bytes
+			}
+		}
+		rf.mu.Unlock()
+	}
+}
+
+// overBudget reports whether adding a hint for target, after used bytes,
+// passes the route's budget, and returns the bytes used with it.
+func (h *Handler) overBudget(budget, used int64, target string) (int64, bool) {
+	if budget <= 0 {
+		return used, false
+	}
+	v, ok := h.field.sizes.Load(target)
+	if !ok {
+		return used, false // never seen: nothing to go by
+	}
+	used += v.(int64)
+	return used, used > budget
+}
+
+// RouteField is what a Handler saw of one route (see Handler.Field).
+type RouteField struct {
+	Route       string `json:"route"`
+	Navigations uint64 `json:"navigations"`
+	// Sent counts the navigations that got a 103.
+	Sent uint64 `json:"sent"`
+	// ThinkP50 and ThinkP95 are the origin's time to its final headers
+	// over the last 64 navigations: the head start the hints have.
+	ThinkP50 time.Duration `json:"think_p50_ns"`
+	ThinkP95 time.Duration `json:"think_p95_ns"`
+	// BudgetBytes is the most hinted bytes one 103 may name (0: no limit
+	// yet).
+	BudgetBytes int64       `json:"budget_bytes"`
+	Hints       []HintField `json:"hints"`
+}
+
+// HintField is how browsers used one hinted file, over the sampled 103s
+// that named it.
+type HintField struct {
+	Target string `json:"target"`
+	// Offered counts sampled 103s that named it; Taken those after which
+	// the browser requested it within 10 s from the same network.
+	Offered uint64 `json:"offered"`
+	Taken   uint64 `json:"taken"`
+	// Bytes is the size of its last response (0: unknown).
+	Bytes int64 `json:"bytes"`
+}
+
+// Field returns the field view of up to limit routes (all when limit <=
+// 0), the most visited first.
+func (h *Handler) Field(limit int) []RouteField {
+	var out []RouteField
+	h.field.routes.Range(func(k, v any) bool {
+		rf := v.(*routeField)
+		r := RouteField{Route: k.(string), Navigations: rf.navigations.Load(), Sent: rf.sent.Load(), BudgetBytes: rf.budget.Load()}
+		rf.mu.Lock()
+		if n := min(rf.n, thinkSamples); n > 0 {
+			s := slices.Clone(rf.think[:n])
+			slices.Sort(s)
+			r.ThinkP50, r.ThinkP95 = s[n/2], s[min(n-1, n*95/100)]
+		}
+		for t, hf := range rf.hints {
+			r.Hints = append(r.Hints, HintField{Target: t, Offered: hf.offered, Taken: hf.taken, Bytes: hf.bytes})
+		}
+		rf.mu.Unlock()
+		slices.SortFunc(r.Hints, func(a, b HintField) int { return cmp.Or(cmp.Compare(b.Offered, a.Offered), cmp.Compare(a.Target, b.Target)) })
+		out = append(out, r)
+		return true
+	})
+	slices.SortFunc(out, func(a, b RouteField) int {
+		return cmp.Or(cmp.Compare(b.Navigations, a.Navigations), cmp.Compare(a.Route, b.Route))
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
