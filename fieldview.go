@@ -246,7 +246,9 @@ func (h *Handler) Field(limit int) []RouteField {
 			r.Hints = append(r.Hints, HintField{Target: t, Offered: hf.offered, Taken: hf.taken, Bytes: hf.bytes})
 		}
 		rf.mu.Unlock()
-		slices.SortFunc(r.Hints, func(a, b HintField) int { return cmp.Or(cmp.Compare(b.Offered, a.Offered), cmp.Compare(a.Target, b.Target)) })
+		slices.SortFunc(r.Hints, func(a, b HintField) int {
+			return cmp.Or(cmp.Compare(b.Offered, a.Offered), cmp.Compare(a.Target, b.Target))
+		})
 		out = append(out, r)
 		return true
 	})
