@@ -56,6 +56,13 @@ func cutList(s string) (first, rest string) {
 // A response without any freshness information is given the benefit of the
 // doubt (browsers apply a heuristic lifetime when it has Last-Modified).
 func uncacheable(h http.Header, now time.Time, minLifetime time.Duration) string {
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(f) == "*" {
+				return "Vary: *: no cached copy ever matches a later request, so the page fetches the file a second time"
+			}
+		}
+	}
 	cc := directives(h.Values("Cache-Control"))
 	if _, ok := cc["no-store"]; ok {
 		return "Cache-Control: no-store: the browser cannot keep the early-hinted copy, so the page fetches the file a second time"

@@ -22,6 +22,7 @@ func TestUncacheable(t *testing.T) {
 		{"short", http.Header{"Cache-Control": {"max-age=5"}}, "max-age=5"},
 		{"bad max-age", http.Header{"Cache-Control": {"max-age=soon"}}, "not a number"},
 		{"quoted comma", http.Header{"Cache-Control": {`private="a, no-store", max-age=600`}}, ""},
+		{"vary star", http.Header{"Cache-Control": {"max-age=3600"}, "Vary": {"Accept, *"}}, "Vary: *"},
 		{"pragma", http.Header{"Pragma": {"no-cache"}}, "Pragma"},
 		{"expired", http.Header{"Expires": {"Thu, 01 Jan 1970 00:00:00 GMT"}}, "Expires"},
 		{"bad expires", http.Header{"Expires": {"0"}}, "not a date"},
@@ -57,7 +58,7 @@ func FuzzFields(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		h := http.Header{"Cache-Control": {v}, "Expires": {v}, "Pragma": {v}}
+		h := http.Header{"Cache-Control": {v}, "Expires": {v}, "Pragma": {v}, "Vary": {v}}
 		_ = uncacheable(h, time.Unix(0, 0), time.Minute)
 		_ = advertisesH3([]string{v})
 		_ = hopByHopRejected(errors.New(v))

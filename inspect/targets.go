@@ -99,7 +99,9 @@ func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 		c := clientFor(h.target)
 		t := Target{URL: h.target.String(), As: h.as, Method: http.MethodHead}
 		ex := c.do(ctx, subresourceRequest(http.MethodHead, h, p.page, cfg.Header), cfg.Timeout, 0)
-		if ex.err == nil && (ex.resp.StatusCode == http.StatusMethodNotAllowed || ex.resp.StatusCode == http.StatusNotImplemented) {
+		if ex.err == nil && ex.resp.StatusCode >= 400 {
+			// Many servers refuse HEAD (405, 501, or a 403 from a CDN)
+			// where a browser's GET succeeds: the GET decides.
 			t.Method = http.MethodGet
 			ex = c.do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, 1)
 		}
