@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,7 +110,7 @@ func (h *Handler) offered(rf *routeField, r *http.Request, route string, values 
 	network := clientNetwork(r.RemoteAddr)
 	targets := make([]string, 0, len(values))
 	rf.mu.Lock()
-	for _, l := range h.lastLinks(route, values) {
+	for _, l := range linkTargets(values) {
 		hf, ok := rf.hints[l]
 		if !ok {
 			if len(rf.hints) >= maxFieldHints {
@@ -133,25 +134,17 @@ func (h *Handler) offered(rf *routeField, r *http.Request, route string, values 
 	}
 }
 
-// lastLinks maps the Link values a 103 carried back to their targets, as
-// the field view counts them.
-func (h *Handler) lastLinks(_ string, values []string) []string {
+// linkTargets returns the targets of the Link values a 103 carried, as
+// written (a path for the page's own origin), which is how the field view
+// counts them.
+func linkTargets(values []string) []string {
 	out := make([]string, 0, len(values))
 	for _, v := range values {
-		if i, j := indexByte(v, '<'), indexByte(v, '>'); i == 0 && j > 0 {
+		if j := strings.IndexByte(v, '>'); strings.HasPrefix(v, "<") && j > 0 {
 			out = append(out, v[1:j])
 		}
 	}
 	return out
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // fetched notes a request for a hinted target: its size, and whether a

@@ -41,7 +41,8 @@ func TestMain_Usage(t *testing.T) {
 		{[]string{"proxy", "--bogus"}, exitUsage, "bogus"},
 		{[]string{"proxy"}, exitError, "no origin"},
 		{[]string{"proxy", "--origin", "http://127.0.0.1:1", "--listen", "0.0.0.0:0"}, exitError, "--tls-cert"},
-		{[]string{"proxy", "--origin", "http://x", "--store", "redis://127.0.0.1:6379/0"}, exitError, "use memory or file:PATH"},
+		{[]string{"proxy", "--origin", "http://x", "--store", "redis://127.0.0.1:1/0"}, exitError, "is the server running"},
+		{[]string{"proxy", "--origin", "http://x", "--store", "mongodb://x"}, exitError, "use memory, file:PATH or redis://"},
 		{[]string{"proxy", "--config", "testdata/does-not-exist.yaml"}, exitError, "does-not-exist.yaml"},
 	}
 	for _, tt := range tests {

@@ -44,6 +44,8 @@ type settings struct {
 	AdminHosts       []string
 	SnapshotInterval time.Duration
 	PrivateQuorum    int
+	// AssumedBandwidth is in kbit/s.
+	AssumedBandwidth int
 	LogFormat        string
 	OriginTimeout    time.Duration
 	PreserveHost     bool
@@ -242,6 +244,10 @@ func proxyOptions() []option {
 		{
 			"private-quorum", "distinct visitors (by network and credentials) that must share a link of a personal page before it is hinted to anyone (`count`, 0 means 3, at least 2)",
 			count(func(s *settings) *int { return &s.PrivateQuorum }),
+		},
+		{
+			"assumed-bandwidth", "client bandwidth (`kbit/s`) a 103 is budgeted for: once a page's think time is known, its 103 names no more bytes than arrive at this rate before the document is ready (0 means 5000)",
+			count(func(s *settings) *int { return &s.AssumedBandwidth }),
 		},
 		{
 			"log-format", "log `format`: text or json",

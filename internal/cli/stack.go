@@ -49,7 +49,9 @@ func openStore(s settings, logger *slog.Logger) (hintstore.Store, error) {
 		if path == "" {
 			return nil, errors.New("--store file: needs a path, such as file:/var/lib/earlyhints/hints.json")
 		}
-		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, SnapshotInterval: max(s.SnapshotInterval, 0), Logger: logger})
+		// A corrupt snapshot is moved aside and the proxy starts empty: a
+		// restart must never be blocked by a file it wrote itself.
+		m, err := hintstore.NewMemory(hintstore.MemoryConfig{SnapshotPath: path, SnapshotInterval: max(s.SnapshotInterval, 0), IgnoreCorruptSnapshot: true, Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("open hint store %s: %w", path, err)
 		}
@@ -164,6 +166,7 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 		AllowCrossSitePreload: s.CrossSitePreload,
 		QueryParams:           s.QueryParams,
 		PrivateQuorum:         s.PrivateQuorum,
+		AssumedBandwidth:      int64(s.AssumedBandwidth) * 1000,
 		IdentityKey:           idKey,
 		DenyUserAgents:        s.DenyUserAgents,
 		Disabled:              s.Mode == "off",
