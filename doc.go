@@ -5,4 +5,31 @@
 // scan of the document head), and sends them as one 103 Early Hints response
 // the moment the next navigation to that page arrives, while the wrapped
 // handler is still generating the page.
+//
+// # How a request flows
+//
+// Data flows one way: request → gate → store → 103 → next → observe →
+// learn → store. Each step has one home:
+//
+//   - gate (handler.go, Handler.gate): GET/HEAD navigations over HTTP/2 and
+//     HTTP/3 (HTTP/1.1 opt-in, HTTP/1.0 never); IsNavigation lives in
+//     internal/httpx with the other lexing rules.
+//   - route key (handler.go, Handler.RouteKey): scheme, normalised host (or
+//     Config.RouteHost), path and the configured query parameters;
+//     RequestURL (learn.go) is the request's absolute URL.
+//   - store (hintstore): links stored ready to write, a Vary mark per
+//     route with its variants under hintstore.VariantKey (vary.go), what
+//     browsers fetched under hintstore.ObservedKey (observed.go), the privacy
+//     quorum and the hinted-target index.
+//   - 103 (handler.go, sendLearned, capValues, writeEarlyHints): the caps,
+//     the document budget from the route's think time (fieldview.go), and
+//     only Link fields in the 103.
+//   - observe (response.go, observingWriter): the origin's own 103, the final
+//     status (a redirect, 404/410 or non-HTML 200 forgets the route), a
+//     bounded copy of the head; subresources (handler.go, statusWriter): the
+//     404/410 rule, the field view, observed learning.
+//   - learn (learn.go, learner): off the request path, rate-bounded; scan
+//     (package scan), validation (hint.go, hinturl.go), the privacy rules
+//     (privacy.go: request-bound links, requesters by network and account),
+//     then one Observation to the store.
 package earlyhints
