@@ -1,15 +1,21 @@
 // Package proxy is the reverse proxy that earlyhints puts in front of an
-// origin: it forwards requests only to configured origins (by Host), streams
-// bodies, passes WebSocket upgrades, cleans hop-by-hop fields from the
-// origin's 1xx responses as well as its final ones, and answers a down or
-// hanging origin with a 502 or 504 whose body says what to check.
+// origin: it forwards requests only to configured origins (by Host) and only
+// with methods a reverse proxy should forward, streams bodies, passes
+// WebSocket upgrades, bounds what an origin may send (header bytes, 1xx
+// responses, a body that stalls), passes an origin's 103 on with its Link
+// fields alone, cleans hop-by-hop fields from every response, and answers a
+// down or hanging origin with a 502 or 504 that carries a request ID rather
+// than the origin's address.
 //
 // The proxy goes inside the Early Hints middleware, so the middleware sees
 // the origin's responses (and its own 103s) and learns from them:
 //
 //	p, _ := proxy.New(proxy.Config{Default: origin})
 //	mw, _ := earlyhints.New(p, earlyhints.Config{})
-//	handler := proxy.AccessLog(mw, logger) // one log line per request
+//	handler := proxy.AccessLog(mw, logger)          // one log line per request
+//	handler = proxy.ClientAddress(handler, trusted) // behind a load balancer
 //
-// AccessLog goes outermost so that it sees every 103 that reaches the client.
+// AccessLog goes outside the middleware so that it sees every 103 that
+// reaches the client; ClientAddress outermost, so that the log and the
+// middleware see the client rather than the balancer in r.RemoteAddr.
 package proxy
