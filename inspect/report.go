@@ -113,6 +113,9 @@ type Result struct {
 	ContentType string  `json:"content_type,omitempty"`
 	AltSvc      string  `json:"alt_svc,omitempty"`
 	Location    string  `json:"location,omitempty"`
+	// Advertised says, on an h3 result, whether an h1 or h2 response of
+	// the check offered HTTP/3 with Alt-Svc (absent when none answered).
+	Advertised *bool `json:"advertised,omitempty"`
 	// Links are the Link values of the final response.
 	Links []string `json:"links,omitempty"`
 	// Suggested are the Link values the project's scanner would hint for

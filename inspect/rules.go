@@ -26,6 +26,9 @@ func findings(probes []*probe, cfg *Config) []Finding {
 	}
 	h3OK := false
 	for _, p := range probes {
+		if p.res.Proto == H3 && known {
+			p.res.Advertised = &advertised
+		}
 		out = append(out, p.findings(cfg, advertised || !known)...)
 		h3OK = h3OK || p.res.Proto == H3 && p.first.resp != nil
 	}

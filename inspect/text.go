@@ -51,6 +51,10 @@ func WriteText(w io.Writer, rep *Report, color bool) error {
 		if r.AltSvc != "" {
 			fmt.Fprintf(&b, "    Alt-Svc: %s\n", r.AltSvc)
 		}
+		if r.Advertised != nil {
+			yes := map[bool]string{true: "yes", false: "no"}[*r.Advertised]
+			fmt.Fprintf(&b, "    advertised by Alt-Svc: %s\n", yes)
+		}
 		if r.Location != "" {
 			fmt.Fprintf(&b, "    Location: %s\n", r.Location)
 		}
