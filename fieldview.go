@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/earlyhints/earlyhints/hintstore"
 )
 
 // The field view is what this node saw of each route: navigations, 103s
@@ -48,6 +50,7 @@ type offer struct {
 }
 
 type routeField struct {
+	observedKey       string // hintstore.ObservedKey of the route, made once
 	navigations, sent atomic.Uint64
 	budget            atomic.Int64 // bytes a 103 may hint; 0 until the think time is known
 	lastOffer         atomic.Int64 // Unix ns of the last sampled 103
@@ -71,7 +74,7 @@ func (f *fieldView) route(route string) *routeField {
 	if f.nroutes.Load() >= maxRateRoutes {
 		return nil // full: the routes seen first keep their view
 	}
-	v, loaded := f.routes.LoadOrStore(route, &routeField{hints: make(map[string]*hintField)})
+	v, loaded := f.routes.LoadOrStore(route, &routeField{observedKey: hintstore.ObservedKey(route), hints: make(map[string]*hintField)})
 	if !loaded {
 		f.nroutes.Add(1)
 	}
