@@ -59,7 +59,9 @@ const maxListed = 1000
 //	GET    /api/stats    JSON store statistics
 //	DELETE /api/hints    purge one route (?route=KEY) or all (?all=1)
 //	GET    /metrics      Prometheus metrics
-//	GET    /healthz      "ok"
+//	GET    /healthz      "ok", and the store's state when it is a shared
+//	                     store that cannot reach its server (still 200: the
+//	                     proxy serves, without shared hints)
 //
 // Purging takes DELETE, which a cross-site form cannot send and a
 // cross-site fetch cannot send without a CORS preflight this handler never
@@ -82,7 +84,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("DELETE /api/hints", a.purge)
 	mux.HandleFunc("GET /api/routes", a.routes)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /healthz", a.healthz)
 	return a.guard(mux), nil
 }
 
@@ -197,6 +199,19 @@ func (a *api) purge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// unavailable is implemented by stores that depend on a server (Redis):
+// the error says why it cannot be reached, nil while it can.
+type unavailable interface{ Unavailable() error }
+
+func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
+	fmt.Fprintln(w, "ok")
+	if u, ok := a.cfg.Store.(unavailable); ok {
+		if err := u.Unavailable(); err != nil {
+			fmt.Fprintf(w, "store: %v\n", err)
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

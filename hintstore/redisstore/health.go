@@ -44,8 +44,12 @@ type Health struct {
 	Dropped uint64 `json:"dropped"`
 	Errors  uint64 `json:"errors"`
 	Outages uint64 `json:"outages"`
-	// LocalEntries counts the routes this node holds decoded.
-	LocalEntries int `json:"local_entries"`
+	// LocalEntries counts the routes this node holds decoded; LocalHits
+	// and LocalMisses count the Get calls it answered with hints and
+	// without (whether from its copy or after asking the server).
+	LocalEntries int    `json:"local_entries"`
+	LocalHits    uint64 `json:"local_hits"`
+	LocalMisses  uint64 `json:"local_misses"`
 }
 
 // Health reports the store's state.
@@ -59,7 +63,8 @@ func (s *Store) Health() Health {
 	if !h.Up && s.health.err != nil {
 		h.Err = s.health.err.Error()
 	}
-	_, _, h.LocalEntries = s.routes.totals()
+	hits, misses, entries := s.routes.totals()
+	h.LocalEntries, h.LocalHits, h.LocalMisses = entries, s.retiredHits.Load()+hits, misses
 	return h
 }
 
@@ -71,6 +76,17 @@ func (h *health) ok() {
 	if h.streak.Load() != 0 {
 		h.streak.Store(0)
 	}
+}
+
+// Unavailable returns why the server cannot be reached, wrapping
+// hintstore.ErrUnavailable, or nil while it answers (for /healthz).
+func (s *Store) Unavailable() error {
+	if !s.health.down.Load() {
+		return nil
+	}
+	h := s.Health()
+	return fmt.Errorf("%w: Redis at %s does not answer since %s (%s); serving without shared hints, %d observations dropped",
+		hintstore.ErrUnavailable, s.addr, h.Since.Format(time.RFC3339), h.Err, h.Dropped)
 }
 
 // check returns an error wrapping hintstore.ErrUnavailable while down.

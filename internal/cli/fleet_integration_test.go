@@ -263,6 +263,9 @@ func TestFleet_RedisKilledAndRestarted(t *testing.T) {
 	}
 	serve(1)
 	until(t, "both stores notice the outage", func() bool { return !a.store().Health().Up && !b.store().Health().Up })
+	if got := get(t, a.admin+"/healthz"); !strings.HasPrefix(got, "ok\n") || !strings.Contains(got, "store: hintstore: store unavailable") {
+		t.Fatalf("/healthz during the outage: %q", got)
+	}
 	errs := a.store().Health().Errors + b.store().Health().Errors
 	serve(2)
 	if after := a.store().Health().Errors + b.store().Health().Errors; after != errs {
@@ -275,6 +278,12 @@ func TestFleet_RedisKilledAndRestarted(t *testing.T) {
 	f.redis.Restart()
 	until(t, "both stores reconnect", func() bool { return a.store().Health().Up && b.store().Health().Up })
 	learn(t, a, b, "/")
+	if m := get(t, a.admin+"/metrics"); !strings.Contains(m, "earlyhints_store_up 1") || !strings.Contains(m, "earlyhints_store_outages_total 1") {
+		t.Errorf("/metrics after the restart lacks the store's state:\n%s", m)
+	}
+	if got := get(t, a.admin+"/healthz"); strings.TrimSpace(got) != "ok" {
+		t.Fatalf("/healthz after the restart: %q", got)
+	}
 	if nav := visit(t, b, "127.6.0.1", "/", ""); !strings.Contains(nav.links(), "/site.css") {
 		t.Fatalf("after the restart B hinted %q", nav.links())
 	}

@@ -90,6 +90,27 @@ func identityKey(store hintstore.Store) ([]byte, error) {
 	return key, nil
 }
 
+// redisCollectors exports the state of a Redis store on /metrics.
+func redisCollectors(r *redisstore.Store) []prometheus.Collector {
+	up := func() float64 {
+		if r.Health().Up {
+			return 1
+		}
+		return 0
+	}
+	counter := func(name, help string, f func(redisstore.Health) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "earlyhints_store_" + name, Help: help}, func() float64 { return float64(f(r.Health())) })
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earlyhints_store_up", Help: "1 while the shared store's server answers, 0 while requests go without its hints."}, up),
+		counter("errors_total", "Calls to the shared store's server that failed.", func(h redisstore.Health) uint64 { return h.Errors }),
+		counter("dropped_total", "Observations not recorded because the shared store's server did not answer.", func(h redisstore.Health) uint64 { return h.Dropped }),
+		counter("outages_total", "Times the shared store's server stopped answering.", func(h redisstore.Health) uint64 { return h.Outages }),
+		counter("local_hits_total", "Hint lookups answered with hints by this node.", func(h redisstore.Health) uint64 { return h.LocalHits }),
+		counter("local_misses_total", "Hint lookups answered without hints by this node.", func(h redisstore.Health) uint64 { return h.LocalMisses }),
+	}
+}
+
 // buildStack assembles the product from s and binds its listeners; requests
 // are logged to logger.
 func buildStack(s settings, logger *slog.Logger) (*stack, error) {
@@ -141,6 +162,9 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if r, ok := store.(*redisstore.Store); ok {
+		registry.MustRegister(redisCollectors(r)...)
+	}
 	observer, err := metrics.New(registry)
 	if err != nil {
 		_ = store.Close()
