@@ -23,7 +23,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 GOLANGCI_LINT := $(shell command -v golangci-lint 2>/dev/null || echo $(GOBIN)/golangci-lint)
 
 # command:debian-package pairs the slow tests need.
-TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis-server:redis-server
+TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis-server:redis-server systemd-analyze:systemd
 # Packages that provide no command: Chromium paints no text (so reports no
 # first contentful paint) without a font, and installs none by itself when
 # recommends are off.
