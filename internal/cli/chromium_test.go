@@ -4,9 +4,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,8 +88,56 @@ func TestDemo_Chromium(t *testing.T) {
 				}
 			})
 		}
+		if network == "edge" {
+			t.Run("compare", func(t *testing.T) { demoCompare(t, base, spki) })
+		}
 		if code := c.stop(t); code != exitOK {
 			t.Errorf("demo exited %d: %s", code, c.stderr.String())
+		}
+	}
+}
+
+// demoCompare follows the page's link to its twin without hints, which
+// then shows both pages' timings side by side. With SCREENSHOTS=dir it
+// saves the side by side as dir/demo-compare.png.
+func demoCompare(t *testing.T, base, spki string) {
+	b, err := chromium.Launch(t.Context(), chromium.Config{SPKIHashes: []string{spki}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Navigate(t.Context(), base+"/"); err != nil {
+		t.Fatal(err)
+	}
+	twin, err := b.EvalString(t.Context(), `document.getElementById('twin').href`)
+	if err != nil || !strings.Contains(twin, "#") {
+		t.Fatalf("twin link %q (%v): want the other site's page with this page's timings", twin, err)
+	}
+	if _, err := b.Navigate(t.Context(), twin); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.EvalString(t.Context(), `(async () => {
+		for (let i = 0; i < 50 && !document.body.dataset.compared; i++) await new Promise(r => setTimeout(r, 100));
+		const cells = [...document.querySelectorAll('#sides tr')].map(tr => tr.children[2].textContent);
+		return JSON.stringify({compared: document.body.dataset.compared, mine: document.getElementById('mine').textContent, theirHinted: cells[cells.length - 1]});
+	})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Compared, Mine, TheirHinted string }
+	if err := json.Unmarshal([]byte(got), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Compared != "yes" || res.Mine != "without hints" || res.TheirHinted == "0" || res.TheirHinted == "" {
+		t.Errorf("the twin page = %+v, want it without hints beside the hinted page's timings (files through Early Hints > 0)", res)
+	}
+	if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+		png, err := b.Screenshot(t.Context())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "demo-compare.png"), png, 0o644)
+		}
+		if err != nil {
+			t.Error(err)
 		}
 	}
 }

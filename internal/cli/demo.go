@@ -103,97 +103,159 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	listenAddr := *listen
-	if emulate {
-		host, port, err := net.SplitHostPort(listenAddr)
-		if err != nil {
-			return fmt.Errorf("--listen %q: %w", listenAddr, err)
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return fmt.Errorf("--listen %s: the emulated network runs on loopback only; use a 127.x address, or --network none", listenAddr)
-		}
-		if port == "0" && *http3 {
-			// One port for the TCP and UDP relays, known before the proxy
-			// advertises it in Alt-Svc.
-			p, err := freeLoopbackPort(host)
-			if err != nil {
-				return fmt.Errorf("--listen %s: %w", listenAddr, err)
-			}
-			listenAddr = net.JoinHostPort(host, strconv.Itoa(p))
-		}
-	}
 	if *think < 0 {
 		return fmt.Errorf("--think %v: use a positive duration, or 0s for none", *think)
 	}
+	host, port, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", *listen, err)
+	}
+	if ip := net.ParseIP(host); emulate && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--listen %s: the emulated network runs on loopback only; use a 127.x address, or --network none", *listen)
+	}
+	// Both addresses are fixed before the sites start: each page links to
+	// its twin, and a relay's port is advertised in Alt-Svc.
+	mainAddr := *listen
+	if port == "0" {
+		p, err := freeLoopbackPort(host)
+		if err != nil {
+			return fmt.Errorf("--listen %s: %w", *listen, err)
+		}
+		mainAddr = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	twinPort, err := freeLoopbackPort(host)
+	if err != nil {
+		return fmt.Errorf("a port for the site without hints: %w", err)
+	}
+	twinAddr := net.JoinHostPort(host, strconv.Itoa(twinPort))
 	logger, err := newLogger(*logFormat, stderr)
 	if err != nil {
 		return err
-	}
-
-	// The demo origin on a loopback port of its own.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for the demo origin: %w", err)
 	}
 	thinkFor := *think
 	if thinkFor == 0 {
 		thinkFor = -1 // demo.Config: negative means none
 	}
-	origin := &http.Server{Handler: demo.New(demo.Config{Think: thinkFor, Logger: logger}), ReadHeaderTimeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = origin.Serve(ln) })
-	defer func() {
-		_ = origin.Close()
-		wg.Wait()
-	}()
-
-	s := defaultSettings()
-	s.Origin = "http://" + ln.Addr().String()
-	s.Listen = listenAddr
-	if emulate {
-		// The proxy on a port of its own behind the relays on --listen.
-		host, port, _ := net.SplitHostPort(listenAddr)
-		s.Listen = net.JoinHostPort(host, "0")
-		s.altSvcPort, _ = strconv.Atoi(port)
-	}
-	s.HTTP3 = *http3
-	s.LogFormat = *logFormat
-	s.TLSCert, s.TLSKey, _ = demoCertificate(logger)
 	tuneRuntime(logger)
-	access, accessOut, err := newAccessLogger(s.LogFormat, stderr, logger)
+	access, accessOut, err := newAccessLogger(*logFormat, stderr, logger)
 	if err != nil {
 		return err
 	}
 	defer accessOut.Close()
-	st, err := buildStackWithAccessLog(s, logger, access)
+	certFile, keyFile, dropCert, err := demoCertificate(logger)
 	if err != nil {
 		return err
 	}
+	defer dropCert()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- st.serve(ctx) }()
-
-	base := st.srv.URL()
-	if emulate {
-		relay, closeRelays, err := demoRelays(ctx, profile, listenAddr, st.srv.Addr(), *http3, logger)
-		if err != nil {
-			cancel()
-			<-served
-			return err
-		}
-		defer closeRelays()
-		base = "https://" + relay.Addr().String()
+	d := demoSide{
+		think: thinkFor, network: profile, emulate: emulate, http3: *http3, logFormat: *logFormat,
+		certFile: certFile, keyFile: keyFile, logger: logger, access: access,
 	}
+	mainSide, err := d.start(ctx, mainAddr, "https://"+twinAddr, true)
+	if err != nil {
+		return err
+	}
+	defer mainSide.close()
+	twin, err := d.start(ctx, twinAddr, "https://"+mainAddr, false)
+	if err != nil {
+		return err
+	}
+	defer twin.close()
+	st, base, twinBase := mainSide.st, mainSide.base, twin.base
 	// Primed on the proxy itself (the visitors of the personal page come
 	// from networks of their own, which a relay would hide) under the
 	// address the visitor opens: hints are learned per host and port.
 	primeErr := prime(ctx, st, base)
-	printDemo(stdout, st, base, *think, *http3, primeErr, s.TLSCert)
+	printDemo(stdout, st, base, *think, *http3, primeErr, certFile)
+	fmt.Fprintf(stdout, "  Compare: the same site without hints is on %s/ (each page links to its twin and shows both\n  pages' timings side by side).\n", twinBase)
 	if emulate {
 		fmt.Fprintf(stdout, "  Network: %s (%v round trip) between the browser and the proxy; --network none for bare loopback.\n\n", profile.Name, profile.RTT())
 	}
-	return <-served
+	select {
+	case err := <-mainSide.served:
+		return err
+	case err := <-twin.served:
+		return err
+	}
+}
+
+// demoSide starts one side of the demo: an origin and the proxy in front
+// of it (with hints, or with them off for the comparison), behind the
+// emulated network's relays when there is one.
+type demoSide struct {
+	think             time.Duration
+	network           netem.Profile
+	emulate, http3    bool
+	logFormat         string
+	certFile, keyFile string
+	logger, access    *slog.Logger
+}
+
+type runningSide struct {
+	st     *stack
+	base   string
+	served chan error
+	close  func()
+}
+
+func (d demoSide) start(ctx context.Context, addr, compare string, hinted bool) (_ *runningSide, err error) {
+	var cleanups []func()
+	r := &runningSide{served: make(chan error, 1)}
+	r.close = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for the demo origin: %w", err)
+	}
+	origin := &http.Server{
+		Handler:           demo.New(demo.Config{Think: d.think, Compare: compare, Hinted: hinted, Logger: d.logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = origin.Serve(ln) })
+	cleanups = append(cleanups, func() { _ = origin.Close(); wg.Wait() })
+
+	s := defaultSettings()
+	s.Origin = "http://" + ln.Addr().String()
+	s.Listen = addr
+	if d.emulate {
+		// The proxy on a port of its own behind the relays on addr.
+		host, port, _ := net.SplitHostPort(addr)
+		s.Listen = net.JoinHostPort(host, "0")
+		s.altSvcPort, _ = strconv.Atoi(port)
+	}
+	if !hinted {
+		s.Mode = "off"
+	}
+	s.HTTP3, s.LogFormat, s.TLSCert, s.TLSKey = d.http3, d.logFormat, d.certFile, d.keyFile
+	r.st, err = buildStackWithAccessLog(s, d.logger, d.access)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { r.served <- r.st.serve(sctx); close(done) }()
+	cleanups = append(cleanups, func() { cancel(); <-done })
+	r.base = r.st.srv.URL()
+	if d.emulate {
+		relay, closeRelays, err := demoRelays(ctx, d.network, addr, r.st.srv.Addr(), d.http3, d.logger)
+		if err != nil {
+			return nil, err
+		}
+		cleanups = append(cleanups, closeRelays)
+		r.base = "https://" + relay.Addr().String()
+	}
+	return r, nil
 }
 
 // prime makes one navigation to each page so that a first visit already
@@ -293,31 +355,45 @@ func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool
 // user's cache directory (earlyhints/demo-cert.pem and demo-key.pem), made
 // on first use and again when less than a day of validity is left: the
 // printed Chromium command, which trusts the key, stays valid from one run
-// to the next. ok is false when there is no cache directory to keep them
-// in; the demo then generates a certificate per run.
-func demoCertificate(logger *slog.Logger) (certFile, keyFile string, ok bool) {
+// to the next. Without a cache directory to keep them in they go to a
+// temporary one, which drop removes.
+func demoCertificate(logger *slog.Logger) (certFile, keyFile string, drop func(), err error) {
+	drop = func() {}
 	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", "", false
+	if err == nil {
+		dir = filepath.Join(dir, "earlyhints")
+		certFile, keyFile = filepath.Join(dir, "demo-cert.pem"), filepath.Join(dir, "demo-key.pem")
+		if pair, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && pair.Leaf != nil && time.Until(pair.Leaf.NotAfter) > 24*time.Hour {
+			return certFile, keyFile, drop, nil
+		}
+		if err = writeDemoCertificate(dir, certFile, keyFile); err == nil {
+			return certFile, keyFile, drop, nil
+		}
+		logger.Warn("demo: cannot keep the certificate in the cache directory; a new one is made for this run", "dir", dir, "err", err)
 	}
-	dir = filepath.Join(dir, "earlyhints")
+	dir, err = os.MkdirTemp("", "earlyhints-demo-")
+	if err != nil {
+		return "", "", drop, fmt.Errorf("demo certificate: %w", err)
+	}
+	drop = func() { _ = os.RemoveAll(dir) }
 	certFile, keyFile = filepath.Join(dir, "demo-cert.pem"), filepath.Join(dir, "demo-key.pem")
-	if pair, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && pair.Leaf != nil && time.Until(pair.Leaf.NotAfter) > 24*time.Hour {
-		return certFile, keyFile, true
+	if err := writeDemoCertificate(dir, certFile, keyFile); err != nil {
+		drop()
+		return "", "", func() {}, fmt.Errorf("demo certificate: %w", err)
 	}
+	return certFile, keyFile, drop, nil
+}
+
+func writeDemoCertificate(dir, certFile, keyFile string) error {
 	certPEM, keyPEM, err := server.GenerateSelfSigned()
-	if err == nil {
-		err = os.MkdirAll(dir, 0o700)
-	}
-	if err == nil {
-		err = os.WriteFile(keyFile, keyPEM, 0o600)
-	}
-	if err == nil {
-		err = os.WriteFile(certFile, certPEM, 0o600)
-	}
 	if err != nil {
-		logger.Warn("demo: cannot keep the certificate in the cache directory; a new one is made per run", "dir", dir, "err", err)
-		return "", "", false
+		return err
 	}
-	return certFile, keyFile, true
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certFile, certPEM, 0o600)
 }

@@ -38,6 +38,13 @@ type Config struct {
 	// Think is how long the origin works on a page before answering.
 	// 0 means 300ms; negative means none.
 	Think time.Duration
+	// Compare is the origin (https://host:port) of the same site behind a
+	// proxy with the other setting: each page links to its twin there,
+	// carrying its own timings, and shows both side by side. "" for none.
+	Compare string
+	// Hinted says whether this site's proxy sends Early Hints (the label
+	// of its column in the comparison).
+	Hinted bool
 	// Logger receives errors. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -65,6 +72,9 @@ func New(cfg Config) http.Handler {
 type origin struct{ cfg Config }
 
 type pageData struct {
+	Compare string
+	Label   string
+	Other   string
 	Title   string
 	Hero    string
 	User    string
@@ -98,6 +108,11 @@ func (o *origin) account(w http.ResponseWriter, r *http.Request) {
 
 func (o *origin) render(w http.ResponseWriter, r *http.Request, d pageData) {
 	d.Think, d.ThinkMS = o.cfg.Think, o.cfg.Think.Milliseconds()
+	d.Compare = o.cfg.Compare
+	d.Label, d.Other = "with Early Hints", "without hints"
+	if !o.cfg.Hinted {
+		d.Label, d.Other = d.Other, d.Label
+	}
 	// The work of a real application: the page cannot start before it.
 	select {
 	case <-time.After(o.cfg.Think):
