@@ -68,6 +68,11 @@ func TestTryIt_Chromium(t *testing.T) {
 	if got != `{"status":"done","waterfalls":4}` {
 		t.Errorf("the form's run: %s, want done with 4 waterfalls (h2, h3 × none, early-hints)", got)
 	}
+	if dir := os.Getenv("SCREENSHOTS"); dir != "" {
+		if png, err := b.Screenshot(t.Context()); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "try-it.png"), png, 0o644)
+		}
+	}
 
 	// Through the API, in Chromium.
 	code, out := postJSON(t, hs.URL, `{"page": "tiny", "network": "custom", "rtt_ms": 20, "think_ms": 100, "runs": 1, "browser": "chromium"}`)
