@@ -169,10 +169,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// address the visitor opens: hints are learned per host and port.
 	primeErr := prime(ctx, st, base)
 	printDemo(stdout, st, base, *think, *http3, primeErr, certFile)
-	fmt.Fprintf(stdout, "  Compare: the same site without hints is on %s/ (each page links to its twin and shows both\n  pages' timings side by side).\n", twinBase)
+	fmt.Fprintf(stdout, "  Compare: the same site without hints is on %s/ (each page links to its twin and shows\n  both pages' timings side by side).\n", twinBase)
 	if emulate {
-		fmt.Fprintf(stdout, "  Network: %s (%v round trip) between the browser and the proxy; --network none for bare loopback.\n\n", profile.Name, profile.RTT())
+		fmt.Fprintf(stdout, "  Network: %s (%v round trip) between the browser and the proxy; --network none for bare loopback.\n", profile.Name, profile.RTT())
 	}
+	fmt.Fprint(stdout, "\n  Press Ctrl-C to stop.\n\n")
 	select {
 	case err := <-mainSide.served:
 		return err
@@ -346,8 +347,7 @@ func printDemo(w io.Writer, st *stack, base string, think time.Duration, h3 bool
 		fmt.Fprintf(&b, "    chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=%s --enable-quic --origin-to-force-quic-on=%s %s/\n",
 			spki, hostPort, base)
 	}
-	b.WriteString("  (google-chrome takes the same flags.) The page lists which files arrived through Early Hints.\n\n" +
-		"  Press Ctrl-C to stop.\n\n")
+	b.WriteString("  (google-chrome takes the same flags.) The page lists which files arrived through Early Hints.\n\n")
 	_, _ = io.WriteString(w, b.String())
 }
 
