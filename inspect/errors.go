@@ -88,3 +88,10 @@ func headersTooLarge(err error) bool {
 	return strings.Contains(s, "response headers exceeded") || strings.Contains(s, "HEADERS frame too large") ||
 		strings.Contains(s, "COMPRESSION_ERROR") || strings.Contains(s, "header list too large")
 }
+
+// noALPN recognises a TLS handshake that agreed on no application protocol
+// (a server without HTTP/2).
+func noALPN(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "no application protocol") || strings.Contains(s, "unexpected ALPN protocol")
+}

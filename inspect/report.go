@@ -57,6 +57,7 @@ const (
 	CodeTooMany1xx             = "too-many-1xx"
 	CodeH3NotAdvertised        = "h3-not-advertised"
 	CodeH3Unavailable          = "h3-unavailable"
+	CodeH2Unavailable          = "h2-unavailable"
 	CodeUnreachable            = "unreachable"
 	CodeTLSError               = "tls-error"
 	CodeTimeout                = "timeout"

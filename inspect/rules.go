@@ -47,8 +47,12 @@ func (p *probe) findings(cfg *Config, h3Expected bool) []Finding {
 	}
 	if err := p.first.err; err != nil {
 		code, advice := classify(err)
+		if proto == H2 && noALPN(err) {
+			add(CodeH2Unavailable, SeverityWarn, "", "the server does not offer HTTP/2 (%s): browsers act on Early Hints only over HTTP/2 and HTTP/3; enable HTTP/2 on the TLS listener", describe(err))
+			return out
+		}
 		if proto == H3 && !h3Expected && code != CodeTooMany1xx && code != CodeProtocolError {
-			add(CodeH3Unavailable, SeverityInfo, "", "no HTTP/3 here (%s), and none is advertised: browsers use HTTP/2, where Early Hints work too; serving HTTP/3 saves a round trip on new connections", describe(err))
+			add(CodeH3Unavailable, SeverityInfo, "", "no HTTP/3 here (%s), and none is advertised: browsers use HTTP/2, where Early Hints work too (serving HTTP/3 saves a round trip on new connections)", describe(err))
 			return out
 		}
 		add(code, SeverityError, p.res.URL, "%s: %s", describe(err), advice)
