@@ -160,3 +160,38 @@ func TestStore_TwoNodes(t *testing.T) {
 	until(t, "B forgets the target", func() bool { ok, _ := b.Hinted(ctx, page.Links[0].Target); return !ok })
 	until(t, "B drops the route", func() bool { _, ok, _ := b.Get(ctx, "k"); return !ok })
 }
+
+// TestStore_MaxRoutes: the fleet-wide bound holds, the route seen twice
+// gets in once the store is full, and evictions are counted.
+func TestStore_MaxRoutes(t *testing.T) {
+	srv := redistest.Start(t)
+	s := open(t, srv, redisstore.Config{MaxRoutes: 4})
+	ctx := t.Context()
+	observe := func(key string) hintstore.Entry {
+		t.Helper()
+		e, err := s.Observe(ctx, key, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for i := range 4 {
+		observe(fmt.Sprint("k", i))
+	}
+	if e := observe("once"); len(e.Links) != 0 {
+		t.Fatal("a new route got into a full store on its first view")
+	}
+	if e := observe("once"); len(e.Links) == 0 {
+		t.Fatal("a route seen twice did not get in")
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Entries != 4 || st.Evictions != 1 {
+		t.Fatalf("stats %+v, want 4 routes and 1 eviction", st)
+	}
+	if _, ok, _ := s.Get(ctx, "once"); !ok {
+		t.Fatal("the admitted route has no hints")
+	}
+}

@@ -39,3 +39,27 @@ func TestGlobEscape(t *testing.T) {
 		t.Fatalf("globEscape = %q", got)
 	}
 }
+
+// FuzzDecodeView: whatever a key holds, decoding it returns an error or
+// an entry whose links are unique by target.
+func FuzzDecodeView(f *testing.F) {
+	for _, seed := range []string{
+		`{"u":1764650000000,"e":1764653600000,"p":[["https://a.test/a.css","</a.css>; rel=preload; as=style"]],"q":[["https://a.test/a.css","x"],["https://a.test/p.js","y"]]}`,
+		`{"u":1,"e":2,"y":["User-Agent"]}`, `{}`, `{"p":{}}`, `[]`, ``, `{"p":[["a"]]}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		e, err := decodeView("k", raw)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, l := range e.Links {
+			if seen[l.Target] {
+				t.Fatalf("target %q repeated in %+v", l.Target, e.Links)
+			}
+			seen[l.Target] = true
+		}
+	})
+}
