@@ -126,3 +126,11 @@ func TestCheck_HTTP(t *testing.T) {
 		t.Errorf("%s", dump(rep))
 	}
 }
+
+func TestNavigationRequest_Host(t *testing.T) {
+	u, _ := parseTarget("https://127.0.0.1:8443/")
+	req := navigationRequest(u, http.Header{"host": {"www.example.test"}, "Cookie": {"a=b"}})
+	if req.Host != "www.example.test" || req.Header.Get("Cookie") != "a=b" || req.Header.Get("Sec-Fetch-Mode") != "navigate" {
+		t.Errorf("request %s %v", req.Host, req.Header)
+	}
+}

@@ -139,7 +139,11 @@ func isRedirect(status int) bool {
 func navigationRequest(page *url.URL, extra http.Header) *http.Request {
 	req := &http.Request{Method: http.MethodGet, URL: page, Host: page.Host, Header: navigationHeader.Clone()}
 	for k, v := range extra {
-		req.Header[http.CanonicalHeaderKey(k)] = slices.Clone(v)
+		if k = http.CanonicalHeaderKey(k); k == "Host" && len(v) > 0 {
+			req.Host = v[0] // a virtual host reached by address
+			continue
+		}
+		req.Header[k] = slices.Clone(v)
 	}
 	return req
 }
