@@ -143,6 +143,13 @@ func (s *Store) probe() {
 		wait = min(2*wait, 2*time.Second)
 		t.Reset(wait)
 	}
+	// A server restarted empty lost the fleet's identity key: put back
+	// the one this node hashes with, so a node started later agrees.
+	if id := s.identity.Load(); id != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		_ = s.client.Do(ctx, s.client.B().Set().Key(s.prefix+"identity").Value(*id).Nx().Build()).Error()
+		cancel()
+	}
 	// What this node read before may have changed meanwhile without a word
 	// reaching it.
 	s.retiredHits.Add(s.routes.reset())

@@ -144,6 +144,8 @@ type Store struct {
 
 	health health
 
+	identity atomic.Pointer[string] // hex, once IdentityKey returned it
+
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -613,5 +615,6 @@ func (s *Store) IdentityKey(ctx context.Context) ([]byte, error) {
 	if err != nil || len(key) < 16 {
 		return nil, fmt.Errorf("redisstore: %s holds no identity key (delete it and a new one is made)", k)
 	}
+	s.identity.Store(&v)
 	return key, nil
 }

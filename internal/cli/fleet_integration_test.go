@@ -249,6 +249,10 @@ func TestFleet_RedisKilledAndRestarted(t *testing.T) {
 	f := startFleet(t, 2)
 	a, b := f.nodes[0], f.nodes[1]
 	learn(t, a, b, "/")
+	key, err := a.store().IdentityKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	f.redis.Kill()
 	paths := []string{"/", "/other", "/third"}
@@ -277,6 +281,10 @@ func TestFleet_RedisKilledAndRestarted(t *testing.T) {
 
 	f.redis.Restart()
 	until(t, "both stores reconnect", func() bool { return a.store().Health().Up && b.store().Health().Up })
+	// A node started now must hash visitors as the running ones do.
+	if again, err := b.store().IdentityKey(t.Context()); err != nil || !bytes.Equal(again, key) {
+		t.Fatalf("identity key after Redis restarted empty: %x, %v; want the fleet's %x", again, err, key)
+	}
 	learn(t, a, b, "/")
 	if m := get(t, a.admin+"/metrics"); !strings.Contains(m, "earlyhints_store_up 1") || !strings.Contains(m, "earlyhints_store_outages_total 1") {
 		t.Errorf("/metrics after the restart lacks the store's state:\n%s", m)
