@@ -167,14 +167,7 @@ func TestCheck_ThroughProxy(t *testing.T) {
 	t.Cleanup(origin.Close)
 	s := defaultSettings()
 	s.Origin, s.Listen, s.HTTP3 = origin.URL, "127.0.0.1:0", true
-	st, err := buildStack(s, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = st.serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	st := serveStack(t, s)
 	base := st.srv.URL()
 	navigate(t, base+"/") // the first view teaches the proxy
 	if missing := st.waitLearned(base, []string{"/"}, 20*time.Second); len(missing) > 0 {

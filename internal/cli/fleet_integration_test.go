@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -75,14 +74,7 @@ func startFleet(t *testing.T, nodes int) *fleet {
 		// Behaviour, not speed, is under test: a busy machine must not
 		// turn a slow reply into an outage.
 		s.RedisTimeout = 2 * time.Second
-		st, err := buildStack(s, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = st.serve(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		st := serveStack(t, s)
 		f.nodes = append(f.nodes, &fleetNode{st: st, base: st.srv.URL(), admin: "http://" + st.adminLn.Addr().String()})
 	}
 	return f

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -27,14 +26,7 @@ func TestStack_FloodsKeepRealPages(t *testing.T) {
 	t.Cleanup(origin.Close)
 	s := defaultSettings()
 	s.Origin, s.Listen, s.HTTP3 = origin.URL, "127.0.0.1:0", false
-	st, err := buildStack(s, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = st.serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	st := serveStack(t, s)
 	base := st.srv.URL()
 
 	navigate(t, base+"/real")

@@ -31,6 +31,13 @@ func startStack(t *testing.T, mode string) (*stack, string) {
 	t.Cleanup(origin.Close)
 	s := defaultSettings()
 	s.Origin, s.Listen, s.Mode, s.Admin, s.HTTP3 = origin.URL, "127.0.0.1:0", mode, "127.0.0.1:0", false
+	st := serveStack(t, s)
+	return st, "http://" + st.adminLn.Addr().String()
+}
+
+// serveStack builds the product from s and serves it until the test ends.
+func serveStack(t *testing.T, s settings) *stack {
+	t.Helper()
 	st, err := buildStack(s, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +58,7 @@ func startStack(t *testing.T, mode string) (*stack, string) {
 			t.Error("stack did not stop")
 		}
 	})
-	return st, "http://" + st.adminLn.Addr().String()
+	return st
 }
 
 func get(t *testing.T, url string) string {
