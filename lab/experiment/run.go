@@ -204,7 +204,9 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 }
 
 // loadsOf counts the page loads a cell plans: a priming load for the
-// strategies that learn, and per run one load (two for a warm cache).
+// strategies that learn (its warming loads are not counted: they bypass the
+// emulated network and take a fraction of a second), and per run one load
+// (two for a warm cache).
 func loadsOf(c Cell) int {
 	n := c.Runs
 	if c.Cache == Warm {
@@ -266,6 +268,18 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 		if err := st.waitLearned(ctx, r.opts.LearnTimeout); err != nil {
 			return err
 		}
+		f, err := st.warm(ctx, time.Duration(r.s.RunTimeout))
+		if err != nil {
+			return err
+		}
+		cr.ThinkP50MS, cr.BudgetBytes = ms(f.ThinkP50), f.BudgetBytes
+		st.leftOut.Store(0)
+		st.sent.Store(0)
+		defer func() {
+			if n := st.sent.Load(); n > 0 {
+				cr.LeftOut = float64(st.leftOut.Load()) / float64(n)
+			}
+		}()
 	}
 	for i := 0; i < r.c.Runs && ctx.Err() == nil; i++ {
 		m, err := r.measure(ctx, st, cr)

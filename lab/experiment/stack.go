@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/earlyhints/earlyhints"
@@ -85,6 +86,13 @@ type stack struct {
 	env     Env
 	learned chan struct{}
 	once    sync.Once
+	// handler is the hinting middleware; leftOut counts the hints it left
+	// out of 103s over the document budget, sent the 103s it wrote.
+	handler       *earlyhints.Handler
+	leftOut, sent atomic.Int64
+	// warmEnv reaches the server without the emulated network (relay
+	// mode), for the loads that teach the product before the measured ones.
+	warmEnv Env
 }
 
 type stackConfig struct {
@@ -125,10 +133,11 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	st.origin = &http.Server{Handler: st.site, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug)}
 	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
 
-	handler, err := productStack(c.Strategy, ln.Addr().String(), cfg.logger, st.markLearned)
+	handler, mw, err := productStack(c.Strategy, ln.Addr().String(), cfg.logger, st.observe)
 	if err != nil {
 		return nil, err
 	}
+	st.handler = mw
 
 	srvCfg := server.Config{
 		Addr: "127.0.0.1:0", DisableHTTP3: c.Protocol != H3, Logger: cfg.logger,
@@ -201,6 +210,17 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		// (Host, :authority, cookies) is the one it dials.
 		st.env.URL = "https://" + tcp.Addr().String() + st.site.Manifest().HTMLPath
 	}
+	st.warmEnv = st.env
+	st.warmEnv.Protocol = H2
+	if cfg.netem != Packet {
+		// The relays only forward to the server: the warming loads dial it
+		// directly, naming the same origin (the relay's address) as the
+		// measured browser does, so they teach the same route.
+		st.warmEnv.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", st.srv.Addr())
+		}
+	}
 	return st, nil
 }
 
@@ -208,7 +228,7 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 // a deployment would: reverse proxy, hinting middleware, and the push
 // package for the push strategies. Hints are on only for the strategies
 // that use them.
-func productStack(s Strategy, origin string, logger *slog.Logger, learned func()) (http.Handler, error) {
+func productStack(s Strategy, origin string, logger *slog.Logger, observe func(earlyhints.Event)) (http.Handler, *earlyhints.Handler, error) {
 	rp, err := proxy.New(proxy.Config{
 		Default: &url.URL{Scheme: "http", Host: origin},
 		// The origin routes third-party resources by Host.
@@ -216,21 +236,17 @@ func productStack(s Strategy, origin string, logger *slog.Logger, learned func()
 		Logger:       logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("experiment: proxy: %w", err)
+		return nil, nil, fmt.Errorf("experiment: proxy: %w", err)
 	}
 	store, err := hintstore.NewMemory(hintstore.MemoryConfig{})
 	if err != nil {
-		return nil, fmt.Errorf("experiment: hint store: %w", err)
+		return nil, nil, fmt.Errorf("experiment: hint store: %w", err)
 	}
 	cfg := earlyhints.Config{
 		Store:    store,
 		Disabled: s == None || s == Preload,
 		Logger:   logger,
-		Observer: earlyhints.ObserverFunc(func(e earlyhints.Event) {
-			if e.Kind == earlyhints.EventLearned && e.Links > 0 {
-				learned()
-			}
-		}),
+		Observer: earlyhints.ObserverFunc(observe),
 	}
 	var p *push.Pusher
 	if s == Push || s == PushDigest {
@@ -241,21 +257,67 @@ func productStack(s Strategy, origin string, logger *slog.Logger, learned func()
 		// No fallback: a push cell measures push alone, not Early Hints.
 		p, err = push.New(push.Config{Mode: mode, NoFallback: true, Logger: logger})
 		if err != nil {
-			return nil, fmt.Errorf("experiment: push: %w", err)
+			return nil, nil, fmt.Errorf("experiment: push: %w", err)
 		}
 		cfg.BeforeHints = p.BeforeHints
 	}
 	mw, err := earlyhints.New(rp, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: middleware: %w", err)
+		return nil, nil, fmt.Errorf("experiment: middleware: %w", err)
 	}
 	if p != nil {
-		return p.Wrap(mw), nil
+		return p.Wrap(mw), mw, nil
 	}
-	return mw, nil
+	return mw, mw, nil
+}
+
+// observe follows the middleware's decisions: learned hints, 103s sent
+// and hints left out over the document budget.
+func (st *stack) observe(e earlyhints.Event) {
+	switch {
+	case e.Kind == earlyhints.EventLearned && e.Links > 0:
+		st.markLearned()
+	case e.Kind == earlyhints.EventSent:
+		st.sent.Add(1)
+	case e.Kind == earlyhints.EventLeftOut && e.Reason == earlyhints.ReasonOverBudget:
+		st.leftOut.Add(int64(e.Links))
+	}
 }
 
 func (st *stack) markLearned() { st.once.Do(func() { close(st.learned) }) }
+
+// warmLoads is how many navigations warm a learning cell's stack after
+// the priming load: with it, at least the three think-time samples the
+// document budget needs, and every hinted file served once since the
+// hints were learned, so its size is known.
+const warmLoads = 3
+
+// warm makes the product what it is once deployed a while: after the
+// priming load taught it the page, warmLoads more visitors, each a fresh
+// model browser that acts on the 103 and is then thrown away (the measured
+// browser's cache stays cold), navigate and fetch what the page and the
+// 103 name. In relay mode they bypass the emulated network: what the
+// product learns from them (the origin's think time, the files' sizes)
+// does not depend on the client's link. It returns the route's field view.
+func (st *stack) warm(ctx context.Context, timeout time.Duration) (earlyhints.RouteField, error) {
+	for i := 0; i < warmLoads; i++ {
+		b, err := newModelBrowser(st.warmEnv)
+		if err != nil {
+			return earlyhints.RouteField{}, err
+		}
+		lctx, cancel := context.WithTimeout(ctx, timeout)
+		_, err = b.Load(lctx, st.env.URL)
+		cancel()
+		b.Close()
+		if err != nil {
+			return earlyhints.RouteField{}, fmt.Errorf("experiment: warming load %d: %w", i+1, err)
+		}
+	}
+	if f := st.handler.Field(1); len(f) > 0 {
+		return f[0], nil
+	}
+	return earlyhints.RouteField{}, nil
+}
 
 // waitLearned waits until the middleware has learned the page's hints.
 func (st *stack) waitLearned(ctx context.Context, timeout time.Duration) error {
