@@ -14,7 +14,9 @@ var builtinScenarios embed.FS
 
 // BuiltinScenario returns a scenario shipped with the lab: "default" (the
 // article's claims, about 5 minutes on 2 cores in the model, under 20 with Chromium beside it) or "quick" (4G, 300 ms
-// think, HTTP/2, cold and warm, every strategy, 3 runs; under 3 minutes).
+// think, HTTP/2, cold and warm, every strategy, 3 runs; under 3 minutes);
+// "document-first" (the document budget: 3G and 4G, 100 and 300 ms think,
+// HTTP/2 and HTTP/3; about 5 minutes) or "loss" (for packet mode).
 func BuiltinScenario(name string) (*Scenario, error) {
 	data, err := builtinScenarios.ReadFile("scenarios/" + name + ".yaml")
 	if err != nil {

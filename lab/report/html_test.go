@@ -97,8 +97,8 @@ func TestWriteHTML(t *testing.T) {
 
 func TestClaims_NoCells(t *testing.T) {
 	claims := Claims(&experiment.Results{})
-	if len(claims) != 6 {
-		t.Fatalf("%d claims, want the article's 6", len(claims))
+	if len(claims) != 7 {
+		t.Fatalf("%d claims, want the article's 6 and document first", len(claims))
 	}
 	for _, c := range claims {
 		if len(c.Findings) != 1 || !strings.Contains(c.Findings[0].Figure, "no cell") {
