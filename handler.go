@@ -13,6 +13,7 @@ import (
 
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 )
 
 // Handler is the Early Hints middleware. See New.
@@ -213,15 +214,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		h.next.ServeHTTP(wrapHijacker(sw, w), r)
+		sw := &statusWriter{Counter: responsewriter.NewCounter(w)}
+		h.next.ServeHTTP(responsewriter.WithHijacker(sw), r)
 		if hinted {
-			h.fetched(r, target, sw.status, sw.bytes)
+			h.fetched(r, target, sw.Status, sw.Bytes)
 		}
 		switch {
 		case hinted && sw.gone():
 			h.learner.forget(target, r.Proto)
-		case observed && sw.status == http.StatusOK && !sw.noStore:
+		case observed && sw.Status == http.StatusOK && !sw.noStore:
 			if link, ok := h.observedHint(r, v, target, as); ok {
 				h.learner.observeFetch(r, v.key, link)
 			}
@@ -234,13 +235,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rf.navigations.Add(1)
 	}
 	ow := writerPool.Get().(*observingWriter)
-	*ow = observingWriter{ResponseWriter: w, h: h, r: r, route: route, learnable: learnable, canHint: reason == "", field: rf, start: start}
+	*ow = observingWriter{Counter: responsewriter.NewCounter(w), h: h, r: r, route: route, learnable: learnable, canHint: reason == "", field: rf, start: start}
 	if reason != "" {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: reason})
 	} else {
 		ow.sent = h.sendLearned(w, r, route, start, rf)
 	}
-	h.next.ServeHTTP(wrapHijacker(ow, w), r)
+	h.next.ServeHTTP(responsewriter.WithHijacker(ow), r)
 	ow.finish()
 	// net/http forbids using a ResponseWriter after ServeHTTP returns, so
 	// the wrapper can serve the next request.

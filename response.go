@@ -1,9 +1,7 @@
 package earlyhints
 
 import (
-	"bufio"
 	"mime"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,27 +10,26 @@ import (
 
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 )
 
 // observingWriter passes a navigation's response through untouched and
 // watches it: the 1xx the wrapped handler writes, the final status and
 // headers, and a bounded prefix of the body for the scanner.
 type observingWriter struct {
-	http.ResponseWriter
-	h         *Handler
-	r         *http.Request
-	route     string
-	learnable bool
-	canHint   bool // the client may receive a 103
-	sent      bool // a 103 already reached the client
+	responsewriter.Counter // Status is 0 until the final header
+	h                      *Handler
+	r                      *http.Request
+	route                  string
+	learnable              bool
+	canHint                bool // the client may receive a 103
+	sent                   bool // a 103 already reached the client
 
-	wroteHeader bool
-	status      int
-	earlyLinks  []string // Link values from the wrapped handler's 1xx
-	obs         *pending // non-nil while the response is being learned from
-	moved       bool     // the page redirected, went away or is no HTML page any more
-	field       *routeField
-	start       time.Time
+	earlyLinks []string // Link values from the wrapped handler's 1xx
+	obs        *pending // non-nil while the response is being learned from
+	moved      bool     // the page redirected, went away or is no HTML page any more
+	field      *routeField
+	start      time.Time
 }
 
 // pending is what one response offers to learn from.
@@ -52,16 +49,14 @@ type pending struct {
 }
 
 func (o *observingWriter) WriteHeader(code int) {
-	if o.wroteHeader {
+	if o.Status != 0 {
 		o.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
 		return
 	}
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+	if responsewriter.Informational(code) {
 		o.writeInformational(code)
 		return
 	}
-	o.wroteHeader = true
-	o.status = code
 	if think := time.Since(o.start); code < 500 {
 		o.h.thinkTime(o.field, think)
 		o.h.cfg.Observer.Observe(Event{Kind: EventAnswered, Route: o.route, Proto: o.r.Proto, Elapsed: think})
@@ -77,7 +72,7 @@ func (o *observingWriter) WriteHeader(code int) {
 			o.moved = true
 		}
 	}
-	o.ResponseWriter.WriteHeader(code)
+	o.Counter.WriteHeader(code)
 }
 
 func (o *observingWriter) writeInformational(code int) {
@@ -194,32 +189,22 @@ func (p *pending) release() {
 }
 
 func (o *observingWriter) Write(b []byte) (int, error) {
-	if !o.wroteHeader {
+	if o.Status == 0 {
 		o.WriteHeader(http.StatusOK)
 	}
 	if p := o.obs; p != nil && p.bodyBuf != nil {
 		p.copyHead(b)
 	}
-	return o.ResponseWriter.Write(b)
+	return o.Counter.Write(b)
 }
 
-// Flush implements http.Flusher.
+// Flush implements http.Flusher: the final header is decided, and
+// observed, before anything goes out.
 func (o *observingWriter) Flush() {
-	if !o.wroteHeader {
+	if o.Status == 0 {
 		o.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(o.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (o *observingWriter) Unwrap() http.ResponseWriter { return o.ResponseWriter }
-
-// Push keeps http.Pusher working through the middleware.
-func (o *observingWriter) Push(target string, opts *http.PushOptions) error {
-	if p, ok := o.ResponseWriter.(http.Pusher); ok {
-		return p.Push(target, opts)
-	}
-	return http.ErrNotSupported
+	o.Counter.Flush()
 }
 
 // finish hands what the response taught to the learner.
@@ -249,58 +234,27 @@ func isPrivate(r *http.Request, hdr http.Header) bool {
 // statusWriter records the status of a subresource response, and whether
 // a browser may reuse it from its HTTP cache.
 type statusWriter struct {
-	http.ResponseWriter
-	status  int
+	responsewriter.Counter
 	noStore bool
-	bytes   int64
 }
 
 func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 && (code < 100 || code >= 200) {
-		s.status = code
+	if s.Status == 0 && !responsewriter.Informational(code) {
 		s.noStore = httpx.ParseCacheControl(s.Header()).NoStore
 	}
-	s.ResponseWriter.WriteHeader(code)
+	s.Counter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.Counter.Write(b)
 }
 
 // gone reports whether a hinted target should be forgotten: it went away,
 // or it cannot be stored, and a browser hands an early-hints preload to the
 // page only through its HTTP cache (an unstorable one is fetched twice).
 func (s *statusWriter) gone() bool {
-	return s.status == http.StatusNotFound || s.status == http.StatusGone || s.noStore
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.WriteHeader(http.StatusOK)
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.bytes += int64(n)
-	return n, err
-}
-
-func (s *statusWriter) Flush()                      { _ = http.NewResponseController(s.ResponseWriter).Flush() }
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// hijackWriter adds http.Hijacker to a wrapper whose underlying writer has
-// it (HTTP/1.x), so type assertions stay truthful.
-type hijackWriter struct {
-	http.ResponseWriter
-	hj http.Hijacker
-}
-
-func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hj.Hijack() }
-func (w hijackWriter) Flush()                                       { w.ResponseWriter.(http.Flusher).Flush() }
-func (w hijackWriter) Unwrap() http.ResponseWriter                  { return w.ResponseWriter }
-
-type flushUnwrapper interface {
-	http.ResponseWriter
-	http.Flusher
-}
-
-func wrapHijacker(wrapper flushUnwrapper, orig http.ResponseWriter) http.ResponseWriter {
-	if hj, ok := orig.(http.Hijacker); ok {
-		return hijackWriter{ResponseWriter: wrapper, hj: hj}
-	}
-	return wrapper
+	return s.Status == http.StatusNotFound || s.Status == http.StatusGone || s.noStore
 }
