@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 )
 
 // Outcomes of a request, as the access log's outcome field names them.
@@ -129,11 +130,7 @@ func AccessLog(next http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		stats := &Stats{id: newRequestID()}
-		lw := &logWriter{ResponseWriter: w}
-		var rw http.ResponseWriter = lw
-		if hj, ok := w.(http.Hijacker); ok {
-			rw = hijackLogWriter{logWriter: lw, hj: hj}
-		}
+		lw := &logWriter{Counter: responsewriter.NewCounter(w)}
 		// A response cut short reaches here as a panic (http.ErrAbortHandler
 		// from ReverseProxy); it is logged, then passed on so the server
 		// closes the connection or resets the stream.
@@ -144,7 +141,7 @@ func AccessLog(next http.Handler, logger *slog.Logger) http.Handler {
 				panic(p)
 			}
 		}()
-		next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), statsKey{}, stats)))
+		next.ServeHTTP(responsewriter.WithHijacker(lw), r.WithContext(context.WithValue(r.Context(), statsKey{}, stats)))
 	})
 }
 
@@ -164,7 +161,7 @@ func logRequest(logger *slog.Logger, r *http.Request, lw *logWriter, stats *Stat
 			outcome, reason = OutcomeOriginError, "the handler panicked"
 		}
 	}
-	status := lw.status
+	status := lw.Status
 	switch {
 	case status == 0 && outcome == OutcomeClientCancelled:
 		status = StatusClientClosedRequest
@@ -186,7 +183,7 @@ func logRequest(logger *slog.Logger, r *http.Request, lw *logWriter, stats *Stat
 		slog.String("outcome", outcome),
 		slog.Bool("hinted", lw.hints > 0),
 		slog.Int("hint_links", lw.links),
-		slog.Int64("bytes", lw.bytes),
+		slog.Int64("bytes", lw.Bytes),
 		slog.String("origin", origin),
 		slog.Float64("origin_ms", ms(originTime)),
 		slog.Float64("total_ms", ms(time.Since(start))),
@@ -200,67 +197,24 @@ func logRequest(logger *slog.Logger, r *http.Request, lw *logWriter, stats *Stat
 func ms(d time.Duration) float64 { return float64(d.Microseconds()/100) / 10 }
 
 // logWriter watches what reaches the client: each 103 and its links, the
-// final status and the body size.
+// final status and the body size (a hijacked connection's is 101: the
+// switch is written on the bare connection).
 type logWriter struct {
-	http.ResponseWriter
-	status int
-	hints  int // 103 responses written
-	links  int // links in the first 103
-	bytes  int64
+	responsewriter.Counter
+	hints int // 103 responses written
+	links int // links in the first 103
 }
 
 func (l *logWriter) WriteHeader(code int) {
-	switch {
-	case code == http.StatusEarlyHints && l.status == 0:
+	if code == http.StatusEarlyHints && l.Status == 0 {
 		if l.hints == 0 {
 			for _, v := range l.Header()["Link"] {
 				l.links += countLinks(v)
 			}
 		}
 		l.hints++
-	case code >= 200 || code == http.StatusSwitchingProtocols:
-		if l.status == 0 {
-			l.status = code
-		}
 	}
-	l.ResponseWriter.WriteHeader(code)
-}
-
-func (l *logWriter) Write(b []byte) (int, error) {
-	if l.status == 0 {
-		l.status = http.StatusOK
-	}
-	n, err := l.ResponseWriter.Write(b)
-	l.bytes += int64(n)
-	return n, err
-}
-
-// Flush implements http.Flusher.
-func (l *logWriter) Flush() { _ = http.NewResponseController(l.ResponseWriter).Flush() }
-
-// Unwrap lets http.ResponseController reach the writer below.
-func (l *logWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }
-
-// Push keeps http.Pusher available to the handlers inside.
-func (l *logWriter) Push(target string, opts *http.PushOptions) error {
-	if p, ok := l.ResponseWriter.(http.Pusher); ok {
-		return p.Push(target, opts)
-	}
-	return http.ErrNotSupported
-}
-
-// hijackLogWriter is a logWriter over a connection that can be hijacked
-// (HTTP/1.1), so code that type-asserts http.Hijacker keeps working.
-type hijackLogWriter struct {
-	*logWriter
-	hj http.Hijacker
-}
-
-func (h hijackLogWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if h.status == 0 {
-		h.status = http.StatusSwitchingProtocols
-	}
-	return h.hj.Hijack()
+	l.Counter.WriteHeader(code)
 }
 
 // countLinks counts the links in one Link field value: commas outside

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 )
 
 // Proxy forwards requests to the origin configured for their Host. It is an
@@ -124,7 +126,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// included), the 1xx writer is done before this returns.
 	defer ex.writer.drain()
 	ctx = context.WithValue(ctx, exchangeKey{}, ex)
-	p.rp.ServeHTTP(ex.writer, r.WithContext(ctx))
+	// ReverseProxy takes over the connection of an upgrade (a WebSocket)
+	// through the writer's Hijack.
+	p.rp.ServeHTTP(responsewriter.WithHijacker(ex.writer), r.WithContext(ctx))
 }
 
 // methodAllowed answers a request the proxy does not forward: CONNECT

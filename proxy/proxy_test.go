@@ -351,7 +351,8 @@ func TestProxy_WebSocketUpgrade(t *testing.T) {
 		_, _ = brw.WriteString("echo " + line)
 		_ = brw.Flush()
 	}))
-	s := startStack(t, origin, stackOptions{})
+	var logs syncBuffer
+	s := startStack(t, origin, stackOptions{logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	c := s.client(t, "h1")
 	c.Timeout = 0 // a client timeout hides the upgraded connection behind its timer
 	req, _ := http.NewRequest(http.MethodGet, "https://"+s.srv.Addr()+"/ws", nil)
@@ -375,6 +376,24 @@ func TestProxy_WebSocketUpgrade(t *testing.T) {
 	line, err := bufio.NewReader(rwc).ReadString('\n')
 	if err != nil || line != "echo ping\n" {
 		t.Fatalf("through the upgraded connection got %q, %v", line, err)
+	}
+	// The 101 went out on the hijacked connection, past WriteHeader; the
+	// access log still records it, once the tunnel has closed.
+	_ = rwc.Close()
+	var logged map[string]any
+	for deadline := time.Now().Add(10 * time.Second); logged == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["path"] == "/ws" {
+				logged = m
+			}
+		}
+	}
+	if logged == nil {
+		t.Fatalf("no access log line for /ws: %s", logs.String())
+	}
+	if logged["status"] != float64(http.StatusSwitchingProtocols) || logged["outcome"] != proxy.OutcomeOK {
+		t.Errorf("access log: status %v outcome %v, want 101 ok", logged["status"], logged["outcome"])
 	}
 }
 

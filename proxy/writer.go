@@ -1,14 +1,13 @@
 package proxy
 
 import (
-	"bufio"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 )
 
 // maxForwardedLinkBytes bounds the Link values of one 103 passed on from the
@@ -32,7 +31,7 @@ const maxForwardedLinkBytes = 8 << 10
 // on, and it carries nothing but the origin's Link fields: no field an outer
 // handler set (Set-Cookie, say) and nothing hop-by-hop.
 type originWriter struct {
-	w       http.ResponseWriter
+	responsewriter.Wrapper
 	cfg     *Config
 	ex      *exchange
 	pending http.Header
@@ -50,36 +49,36 @@ type originWriter struct {
 
 func newOriginWriter(w http.ResponseWriter, r *http.Request, cfg *Config, ex *exchange) *originWriter {
 	return &originWriter{
-		w: w, cfg: cfg, ex: ex, pending: make(http.Header),
+		Wrapper: responsewriter.Wrap(w), cfg: cfg, ex: ex, pending: make(http.Header),
 		canHint: r.Method == http.MethodGet && r.ProtoAtLeast(1, 1) && httpx.IsNavigation(r),
 	}
 }
 
 func (o *originWriter) Header() http.Header {
 	if o.final {
-		return o.w.Header()
+		return o.ResponseWriter.Header()
 	}
 	return o.pending
 }
 
 func (o *originWriter) WriteHeader(code int) {
 	if o.final {
-		o.w.WriteHeader(code) // let net/http report the superfluous call
+		o.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
 		return
 	}
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+	if responsewriter.Informational(code) {
 		o.writeInformational(code)
 		return
 	}
 	o.drain()
 	o.final = true
-	dst := o.w.Header()
+	dst := o.ResponseWriter.Header()
 	maps.Copy(dst, o.pending)
-	o.w.WriteHeader(code)
+	o.ResponseWriter.WriteHeader(code)
 	if o.flush {
 		// The status line goes out now, not with the first bufferful of a
 		// body that may be slow to come.
-		_ = http.NewResponseController(o.w).Flush()
+		_ = http.NewResponseController(o.ResponseWriter).Flush()
 	}
 }
 
@@ -113,11 +112,11 @@ func (o *originWriter) writeInformational(code int) {
 func (o *originWriter) forward(queue <-chan []string) {
 	defer close(o.done)
 	for links := range queue {
-		dst := o.w.Header()
+		dst := o.ResponseWriter.Header()
 		saved := maps.Clone(dst)
 		clear(dst)
 		dst["Link"] = links
-		o.w.WriteHeader(http.StatusEarlyHints)
+		o.ResponseWriter.WriteHeader(http.StatusEarlyHints)
 		clear(dst)
 		maps.Copy(dst, saved)
 	}
@@ -171,21 +170,13 @@ func (o *originWriter) Write(b []byte) (int, error) {
 	if !o.final {
 		o.WriteHeader(http.StatusOK)
 	}
-	return o.w.Write(b)
+	return o.ResponseWriter.Write(b)
 }
 
-// Flush implements http.Flusher.
+// Flush implements http.Flusher: the final header goes out first.
 func (o *originWriter) Flush() {
 	if !o.final {
 		o.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(o.w).Flush()
+	o.Wrapper.Flush()
 }
-
-// Hijack lets ReverseProxy take over the connection of a WebSocket upgrade.
-func (o *originWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(o.w).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the writer below.
-func (o *originWriter) Unwrap() http.ResponseWriter { return o.w }
