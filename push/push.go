@@ -34,6 +34,7 @@ import (
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -326,43 +327,39 @@ func (p *Pusher) Wrap(next http.Handler) http.Handler {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		}
-		rw := &recorder{ResponseWriter: w, p: p, r: r, st: st}
-		next.ServeHTTP(rw, r)
+		rw := &recorder{Counter: responsewriter.NewCounter(w), p: p, r: r, st: st}
+		next.ServeHTTP(responsewriter.WithHijacker(rw), r)
 	})
 }
 
 // servePushed serves a promised request and counts it.
 func (p *Pusher) servePushed(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	r.Header.Del(pushMarker)
-	rw := &recorder{ResponseWriter: w, p: p, r: r}
+	rw := &recorder{Counter: responsewriter.NewCounter(w), p: p, r: r}
 	next.ServeHTTP(rw, r)
 	target := absolute(r)
 	if err := r.Context().Err(); err != nil {
-		p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushCancelled, Route: target, Proto: r.Proto, Bytes: int(rw.bytes)})
+		p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushCancelled, Route: target, Proto: r.Proto, Bytes: int(rw.Bytes)})
 		return
 	}
-	p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushed, Route: target, Proto: r.Proto, Links: 1, Bytes: int(rw.bytes)})
+	p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushed, Route: target, Proto: r.Proto, Links: 1, Bytes: int(rw.Bytes)})
 }
 
 func absolute(r *http.Request) string { return earlyhints.RequestURL(r).String() }
 
 // recorder watches one response for Wrap.
 type recorder struct {
-	http.ResponseWriter
-	p      *Pusher
-	r      *http.Request
-	st     *state
-	final  bool
-	status int
-	bytes  int64
+	responsewriter.Counter
+	p  *Pusher
+	r  *http.Request
+	st *state
 }
 
 func (rw *recorder) WriteHeader(code int) {
-	if code >= 100 && code < 200 || rw.final {
-		rw.ResponseWriter.WriteHeader(code)
+	if responsewriter.Informational(code) || rw.Status != 0 {
+		rw.Counter.WriteHeader(code)
 		return
 	}
-	rw.final, rw.status = true, code
 	hdr := rw.Header()
 	if code == http.StatusOK {
 		a := asset{validator: hdr.Get("Etag"), cacheable: cacheable(hdr)}
@@ -394,7 +391,7 @@ func (rw *recorder) WriteHeader(code int) {
 		}
 		hdr.Add("Set-Cookie", c.String())
 	}
-	rw.ResponseWriter.WriteHeader(code)
+	rw.Counter.WriteHeader(code)
 }
 
 // pushFromLinks pushes the same-origin preloads of the 200's Link header
@@ -451,23 +448,10 @@ func (p *Pusher) rememberNoPush(page *url.URL, values []string) {
 func pageOf(r *http.Request) *url.URL { return earlyhints.RequestURL(r) }
 
 func (rw *recorder) Write(b []byte) (int, error) {
-	if !rw.final {
+	if rw.Status == 0 {
 		rw.WriteHeader(http.StatusOK)
 	}
-	n, err := rw.ResponseWriter.Write(b)
-	rw.bytes += int64(n)
-	return n, err
-}
-
-func (rw *recorder) Flush()                      { _ = http.NewResponseController(rw.ResponseWriter).Flush() }
-func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
-
-// Push keeps http.Pusher reachable through the recorder.
-func (rw *recorder) Push(target string, opts *http.PushOptions) error {
-	if p, ok := rw.ResponseWriter.(http.Pusher); ok {
-		return p.Push(target, opts)
-	}
-	return http.ErrNotSupported
+	return rw.Counter.Write(b)
 }
 
 func cacheable(hdr http.Header) bool {
