@@ -1,13 +1,12 @@
 package chromium
 
 import (
-	"bufio"
-	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/responsewriter"
 )
 
 // ServerRequest is one request as the server saw it.
@@ -47,12 +46,8 @@ func (l *ServerLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.entries = append(l.entries, e)
 	l.mu.Unlock()
-	lw := &logWriter{ResponseWriter: w, log: l, entry: e}
-	var rw http.ResponseWriter = lw
-	if _, ok := w.(http.Hijacker); ok {
-		rw = hijackLogWriter{lw}
-	}
-	l.next.ServeHTTP(rw, r)
+	lw := &logWriter{Wrapper: responsewriter.Wrap(w), log: l, entry: e}
+	l.next.ServeHTTP(responsewriter.WithHijacker(lw), r)
 	lw.WriteHeader(http.StatusOK) // a handler that wrote nothing answered 200
 }
 
@@ -78,7 +73,7 @@ func (l *ServerLog) Since(mark int) []ServerRequest {
 func (l *ServerLog) Entries() []ServerRequest { return l.Since(0) }
 
 type logWriter struct {
-	http.ResponseWriter
+	responsewriter.Wrapper
 	log   *ServerLog
 	entry *ServerRequest
 	done  bool
@@ -88,7 +83,7 @@ func (w *logWriter) WriteHeader(code int) {
 	if w.done {
 		return
 	}
-	if code >= 100 && code < 200 {
+	if responsewriter.Informational(code) {
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -106,19 +101,7 @@ func (w *logWriter) Write(b []byte) (int, error) {
 
 func (w *logWriter) Flush() {
 	w.WriteHeader(http.StatusOK)
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-type hijackLogWriter struct{ *logWriter }
-
-func (w hijackLogWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	hj, ok := w.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("chromium: server log: connection cannot be hijacked")
-	}
-	return hj.Hijack()
+	w.Wrapper.Flush()
 }
 
 // Fetch is one URL of a visit seen from both ends: the browser's Resource
