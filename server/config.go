@@ -12,7 +12,12 @@ import (
 
 // Defaults applied to zero fields of Config.
 const (
-	DefaultAddr              = "127.0.0.1:8443"
+	// DefaultPort is the HTTPS port, the same for TCP and UDP, that the
+	// library and the command use when none is given.
+	DefaultPort = "8443"
+	// DefaultAddr is loopback only: a zero Config exposes nothing.
+	DefaultAddr = "127.0.0.1:" + DefaultPort
+
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10

@@ -91,7 +91,7 @@ func freeLoopbackPort(host string) (int, error) {
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "demo [--listen 127.0.0.1:8443] [--think 300ms] [--network edge|none|4g|...]", demoExamples, stdout, stderr)
-	listen := fs.String("listen", "127.0.0.1:8443", "`address` of the proxy in front of the demo site (loopback: the certificate is generated)")
+	listen := fs.String("listen", server.DefaultAddr, "`address` of the proxy in front of the demo site (loopback: the certificate is generated)")
 	think := fs.Duration("think", demo.DefaultThink, "how long the demo origin works on each page before answering")
 	http3 := fs.Bool("http3", true, "serve HTTP/3 too, on the same port over UDP")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/earlyhints/earlyhints/hintstore/redisstore"
+	"github.com/earlyhints/earlyhints/server"
 )
 
 // settings are everything `earlyhints proxy` can be told, by flag or by the
@@ -65,7 +66,7 @@ type settings struct {
 
 func defaultSettings() settings {
 	return settings{
-		Listen: ":8443", Store: "memory", HTTP3: true, Mode: "hints", LogFormat: "text",
+		Listen: ":" + server.DefaultPort, Store: "memory", HTTP3: true, Mode: "hints", LogFormat: "text",
 		OriginTimeout: 30 * time.Second, SnapshotInterval: 10 * time.Second,
 		RedisKeyPrefix: redisstore.DefaultKeyPrefix, RedisConnectTimeout: redisstore.DefaultConnectTimeout,
 		RedisTimeout: redisstore.DefaultReadTimeout, RedisWriteTimeout: redisstore.DefaultWriteTimeout,
