@@ -181,16 +181,9 @@ func (s *scanner) preloadLink() {
 	if !known {
 		return
 	}
-	var srcset, first string
-	if as == "image" && a.has(attrImagesrcset) {
-		srcset, first = s.res.resolveSrcset(a.imagesrcset)
-	}
-	uri, org, ok := s.res.resolveString(a.href)
+	uri, org, srcset, ok := s.res.resolveImage(a.href, a.imagesrcset, as == "image" && a.has(attrImagesrcset))
 	if !ok {
-		if first == "" {
-			return
-		}
-		uri, org, _ = s.res.resolveString([]byte(first))
+		return
 	}
 	p := params{{Key: "as", Value: as}}
 	p.add("type", cleanParam(a.typ))
@@ -333,16 +326,9 @@ func (s *scanner) img() {
 	case tiny(a.width) && tiny(a.height):
 		return
 	}
-	var srcset, first string
-	if a.has(attrSrcset) {
-		srcset, first = s.res.resolveSrcset(a.srcset)
-	}
-	uri, org, ok := s.res.resolveString(a.src)
+	uri, org, srcset, ok := s.res.resolveImage(a.src, a.srcset, a.has(attrSrcset))
 	if !ok {
-		if first == "" {
-			return
-		}
-		uri, org, _ = s.res.resolveString([]byte(first))
+		return
 	}
 	p := params{{Key: "as", Value: "image"}}
 	cors := p.crossOrigin(a, false)

@@ -221,6 +221,24 @@ func origin(u *url.URL) string {
 	return u.Scheme + "://" + strings.ToLower(host)
 }
 
+// resolveImage resolves the URL of an image, and its srcset when it has
+// one (useSrcset): a browser picks from the srcset, so an unusable src
+// falls back to the srcset's first candidate.
+func (r *resolver) resolveImage(src, srcset []byte, useSrcset bool) (uri, org, set string, ok bool) {
+	var first string
+	if useSrcset {
+		set, first = r.resolveSrcset(srcset)
+	}
+	uri, org, ok = r.resolveString(src)
+	if !ok {
+		if first == "" {
+			return "", "", "", false
+		}
+		uri, org, _ = r.resolveString([]byte(first))
+	}
+	return uri, org, set, true
+}
+
 // resolveSrcset rewrites a srcset with absolute URLs, so that a Link header
 // (resolved against the request URL, not <base>) means the same images.
 // Candidates that do not resolve are dropped; first is the first URL kept.
