@@ -239,7 +239,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reason != "" {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: reason})
 	} else {
-		ow.sent = h.sendLearned(w, r, route, start, rf)
+		var okey string
+		ow.sent, okey = h.sendLearned(w, r, route, start, rf)
+		if ow.sent && learnable {
+			// The browser fetches the hints while the origin thinks, with
+			// this page as their Referer: the view must be known first.
+			h.recordView(r, okey)
+			ow.viewed = true
+		}
 	}
 	h.next.ServeHTTP(responsewriter.WithHijacker(ow), r)
 	ow.finish()
@@ -252,8 +259,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
 
 // sendLearned writes the stored hints for route as one 103 and reports
-// whether it did.
-func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time, rf *routeField) bool {
+// whether it did, with the store key of the observed links of this
+// request's variant.
+func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time, rf *routeField) (bool, string) {
 	e, ok, err := h.store.Get(r.Context(), route)
 	key := route
 	if err == nil && ok && len(e.Vary) > 0 {
@@ -264,7 +272,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	}
 	if err != nil {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonStoreError, Err: err})
-		return false
+		return false, ""
 	}
 	links := e.Links
 	// What browsers were seen to fetch late (fonts named in stylesheets,
@@ -283,7 +291,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	}
 	if !ok || len(links) == 0 {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonNoHints})
-		return false
+		return false, ""
 	}
 	var budget int64
 	if rf != nil {
@@ -297,7 +305,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	if len(values) == 0 {
 		*vp = values[:0]
 		valuesPool.Put(vp)
-		return false
+		return false, ""
 	}
 	writeEarlyHints(w, values)
 	if rf != nil {
@@ -309,7 +317,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	*vp = values[:0]
 	valuesPool.Put(vp)
 	h.cfg.Observer.Observe(Event{Kind: EventSent, Route: route, Proto: r.Proto, Links: n, Bytes: size, Elapsed: time.Since(start)})
-	return true
+	return true, okey
 }
 
 // mergeLinks returns links followed by the extra links whose targets it

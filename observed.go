@@ -37,11 +37,19 @@ type viewKey struct{ network, url string }
 
 // view is what a fetch with that Referer belongs to.
 type view struct {
-	key    string   // the store key of the page's observed links
-	page   *url.URL // the page, the base its hints are written against
-	values []string // the page request's own values, never to be hinted
-	at     time.Time
-	depth  int
+	key  string   // the store key of the page's observed links
+	page *url.URL // the page, the base its hints are written against
+	// The page request's Cookie and Authorization fields: a link carrying
+	// one of their values (or of the page's query) is never hinted. They
+	// are kept as they came and parsed only when a fetch is attributed.
+	cookie, auth []string
+	at           time.Time
+	depth        int
+}
+
+// values returns the page request's own values (see requestValues).
+func (v view) values(h *Handler) []string {
+	return h.requestValues(&http.Request{URL: v.page, Header: http.Header{"Cookie": v.cookie, "Authorization": v.auth}})
 }
 
 // viewLog follows the recent page views of each network.
@@ -69,6 +77,12 @@ func (l *viewLog) record(k viewKey, v view) {
 	l.views[k] = v
 }
 
+func (l *viewLog) forget(k viewKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.views, k)
+}
+
 func (l *viewLog) lookup(k viewKey, now time.Time) (view, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -88,12 +102,21 @@ func fetchAs(dest string) string {
 	return ""
 }
 
-// recordView notes a page view whose fetches may teach the route's
-// observed links.
-func (h *Handler) recordView(r *http.Request, key string, values []string) {
+// recordView notes a page view whose fetches may teach observedKey (the
+// hintstore.ObservedKey of the page's store key). It is called before the
+// browser can fetch anything the page names: when a 103 goes out (the
+// browser fetches its hints while the origin thinks), and at the latest
+// when the final header is decided.
+func (h *Handler) recordView(r *http.Request, observedKey string) {
 	page := RequestURL(r)
 	h.views.record(viewKey{clientNetwork(r.RemoteAddr), page.String()},
-		view{key: hintstore.ObservedKey(key), page: page, values: values, at: time.Now()})
+		view{key: observedKey, page: page, cookie: r.Header["Cookie"], auth: r.Header["Authorization"], at: time.Now()})
+}
+
+// forgetView drops the view of r: the page moved, so what is fetched next
+// does not belong to it.
+func (h *Handler) forgetView(r *http.Request) {
+	h.views.forget(viewKey{clientNetwork(r.RemoteAddr), RequestURL(r).String()})
 }
 
 // attribute reports which page view a subresource request belongs to, by
@@ -134,7 +157,7 @@ func (h *Handler) observedHint(r *http.Request, v view, target, as string) (hint
 		return hintstore.Link{}, false
 	}
 	link := hintstore.Link{Target: hint.URL, Value: hint.Format(v.page)}
-	if boundToRequest(link, v.values) || boundToRequest(link, h.requestValues(r)) {
+	if boundToRequest(link, v.values(h)) || boundToRequest(link, h.requestValues(r)) {
 		return hintstore.Link{}, false
 	}
 	return link, true

@@ -24,6 +24,7 @@ type observingWriter struct {
 	learnable              bool
 	canHint                bool // the client may receive a 103
 	sent                   bool // a 103 already reached the client
+	viewed                 bool // the view is recorded (see recordView)
 
 	earlyLinks []string // Link values from the wrapped handler's 1xx
 	obs        *pending // non-nil while the response is being learned from
@@ -95,6 +96,10 @@ func (o *observingWriter) writeInformational(code int) {
 	// hop-by-hop field, nothing set for the final response.
 	writeEarlyHints(o.ResponseWriter, links)
 	o.sent = true
+	if o.learnable && !o.viewed {
+		o.h.recordView(o.r, o.observedKey(o.route))
+		o.viewed = true
+	}
 	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Links: len(links)})
 }
 
@@ -139,6 +144,23 @@ func (o *observingWriter) startLearning() {
 		p.body = (*p.bodyBuf)[:0]
 	}
 	o.obs = p
+	key := o.route
+	if len(vary) > 0 {
+		key = hintstore.VariantKey(o.route, p.variant)
+	}
+	// Before the header goes out: the browser fetches what the page names
+	// as soon as it reads it.
+	o.h.recordView(o.r, o.observedKey(key))
+	o.viewed = true
+}
+
+// observedKey returns the hintstore.ObservedKey of key, made once per
+// route when key is the route.
+func (o *observingWriter) observedKey(key string) string {
+	if o.field != nil && key == o.route {
+		return o.field.observedKey
+	}
+	return hintstore.ObservedKey(key)
 }
 
 // bodyPool holds the buffers that copy a page's head for the scanner.
@@ -211,13 +233,11 @@ func (o *observingWriter) Flush() {
 func (o *observingWriter) finish() {
 	switch {
 	case o.moved:
+		if o.viewed {
+			o.h.forgetView(o.r)
+		}
 		o.h.learner.forgetRoute(o.route, o.r.Proto)
 	case o.obs != nil:
-		key := o.route
-		if len(o.obs.vary) > 0 {
-			key = hintstore.VariantKey(o.route, o.obs.variant)
-		}
-		o.h.recordView(o.r, key, o.obs.values)
 		o.h.learner.submit(o.r, o.route, o.obs)
 	}
 }
