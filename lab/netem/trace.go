@@ -9,12 +9,22 @@ import (
 	"time"
 )
 
-// Bounds on what ParseMahimahiTrace accepts, so a hostile file cannot make it
-// allocate without limit. Real traces (mahimahi's cellular captures) have a
-// few hundred thousand lines.
+// Bounds on what a trace may be, so a hostile or mistaken file cannot make the
+// parser allocate without limit or make a link that never delivers. Real
+// traces (mahimahi's cellular captures) have a few hundred thousand lines and
+// last minutes.
 const (
 	maxTraceLines   = 1 << 22
 	maxTraceLineLen = 64
+	// MaxTracePeriod is the longest period (last timestamp) a trace may have.
+	// A longer one is almost always a file in the wrong unit (microseconds,
+	// epoch times) rather than an hour-long capture.
+	MaxTracePeriod = time.Hour
+	// MinTraceRate is the lowest average rate, in bits per second, a trace
+	// may deliver: one MTU-sized packet per second (12 kbit/s, below GPRS).
+	// A slower trace leaves every page load timing out rather than measuring
+	// anything.
+	MinTraceRate = MTU * 8
 )
 
 // Trace is a mahimahi packet-delivery trace: each entry is a moment, in
@@ -26,8 +36,9 @@ type Trace struct {
 }
 
 // ParseMahimahiTrace reads a mahimahi trace: one non-negative integer
-// (milliseconds) per line, non-decreasing, the last one greater than zero.
-// Blank lines are ignored.
+// (milliseconds) per line, non-decreasing, the last one greater than zero and
+// at most [MaxTracePeriod], with at least one line per second of period on
+// average ([MinTraceRate]). Blank lines are ignored.
 func ParseMahimahiTrace(r io.Reader) (*Trace, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxTraceLineLen)
@@ -68,10 +79,24 @@ func (t *Trace) validate() error {
 	if t.Millis[n-1] == 0 {
 		return fmt.Errorf("%w: trace must end after 0 ms (its last timestamp is its period)", ErrInvalidConfig)
 	}
+	if n > maxTraceLines {
+		return fmt.Errorf("%w: trace has more than %d opportunities", ErrInvalidConfig, maxTraceLines)
+	}
 	for i := 1; i < n; i++ {
 		if t.Millis[i] < t.Millis[i-1] {
 			return fmt.Errorf("%w: trace goes back in time at entry %d", ErrInvalidConfig, i)
 		}
+	}
+	if p := t.Period(); p > MaxTracePeriod {
+		return fmt.Errorf("%w: trace period %v (its last timestamp) is longer than %v; "+
+			"timestamps must be milliseconds from the start: convert the file, or cut it to at most %v",
+			ErrInvalidConfig, p, MaxTracePeriod, MaxTracePeriod)
+	}
+	// One opportunity per second of period, in integers: n·MTU·8 / (last/1000) ≥ MinTraceRate.
+	if int64(n)*MTU*8*1000 < int64(MinTraceRate)*int64(t.Millis[n-1]) {
+		return fmt.Errorf("%w: trace delivers %d packets in %v, %d bit/s on average, below the %d bit/s floor; "+
+			"a trace needs at least one line (one %d-byte packet) per second of its period: add opportunities or shorten it",
+			ErrInvalidConfig, n, t.Period(), t.Rate(), MinTraceRate, MTU)
 	}
 	return nil
 }

@@ -25,6 +25,11 @@ func TestParseMahimahiTrace(t *testing.T) {
 		{name: "not a number", in: "1\nabc\n", wantErr: true},
 		{name: "overflow", in: "99999999999\n", wantErr: true},
 		{name: "line too long", in: strings.Repeat("1", 100) + "\n", wantErr: true},
+		{name: "period of an hour", in: "0\n" + strings.Repeat("3600000\n", 3600), want: append([]uint32{0}, repeat(3600000, 3600)...)},
+		{name: "period over an hour", in: "012000001\n", wantErr: true},
+		{name: "one packet a second", in: "1000\n", want: []uint32{1000}},
+		{name: "below one packet a second", in: "1001\n", wantErr: true},
+		{name: "long silence", in: "1\n2\n60000\n", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +52,31 @@ func TestParseMahimahiTrace(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func repeat(v uint32, n int) []uint32 {
+	s := make([]uint32, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+// TestParseMahimahiTrace_boundsMessage checks that a rejected trace says what
+// to do next.
+func TestParseMahimahiTrace_boundsMessage(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"012000001\n", "convert the file, or cut it to at most 1h0m0s"},
+		{"5000\n", "add opportunities or shorten it"},
+	}
+	for _, tt := range tests {
+		_, err := ParseMahimahiTrace(strings.NewReader(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseMahimahiTrace(%q) = %v, want it to say %q", tt.in, err, tt.want)
+		}
 	}
 }
 
@@ -113,7 +143,7 @@ func FuzzParseMahimahiTrace(f *testing.F) {
 		if err := tr.validate(); err != nil {
 			t.Fatalf("parsed trace fails validation: %v", err)
 		}
-		if tr.Period() <= 0 || tr.Rate() <= 0 {
+		if tr.Period() <= 0 || tr.Period() > MaxTracePeriod || tr.Rate() < MinTraceRate-1 {
 			t.Fatalf("period %v rate %d", tr.Period(), tr.Rate())
 		}
 		// Opportunities never go back in time, across a wrap too.
