@@ -21,6 +21,9 @@ const (
 	// DefaultAssumedBandwidth is the client bandwidth, in bits per second,
 	// that a 103 is budgeted for: a slow 4G link.
 	DefaultAssumedBandwidth = 5_000_000
+	// DefaultAssumedRTT is the client round trip a 103 is budgeted for when
+	// the connection's own is not known: a 4G client not far away.
+	DefaultAssumedRTT = 100 * time.Millisecond
 )
 
 // Config configures a Handler. The zero value works.
@@ -69,12 +72,25 @@ type Config struct {
 	// negative means every response.
 	LearnInterval time.Duration
 	// AssumedBandwidth is the client bandwidth, in bits per second, a 103 is
-	// budgeted for: once a route's think time is known (its median over the
-	// last views), its 103 names no more bytes of files (as last served)
-	// than arrive at this rate before the document is ready, so the hinted
-	// files never fill the link ahead of the page. 0 means 5 Mbit/s;
-	// negative means no budget.
+	// budgeted for: once a route's think time T is known (its median over
+	// the last views), its 103 names no more bytes of files (as last served)
+	// than arrive at this rate between the first hinted request reaching
+	// the server (one round trip after the 103 leaves) and the document
+	// being ready, plus the first window: max(0, T − RTT) × bandwidth / 8 +
+	// 14,600 bytes. So the hinted files never fill the link ahead of the
+	// page. ConnPath's measurement, when there is one, replaces it. 0 means
+	// 5 Mbit/s; negative means no budget.
 	AssumedBandwidth int64
+	// AssumedRTT is the client round trip the budget subtracts when
+	// ConnPath does not measure one (nil ConnPath, or a connection that
+	// does not report it). 0 means 100 ms; negative means none.
+	AssumedRTT time.Duration
+	// ConnPath, when set, reports what the server measured of r's
+	// connection: its smoothed round trip and its delivery rate in bits
+	// per second, zero for what it does not know (the assumed values
+	// stand in). server.ConnPath fits. It is called once per navigation
+	// that gets a 103 and must not block.
+	ConnPath func(r *http.Request) (rtt time.Duration, bandwidth int64)
 	// DisableScan learns only from Link headers, not from the HTML.
 	DisableScan bool
 	// DisableLearning never records observations (hints come from the store
@@ -136,6 +152,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AssumedBandwidth == 0 {
 		c.AssumedBandwidth = DefaultAssumedBandwidth
+	}
+	switch {
+	case c.AssumedRTT == 0:
+		c.AssumedRTT = DefaultAssumedRTT
+	case c.AssumedRTT < 0:
+		c.AssumedRTT = 0
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}

@@ -16,8 +16,11 @@ import (
 // sent, the origin's think time (the time the hints have), and, per
 // hinted file, how often browsers requested it soon after a 103 that named
 // it. It also budgets the 103: a route whose document is ready in T never
-// gets more hinted bytes than can arrive in T, so the hinted files do not
-// fill the link just as the document is ready.
+// gets more hinted bytes than the server can send before the document is
+// ready, so the hinted files do not fill the link just as it is. The
+// hinted requests reach the server one round trip after the 103 leaves,
+// so that is T − RTT of sending at the client's bandwidth, plus the first
+// window, which goes out without waiting for an acknowledgement.
 
 const (
 	// thinkSamples is how many recent think times a route keeps.
@@ -30,11 +33,20 @@ const (
 	// initialWindow is what the first round trip carries anyway (TCP's
 	// initial window of ten segments, QUIC's alike).
 	initialWindow = 14600
+	// maxBudget keeps the budget's arithmetic in range on absurd
+	// measurements (1 TiB is no limit in practice).
+	maxBudget = 1 << 40
 )
 
-// ReasonOverBudget is reported with EventLeftOut: the hint's file would
-// not arrive before the document is ready (see Config.AssumedBandwidth).
-const ReasonOverBudget = "document_budget"
+// Left-out reasons reported with EventLeftOut, Bytes being the budget: the
+// hint's file would not arrive before the document is ready (see
+// Config.AssumedBandwidth). ReasonOverBudget: the budget rests on what the
+// connection measured (Config.ConnPath); ReasonOverAssumedBudget: on
+// Config.AssumedRTT and Config.AssumedBandwidth alone.
+const (
+	ReasonOverBudget        = "document_budget"
+	ReasonOverAssumedBudget = "document_budget_assumed"
+)
 
 type fieldView struct {
 	routes   sync.Map     // route → *routeField
@@ -52,7 +64,7 @@ type offer struct {
 type routeField struct {
 	observedKey       string // hintstore.ObservedKey of the route, made once
 	navigations, sent atomic.Uint64
-	budget            atomic.Int64 // bytes a 103 may hint; 0 until the think time is known
+	thinkP50          atomic.Int64 // ns, the median think time; 0 until known
 	lastOffer         atomic.Int64 // Unix ns of the last sampled 103
 
 	mu    sync.Mutex
@@ -102,9 +114,47 @@ func (h *Handler) thinkTime(rf *routeField, d time.Duration) {
 		p50 = s[n/2]
 	}
 	rf.mu.Unlock()
-	if p50 > 0 && h.cfg.AssumedBandwidth > 0 {
-		rf.budget.Store(int64(p50.Seconds()*float64(h.cfg.AssumedBandwidth)/8) + initialWindow)
+	if p50 > 0 {
+		rf.thinkP50.Store(int64(p50))
 	}
+}
+
+// budgetFor returns how many bytes of hinted files a 103 to r for the
+// route may name (0: no limit), and whether it rests on the connection's
+// own measurement rather than the assumed path.
+func (h *Handler) budgetFor(rf *routeField, r *http.Request) (budget int64, measured bool) {
+	if rf == nil || h.cfg.AssumedBandwidth < 0 {
+		return 0, false
+	}
+	think := time.Duration(rf.thinkP50.Load())
+	if think <= 0 {
+		return 0, false
+	}
+	rtt, bandwidth := h.cfg.AssumedRTT, h.cfg.AssumedBandwidth
+	if h.cfg.ConnPath != nil {
+		mrtt, mbw := h.cfg.ConnPath(r)
+		if mrtt > 0 {
+			rtt, measured = mrtt, true
+		}
+		if mbw > 0 {
+			bandwidth, measured = mbw, true
+		}
+	}
+	return documentBudget(think, rtt, bandwidth), measured
+}
+
+// documentBudget is the most bytes of hinted files that arrive ahead of a
+// document ready think after its request, for a client rtt away on a link
+// of bandwidth bits per second: the hinted requests reach the server one
+// round trip after the 103 leaves, so only the rest of the think time
+// carries them, and the first window besides. 0 means no limit (nothing
+// known to go by).
+func documentBudget(think, rtt time.Duration, bandwidth int64) int64 {
+	if think <= 0 || bandwidth <= 0 {
+		return 0
+	}
+	ahead := max(0, think-max(0, rtt))
+	return int64(min(ahead.Seconds()*float64(bandwidth)/8, maxBudget)) + initialWindow
 }
 
 // offered notes, at most once a second per route, which hints a 103 to r
@@ -211,8 +261,9 @@ type RouteField struct {
 	// over the last 64 navigations: the head start the hints have.
 	ThinkP50 time.Duration `json:"think_p50_ns"`
 	ThinkP95 time.Duration `json:"think_p95_ns"`
-	// BudgetBytes is the most hinted bytes one 103 may name (0: no limit
-	// yet).
+	// BudgetBytes is the most hinted bytes one 103 may name at the assumed
+	// round trip and bandwidth (0: no limit yet); a connection that
+	// measures its own gets its own budget.
 	BudgetBytes int64       `json:"budget_bytes"`
 	Hints       []HintField `json:"hints"`
 }
@@ -235,7 +286,10 @@ func (h *Handler) Field(limit int) []RouteField {
 	var out []RouteField
 	h.field.routes.Range(func(k, v any) bool {
 		rf := v.(*routeField)
-		r := RouteField{Route: k.(string), Navigations: rf.navigations.Load(), Sent: rf.sent.Load(), BudgetBytes: rf.budget.Load()}
+		r := RouteField{Route: k.(string), Navigations: rf.navigations.Load(), Sent: rf.sent.Load()}
+		if h.cfg.AssumedBandwidth > 0 {
+			r.BudgetBytes = documentBudget(time.Duration(rf.thinkP50.Load()), h.cfg.AssumedRTT, h.cfg.AssumedBandwidth)
+		}
 		rf.mu.Lock()
 		if n := min(rf.n, thinkSamples); n > 0 {
 			s := slices.Clone(rf.think[:n])

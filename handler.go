@@ -293,14 +293,15 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonNoHints})
 		return false, ""
 	}
-	var budget int64
-	if rf != nil {
-		budget = rf.budget.Load()
-	}
+	budget, measured := h.budgetFor(rf, r)
 	vp := valuesPool.Get().(*[]string)
 	values, size, leftOut := h.capValues((*vp)[:0], links, budget)
 	if leftOut > 0 {
-		h.cfg.Observer.Observe(Event{Kind: EventLeftOut, Route: route, Proto: r.Proto, Links: leftOut, Reason: ReasonOverBudget})
+		reason := ReasonOverAssumedBudget
+		if measured {
+			reason = ReasonOverBudget
+		}
+		h.cfg.Observer.Observe(Event{Kind: EventLeftOut, Route: route, Proto: r.Proto, Links: leftOut, Bytes: int(budget), Reason: reason})
 	}
 	if len(values) == 0 {
 		*vp = values[:0]

@@ -51,6 +51,18 @@ func (e *events) wait(t *testing.T, kind earlyhints.EventKind) earlyhints.Event 
 	}
 }
 
+// last returns the last event of kind (the zero Event if none).
+func (e *events) last(kind earlyhints.EventKind) earlyhints.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.all) - 1; i >= 0; i-- {
+		if e.all[i].Kind == kind {
+			return e.all[i]
+		}
+	}
+	return earlyhints.Event{}
+}
+
 func (e *events) count(kind earlyhints.EventKind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

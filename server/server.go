@@ -94,7 +94,8 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 			// No 0-RTT: early data can be replayed by an attacker, and the
 			// origin behind this server cannot tell a replayed request from
 			// a real one.
-			QUICConfig: &quic.Config{Allow0RTT: false},
+			QUICConfig:  &quic.Config{Allow0RTT: false},
+			ConnContext: h3ConnContext,
 		}
 	}
 
@@ -103,7 +104,7 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 	tlsProtos.SetHTTP2(true)
 	s.https = &http.Server{
 		Handler:           guardResets(handler, s.log),
-		ConnContext:       withConnResets,
+		ConnContext:       tlsConnContext,
 		TLSConfig:         tlsConf,
 		Protocols:         &tlsProtos,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -121,7 +122,7 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 		h2cProtos.SetUnencryptedHTTP2(true)
 		s.h2c = &http.Server{
 			Handler:           guardResets(h, s.log),
-			ConnContext:       withConnResets,
+			ConnContext:       h2cConnContext,
 			Protocols:         &h2cProtos,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       cfg.IdleTimeout,

@@ -47,9 +47,11 @@ type settings struct {
 	PrivateQuorum    int
 	// AssumedBandwidth is in kbit/s.
 	AssumedBandwidth int
-	LogFormat        string
-	OriginTimeout    time.Duration
-	PreserveHost     bool
+	// AssumedRTT stands in for a connection that does not measure its own.
+	AssumedRTT    time.Duration
+	LogFormat     string
+	OriginTimeout time.Duration
+	PreserveHost  bool
 
 	OriginIdleTimeout    time.Duration
 	OriginMaxHeaderBytes int
@@ -249,6 +251,10 @@ func proxyOptions() []option {
 		{
 			"assumed-bandwidth", "client bandwidth (`kbit/s`) a 103 is budgeted for: once a page's think time is known, its 103 names no more bytes than arrive at this rate before the document is ready (0 means 5000)",
 			count(func(s *settings) *int { return &s.AssumedBandwidth }),
+		},
+		{
+			"assumed-rtt", "client round trip (`duration`) the 103's budget subtracts from the think time where the connection measures none (cleartext HTTP/2 behind a load balancer, non-Linux TCP; 0 means 100ms)",
+			duration(func(s *settings) *time.Duration { return &s.AssumedRTT }),
 		},
 		{
 			"log-format", "log `format`: text or json",

@@ -191,6 +191,8 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 		QueryParams:           s.QueryParams,
 		PrivateQuorum:         s.PrivateQuorum,
 		AssumedBandwidth:      int64(s.AssumedBandwidth) * 1000,
+		AssumedRTT:            s.AssumedRTT,
+		ConnPath:              server.ConnPath,
 		IdentityKey:           idKey,
 		DenyUserAgents:        s.DenyUserAgents,
 		Disabled:              s.Mode == "off",

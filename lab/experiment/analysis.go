@@ -97,10 +97,11 @@ type CellResult struct {
 	WastedBytes float64 `json:"wasted_bytes"`
 	Pushed      float64 `json:"pushed"`
 	RTTMS       float64 `json:"rtt_ms"`
-	// For the strategies that learn, ThinkP50MS and BudgetBytes are the
-	// route's think-time median and document budget once the stack was
-	// warmed (0: no budget), and LeftOut the hints left out of each 103
-	// of the measured runs over that budget, on average.
+	// For the strategies that learn, ThinkP50MS is the route's think-time
+	// median once the stack was warmed, BudgetBytes the document budget of
+	// the measured runs' 103s, at the path their connection measured (0:
+	// none left anything out), and LeftOut the hints left out of each 103
+	// over it, on average.
 	ThinkP50MS  float64 `json:"think_p50_ms,omitempty"`
 	BudgetBytes int64   `json:"budget_bytes,omitempty"`
 	LeftOut     float64 `json:"left_out,omitempty"`

@@ -272,13 +272,15 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 		if err != nil {
 			return err
 		}
-		cr.ThinkP50MS, cr.BudgetBytes = ms(f.ThinkP50), f.BudgetBytes
+		cr.ThinkP50MS = ms(f.ThinkP50)
 		st.leftOut.Store(0)
+		st.budget.Store(0)
 		st.sent.Store(0)
 		defer func() {
 			if n := st.sent.Load(); n > 0 {
 				cr.LeftOut = float64(st.leftOut.Load()) / float64(n)
 			}
+			cr.BudgetBytes = st.budget.Load()
 		}()
 	}
 	for i := 0; i < r.c.Runs && ctx.Err() == nil; i++ {

@@ -87,9 +87,10 @@ type stack struct {
 	learned chan struct{}
 	once    sync.Once
 	// handler is the hinting middleware; leftOut counts the hints it left
-	// out of 103s over the document budget, sent the 103s it wrote.
-	handler       *earlyhints.Handler
-	leftOut, sent atomic.Int64
+	// out of 103s over the document budget, budget is the largest budget
+	// those 103s had, sent the 103s it wrote.
+	handler               *earlyhints.Handler
+	leftOut, budget, sent atomic.Int64
 	// warmEnv reaches the server without the emulated network (relay
 	// mode), for the loads that teach the product before the measured ones.
 	warmEnv Env
@@ -133,7 +134,7 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	st.origin = &http.Server{Handler: st.site, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug)}
 	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
 
-	handler, mw, err := productStack(c.Strategy, ln.Addr().String(), cfg.logger, st.observe)
+	handler, mw, err := productStack(c.Strategy, ln.Addr().String(), cfg.logger, st.observe, connPath(cfg.netem, cfg.network))
 	if err != nil {
 		return nil, err
 	}
@@ -224,11 +225,31 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	return st, nil
 }
 
+// connPath is what the product's server measures of a client's path, as it
+// would on the emulated link. In packet mode the kernel and quic-go see the
+// emulated link themselves. In relay mode QUIC's datagrams are relayed, so
+// quic-go's round trip is the link's, but the TCP relay terminates the
+// connection: the server's socket measures loopback, so the link's round
+// trip stands in for it, and no delivery rate, as on a fresh connection
+// whose samples are all limited by the handshake.
+func connPath(mode NetemMode, network netem.Profile) func(*http.Request) (time.Duration, int64) {
+	if mode == Packet {
+		return server.ConnPath
+	}
+	rtt := network.RTT()
+	return func(r *http.Request) (time.Duration, int64) {
+		if r.ProtoMajor == 3 {
+			return server.ConnPath(r)
+		}
+		return rtt, 0
+	}
+}
+
 // productStack assembles the earlyhints product in front of the origin as
 // a deployment would: reverse proxy, hinting middleware, and the push
 // package for the push strategies. Hints are on only for the strategies
 // that use them.
-func productStack(s Strategy, origin string, logger *slog.Logger, observe func(earlyhints.Event)) (http.Handler, *earlyhints.Handler, error) {
+func productStack(s Strategy, origin string, logger *slog.Logger, observe func(earlyhints.Event), path func(*http.Request) (time.Duration, int64)) (http.Handler, *earlyhints.Handler, error) {
 	rp, err := proxy.New(proxy.Config{
 		Default: &url.URL{Scheme: "http", Host: origin},
 		// The origin routes third-party resources by Host.
@@ -247,6 +268,7 @@ func productStack(s Strategy, origin string, logger *slog.Logger, observe func(e
 		Disabled: s == None || s == Preload,
 		Logger:   logger,
 		Observer: earlyhints.ObserverFunc(observe),
+		ConnPath: path,
 	}
 	var p *push.Pusher
 	if s == Push || s == PushDigest {
@@ -279,8 +301,10 @@ func (st *stack) observe(e earlyhints.Event) {
 		st.markLearned()
 	case e.Kind == earlyhints.EventSent:
 		st.sent.Add(1)
-	case e.Kind == earlyhints.EventLeftOut && e.Reason == earlyhints.ReasonOverBudget:
+	case e.Kind == earlyhints.EventLeftOut && (e.Reason == earlyhints.ReasonOverBudget || e.Reason == earlyhints.ReasonOverAssumedBudget):
 		st.leftOut.Add(int64(e.Links))
+		for b := st.budget.Load(); int64(e.Bytes) > b && !st.budget.CompareAndSwap(b, int64(e.Bytes)); b = st.budget.Load() {
+		}
 	}
 }
 
