@@ -206,6 +206,7 @@ func TestHintFromLink(t *testing.T) {
 		{"empty label", "", `<https://www..shop.example/a.css>; rel=preload; as=style`, true, ErrBadTarget, "", ""},
 		{"short IPv4 form", "", `<https://127.1/a.css>; rel=preload; as=style`, true, ErrBadTarget, "", ""},
 		{"percent in host", "", `<https://evil.example%2f.shop.example/a.css>; rel=preload; as=style`, false, ErrBadTarget, "", ""},
+		{"invalid percent-escape in the path", "", `</a%zz/%.css>; rel=preload; as=style`, false, ErrBadTarget, "", ""},
 		{"port out of range", "", `<https://www.shop.example:99999/a.css>; rel=preload; as=style`, false, ErrBadTarget, "", ""},
 		{"empty host", "", `<https://:443/a.css>; rel=preload; as=style`, false, ErrBadTarget, "", ""},
 		{"extra slashes skipped as browsers do", "", `<https:///a.example/x.css>; rel=preload; as=style`, false, ErrCrossSite, "", ""},

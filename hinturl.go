@@ -75,6 +75,7 @@ var (
 	errHost        = errors.New("invalid host")
 	errPort        = errors.New("invalid port")
 	errControlChar = errors.New("control character")
+	errEscape      = errors.New("invalid percent-escape in the path")
 )
 
 // resolve resolves ref against base; with a nil base ref must be absolute.
@@ -137,6 +138,11 @@ func resolve(ref string, base *target) (target, error) {
 		}
 	}
 	path, query, hasQuery := strings.Cut(ref, "?")
+	if !validEscapes(path) {
+		// A browser would send it as written, but no HTTP server built on
+		// a URL parser (Go's among them) accepts the request line.
+		return target{}, errEscape
+	}
 	var buf [256]byte
 	b := appendPath(buf[:0], path)
 	if hasQuery {
@@ -149,6 +155,21 @@ func resolve(ref string, base *target) (target, error) {
 		t.rest = string(b)
 	}
 	return t, nil
+}
+
+// validEscapes reports whether every '%' in s starts a two-digit hex escape.
+func validEscapes(s string) bool {
+	for i := strings.IndexByte(s, '%'); i >= 0; i = strings.IndexByte(s, '%') {
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return false
+		}
+		s = s[i+3:]
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }
