@@ -29,7 +29,8 @@
 //     bounded copy of the head; subresources (handler.go, statusWriter): the
 //     404/410 rule, the field view, observed learning.
 //   - learn (learn.go, learner): off the request path, rate-bounded; scan
-//     (package scan), validation (hint.go, hinturl.go), the privacy rules
+//     (package scan), validation (hint.go; URLs canonicalised by
+//     internal/weburl, the one canonicaliser scan, push and inspect share), the privacy rules
 //     (privacy.go: request-bound links, requesters by network and account),
 //     then one Observation to the store.
 package earlyhints

@@ -1,11 +1,13 @@
 package earlyhints
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/internal/weburl"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -105,22 +107,37 @@ func relOf(l linkheader.Link) (Rel, error) {
 	return "", fmt.Errorf("%w: rel=%q for %q", ErrUnsupportedRel, strings.Join(l.Rel, " "), l.URI)
 }
 
+// baseOf returns the canonical base for page.
+func baseOf(page *url.URL) (weburl.URL, error) {
+	if page == nil {
+		return weburl.URL{}, fmt.Errorf("%w: no page URL to resolve against", ErrBadTarget)
+	}
+	base, err := weburl.FromURL(page)
+	switch {
+	case errors.Is(err, weburl.ErrScheme):
+		return weburl.URL{}, fmt.Errorf("%w: page URL %q is not an absolute http(s) URL", ErrBadTarget, page.Redacted())
+	case err != nil:
+		return weburl.URL{}, fmt.Errorf("%w: page URL %q: %w", ErrBadTarget, page.Redacted(), err)
+	}
+	return base, nil
+}
+
 // from completes h, whose Rel is set, from l resolved against base.
-func (h Hint) from(l linkheader.Link, base *target, allowCrossSite bool) (Hint, error) {
-	t, err := resolve(l.URI, base)
+func (h Hint) from(l linkheader.Link, base *weburl.URL, allowCrossSite bool) (Hint, error) {
+	t, err := weburl.Resolve(l.URI, base)
 	if err != nil {
 		return Hint{}, fmt.Errorf("%w: %q: %w", ErrBadTarget, l.URI, err)
 	}
 	h.copyParams(l.Params)
 	if h.Rel == RelPreconnect {
-		if t.scheme != "https" && !t.sameOrigin(base) && !isLoopback(t.host) {
-			return Hint{}, fmt.Errorf("%w: preconnect to %s needs https", ErrBadTarget, t.origin())
+		if t.Scheme != "https" && !t.SameOrigin(base) && !weburl.IsLoopback(t.Host) {
+			return Hint{}, fmt.Errorf("%w: preconnect to %s needs https", ErrBadTarget, t.Origin())
 		}
-		h = Hint{Rel: RelPreconnect, URL: t.origin(), CrossOrigin: h.CrossOrigin}
+		h = Hint{Rel: RelPreconnect, URL: t.Origin(), CrossOrigin: h.CrossOrigin}
 		h.normalize()
 		return h, nil
 	}
-	if base.scheme == "https" && t.scheme == "http" && !isLoopback(t.host) {
+	if base.Scheme == "https" && t.Scheme == "http" && !weburl.IsLoopback(t.Host) {
 		return Hint{}, fmt.Errorf("%w: %s from an https page is mixed content that browsers block; serve it over https", ErrBadTarget, t.String())
 	}
 	if h.Rel == RelModulePreload && h.As == "" {
@@ -131,8 +148,8 @@ func (h Hint) from(l linkheader.Link, base *target, allowCrossSite bool) (Hint, 
 	if err := h.checkAttributes(); err != nil {
 		return Hint{}, err
 	}
-	if !allowCrossSite && !sameSite(t.host, base.host) {
-		return Hint{}, fmt.Errorf("%w: %s from %s", ErrCrossSite, h.URL, base.host)
+	if !allowCrossSite && !weburl.SameSite(t.Host, base.Host) {
+		return Hint{}, fmt.Errorf("%w: %s from %s", ErrCrossSite, h.URL, base.Host)
 	}
 	return h, nil
 }
@@ -289,12 +306,12 @@ func (h Hint) Validate() error {
 	default:
 		return fmt.Errorf("%w: rel=%q", ErrUnsupportedRel, h.Rel)
 	}
-	t, err := resolve(h.URL, nil)
+	t, err := weburl.Resolve(h.URL, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %q: %w", ErrBadTarget, h.URL, err)
 	}
 	if h.Rel == RelPreconnect {
-		if t.rest != "/" {
+		if t.Rest != "/" {
 			return fmt.Errorf("%w: preconnect to %q: give an origin (scheme://host[:port]) only", ErrBadTarget, h.URL)
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/earlyhints/earlyhints/internal/weburl"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -404,33 +405,6 @@ func TestParseHints(t *testing.T) {
 	}
 }
 
-func TestSameSite(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{"www.shop.example", "static.shop.example", true},
-		{"shop.example", "shop.example.", true},
-		{"a.shop.co.uk", "b.shop.co.uk", true},
-		{"shop.co.uk", "other.co.uk", false},
-		{"a.github.io", "b.github.io", false},
-		{"shop.example", "shop.example.net", false},
-		{"localhost", "localhost", true},
-		{"localhost", "a.localhost", false},
-		{"127.0.0.1", "127.0.0.1", true},
-		{"127.0.0.1", "127.0.0.2", false},
-		{"[::1]", "[::1]", true},
-		{"10.0.0.1", "1.0.0.1", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.a+"_"+tc.b, func(t *testing.T) {
-			if got := sameSite(tc.a, tc.b); got != tc.want {
-				t.Errorf("sameSite(%q, %q) = %v", tc.a, tc.b, got)
-			}
-		})
-	}
-}
-
 func FuzzHintFromLink(f *testing.F) {
 	f.Add(`</a.css>; rel=preload; as=style`, "https://a.example/x/y")
 	f.Add(`<//evil.example/a.js>; rel=preload; as=script`, "https://a.example/")
@@ -454,8 +428,8 @@ func FuzzHintFromLink(f *testing.F) {
 				t.Fatalf("hint URL %q is not a plain absolute http(s) URL: %v", h.URL, err)
 			}
 			base, _ := baseOf(page)
-			t2, _ := resolve(h.URL, nil)
-			if h.Rel != RelPreconnect && !sameSite(t2.host, base.host) {
+			t2, _ := weburl.Resolve(h.URL, nil)
+			if h.Rel != RelPreconnect && !weburl.SameSite(t2.Host, base.Host) {
 				t.Fatalf("cross-site preload %s for %s", h.URL, page)
 			}
 			for _, out := range []string{h.String(), h.Format(page)} {

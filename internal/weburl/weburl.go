@@ -1,4 +1,9 @@
-package earlyhints
+// Package weburl is the one URL canonicaliser of the product: it resolves
+// references the way browsers do (WHATWG URL rules for http and https) and
+// writes them in the form a browser requests, so that what the scanner
+// finds, what learning stores, what a 103 carries, what push promises and
+// what the inspector checks are the same bytes as the page's own requests.
+package weburl
 
 import (
 	"errors"
@@ -13,51 +18,53 @@ import (
 	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
-// target is a URL resolved the way a browser resolves it (WHATWG URL rules
-// for http and https), in canonical form: the string a browser requests,
-// so hints match the page's own requests byte for byte.
-type target struct {
-	scheme string // "http" or "https"
-	host   string // lower-case ASCII; an IPv6 address in brackets
-	port   string // "" for the scheme's default port
-	rest   string // path (starting with '/') and query
+// URL is a URL resolved the way a browser resolves it, in canonical form:
+// the string a browser requests, so hints match the page's own requests
+// byte for byte.
+type URL struct {
+	Scheme string // "http" or "https"
+	Host   string // lower-case ASCII; an IPv6 address in brackets
+	Port   string // "" for the scheme's default port
+	Rest   string // path (starting with '/') and query
 }
 
-func (t *target) origin() string {
-	if t.port == "" {
-		return t.scheme + "://" + t.host
+// Origin is scheme://host[:port], the port only when it is not the
+// scheme's default.
+func (t *URL) Origin() string {
+	if t.Port == "" {
+		return t.Scheme + "://" + t.Host
 	}
-	return t.scheme + "://" + t.host + ":" + t.port
+	return t.Scheme + "://" + t.Host + ":" + t.Port
 }
 
-func (t *target) String() string {
+func (t *URL) String() string {
 	var buf [256]byte
-	b := append(buf[:0], t.scheme...)
+	b := append(buf[:0], t.Scheme...)
 	b = append(b, "://"...)
-	b = append(b, t.host...)
-	if t.port != "" {
+	b = append(b, t.Host...)
+	if t.Port != "" {
 		b = append(b, ':')
-		b = append(b, t.port...)
+		b = append(b, t.Port...)
 	}
-	return string(append(b, t.rest...))
+	return string(append(b, t.Rest...))
 }
 
-func (t *target) sameOrigin(o *target) bool {
-	return t.scheme == o.scheme && t.host == o.host && t.port == o.port
+// SameOrigin reports whether t and o share scheme, host and port.
+func (t *URL) SameOrigin(o *URL) bool {
+	return t.Scheme == o.Scheme && t.Host == o.Host && t.Port == o.Port
 }
 
-// baseOf returns the canonical base for page.
-func baseOf(page *url.URL) (target, error) {
-	if page == nil {
-		return target{}, fmt.Errorf("%w: no page URL to resolve against", ErrBadTarget)
-	}
+// FromURL returns the canonical form of an absolute http(s) URL parsed
+// by net/url, such as a request's: the base to resolve a page's
+// references against. It fails with ErrScheme for any other URL.
+func FromURL(page *url.URL) (URL, error) {
 	scheme := strings.ToLower(page.Scheme)
 	if scheme != "http" && scheme != "https" || page.Opaque != "" {
-		return target{}, fmt.Errorf("%w: page URL %q is not an absolute http(s) URL", ErrBadTarget, page.Redacted())
+		return URL{}, ErrScheme
 	}
 	host, port, err := splitAuthority(page.Host, scheme)
 	if err != nil {
-		return target{}, fmt.Errorf("%w: page URL %q: %w", ErrBadTarget, page.Redacted(), err)
+		return URL{}, err
 	}
 	rest := page.EscapedPath()
 	if rest == "" || rest[0] != '/' {
@@ -66,48 +73,49 @@ func baseOf(page *url.URL) (target, error) {
 	if page.RawQuery != "" {
 		rest += "?" + page.RawQuery
 	}
-	return target{scheme: scheme, host: host, port: port, rest: rest}, nil
+	return URL{Scheme: scheme, Host: host, Port: port, Rest: rest}, nil
 }
 
+// Reasons a reference does not resolve.
 var (
-	errScheme      = errors.New("only http and https targets can be hinted")
-	errCredentials = errors.New("credentials in a URL; browsers refuse such subresources")
-	errHost        = errors.New("invalid host")
-	errPort        = errors.New("invalid port")
-	errControlChar = errors.New("control character")
-	errEscape      = errors.New("invalid percent-escape in the path")
+	ErrScheme      = errors.New("only http and https targets can be hinted")
+	ErrCredentials = errors.New("credentials in a URL; browsers refuse such subresources")
+	ErrHost        = errors.New("invalid host")
+	ErrPort        = errors.New("invalid port")
+	ErrControlChar = errors.New("control character")
+	ErrEscape      = errors.New("invalid percent-escape in the path")
 )
 
-// resolve resolves ref against base; with a nil base ref must be absolute.
+// Resolve resolves ref against base; with a nil base ref must be absolute.
 // The fragment is dropped.
-func resolve(ref string, base *target) (target, error) {
+func Resolve(ref string, base *URL) (URL, error) {
 	ref = strings.Trim(ref, " \t\n\r\f")
 	if httpx.HasControl(ref) {
-		return target{}, errControlChar
+		return URL{}, ErrControlChar
 	}
 	if i := strings.IndexByte(ref, '#'); i >= 0 {
 		ref = ref[:i]
 	}
-	var t target
+	var t URL
 	if scheme, rest, ok := cutScheme(ref); ok {
 		scheme = strings.ToLower(scheme)
 		if scheme != "http" && scheme != "https" {
-			return target{}, errScheme
+			return URL{}, ErrScheme
 		}
-		if base != nil && scheme == base.scheme && !startsWithSlash(rest) {
+		if base != nil && scheme == base.Scheme && !startsWithSlash(rest) {
 			// "https:a.css" on an https page is relative (WHATWG).
 			ref = rest
 		} else {
-			t.scheme, ref = scheme, "//"+strings.TrimLeft(rest, "/\\")
+			t.Scheme, ref = scheme, "//"+strings.TrimLeft(rest, "/\\")
 		}
 	}
 	switch {
 	case len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1]):
-		if t.scheme == "" {
+		if t.Scheme == "" {
 			if base == nil {
-				return target{}, errScheme
+				return URL{}, ErrScheme
 			}
-			t.scheme = base.scheme
+			t.Scheme = base.Scheme
 		}
 		ref = strings.TrimLeft(ref, "/\\")
 		end := strings.IndexAny(ref, "/\\?")
@@ -115,21 +123,21 @@ func resolve(ref string, base *target) (target, error) {
 			end = len(ref)
 		}
 		var err error
-		if t.host, t.port, err = splitAuthority(ref[:end], t.scheme); err != nil {
-			return target{}, err
+		if t.Host, t.Port, err = splitAuthority(ref[:end], t.Scheme); err != nil {
+			return URL{}, err
 		}
 		ref = ref[end:]
 		if ref == "" || ref[0] == '?' {
 			ref = "/" + ref
 		}
 	case base == nil:
-		return target{}, errScheme
+		return URL{}, ErrScheme
 	default:
-		t.scheme, t.host, t.port = base.scheme, base.host, base.port
-		basePath, _, _ := strings.Cut(base.rest, "?")
+		t.Scheme, t.Host, t.Port = base.Scheme, base.Host, base.Port
+		basePath, _, _ := strings.Cut(base.Rest, "?")
 		switch {
 		case ref == "":
-			ref = base.rest
+			ref = base.Rest
 		case isSlash(ref[0]):
 		case ref[0] == '?':
 			ref = basePath + ref
@@ -141,7 +149,7 @@ func resolve(ref string, base *target) (target, error) {
 	if !validEscapes(path) {
 		// A browser would send it as written, but no HTTP server built on
 		// a URL parser (Go's among them) accepts the request line.
-		return target{}, errEscape
+		return URL{}, ErrEscape
 	}
 	var buf [256]byte
 	b := appendPath(buf[:0], path)
@@ -150,9 +158,9 @@ func resolve(ref string, base *target) (target, error) {
 		b = appendEscaped(b, query, "\"#'<>")
 	}
 	if string(b) == ref {
-		t.rest = ref // already canonical: no allocation
+		t.Rest = ref // already canonical: no allocation
 	} else {
-		t.rest = string(b)
+		t.Rest = string(b)
 	}
 	return t, nil
 }
@@ -264,7 +272,7 @@ func appendEscaped(dst []byte, s, set string) []byte {
 // splitAuthority validates host[:port] and returns it in canonical form.
 func splitAuthority(auth, scheme string) (host, port string, err error) {
 	if strings.ContainsRune(auth, '@') {
-		return "", "", errCredentials
+		return "", "", ErrCredentials
 	}
 	host = auth
 	if i := strings.LastIndexByte(auth, ':'); i >= 0 && !strings.Contains(auth[i:], "]") {
@@ -277,13 +285,13 @@ func splitAuthority(auth, scheme string) (host, port string, err error) {
 		n := 0
 		for i := 0; i < len(port); i++ {
 			if port[i] < '0' || port[i] > '9' || n > 65535 {
-				return "", "", errPort
+				return "", "", ErrPort
 			}
 			n = n*10 + int(port[i]-'0')
 		}
 		switch {
 		case n > 65535:
-			return "", "", errPort
+			return "", "", ErrPort
 		case scheme == "https" && n == 443, scheme == "http" && n == 80:
 			port = ""
 		case port[0] == '0':
@@ -298,15 +306,15 @@ func splitAuthority(auth, scheme string) (host, port string, err error) {
 // would not resolve the same way, such as shortened IPv4 forms.
 func canonicalHost(h string) (string, error) {
 	if h == "" {
-		return "", errHost
+		return "", ErrHost
 	}
 	if h[0] == '[' {
 		if h[len(h)-1] != ']' {
-			return "", errHost
+			return "", ErrHost
 		}
 		a, err := netip.ParseAddr(h[1 : len(h)-1])
 		if err != nil || !a.Is6() || a.Zone() != "" {
-			return "", errHost
+			return "", ErrHost
 		}
 		return "[" + a.String() + "]", nil
 	}
@@ -314,7 +322,7 @@ func canonicalHost(h string) (string, error) {
 		if h[i] >= 0x80 {
 			a, err := idna.Lookup.ToASCII(h)
 			if err != nil {
-				return "", errHost
+				return "", ErrHost
 			}
 			h = a
 			break
@@ -325,17 +333,17 @@ func canonicalHost(h string) (string, error) {
 	for i := 0; i < len(labels); i++ {
 		c := labels[i]
 		if !isHostChar(c) || c == '.' && (i == 0 || labels[i-1] == '.') {
-			return "", errHost
+			return "", ErrHost
 		}
 	}
 	if labels == "" || labels[len(labels)-1] == '.' {
-		return "", errHost
+		return "", ErrHost
 	}
 	if last := labels[strings.LastIndexByte(labels, '.')+1:]; last[0] >= '0' && last[0] <= '9' {
 		// WHATWG reads a host ending in a number as IPv4; accept only
 		// the dotted-decimal form, which means the same everywhere.
 		if a, err := netip.ParseAddr(labels); err != nil || !a.Is4() {
-			return "", errHost
+			return "", ErrHost
 		}
 	}
 	return h, nil
@@ -346,10 +354,10 @@ func isHostChar(c byte) bool {
 	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
-// isIP reports whether a canonical host is an IP address: canonicalHost
+// IsIP reports whether a canonical host is an IP address: canonicalHost
 // lets through only bracketed IPv6 and dotted-decimal IPv4 hosts whose last
 // label starts with a digit.
-func isIP(host string) bool {
+func IsIP(host string) bool {
 	if host == "" {
 		return false
 	}
@@ -357,28 +365,28 @@ func isIP(host string) bool {
 	return host[0] == '[' || last != "" && last[0] >= '0' && last[0] <= '9'
 }
 
-// isLoopback reports hosts browsers treat as potentially trustworthy
+// IsLoopback reports hosts browsers treat as potentially trustworthy
 // without TLS.
-func isLoopback(host string) bool {
+func IsLoopback(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
-	if !isIP(host) {
+	if !IsIP(host) {
 		return false
 	}
 	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	return err == nil && a.IsLoopback()
 }
 
-// sameSite compares registrable domains (the Fetch "same site" check
+// SameSite compares registrable domains (the Fetch "same site" check
 // without schemes); IP addresses and single-label hosts such as localhost
 // compare exactly. Hosts are canonical (lower case, ASCII).
-func sameSite(a, b string) bool {
+func SameSite(a, b string) bool {
 	a, b = strings.TrimSuffix(a, "."), strings.TrimSuffix(b, ".")
 	if a == b {
 		return true
 	}
-	if isIP(a) || isIP(b) || !strings.Contains(a, ".") || !strings.Contains(b, ".") {
+	if IsIP(a) || IsIP(b) || !strings.Contains(a, ".") || !strings.Contains(b, ".") {
 		return false
 	}
 	sa, err1 := publicsuffix.EffectiveTLDPlusOne(a)
