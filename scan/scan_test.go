@@ -253,7 +253,7 @@ func TestScan_Order(t *testing.T) {
 }
 
 func TestScan_NoBase(t *testing.T) {
-	res, err := Scan(strings.NewReader(`<link rel=stylesheet href="css/a.css"><link rel=stylesheet href="https://cdn.example/b.css">`), Options{})
+	res, err := Scan(strings.NewReader(`<link rel=stylesheet href="//"><link rel=stylesheet href="css/a.css"><link rel=stylesheet href="https://cdn.example/b.css">`), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,9 @@ func (r *resolver) resolve(raw []byte) (u *url.URL, ok bool) {
 			return nil, false
 		}
 	case "":
-		if ref.Opaque != "" {
+		// Without a base, "//" keeps an authority with no host: the
+		// reference names nothing and would be written as an empty URI.
+		if ref.Opaque != "" || ref.Host == "" && strings.HasPrefix(s, "//") {
 			return nil, false
 		}
 	default:
