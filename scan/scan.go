@@ -40,8 +40,10 @@
 //
 // URLs come out as browsers fetch them: resolved against the document URL or
 // the first <base href>, whitespace and fragment removed, credentials
-// dropped, host in punycode, path percent-encoded as UTF-8 and query in the
-// document's charset; data:, blob: and javascript: URLs are skipped.
+// dropped, host in punycode, default port dropped, path percent-encoded as
+// UTF-8 (escapes kept as written) and query in the document's charset;
+// data:, blob: and javascript: URLs are skipped. Resolution is the one the
+// rest of the product uses (internal/weburl).
 package scan
 
 import (

@@ -211,7 +211,7 @@ func TestScan_URLs(t *testing.T) {
 			`<https://cdn.example>; rel=preconnect`,
 		}},
 		{"control characters in params", "<link rel=stylesheet href=/m.css media=\"screen\x01 and\n\n(color)\">", []string{`<https://www.example.com/m.css>; rel=preload; as="style"; media="screen and (color)"`}},
-		{"same origin explicit port", `<script src="https://www.example.com:443/p.js"></script>`, []string{`<https://www.example.com:443/p.js>; rel=preload; as="script"`}},
+		{"same origin explicit port", `<script src="https://www.example.com:443/p.js"></script>`, []string{`<https://www.example.com/p.js>; rel=preload; as="script"`}},
 	})
 }
 

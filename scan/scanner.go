@@ -56,7 +56,9 @@ func newScanner(b *body, opts Options) *scanner {
 		budgetEnd: -1,
 	}
 	s.res = newResolver(opts.Base, b.enc)
-	s.docOrigin = origin(opts.Base)
+	if s.res.base != nil {
+		s.docOrigin = s.res.base.Origin()
+	}
 	return s
 }
 
@@ -272,10 +274,14 @@ func (s *scanner) baseElement() {
 		return
 	}
 	s.baseSeen = true
-	u, ok := s.res.resolve(s.a.href)
-	if !ok || u.Scheme == "" {
+	t, ok := s.res.resolve(s.a.href)
+	if !ok {
 		return // an unusable base leaves the document URL in force
 	}
+	u, err := url.Parse(t.String())
+	if err != nil {
+		return
+	}
 	s.base = u
-	s.res = newResolver(u, s.res.enc)
+	s.res = resolver{base: &t, enc: s.res.enc}
 }

@@ -4,10 +4,10 @@ import (
 	"net/url"
 	"strings"
 
-	"golang.org/x/net/idna"
 	"golang.org/x/text/encoding"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/internal/weburl"
 )
 
 // Bounds on what one link may carry, so a hostile page cannot make the
@@ -22,82 +22,72 @@ const (
 // resolver turns attribute values into absolute, ASCII-only URLs the way a
 // browser does: whitespace stripped, resolved against the base, fragment
 // dropped, host in punycode, path percent-encoded as UTF-8 and query
-// percent-encoded in the document's encoding.
+// percent-encoded in the document's encoding. The resolution itself is
+// weburl's, the one the rest of the product validates hints with.
 type resolver struct {
-	base *url.URL
-	fb   fastBase
-	enc  encoding.Encoding // nil for UTF-8
+	base *weburl.URL // nil without a usable base
+	// relative is set when the document has no URL: references are kept
+	// relative, as written.
+	relative bool
+	enc      encoding.Encoding // nil for UTF-8
 }
 
 func newResolver(base *url.URL, enc encoding.Encoding) resolver {
-	return resolver{base: base, fb: newFastBase(base), enc: enc}
+	if base == nil {
+		return resolver{relative: true, enc: enc}
+	}
+	r := resolver{enc: enc}
+	if b, err := weburl.FromURL(base); err == nil {
+		r.base = &b
+	}
+	return r
 }
 
 // resolve returns the absolute form of raw, or ok=false when a browser
 // would not fetch it over HTTP (data:, javascript:, blob:, unparsable...).
-func (r *resolver) resolve(raw []byte) (u *url.URL, ok bool) {
+func (r *resolver) resolve(raw []byte) (u weburl.URL, ok bool) {
+	s, ok := r.clean(raw)
+	if !ok {
+		return weburl.URL{}, false
+	}
+	u, err := weburl.ResolveWithoutCredentials(s, r.base)
+	return u, err == nil
+}
+
+// clean prepares raw for resolution: HTML whitespace stripped, the
+// fragment dropped (hints never carry one; browsers accept any text there)
+// and the query in the document's encoding.
+func (r *resolver) clean(raw []byte) (string, bool) {
 	s := cleanURL(raw)
 	if i := strings.IndexByte(s, '#'); i >= 0 {
-		s = s[:i] // hints never carry fragments; browsers accept any text there
+		s = s[:i]
 	}
 	if s == "" || len(s) > maxURLBytes {
-		return nil, false
+		return "", false
 	}
-	ref, err := url.Parse(s)
-	if err != nil {
-		return nil, false
-	}
-	if r.base != nil {
-		ref = r.base.ResolveReference(ref)
-	}
-	switch strings.ToLower(ref.Scheme) {
-	case "http", "https":
-		ref.Scheme = strings.ToLower(ref.Scheme)
-		if ref.Host == "" {
-			return nil, false
-		}
-	case "":
-		// Without a base, "//" keeps an authority with no host: the
-		// reference names nothing and would be written as an empty URI.
-		if ref.Opaque != "" || ref.Host == "" && strings.HasPrefix(s, "//") {
-			return nil, false
-		}
-	default:
-		return nil, false
-	}
-	ref.Fragment, ref.RawFragment = "", ""
-	ref.User = nil // credentials in a hint would leak them to every visitor
-	if ref.Host != "" {
-		host, ok := asciiHost(ref.Host)
-		if !ok || !validHost(host) {
-			return nil, false
-		}
-		ref.Host = host
-	}
-	ref.RawQuery = r.encodeQuery(ref.RawQuery)
-	return ref, true
+	return r.encodeQuery(s), true
 }
 
-// resolveString returns the absolute form of raw and its origin. It takes
-// a fast path for the plain URLs that make up nearly every page, and
-// resolve for the rest; FuzzResolveFastPath checks that both agree.
+// resolveString returns the absolute form of raw and its origin (relative
+// forms and no origin for a document without a URL).
 func (r *resolver) resolveString(raw []byte) (uri, org string, ok bool) {
-	if uri, org, ok := r.fast(raw); ok {
-		return uri, org, true
-	}
-	return r.resolveSlow(raw)
-}
-
-func (r *resolver) resolveSlow(raw []byte) (uri, org string, ok bool) {
-	u, ok := r.resolve(raw)
+	s, ok := r.clean(raw)
 	if !ok {
 		return "", "", false
 	}
-	s := u.String()
-	if len(s) > maxURLBytes {
+	if r.relative {
+		rel, isRel, err := weburl.Relative(s)
+		if isRel {
+			return rel, "", err == nil && len(rel) <= maxURLBytes
+		}
+	}
+	var buf [256]byte
+	b, originEnd, err := weburl.AppendResolveWithoutCredentials(buf[:0], s, r.base)
+	if err != nil || len(b) > maxURLBytes {
 		return "", "", false
 	}
-	return s, origin(u), true
+	uri = string(b)
+	return uri, uri[:originEnd], true // one allocation for both
 }
 
 // cleanURL strips leading and trailing ASCII whitespace and removes tabs and
@@ -130,97 +120,26 @@ func cleanURL(raw []byte) string {
 	return string(b)
 }
 
-// asciiHost lower-cases host and converts an internationalised name to
-// punycode, as browsers do before connecting.
-func asciiHost(host string) (string, bool) {
-	ascii := true
-	for i := 0; i < len(host); i++ {
-		if host[i] >= 0x80 {
-			ascii = false
-			break
+// encodeQuery writes the query of ref in the document's encoding, as a
+// browser does before percent-encoding it (characters the encoding cannot
+// represent stay UTF-8); Resolve then escapes the bytes.
+func (r *resolver) encodeQuery(ref string) string {
+	if r.enc == nil {
+		return ref
+	}
+	q := strings.IndexByte(ref, '?')
+	if q < 0 {
+		return ref
+	}
+	for i := q; i < len(ref); i++ {
+		if ref[i] >= 0x80 {
+			if e, err := r.enc.NewEncoder().String(ref[q:]); err == nil {
+				return ref[:q] + e
+			}
+			return ref
 		}
 	}
-	if ascii {
-		return strings.ToLower(host), true
-	}
-	name, port := host, ""
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		name, port = host[:i], host[i:]
-	}
-	a, err := idna.Lookup.ToASCII(name)
-	if err != nil || a == "" {
-		return "", false
-	}
-	return a + port, true
-}
-
-// validHost rejects the code points the URL standard forbids in a host
-// (Go's parser lets some through).
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		switch c := h[i]; {
-		case c <= ' ', c >= 0x7f:
-			return false
-		case strings.IndexByte("#/<>?@\\^|\"`{}%", c) >= 0:
-			return false
-		}
-	}
-	return true
-}
-
-// encodeQuery percent-encodes what a browser would: the query's characters
-// in the document's encoding (characters it cannot represent as HTML
-// numeric references), then every byte that is not printable ASCII.
-func (r *resolver) encodeQuery(q string) string {
-	needs := false
-	for i := 0; i < len(q); i++ {
-		if queryByteNeedsEscape(q[i]) {
-			needs = true
-			break
-		}
-	}
-	if !needs {
-		return q
-	}
-	if r.enc != nil {
-		if e, err := r.enc.NewEncoder().String(q); err == nil {
-			q = e
-		}
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(q) + 16)
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		if queryByteNeedsEscape(c) {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
-func queryByteNeedsEscape(c byte) bool {
-	return c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\'' || c == '`'
-}
-
-// origin is scheme://host of u without a default port, or "" for a
-// relative URL.
-func origin(u *url.URL) string {
-	if u == nil || u.Host == "" || u.Scheme == "" {
-		return ""
-	}
-	host := u.Host
-	switch {
-	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
-		host = strings.TrimSuffix(host, ":443")
-	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
-		host = strings.TrimSuffix(host, ":80")
-	}
-	return u.Scheme + "://" + strings.ToLower(host)
+	return ref
 }
 
 // resolveImage resolves the URL of an image, and its srcset when it has

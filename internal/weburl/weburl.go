@@ -39,14 +39,20 @@ func (t *URL) Origin() string {
 
 func (t *URL) String() string {
 	var buf [256]byte
-	b := append(buf[:0], t.Scheme...)
-	b = append(b, "://"...)
-	b = append(b, t.Host...)
+	return string(t.AppendTo(buf[:0]))
+}
+
+// AppendTo appends the URL to dst; its origin is all but the last
+// len(t.Rest) bytes.
+func (t *URL) AppendTo(dst []byte) []byte {
+	dst = append(dst, t.Scheme...)
+	dst = append(dst, "://"...)
+	dst = append(dst, t.Host...)
 	if t.Port != "" {
-		b = append(b, ':')
-		b = append(b, t.Port...)
+		dst = append(dst, ':')
+		dst = append(dst, t.Port...)
 	}
-	return string(append(b, t.Rest...))
+	return append(dst, t.Rest...)
 }
 
 // SameOrigin reports whether t and o share scheme, host and port.
@@ -87,51 +93,97 @@ var (
 )
 
 // Resolve resolves ref against base; with a nil base ref must be absolute.
-// The fragment is dropped.
-func Resolve(ref string, base *URL) (URL, error) {
+// The fragment is dropped. A reference with credentials fails with
+// ErrCredentials.
+func Resolve(ref string, base *URL) (URL, error) { return resolve(ref, base, false) }
+
+// ResolveWithoutCredentials is Resolve for a reference that names a
+// resource whatever credentials it carries: they are dropped rather than
+// failing, and never written, so they cannot leak to other visitors.
+func ResolveWithoutCredentials(ref string, base *URL) (URL, error) {
+	return resolve(ref, base, true)
+}
+
+// AppendResolveWithoutCredentials appends what ResolveWithoutCredentials
+// gives as a string, without allocating; the origin is out[:originEnd].
+func AppendResolveWithoutCredentials(dst []byte, ref string, base *URL) (out []byte, originEnd int, err error) {
+	t, dir, rest, err := split(ref, base, true)
+	if err != nil {
+		return dst, 0, err
+	}
+	dst = t.AppendTo(dst)
+	originEnd = len(dst)
+	dst, err = appendRest(dst, dir, rest)
+	return dst, originEnd, err
+}
+
+func resolve(ref string, base *URL, dropCredentials bool) (URL, error) {
+	t, dir, rest, err := split(ref, base, dropCredentials)
+	if err != nil {
+		return URL{}, err
+	}
+	var buf [256]byte
+	b, err := appendRest(buf[:0], dir, rest)
+	switch {
+	case err != nil:
+		return URL{}, err
+	case dir == "" && string(b) == rest:
+		t.Rest = rest // already canonical: no allocation
+	default:
+		t.Rest = string(b)
+	}
+	return t, nil
+}
+
+// split resolves the scheme and authority of ref, and returns the path
+// and query still to canonicalise: dir followed by rest, where dir (from
+// the base) is empty, a whole path, or a directory ending in a slash.
+func split(ref string, base *URL, dropCredentials bool) (t URL, dir, rest string, err error) {
 	ref = strings.Trim(ref, " \t\n\r\f")
 	if httpx.HasControl(ref) {
-		return URL{}, ErrControlChar
+		return URL{}, "", "", ErrControlChar
 	}
 	if i := strings.IndexByte(ref, '#'); i >= 0 {
 		ref = ref[:i]
 	}
-	var t URL
-	if scheme, rest, ok := cutScheme(ref); ok {
+	hasAuthority := false
+	if scheme, after, ok := cutScheme(ref); ok {
 		scheme = strings.ToLower(scheme)
 		if scheme != "http" && scheme != "https" {
-			return URL{}, ErrScheme
+			return URL{}, "", "", ErrScheme
 		}
-		if base != nil && scheme == base.Scheme && !startsWithSlash(rest) {
+		if base != nil && scheme == base.Scheme && !startsWithSlash(after) {
 			// "https:a.css" on an https page is relative (WHATWG).
-			ref = rest
+			ref = after
 		} else {
-			t.Scheme, ref = scheme, "//"+strings.TrimLeft(rest, "/\\")
+			t.Scheme, ref, hasAuthority = scheme, strings.TrimLeft(after, "/\\"), true
 		}
 	}
-	switch {
-	case len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1]):
-		if t.Scheme == "" {
-			if base == nil {
-				return URL{}, ErrScheme
-			}
-			t.Scheme = base.Scheme
+	if !hasAuthority && len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1]) {
+		if base == nil {
+			return URL{}, "", "", ErrScheme
 		}
-		ref = strings.TrimLeft(ref, "/\\")
+		t.Scheme, ref, hasAuthority = base.Scheme, strings.TrimLeft(ref, "/\\"), true
+	}
+	switch {
+	case hasAuthority:
 		end := strings.IndexAny(ref, "/\\?")
 		if end < 0 {
 			end = len(ref)
 		}
-		var err error
-		if t.Host, t.Port, err = splitAuthority(ref[:end], t.Scheme); err != nil {
-			return URL{}, err
+		auth := ref[:end]
+		if i := strings.LastIndexByte(auth, '@'); i >= 0 && dropCredentials {
+			auth = auth[i+1:]
+		}
+		if t.Host, t.Port, err = splitAuthority(auth, t.Scheme); err != nil {
+			return URL{}, "", "", err
 		}
 		ref = ref[end:]
 		if ref == "" || ref[0] == '?' {
-			ref = "/" + ref
+			dir = "/"
 		}
 	case base == nil:
-		return URL{}, ErrScheme
+		return URL{}, "", "", ErrScheme
 	default:
 		t.Scheme, t.Host, t.Port = base.Scheme, base.Host, base.Port
 		basePath, _, _ := strings.Cut(base.Rest, "?")
@@ -140,29 +192,28 @@ func Resolve(ref string, base *URL) (URL, error) {
 			ref = base.Rest
 		case isSlash(ref[0]):
 		case ref[0] == '?':
-			ref = basePath + ref
+			dir = basePath
 		default:
-			ref = basePath[:strings.LastIndexByte(basePath, '/')+1] + ref
+			dir = basePath[:strings.LastIndexByte(basePath, '/')+1]
 		}
 	}
-	path, query, hasQuery := strings.Cut(ref, "?")
+	return t, dir, ref, nil
+}
+
+// appendRest appends the canonical form of the path and query dir+rest.
+func appendRest(dst []byte, dir, rest string) ([]byte, error) {
+	path, query, hasQuery := strings.Cut(rest, "?")
 	if !validEscapes(path) {
 		// A browser would send it as written, but no HTTP server built on
 		// a URL parser (Go's among them) accepts the request line.
-		return URL{}, ErrEscape
+		return dst, ErrEscape
 	}
-	var buf [256]byte
-	b := appendPath(buf[:0], path)
+	dst = appendPath(dst, dir, path)
 	if hasQuery {
-		b = append(b, '?')
-		b = appendEscaped(b, query, "\"#'<>")
+		dst = append(dst, '?')
+		dst = appendEscaped(dst, query, queryEscapes)
 	}
-	if string(b) == ref {
-		t.Rest = ref // already canonical: no allocation
-	} else {
-		t.Rest = string(b)
-	}
-	return t, nil
+	return dst, nil
 }
 
 // validEscapes reports whether every '%' in s starts a two-digit hex escape.
@@ -178,6 +229,43 @@ func validEscapes(s string) bool {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// Relative returns a reference that has neither scheme nor authority in
+// the form Resolve writes paths and queries, for a document that has no
+// URL to resolve it against: escaped as a browser would, its dot segments
+// kept (they mean something only against a base). ok is false for any
+// other reference, which needs Resolve.
+func Relative(ref string) (rel string, ok bool, err error) {
+	ref = strings.Trim(ref, " \t\n\r\f")
+	if _, _, abs := cutScheme(ref); abs || startsWithSlash(ref) && len(ref) > 1 && isSlash(ref[1]) {
+		return "", false, nil
+	}
+	if httpx.HasControl(ref) {
+		return "", true, ErrControlChar
+	}
+	if i := strings.IndexByte(ref, '#'); i >= 0 {
+		ref = ref[:i]
+	}
+	path, query, hasQuery := strings.Cut(ref, "?")
+	if !validEscapes(path) {
+		return "", true, ErrEscape
+	}
+	var buf [256]byte
+	b := appendEscaped(buf[:0], path, pathEscapes)
+	for i, c := range b {
+		if c == '\\' {
+			b[i] = '/' // as Resolve reads it
+		}
+	}
+	if hasQuery {
+		b = append(b, '?')
+		b = appendEscaped(b, query, queryEscapes)
+	}
+	if string(b) == ref {
+		return ref, true, nil
+	}
+	return string(b), true, nil
 }
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }
@@ -200,16 +288,39 @@ func cutScheme(ref string) (scheme, rest string, ok bool) {
 	return "", "", false
 }
 
-// appendPath appends path (which starts with a slash) with dot segments
+// appendPath appends the path dir+path (dir is empty, a whole path, or a
+// directory ending in a slash with path relative to it) with dot segments
 // removed, backslashes read as slashes, and the bytes a browser
 // percent-encodes in a path encoded.
-func appendPath(dst []byte, path string) []byte {
+func appendPath(dst []byte, dir, path string) []byte {
 	start := len(dst)
-	for path != "" {
-		path = path[1:] // the slash
+	switch {
+	case dir == "":
+		dst = appendSegments(dst, start, path, false, true)
+	case path == "":
+		dst = appendSegments(dst, start, dir, false, true)
+	default:
+		dst = appendSegments(dst, start, dir[:len(dir)-1], false, false)
+		dst = appendSegments(dst, start, path, true, true)
+	}
+	if len(dst) == start {
+		dst = append(dst, '/')
+	}
+	return dst
+}
+
+// appendSegments appends the segments of path, each after a slash (the
+// first one's implied when implied is set); the last is the path's last
+// only when final is set. A ".." removes what was appended since start.
+func appendSegments(dst []byte, start int, path string, implied, final bool) []byte {
+	for implied || path != "" {
+		if !implied {
+			path = path[1:] // the slash
+		}
+		implied = false
 		end := strings.IndexAny(path, "/\\")
-		last := end < 0
-		if last {
+		last := end < 0 && final
+		if end < 0 {
 			end = len(path)
 		}
 		seg := path[:end]
@@ -228,11 +339,8 @@ func appendPath(dst []byte, path string) []byte {
 			}
 		default:
 			dst = append(dst, '/')
-			dst = appendEscaped(dst, seg, "\"<>`{}?")
+			dst = appendEscaped(dst, seg, pathEscapes)
 		}
-	}
-	if len(dst) == start {
-		dst = append(dst, '/')
 	}
 	return dst
 }
@@ -253,6 +361,13 @@ func isDotDot(s string) bool {
 	}
 	return false
 }
+
+// What a browser percent-encodes besides controls, space and non-ASCII
+// bytes (the WHATWG path and special-query percent-encode sets).
+const (
+	pathEscapes  = "\"<>`{}?"
+	queryEscapes = "\"#'<>"
+)
 
 // appendEscaped percent-encodes controls, space, bytes beyond ASCII and
 // those in set; existing escapes are kept as written.

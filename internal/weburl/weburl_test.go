@@ -1,6 +1,10 @@
 package weburl
 
-import "testing"
+import (
+	"errors"
+	"net/url"
+	"testing"
+)
 
 func TestSameSite(t *testing.T) {
 	tests := []struct {
@@ -24,6 +28,60 @@ func TestSameSite(t *testing.T) {
 		t.Run(tc.a+"_"+tc.b, func(t *testing.T) {
 			if got := SameSite(tc.a, tc.b); got != tc.want {
 				t.Errorf("SameSite(%q, %q) = %v", tc.a, tc.b, got)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	base, err := FromURL(&url.URL{Scheme: "https", Host: "www.Shop.example:443", Path: "/d/page.html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		ref, want string
+		err       error
+	}{
+		{"a.css", "https://www.shop.example/d/a.css", nil},
+		{"/x/%2A?q=%2a", "https://www.shop.example/x/%2A?q=%2a", nil}, // escapes kept as written
+		{"../%2e%2E/a b.js", "https://www.shop.example/a%20b.js", nil},
+		{`\\cdn.example\a.js`, "https://cdn.example/a.js", nil},
+		{"https://u:p@cdn.example/a.js", "", ErrCredentials},
+		{"/a%zz.js", "", ErrEscape},
+		{"/%", "", ErrEscape},
+		{"javascript:x", "", ErrScheme},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			got, err := Resolve(tc.ref, &base)
+			if !errors.Is(err, tc.err) || err == nil && got.String() != tc.want {
+				t.Fatalf("Resolve(%q) = %q, %v; want %q, %v", tc.ref, got.String(), err, tc.want, tc.err)
+			}
+		})
+	}
+	got, err := ResolveWithoutCredentials("https://u:p@CDN.example:443/a.js#f", &base)
+	if err != nil || got.String() != "https://cdn.example/a.js" {
+		t.Fatalf("ResolveWithoutCredentials = %q, %v", got.String(), err)
+	}
+}
+
+func TestRelative(t *testing.T) {
+	tests := []struct {
+		ref, want string
+		rel, ok   bool
+	}{
+		{"css/a.css", "css/a.css", true, true},
+		{"../a b.js?x=é#f", "../a%20b.js?x=%C3%A9", true, true},
+		{`a\b`, "a/b", true, true},
+		{"/a%zz", "", true, false},
+		{"https://cdn.example/x", "", false, true},
+		{"//cdn.example/x", "", false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			got, rel, err := Relative(tc.ref)
+			if rel != tc.rel || (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("Relative(%q) = %q, %v, %v", tc.ref, got, rel, err)
 			}
 		})
 	}
