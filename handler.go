@@ -237,7 +237,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ow := writerPool.Get().(*observingWriter)
 	*ow = observingWriter{Counter: responsewriter.NewCounter(w), h: h, r: r, route: route, learnable: learnable, canHint: reason == "", field: rf, start: start}
 	if reason != "" {
-		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: reason})
+		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: reason})
 	} else {
 		var okey string
 		ow.sent, okey = h.sendLearned(w, r, route, start, rf)
@@ -271,7 +271,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 		e, ok, err = h.store.Get(r.Context(), key)
 	}
 	if err != nil {
-		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonStoreError, Err: err})
+		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: ReasonStoreError, Err: err})
 		return false, ""
 	}
 	links := e.Links
@@ -290,7 +290,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 		links = h.cfg.BeforeHints(w, r, links)
 	}
 	if !ok || len(links) == 0 {
-		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonNoHints})
+		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: ReasonNoHints})
 		return false, ""
 	}
 	budget, measured := h.budgetFor(rf, r)
@@ -301,7 +301,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 		if measured {
 			reason = ReasonOverBudget
 		}
-		h.cfg.Observer.Observe(Event{Kind: EventLeftOut, Route: route, Proto: r.Proto, Links: leftOut, Bytes: int(budget), Reason: reason})
+		h.cfg.Observer.Observe(Event{Kind: EventLeftOut, Route: route, Proto: r.Proto, Request: r, Links: leftOut, Bytes: int(budget), Reason: reason})
 	}
 	if len(values) == 0 {
 		*vp = values[:0]
@@ -317,7 +317,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	clear(values)
 	*vp = values[:0]
 	valuesPool.Put(vp)
-	h.cfg.Observer.Observe(Event{Kind: EventSent, Route: route, Proto: r.Proto, Links: n, Bytes: size, Elapsed: time.Since(start)})
+	h.cfg.Observer.Observe(Event{Kind: EventSent, Route: route, Proto: r.Proto, Request: r, Links: n, Bytes: size, Elapsed: time.Since(start)})
 	return true, okey
 }
 

@@ -1,6 +1,9 @@
 package earlyhints
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // EventKind says what happened to a request or a response.
 type EventKind int
@@ -70,6 +73,13 @@ type Event struct {
 	// Elapsed is the time the decision took (for EventSent: from the request's
 	// arrival to the 103 being flushed).
 	Elapsed time.Duration
+	// Request is the navigation the decision is about, for the decisions
+	// about its 103 (EventSent, EventSkipped by the gate or the store,
+	// EventLeftOut, EventForwarded, EventSuppressed) and EventAnswered; nil
+	// for the others. An observer may read it, to account the decision to
+	// the request (an access log reads its context), but must not keep it
+	// after Observe returns.
+	Request *http.Request
 }
 
 // Observer receives every decision of a Handler. It is called on the request

@@ -11,6 +11,7 @@ import (
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/responsewriter"
+	"github.com/earlyhints/earlyhints/linkheader"
 )
 
 // observingWriter passes a navigation's response through untouched and
@@ -60,7 +61,7 @@ func (o *observingWriter) WriteHeader(code int) {
 	}
 	if think := time.Since(o.start); code < 500 {
 		o.h.thinkTime(o.field, think)
-		o.h.cfg.Observer.Observe(Event{Kind: EventAnswered, Route: o.route, Proto: o.r.Proto, Elapsed: think})
+		o.h.cfg.Observer.Observe(Event{Kind: EventAnswered, Route: o.route, Proto: o.r.Proto, Request: o.r, Elapsed: think})
 	}
 	if o.learnable {
 		switch {
@@ -89,7 +90,7 @@ func (o *observingWriter) writeInformational(code int) {
 	if o.sent || !o.canHint || len(links) == 0 {
 		// Browsers act on the first 103 only; a second one is noise (and
 		// some clients treat it as an error).
-		o.h.cfg.Observer.Observe(Event{Kind: EventSuppressed, Route: o.route, Proto: o.r.Proto, Links: len(links)})
+		o.h.cfg.Observer.Observe(Event{Kind: EventSuppressed, Route: o.route, Proto: o.r.Proto, Request: o.r, Links: linkheader.Count(links...)})
 		return
 	}
 	// Forward the wrapped handler's own 103 with its links alone: no
@@ -100,7 +101,7 @@ func (o *observingWriter) writeInformational(code int) {
 		o.h.recordView(o.r, o.observedKey(o.route))
 		o.viewed = true
 	}
-	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Links: len(links)})
+	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Request: o.r, Links: linkheader.Count(links...)})
 }
 
 // startLearning records the final headers of a 200 HTML response.

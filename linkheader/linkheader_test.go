@@ -253,6 +253,9 @@ func FuzzParse(f *testing.F) {
 		}
 		out := Format(links...)
 		checkSafe(t, out)
+		if n := Count(out); n != len(links) {
+			t.Fatalf("Count(%q) = %d, want the %d links formatted", out, n, len(links))
+		}
 		again, errs := Parse(out)
 		if len(errs) != 0 {
 			t.Fatalf("formatted output does not parse: %q: %v", out, errs)

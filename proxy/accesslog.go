@@ -53,6 +53,8 @@ type Stats struct {
 	originTime time.Duration
 	outcome    string
 	reason     string
+	hinted     bool // a 103 went to the client
+	hintLinks  int  // the links of the first one
 }
 
 // requestIDs are a random per-process prefix and a counter: unique within
@@ -95,10 +97,30 @@ type statsKey struct{}
 
 // StatsFrom returns the Stats AccessLog attached to ctx, or a throwaway one.
 func StatsFrom(ctx context.Context) *Stats {
-	if s, ok := ctx.Value(statsKey{}).(*Stats); ok {
+	if s, ok := StatsIn(ctx); ok {
 		return s
 	}
 	return &Stats{}
+}
+
+// StatsIn returns the Stats AccessLog attached to ctx, and whether there is
+// one.
+func StatsIn(ctx context.Context) (*Stats, bool) {
+	s, ok := ctx.Value(statsKey{}).(*Stats)
+	return s, ok
+}
+
+// NoteEarlyHints records that a 103 carrying links links went to the
+// client. The access log reports the first one: browsers act on no other.
+// The proxy passes an origin's 103 on without noting it, since the layer
+// outside (the Early Hints middleware) decides whether it reaches the
+// client; that layer reports what it sent here, through its events.
+func (s *Stats) NoteEarlyHints(links int) {
+	s.mu.Lock()
+	if !s.hinted {
+		s.hinted, s.hintLinks = true, links
+	}
+	s.mu.Unlock()
 }
 
 func (s *Stats) setOrigin(o string) {
@@ -118,11 +140,12 @@ func (s *Stats) setOriginTime(d time.Duration) {
 // AccessLog logs one line per request to logger (nil means slog.Default()),
 // whatever its fate: request ID, client address, method, host, path,
 // protocol, status, outcome (see the Outcome constants) and its reason,
-// whether a 103 reached the client and with how many links, the bytes of
-// body sent, the origin and its time to response headers, and the total
-// time. Wrap it around everything else so that it sees exactly what the
-// client got; put ClientAddress outside it so that it logs the client
-// rather than a proxy in front.
+// whether a 103 reached the client and with how many links (as noted with
+// Stats.NoteEarlyHints by the layer that sent it), the bytes of body sent,
+// the origin and its time to response headers, and the total time. Wrap it
+// around everything else so that it sees exactly what the client got; put
+// ClientAddress outside it so that it logs the client rather than a proxy
+// in front.
 func AccessLog(next http.Handler, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
@@ -130,24 +153,28 @@ func AccessLog(next http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		stats := &Stats{id: newRequestID()}
-		lw := &logWriter{Counter: responsewriter.NewCounter(w)}
+		lw := responsewriter.NewCounter(w)
 		// A response cut short reaches here as a panic (http.ErrAbortHandler
 		// from ReverseProxy); it is logged, then passed on so the server
 		// closes the connection or resets the stream.
 		defer func() {
 			p := recover()
-			logRequest(logger, r, lw, stats, start, p)
+			logRequest(logger, r, &lw, stats, start, p)
 			if p != nil {
 				panic(p)
 			}
 		}()
-		next.ServeHTTP(responsewriter.WithHijacker(lw), r.WithContext(context.WithValue(r.Context(), statsKey{}, stats)))
+		next.ServeHTTP(responsewriter.WithHijacker(&lw), r.WithContext(context.WithValue(r.Context(), statsKey{}, stats)))
 	})
 }
 
-func logRequest(logger *slog.Logger, r *http.Request, lw *logWriter, stats *Stats, start time.Time, panicked any) {
+// logRequest writes the line of r. lw counted what reached the client (a
+// hijacked connection's status is 101: the switch is written on the bare
+// connection).
+func logRequest(logger *slog.Logger, r *http.Request, lw *responsewriter.Counter, stats *Stats, start time.Time, panicked any) {
 	stats.mu.Lock()
 	id, origin, originTime, outcome, reason := stats.id, stats.origin, stats.originTime, stats.outcome, stats.reason
+	hinted, hintLinks := stats.hinted, stats.hintLinks
 	stats.mu.Unlock()
 	if outcome == "" {
 		switch {
@@ -181,8 +208,8 @@ func logRequest(logger *slog.Logger, r *http.Request, lw *logWriter, stats *Stat
 		slog.String("proto", r.Proto),
 		slog.Int("status", status),
 		slog.String("outcome", outcome),
-		slog.Bool("hinted", lw.hints > 0),
-		slog.Int("hint_links", lw.links),
+		slog.Bool("hinted", hinted),
+		slog.Int("hint_links", hintLinks),
 		slog.Int64("bytes", lw.Bytes),
 		slog.String("origin", origin),
 		slog.Float64("origin_ms", ms(originTime)),
@@ -195,61 +222,3 @@ func logRequest(logger *slog.Logger, r *http.Request, lw *logWriter, stats *Stat
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()/100) / 10 }
-
-// logWriter watches what reaches the client: each 103 and its links, the
-// final status and the body size (a hijacked connection's is 101: the
-// switch is written on the bare connection).
-type logWriter struct {
-	responsewriter.Counter
-	hints int // 103 responses written
-	links int // links in the first 103
-}
-
-func (l *logWriter) WriteHeader(code int) {
-	if code == http.StatusEarlyHints && l.Status == 0 {
-		if l.hints == 0 {
-			for _, v := range l.Header()["Link"] {
-				l.links += countLinks(v)
-			}
-		}
-		l.hints++
-	}
-	l.Counter.WriteHeader(code)
-}
-
-// countLinks counts the links in one Link field value: commas outside
-// <...> and quoted strings.
-func countLinks(v string) int {
-	n, inURI, inQuote, content := 0, false, false, false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case inQuote:
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inQuote = false
-			}
-		case inURI:
-			if c == '>' {
-				inURI = false
-			}
-		case c == '<':
-			inURI, content = true, true
-		case c == '"':
-			inQuote = true
-		case c == ',':
-			if content {
-				n++
-			}
-			content = false
-		case c != ' ' && c != '\t':
-			content = true
-		}
-	}
-	if content {
-		n++
-	}
-	return n
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/hintlog"
 	"github.com/earlyhints/earlyhints/proxy"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkStack_HintedNavigation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mw, err := earlyhints.New(p, earlyhints.Config{Logger: discard})
+	mw, err := earlyhints.New(p, earlyhints.Config{Logger: discard, Observer: hintlog.Observer(nil)})
 	if err != nil {
 		b.Fatal(err)
 	}

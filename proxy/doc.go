@@ -11,11 +11,17 @@
 // the origin's responses (and its own 103s) and learns from them:
 //
 //	p, _ := proxy.New(proxy.Config{Default: origin})
-//	mw, _ := earlyhints.New(p, earlyhints.Config{})
+//	mw, _ := earlyhints.New(p, earlyhints.Config{Observer: earlyhints.ObserverFunc(func(e earlyhints.Event) {
+//		if e.Kind == earlyhints.EventSent || e.Kind == earlyhints.EventForwarded {
+//			proxy.StatsFrom(e.Request.Context()).NoteEarlyHints(e.Links) // the log's hinted, hint_links
+//		}
+//	})})
 //	handler := proxy.AccessLog(mw, logger)          // one log line per request
 //	handler = proxy.ClientAddress(handler, trusted) // behind a load balancer
 //
-// AccessLog goes outside the middleware so that it sees every 103 that
-// reaches the client; ClientAddress outermost, so that the log and the
-// middleware see the client rather than the balancer in r.RemoteAddr.
+// AccessLog goes outside the middleware so that it sees the whole response
+// the client got; ClientAddress outermost, so that the log and the
+// middleware see the client rather than the balancer in r.RemoteAddr. The
+// proxy does not depend on the middleware: the middleware's events say what
+// 103 it sent (the command wires them in internal/hintlog).
 package proxy

@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
+
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/hintlog"
 	"github.com/earlyhints/earlyhints/proxy"
 	"github.com/earlyhints/earlyhints/server"
-	"github.com/quic-go/quic-go/http3"
 )
 
 // stack is the product as the command assembles it: server, access log,
@@ -67,6 +69,7 @@ func startStack(t *testing.T, origin string, opt stackOptions) *stack {
 	if hc.Logger == nil {
 		hc.Logger = discard
 	}
+	hc.Observer = hintlog.Observer(hc.Observer) // as the command wires it
 	mw, err := earlyhints.New(p, hc)
 	if err != nil {
 		t.Fatalf("earlyhints.New: %v", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/earlyhints/earlyhints/admin"
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/hintstore/redisstore"
+	"github.com/earlyhints/earlyhints/internal/hintlog"
 	"github.com/earlyhints/earlyhints/metrics"
 	"github.com/earlyhints/earlyhints/proxy"
 	"github.com/earlyhints/earlyhints/push"
@@ -196,7 +197,7 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 		IdentityKey:           idKey,
 		DenyUserAgents:        s.DenyUserAgents,
 		Disabled:              s.Mode == "off",
-		Observer:              observer,
+		Observer:              hintlog.Observer(observer), // the access log's hinted and hint_links
 		Logger:                logger,
 	}
 	var handler http.Handler
