@@ -89,7 +89,8 @@ func HintFromLink(l linkheader.Link, page *url.URL, allowCrossSite bool) (Hint, 
 	if err != nil {
 		return Hint{}, err
 	}
-	return Hint{Rel: rel}.from(l, &base, allowCrossSite)
+	rh, err := Hint{Rel: rel}.from(l, &base, allowCrossSite)
+	return rh.Hint, err
 }
 
 // relOf picks the first relation of l that a 103 can carry.
@@ -122,13 +123,35 @@ func baseOf(page *url.URL) (weburl.URL, error) {
 	return base, nil
 }
 
+// resolvedHint is a validated hint with its target in canonical parts:
+// what learning carries from validation to the stored Link value, so that
+// a target is resolved once.
+type resolvedHint struct {
+	Hint
+	target weburl.URL
+}
+
 // from completes h, whose Rel is set, from l resolved against base.
-func (h Hint) from(l linkheader.Link, base *weburl.URL, allowCrossSite bool) (Hint, error) {
+func (h Hint) from(l linkheader.Link, base *weburl.URL, allowCrossSite bool) (resolvedHint, error) {
 	t, err := weburl.Resolve(l.URI, base)
 	if err != nil {
-		return Hint{}, fmt.Errorf("%w: %q: %w", ErrBadTarget, l.URI, err)
+		return resolvedHint{}, fmt.Errorf("%w: %q: %w", ErrBadTarget, l.URI, err)
 	}
-	h.copyParams(l.Params)
+	return h.fromTarget(l.Params, t, base, allowCrossSite)
+}
+
+// fromTarget completes h, whose Rel is set, from the attributes of a link
+// whose target t is already resolved against base.
+func (h Hint) fromTarget(params []linkheader.Param, t weburl.URL, base *weburl.URL, allowCrossSite bool) (resolvedHint, error) {
+	h, err := h.validated(params, &t, base, allowCrossSite)
+	if err != nil {
+		return resolvedHint{}, err
+	}
+	return resolvedHint{Hint: h, target: t}, nil
+}
+
+func (h Hint) validated(params []linkheader.Param, t, base *weburl.URL, allowCrossSite bool) (Hint, error) {
+	h.copyParams(params)
 	if h.Rel == RelPreconnect {
 		if t.Scheme != "https" && !t.SameOrigin(base) && !weburl.IsLoopback(t.Host) {
 			return Hint{}, fmt.Errorf("%w: preconnect to %s needs https", ErrBadTarget, t.Origin())
@@ -257,7 +280,18 @@ func ParseHints(values []string, page *url.URL, allowCrossSite bool) ([]Hint, []
 	if err != nil {
 		return nil, append(errs, err)
 	}
-	hints := make([]Hint, 0, len(links))
+	resolved, errs := parseLinks(links, &base, allowCrossSite, errs)
+	hints := make([]Hint, len(resolved))
+	for i := range resolved {
+		hints[i] = resolved[i].Hint
+	}
+	return hints, errs
+}
+
+// parseLinks validates links against base, as ParseHints, appending each
+// bad link's error to errs.
+func parseLinks(links []linkheader.Link, base *weburl.URL, allowCrossSite bool, errs []error) ([]resolvedHint, []error) {
+	hints := make([]resolvedHint, 0, len(links))
 	var seen map[string]bool // only for long lists; short ones are scanned
 	if len(links) > 16 {
 		seen = make(map[string]bool, len(links))
@@ -268,7 +302,7 @@ func ParseHints(values []string, page *url.URL, allowCrossSite bool) ([]Hint, []
 			errs = append(errs, err)
 			continue
 		}
-		h, err := Hint{Rel: rel}.from(l, &base, allowCrossSite)
+		h, err := Hint{Rel: rel}.from(l, base, allowCrossSite)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -287,7 +321,7 @@ func ParseHints(values []string, page *url.URL, allowCrossSite bool) ([]Hint, []
 	return hints, errs
 }
 
-func hasHint(hints []Hint, rel Rel, u string) bool {
+func hasHint(hints []resolvedHint, rel Rel, u string) bool {
 	for i := range hints {
 		if hints[i].Rel == rel && hints[i].URL == u {
 			return true
@@ -384,53 +418,30 @@ func (h Hint) String() string {
 // origin as page as an absolute path (shorter, and independent of the host
 // name a proxy is reached by), e.g. </s.css>; rel=preload; as=style.
 func (h Hint) Format(page *url.URL) string {
+	if page == nil {
+		return h.String()
+	}
+	base, err := baseOf(page)
+	if err != nil {
+		return h.String()
+	}
+	t, err := weburl.Resolve(h.URL, nil)
+	if err != nil {
+		return h.String() // credentials, say: never made relative
+	}
+	return resolvedHint{Hint: h, target: t}.format(&base)
+}
+
+// format is Format for a hint whose target is resolved, against the
+// page's canonical base. A path starting with "//" is written absolute:
+// alone it would name another host.
+func (h resolvedHint) format(base *weburl.URL) string {
 	target := h.URL
-	if h.Rel != RelPreconnect && page != nil {
-		if rest, ok := pathOnOrigin(h.URL, page); ok {
-			target = rest
-		}
+	if rest := h.target.Rest; h.Rel != RelPreconnect && h.target.SameOrigin(base) && (len(rest) < 2 || rest[1] != '/') {
+		target = rest
 	}
 	var buf [256]byte
 	return string(h.appendTo(buf[:0], target))
-}
-
-// pathOnOrigin returns the path and query of u when u is on page's origin.
-// A path starting with "//" is not returned: written alone it would name
-// another host.
-func pathOnOrigin(u string, page *url.URL) (string, bool) {
-	scheme := strings.ToLower(page.Scheme)
-	if len(u) < len(scheme)+3 || !strings.EqualFold(u[:len(scheme)], scheme) || u[len(scheme):len(scheme)+3] != "://" {
-		return "", false
-	}
-	u = u[len(scheme)+3:]
-	end := strings.IndexAny(u, "/?")
-	if end < 0 {
-		end = len(u)
-	}
-	if !sameAuthority(u[:end], page.Host, scheme) {
-		return "", false
-	}
-	rest := u[end:]
-	switch {
-	case rest == "":
-		return "/", true
-	case rest[0] == '?':
-		return "/" + rest, true
-	case len(rest) > 1 && (rest[1] == '/' || rest[1] == '\\'):
-		return "", false
-	}
-	return rest, true
-}
-
-// sameAuthority compares host[:port] authorities, a default port and its
-// absence being equal.
-func sameAuthority(a, b, scheme string) bool {
-	def := ":443"
-	if scheme == "http" {
-		def = ":80"
-	}
-	a, b = strings.TrimSuffix(a, def), strings.TrimSuffix(b, def)
-	return a != "" && strings.EqualFold(a, b) && !strings.ContainsRune(a, '@')
 }
 
 // isMIMEType accepts type/subtype with optional parameters, where type is

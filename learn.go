@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/internal/weburl"
+	"github.com/earlyhints/earlyhints/linkheader"
 	"github.com/earlyhints/earlyhints/scan"
 )
 
@@ -124,14 +126,17 @@ func (l *learner) submit(r *http.Request, route string, p *pending) {
 
 func (l *learner) learn(route string, page *url.URL, p *pending) {
 	cfg := &l.h.cfg
-	hints, errs := l.hintsFrom(page, p)
+	base, hints, errs := l.hintsFrom(page, p)
 	for i, err := range errs {
 		if i == maxReportedErrors {
 			break
 		}
 		cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Err: err})
 	}
-	links := l.capLinks(page, hints, p.values)
+	var links []hintstore.Link
+	if base != nil {
+		links = l.capLinks(base, hints, p.values)
+	}
 	ctx, cancel := learnContext()
 	defer cancel()
 	key := route
@@ -160,12 +165,18 @@ func (l *learner) storeFailed(route string, err error) {
 }
 
 // hintsFrom collects the hints of one response: its 103 and Link headers
-// first (the origin's own intent), then what the scanner finds.
-func (l *learner) hintsFrom(page *url.URL, p *pending) ([]Hint, []error) {
+// first (the origin's own intent), then what the scanner finds. Each target
+// is resolved once: the scanner's are taken as it resolved them.
+func (l *learner) hintsFrom(page *url.URL, p *pending) (*weburl.URL, []resolvedHint, []error) {
 	cfg := &l.h.cfg
-	hints, errs := ParseHints(p.links, page, cfg.AllowCrossSitePreload)
+	base, err := baseOf(page)
+	if err != nil {
+		return nil, nil, []error{err}
+	}
+	links, errs := linkheader.Parse(p.links...)
+	hints, errs := parseLinks(links, &base, cfg.AllowCrossSitePreload, errs)
 	if p.limit == 0 || len(p.body) == 0 {
-		return hints, errs
+		return &base, hints, errs
 	}
 	res, err := scan.Scan(bytes.NewReader(p.body), scan.Options{
 		Base: page, ContentEncoding: p.contentEncoding, ContentType: p.contentType, MaxBytes: p.limit,
@@ -180,7 +191,7 @@ func (l *learner) hintsFrom(page *url.URL, p *pending) ([]Hint, []error) {
 		seen[hintID{h.Rel, h.URL}] = true
 	}
 	for _, ln := range res.Links {
-		h, err := HintFromLink(ln, page, cfg.AllowCrossSitePreload)
+		h, err := scannedHint(ln, &base, cfg.AllowCrossSitePreload)
 		if err != nil {
 			if !errors.Is(err, ErrUnsupportedRel) {
 				errs = append(errs, err)
@@ -192,7 +203,21 @@ func (l *learner) hintsFrom(page *url.URL, p *pending) ([]Hint, []error) {
 			hints = append(hints, h)
 		}
 	}
-	return hints, errs
+	return &base, hints, errs
+}
+
+// scannedHint validates a link of the scanner, whose target is already
+// resolved and canonical.
+func scannedHint(ln linkheader.Link, base *weburl.URL, allowCrossSite bool) (resolvedHint, error) {
+	rel, err := relOf(ln)
+	if err != nil {
+		return resolvedHint{}, err
+	}
+	t, ok := weburl.Split(ln.URI)
+	if !ok {
+		return Hint{Rel: rel}.from(ln, base, allowCrossSite)
+	}
+	return Hint{Rel: rel}.fromTarget(ln.Params, t, base, allowCrossSite)
 }
 
 type hintID struct {
@@ -203,7 +228,7 @@ type hintID struct {
 // capLinks formats hints for storage within the per-103 caps, leaving
 // out every link that carries one of the request's own values (see
 // requestValues): it was made for that request, and no other may get it.
-func (l *learner) capLinks(page *url.URL, hints []Hint, values []string) []hintstore.Link {
+func (l *learner) capLinks(base *weburl.URL, hints []resolvedHint, values []string) []hintstore.Link {
 	cfg := &l.h.cfg
 	links := make([]hintstore.Link, 0, min(len(hints), cfg.MaxPreloads+cfg.MaxPreconnects))
 	b := budget{cfg: cfg}
@@ -222,7 +247,7 @@ func (l *learner) capLinks(page *url.URL, hints []Hint, values []string) []hints
 			cfg.Observer.Observe(Event{Kind: EventInvalid, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
 			continue
 		}
-		if link.Value = h.Format(page); b.admit(link.Preconnect, link.Value) {
+		if link.Value = h.format(base); b.admit(link.Preconnect, link.Value) {
 			links = append(links, link)
 		}
 	}

@@ -152,11 +152,15 @@ func (h *Handler) observedHint(r *http.Request, v view, target, as string) (hint
 	if as == "font" || (as == "script" && r.Header.Get("Sec-Fetch-Mode") == "cors") {
 		l.Params = append(l.Params, linkheader.Param{Key: "crossorigin"})
 	}
-	hint, err := HintFromLink(l, v.page, h.cfg.AllowCrossSitePreload)
+	base, err := baseOf(v.page)
 	if err != nil {
 		return hintstore.Link{}, false
 	}
-	link := hintstore.Link{Target: hint.URL, Value: hint.Format(v.page)}
+	hint, err := Hint{Rel: RelPreload}.from(l, &base, h.cfg.AllowCrossSitePreload)
+	if err != nil {
+		return hintstore.Link{}, false
+	}
+	link := hintstore.Link{Target: hint.URL, Value: hint.format(&base)}
 	if boundToRequest(link, v.values(h)) || boundToRequest(link, h.requestValues(r)) {
 		return hintstore.Link{}, false
 	}

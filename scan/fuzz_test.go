@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/earlyhints/earlyhints/internal/weburl"
 )
 
 func addFixtureSeeds(f *testing.F, add func(doc []byte)) {
@@ -47,6 +49,15 @@ func checkResult(t *testing.T, res Result, opts Options) {
 		}
 		if len(l.Rel) != 1 || !strings.Contains(" preload modulepreload preconnect dns-prefetch ", " "+l.Rel[0]+" ") {
 			t.Fatalf("rel %q", l.Rel)
+		}
+		if opts.Base != nil && (l.Rel[0] == "preload" || l.Rel[0] == "modulepreload") {
+			// Learning takes the scanner's URIs as resolved: each must be
+			// in the canonical form, which resolving again leaves alone.
+			parts, ok := weburl.Split(l.URI)
+			again, err := weburl.Resolve(l.URI, nil)
+			if !ok || err != nil || again.String() != l.URI || parts != again {
+				t.Fatalf("URI %q is not canonical: split %+v, resolved again %q (%v)", l.URI, parts, again.String(), err)
+			}
 		}
 		for _, p := range l.Params {
 			if len(p.Value) > maxSrcsetBytes+maxURLBytes {

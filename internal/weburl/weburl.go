@@ -60,6 +60,30 @@ func (t *URL) SameOrigin(o *URL) bool {
 	return t.Scheme == o.Scheme && t.Host == o.Host && t.Port == o.Port
 }
 
+// Split returns the parts of abs, an absolute URL in the canonical form
+// Resolve and AppendResolveWithoutCredentials write (the scanner's
+// output), without resolving it again or copying. ok is false when abs
+// does not have that shape; Resolve it then.
+func Split(abs string) (u URL, ok bool) {
+	switch {
+	case strings.HasPrefix(abs, "https://"):
+		u.Scheme, abs = "https", abs[len("https://"):]
+	case strings.HasPrefix(abs, "http://"):
+		u.Scheme, abs = "http", abs[len("http://"):]
+	default:
+		return URL{}, false
+	}
+	end := strings.IndexByte(abs, '/')
+	if end <= 0 {
+		return URL{}, false
+	}
+	u.Host, u.Rest = abs[:end], abs[end:]
+	if i := strings.LastIndexByte(u.Host, ':'); i >= 0 && !strings.Contains(u.Host[i:], "]") {
+		u.Host, u.Port = u.Host[:i], u.Host[i+1:]
+	}
+	return u, u.Host != ""
+}
+
 // FromURL returns the canonical form of an absolute http(s) URL parsed
 // by net/url, such as a request's: the base to resolve a page's
 // references against. It fails with ErrScheme for any other URL.

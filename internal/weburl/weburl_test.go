@@ -86,3 +86,26 @@ func TestRelative(t *testing.T) {
 		})
 	}
 }
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		abs  string
+		want URL
+		ok   bool
+	}{
+		{"https://a.example/x?q", URL{Scheme: "https", Host: "a.example", Rest: "/x?q"}, true},
+		{"http://[::1]:8080/", URL{Scheme: "http", Host: "[::1]", Port: "8080", Rest: "/"}, true},
+		{"https://a.example", URL{}, false},
+		{"ftp://a.example/", URL{}, false},
+		{"https:///x", URL{}, false},
+	}
+	for _, tc := range tests {
+		got, ok := Split(tc.abs)
+		if ok != tc.ok || ok && got != tc.want {
+			t.Errorf("Split(%q) = %+v, %v", tc.abs, got, ok)
+		}
+		if ok && got.String() != tc.abs {
+			t.Errorf("Split(%q).String() = %q", tc.abs, got.String())
+		}
+	}
+}
