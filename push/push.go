@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +34,7 @@ import (
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/responsewriter"
+	"github.com/earlyhints/earlyhints/internal/weburl"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -201,10 +201,11 @@ func (p *Pusher) BeforeHints(w http.ResponseWriter, r *http.Request, hints []hin
 		return p.fallback(r, hints)
 	}
 	st, _ := r.Context().Value(stateKey{}).(*state)
+	origin := originOf(r)
 	var rest []hintstore.Link
 	pushed, budget := 0, p.cfg.MaxBytes
 	for i, h := range hints {
-		path, ok := p.pushable(r, h)
+		path, ok := p.pushable(origin, h)
 		if !ok {
 			rest = append(rest, h)
 			continue
@@ -255,11 +256,12 @@ func (p *Pusher) fallback(r *http.Request, hints []hintstore.Link) []hintstore.L
 	return hints
 }
 
-// pushable reports whether h can be pushed to r's client: a same-origin
-// preload not marked nopush. It returns the path to promise.
-func (p *Pusher) pushable(r *http.Request, h hintstore.Link) (string, bool) {
-	if h.Preconnect {
-		return "", false // an origin, not a resource
+// pushable reports whether h can be pushed to the client of a request on
+// origin (nil when the request's URL is unusable): a same-origin preload
+// not marked nopush. It returns the path to promise.
+func (p *Pusher) pushable(origin *weburl.URL, h hintstore.Link) (string, bool) {
+	if h.Preconnect || origin == nil {
+		return "", false // an origin, not a resource; or no origin to push on
 	}
 	p.mu.Lock()
 	no := p.nopush[h.Target]
@@ -267,15 +269,28 @@ func (p *Pusher) pushable(r *http.Request, h hintstore.Link) (string, bool) {
 	if no {
 		return "", false
 	}
-	u, err := url.Parse(h.Target)
-	if err != nil || !strings.EqualFold(u.Host, r.Host) || (u.Scheme == "https") != (r.TLS != nil) {
+	// Learned targets are canonical; one from elsewhere is resolved.
+	t, ok := weburl.Split(h.Target)
+	if !ok {
+		var err error
+		if t, err = weburl.Resolve(h.Target, nil); err != nil {
+			return "", false
+		}
+	}
+	if !t.SameOrigin(origin) {
 		return "", false // never push another origin's resource
 	}
-	path := u.EscapedPath()
-	if u.RawQuery != "" {
-		path += "?" + u.RawQuery
+	return t.Rest, true
+}
+
+// originOf is the canonical URL of r, which a pushed target must share
+// an origin with, or nil.
+func originOf(r *http.Request) *weburl.URL {
+	u, err := weburl.FromURL(earlyhints.RequestURL(r))
+	if err != nil {
+		return nil
 	}
-	return path, true
+	return &u
 }
 
 // pushHeader is the header of a promised request: what the navigation's
@@ -337,15 +352,13 @@ func (p *Pusher) servePushed(next http.Handler, w http.ResponseWriter, r *http.R
 	r.Header.Del(pushMarker)
 	rw := &recorder{Counter: responsewriter.NewCounter(w), p: p, r: r}
 	next.ServeHTTP(rw, r)
-	target := absolute(r)
+	target := earlyhints.RequestURL(r).String()
 	if err := r.Context().Err(); err != nil {
 		p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushCancelled, Route: target, Proto: r.Proto, Bytes: int(rw.Bytes)})
 		return
 	}
 	p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushed, Route: target, Proto: r.Proto, Links: 1, Bytes: int(rw.Bytes)})
 }
-
-func absolute(r *http.Request) string { return earlyhints.RequestURL(r).String() }
 
 // recorder watches one response for Wrap.
 type recorder struct {
@@ -369,10 +382,10 @@ func (rw *recorder) WriteHeader(code int) {
 		if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
 			a.size = n
 		}
-		rw.p.rememberAsset(absolute(rw.r), a)
+		rw.p.rememberAsset(earlyhints.RequestURL(rw.r).String(), a)
 	}
 	if code == http.StatusOK && earlyhints.IsNavigation(rw.r) {
-		rw.p.rememberNoPush(pageOf(rw.r), hdr.Values("Link"))
+		rw.p.rememberNoPush(earlyhints.RequestURL(rw.r), hdr.Values("Link"))
 		if rw.p.cfg.When == WithResponse {
 			rw.pushFromLinks(hdr)
 		}
@@ -401,14 +414,11 @@ func (rw *recorder) pushFromLinks(hdr http.Header) {
 	if !ok || !earlyhints.IsNavigation(rw.r) {
 		return
 	}
-	hints, _ := earlyhints.ParseHints(hdr.Values("Link"), pageOf(rw.r), false)
-	links := make([]hintstore.Link, 0, len(hints))
-	for _, h := range hints {
-		links = append(links, hintstore.Link{Target: h.URL, Value: h.String()})
-	}
+	hints, _ := earlyhints.ParseHints(hdr.Values("Link"), earlyhints.RequestURL(rw.r), false)
+	origin := originOf(rw.r)
 	n := 0
-	for _, l := range links {
-		path, ok := rw.p.pushable(rw.r, l)
+	for _, h := range hints {
+		path, ok := rw.p.pushable(origin, hintstore.Link{Target: h.URL, Preconnect: h.Rel == earlyhints.RelPreconnect})
 		if !ok || n >= rw.p.cfg.MaxPushes {
 			continue
 		}
@@ -444,8 +454,6 @@ func (p *Pusher) rememberNoPush(page *url.URL, values []string) {
 		}
 	}
 }
-
-func pageOf(r *http.Request) *url.URL { return earlyhints.RequestURL(r) }
 
 func (rw *recorder) Write(b []byte) (int, error) {
 	if rw.Status == 0 {
