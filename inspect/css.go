@@ -41,12 +41,9 @@ func cssFonts(css string, sheet *url.URL) []*url.URL {
 		if ref == "" || strings.HasPrefix(strings.ToLower(ref), "data:") {
 			continue
 		}
-		u, err := sheet.Parse(ref)
-		if err != nil || u.Scheme != "https" && u.Scheme != "http" {
-			continue
+		if u, ok := resolveOn(sheet, ref); ok {
+			out = append(out, u)
 		}
-		u.Fragment = ""
-		out = append(out, u)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earlyhints/earlyhints/internal/weburl"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
@@ -27,11 +28,10 @@ func preloadsOf(values []string, page *url.URL) []hinted {
 		if !l.HasRel("preload") && !l.HasRel("modulepreload") {
 			continue
 		}
-		t, err := page.Parse(l.URI)
-		if err != nil || t.Scheme != "https" && t.Scheme != "http" || t.Host == "" {
+		t, ok := resolveOn(page, l.URI)
+		if !ok {
 			continue
 		}
-		t.Fragment = ""
 		as, _ := l.Param("as")
 		if l.HasRel("modulepreload") && as == "" {
 			as = "script"
@@ -40,6 +40,21 @@ func preloadsOf(values []string, page *url.URL) []hinted {
 		out = append(out, hinted{link: l, value: l.String(), target: t, as: strings.ToLower(as), cors: cors || l.HasRel("modulepreload")})
 	}
 	return out
+}
+
+// resolveOn resolves ref against base as a browser does (the canonicaliser
+// that learning and the middleware use), for a request.
+func resolveOn(base *url.URL, ref string) (*url.URL, bool) {
+	b, err := weburl.FromURL(base)
+	if err != nil {
+		return nil, false
+	}
+	t, err := weburl.Resolve(ref, &b)
+	if err != nil {
+		return nil, false
+	}
+	u, err := url.Parse(t.String())
+	return u, err == nil
 }
 
 // destination is the Sec-Fetch-Dest of a preload with this as= value.
