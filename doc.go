@@ -16,7 +16,8 @@
 //     internal/httpx with the other lexing rules.
 //   - route key (handler.go, Handler.RouteKey): scheme, normalised host (or
 //     Config.RouteHost), path and the configured query parameters;
-//     RequestURL (learn.go) is the request's absolute URL.
+//     RequestURL (beside it, from the same scheme and host) is the
+//     request's absolute URL.
 //   - store (hintstore): links stored ready to write, a Vary mark per
 //     route with its variants under hintstore.VariantKey (vary.go), what
 //     browsers fetched under hintstore.ObservedKey (observed.go), the privacy
@@ -29,8 +30,9 @@
 //     bounded copy of the head; subresources (handler.go, statusWriter): the
 //     404/410 rule, the field view, observed learning.
 //   - learn (learn.go, learner): off the request path, rate-bounded; scan
-//     (package scan), validation (hint.go; URLs canonicalised by
-//     internal/weburl, the one canonicaliser scan, push and inspect share), the privacy rules
-//     (privacy.go: request-bound links, requesters by network and account),
-//     then one Observation to the store.
+//     (package scan), validation (hint.go; every URL is canonicalised by
+//     internal/weburl, which scan, push and inspect share, and resolved
+//     once: scanned targets are taken as the scanner wrote them), the
+//     privacy rules (privacy.go: request-bound links, requesters by
+//     network and account), then one Observation to the store.
 package earlyhints

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -88,13 +89,11 @@ func (h *Handler) Close() error {
 // no trailing dot, no default port) so that spellings of one host share a
 // route.
 func (h *Handler) RouteKey(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	host := h.cfg.RouteHost
-	if host == "" {
-		host = normalHost(r.Host, r.URL.Host, scheme)
+	scheme, host := requestAuthority(r)
+	if h.cfg.RouteHost != "" {
+		host = h.cfg.RouteHost
+	} else {
+		host = normalHost(host, scheme)
 	}
 	path := r.URL.Path
 	if path == "" {
@@ -126,13 +125,31 @@ func (h *Handler) RouteKey(r *http.Request) string {
 	return b.String()
 }
 
+// RequestURL is the absolute URL the client asked for: the one URL of a
+// request that learning, the 404/410 rule and push resolve against.
+func RequestURL(r *http.Request) *url.URL {
+	scheme, host := requestAuthority(r)
+	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+}
+
+// requestAuthority is the scheme and host r was sent to, as RequestURL
+// and RouteKey both take them.
+func requestAuthority(r *http.Request) (scheme, host string) {
+	scheme = "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host = r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	return scheme, host
+}
+
 // normalHost returns the request's host as a route key spells it: lower
 // case, without a trailing dot or the scheme's default port. It allocates
 // only when the host needs changing.
-func normalHost(host, urlHost, scheme string) string {
-	if host == "" {
-		host = urlHost
-	}
+func normalHost(host, scheme string) string {
 	name, port := host, ""
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
 		name, port = host[:i], host[i+1:]

@@ -299,16 +299,3 @@ func (l *learner) forgetRoute(route, proto string) {
 		l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: route, Proto: proto, Err: err})
 	})
 }
-
-// RequestURL is the absolute URL the client asked for: the one URL of a
-// request that learning, the 404/410 rule and push resolve against.
-func RequestURL(r *http.Request) *url.URL {
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if r.TLS != nil {
-		u.Scheme = "https"
-	}
-	if u.Host == "" {
-		u.Host = r.URL.Host
-	}
-	return u
-}

@@ -146,7 +146,7 @@ func TestNormalHost(t *testing.T) {
 		{"example.com", "https", "example.com"},
 	}
 	for _, tc := range tests {
-		if got := normalHost(tc.host, "", tc.scheme); got != tc.want {
+		if got := normalHost(tc.host, tc.scheme); got != tc.want {
 			t.Errorf("normalHost(%q, %s) = %q, want %q", tc.host, tc.scheme, got, tc.want)
 		}
 	}
