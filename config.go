@@ -102,12 +102,6 @@ type Config struct {
 	Observer Observer
 	// Logger receives warnings. Nil means slog.Default().
 	Logger *slog.Logger
-	// BeforeHints, when set, is called for each gated navigation after the
-	// hints are looked up and before the 103 is written; it may write
-	// something else instead (legacy HTTP/2 push) and returns the hints still
-	// to be sent as a 103. It lets the push package plug in without this
-	// package depending on it.
-	BeforeHints func(w http.ResponseWriter, r *http.Request, hints []hintstore.Link) []hintstore.Link
 }
 
 // Validate reports whether c is usable.

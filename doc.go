@@ -22,9 +22,11 @@
 //     route with its variants under hintstore.VariantKey (vary.go), what
 //     browsers fetched under hintstore.ObservedKey (observed.go), the privacy
 //     quorum and the hinted-target index.
-//   - 103 (handler.go, sendLearned, capValues, writeEarlyHints): the caps,
-//     the document budget from the route's think time (fieldview.go), and
-//     only Link fields in the 103.
+//   - 103 (handler.go, sendLearned, capValues, writeEarlyHints): a
+//     HintTaker among the writers outside (taker.go; package push) first
+//     takes what it delivers otherwise, then the caps, the document budget
+//     from the route's think time (fieldview.go), and only Link fields in
+//     the 103.
 //   - observe (response.go, observingWriter): the origin's own 103, the final
 //     status (a redirect, 404/410 or non-HTML 200 forgets the route), a
 //     bounded copy of the head; subresources (handler.go, statusWriter): the

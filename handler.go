@@ -303,8 +303,10 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	if o, found, err := h.store.Get(r.Context(), okey); err == nil && found {
 		links, ok = mergeLinks(links, o.Links), true
 	}
-	if ok && h.cfg.BeforeHints != nil {
-		links = h.cfg.BeforeHints(w, r, links)
+	if ok {
+		if t := hintTaker(w); t != nil {
+			links = t.TakeHints(r, links)
+		}
 	}
 	if !ok || len(links) == 0 {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: ReasonNoHints})

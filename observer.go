@@ -24,10 +24,6 @@ const (
 	EventSuppressed
 	// EventDropped: a hinted target answered 404/410 and was forgotten.
 	EventDropped
-	// EventPushed, EventPushSkipped, EventPushCancelled: legacy HTTP/2 push.
-	EventPushed
-	EventPushSkipped
-	EventPushCancelled
 	// EventLeftOut: Links hints were left out of a 103; Reason says why
 	// (ReasonOverBudget).
 	EventLeftOut
@@ -39,7 +35,6 @@ const (
 var eventNames = [...]string{
 	EventSent: "sent", EventSkipped: "skipped", EventLearned: "learned", EventInvalid: "invalid",
 	EventForwarded: "forwarded", EventSuppressed: "suppressed", EventDropped: "dropped",
-	EventPushed: "pushed", EventPushSkipped: "push_skipped", EventPushCancelled: "push_cancelled",
 	EventLeftOut: "left_out", EventAnswered: "answered",
 }
 

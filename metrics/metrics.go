@@ -1,6 +1,7 @@
 // Package metrics exports what the Early Hints middleware decides as
-// Prometheus metrics: it implements earlyhints.Observer and registers its
-// collectors on the registry it is given.
+// Prometheus metrics: it implements earlyhints.Observer (and push.Observer,
+// for legacy HTTP/2 push) and registers its collectors on the registry it
+// is given.
 package metrics
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/push"
 )
 
 // Observer counts earlyhints events. Its zero value is not usable: call New.
@@ -37,7 +39,10 @@ type Observer struct {
 	think      prometheus.Histogram
 }
 
-var _ earlyhints.Observer = (*Observer)(nil)
+var (
+	_ earlyhints.Observer = (*Observer)(nil)
+	_ push.Observer       = (*Observer)(nil)
+)
 
 // New registers the collectors on reg (nil means prometheus.DefaultRegisterer)
 // under the namespace "earlyhints".
@@ -145,17 +150,23 @@ func (o *Observer) Observe(e earlyhints.Event) {
 		o.suppressed.Inc()
 	case earlyhints.EventDropped:
 		o.dropped.Inc()
-	case earlyhints.EventPushed:
-		o.pushed.Inc()
-		o.pushBytes.Add(float64(e.Bytes))
-	case earlyhints.EventPushSkipped:
-		o.pushSkip.Inc()
-	case earlyhints.EventPushCancelled:
-		o.pushCancel.Inc()
 	case earlyhints.EventLeftOut:
 		o.leftOut.WithLabelValues(e.Reason).Add(float64(e.Links))
 	case earlyhints.EventAnswered:
 		o.think.Observe(e.Elapsed.Seconds())
+	}
+}
+
+// ObservePush implements push.Observer.
+func (o *Observer) ObservePush(e push.Event) {
+	switch e.Kind {
+	case push.EventPushed:
+		o.pushed.Inc()
+		o.pushBytes.Add(float64(e.Bytes))
+	case push.EventSkipped:
+		o.pushSkip.Inc()
+	case push.EventCancelled:
+		o.pushCancel.Inc()
 	}
 }
 

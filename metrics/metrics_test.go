@@ -10,6 +10,7 @@ import (
 
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/metrics"
+	"github.com/earlyhints/earlyhints/push"
 )
 
 func TestObserver_Counts(t *testing.T) {
@@ -24,10 +25,10 @@ func TestObserver_Counts(t *testing.T) {
 		{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonProtocol},
 		{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonNoHints},
 		{Kind: earlyhints.EventSkipped, Reason: earlyhints.ReasonNoHints},
-		{Kind: earlyhints.EventPushed, Bytes: 1000},
 	} {
 		o.Observe(e)
 	}
+	o.ObservePush(push.Event{Kind: push.EventPushed, Bytes: 1000})
 	want := `
 # HELP earlyhints_links_sent_total Link values sent in 103 responses.
 # TYPE earlyhints_links_sent_total counter

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/push"
 )
 
@@ -138,10 +137,10 @@ func TestPush_ClientCancelsPromise(t *testing.T) {
 		t.Fatalf("second page on the connection: status %q", status)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for obs.get(earlyhints.EventPushCancelled)+obs.get(earlyhints.EventPushed) < 2 && time.Now().Before(deadline) {
+	for obs.get(push.EventCancelled)+obs.get(push.EventPushed) < 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if obs.get(earlyhints.EventPushCancelled)+obs.get(earlyhints.EventPushed) < 2 {
-		t.Fatalf("pushed streams not accounted: pushed=%d cancelled=%d", obs.get(earlyhints.EventPushed), obs.get(earlyhints.EventPushCancelled))
+	if obs.get(push.EventCancelled)+obs.get(push.EventPushed) < 2 {
+		t.Fatalf("pushed streams not accounted: pushed=%d cancelled=%d", obs.get(push.EventPushed), obs.get(push.EventCancelled))
 	}
 }

@@ -20,7 +20,6 @@
 package push
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,7 +96,8 @@ type Config struct {
 	// CookieMaxAge is the digest cookie's lifetime. 0 means 7 days.
 	CookieMaxAge time.Duration
 	// Observer receives push events (pushed, skipped by digest, cancelled).
-	Observer earlyhints.Observer
+	// Nil means none.
+	Observer Observer
 	// Logger receives warnings. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -124,8 +124,9 @@ func (c Config) Validate() error {
 // goes further.
 const pushMarker = "X-Earlyhints-Pushed"
 
-// Pusher pushes learned hints. Give BeforeHints to earlyhints.Config and
-// put Wrap around the earlyhints.Handler.
+// Pusher pushes learned hints. Put Wrap around the earlyhints.Handler: the
+// writer it gives the Handler is an earlyhints.HintTaker, so the Handler
+// hands it each navigation's hints before the 103.
 type Pusher struct {
 	cfg Config
 	p   uint8
@@ -170,7 +171,7 @@ func New(cfg Config) (*Pusher, error) {
 		cfg.CookieMaxAge = DefaultCookieLife
 	}
 	if cfg.Observer == nil {
-		cfg.Observer = earlyhints.ObserverFunc(func(earlyhints.Event) {})
+		cfg.Observer = ObserverFunc(func(Event) {})
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -178,8 +179,8 @@ func New(cfg Config) (*Pusher, error) {
 	return &Pusher{cfg: cfg, p: ParamForRate(cfg.FalsePositiveRate), assets: make(map[string]asset), nopush: make(map[string]bool)}, nil
 }
 
-// state carries one navigation's digest from BeforeHints to the final
-// response, through the request's context.
+// state carries one navigation's digest from TakeHints to the final
+// response.
 type state struct {
 	client   *Digest  // what the client says it has (nil: nothing)
 	keys     []uint64 // the client's keys still valid plus what was pushed now
@@ -187,20 +188,17 @@ type state struct {
 	modified bool
 }
 
-type stateKey struct{}
+var _ earlyhints.HintTaker = (*recorder)(nil)
 
-// BeforeHints pushes the hints that push can deliver and returns those
-// still to be sent as a 103 (preconnects, cross-origin targets, and all of
-// them for a client that cannot be pushed unless NoFallback).
-func (p *Pusher) BeforeHints(w http.ResponseWriter, r *http.Request, hints []hintstore.Link) []hintstore.Link {
-	if p.cfg.When != AtArrival {
+// TakeHints implements earlyhints.HintTaker: it pushes the hints that push
+// can deliver and returns those still to be sent as a 103 (preconnects,
+// cross-origin targets, and all of them for a client that cannot be pushed
+// unless NoFallback).
+func (rw *recorder) TakeHints(r *http.Request, hints []hintstore.Link) []hintstore.Link {
+	p, st := rw.p, rw.st
+	if p.cfg.When != AtArrival || r.ProtoMajor != 2 {
 		return p.fallback(r, hints)
 	}
-	pusher, ok := w.(http.Pusher)
-	if !ok || r.ProtoMajor != 2 {
-		return p.fallback(r, hints)
-	}
-	st, _ := r.Context().Value(stateKey{}).(*state)
 	origin := originOf(r)
 	var rest []hintstore.Link
 	pushed, budget := 0, p.cfg.MaxBytes
@@ -222,13 +220,13 @@ func (p *Pusher) BeforeHints(w http.ResponseWriter, r *http.Request, hints []hin
 		if p.cfg.Mode == CacheAware && st != nil {
 			key := ItemKey(h.Target, a.validator)
 			if st.client != nil && st.client.Contains(key) {
-				p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushSkipped, Route: h.Target, Proto: r.Proto, Reason: "digest"})
+				p.cfg.Observer.ObservePush(Event{Kind: EventSkipped, Target: h.Target, Proto: r.Proto, Reason: ReasonDigest})
 				continue
 			}
 			st.keys = append(st.keys, key)
 			st.modified = true
 		}
-		err := pusher.Push(path, &http.PushOptions{Header: pushHeader(r)})
+		err := rw.Push(path, &http.PushOptions{Header: pushHeader(r)})
 		if errors.Is(err, http.ErrNotSupported) && pushed == 0 {
 			// The client disabled push (SETTINGS_ENABLE_PUSH=0).
 			if st != nil {
@@ -330,8 +328,9 @@ func (p *Pusher) Wrap(next http.Handler) http.Handler {
 			p.servePushed(next, w, r)
 			return
 		}
-		st := &state{}
+		var st *state
 		if p.cfg.Mode == CacheAware && earlyhints.IsNavigation(r) {
+			st = &state{}
 			if c, err := r.Cookie(p.cfg.CookieName); err == nil {
 				d, err := DecodeDigest(c.Value)
 				if err != nil {
@@ -340,7 +339,6 @@ func (p *Pusher) Wrap(next http.Handler) http.Handler {
 					st.client = d
 				}
 			}
-			r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		}
 		rw := &recorder{Counter: responsewriter.NewCounter(w), p: p, r: r, st: st}
 		next.ServeHTTP(responsewriter.WithHijacker(rw), r)
@@ -354,18 +352,19 @@ func (p *Pusher) servePushed(next http.Handler, w http.ResponseWriter, r *http.R
 	next.ServeHTTP(rw, r)
 	target := earlyhints.RequestURL(r).String()
 	if err := r.Context().Err(); err != nil {
-		p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushCancelled, Route: target, Proto: r.Proto, Bytes: int(rw.Bytes)})
+		p.cfg.Observer.ObservePush(Event{Kind: EventCancelled, Target: target, Proto: r.Proto, Bytes: int(rw.Bytes)})
 		return
 	}
-	p.cfg.Observer.Observe(earlyhints.Event{Kind: earlyhints.EventPushed, Route: target, Proto: r.Proto, Links: 1, Bytes: int(rw.Bytes)})
+	p.cfg.Observer.ObservePush(Event{Kind: EventPushed, Target: target, Proto: r.Proto, Bytes: int(rw.Bytes)})
 }
 
-// recorder watches one response for Wrap.
+// recorder watches one response for Wrap, and takes a navigation's hints
+// from the Handler inside.
 type recorder struct {
 	responsewriter.Counter
 	p  *Pusher
 	r  *http.Request
-	st *state
+	st *state // the digest of a cache-aware navigation, else nil
 }
 
 func (rw *recorder) WriteHeader(code int) {

@@ -55,35 +55,50 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// counter counts the events of both the middleware and push.
 type counter struct {
-	mu    sync.Mutex
-	kinds map[earlyhints.EventKind]int
-	ch    chan earlyhints.Event
+	mu     sync.Mutex
+	kinds  map[earlyhints.EventKind]int
+	pushes map[push.EventKind]int
+	ch     chan fmt.Stringer // the kinds, as they come
 }
 
 func (c *counter) Observe(e earlyhints.Event) {
 	c.mu.Lock()
 	c.kinds[e.Kind]++
 	c.mu.Unlock()
+	c.notify(e.Kind)
+}
+
+func (c *counter) ObservePush(e push.Event) {
+	c.mu.Lock()
+	c.pushes[e.Kind]++
+	c.mu.Unlock()
+	c.notify(e.Kind)
+}
+
+func (c *counter) notify(k fmt.Stringer) {
 	select {
-	case c.ch <- e:
+	case c.ch <- k:
 	default:
 	}
 }
 
-func (c *counter) get(k earlyhints.EventKind) int {
+func (c *counter) get(k push.EventKind) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.kinds[k]
+	return c.pushes[k]
 }
 
-func (c *counter) wait(t *testing.T, k earlyhints.EventKind) {
+// wait waits for an event of kind k (an earlyhints.EventKind or a
+// push.EventKind).
+func (c *counter) wait(t *testing.T, k fmt.Stringer) {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
-		case e := <-c.ch:
-			if e.Kind == k {
+		case got := <-c.ch:
+			if got == k {
 				return
 			}
 		case <-deadline:
@@ -96,14 +111,14 @@ func (c *counter) wait(t *testing.T, k earlyhints.EventKind) {
 // primes it with one navigation so the hints are learned.
 func setup(t *testing.T, mode push.Mode) (*httptest.Server, *site, *counter) {
 	t.Helper()
-	obs := &counter{kinds: map[earlyhints.EventKind]int{}, ch: make(chan earlyhints.Event, 256)}
+	obs := &counter{kinds: map[earlyhints.EventKind]int{}, pushes: map[push.EventKind]int{}, ch: make(chan fmt.Stringer, 256)}
 	p, err := push.New(push.Config{Mode: mode, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &site{}
 	s.cssVersion.Store(1)
-	h, err := earlyhints.New(s, earlyhints.Config{BeforeHints: p.BeforeHints, Observer: obs})
+	h, err := earlyhints.New(s, earlyhints.Config{Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +214,7 @@ func TestPush_PromisesBeforeThePage(t *testing.T) {
 	if !strings.Contains(log, ":status: 103") || !strings.Contains(log, "fonts.example.net") {
 		t.Errorf("preconnect not sent as Early Hints alongside the push\n%s", log)
 	}
-	obs.wait(t, earlyhints.EventPushed)
+	obs.wait(t, push.EventPushed)
 }
 
 func TestPush_ClientWithPushDisabledGetsHints(t *testing.T) {
@@ -236,8 +251,8 @@ func TestPush_DigestSuppressesRepeatAndRepushesChanged(t *testing.T) {
 	if got := pushedPaths(second); len(got) != 0 {
 		t.Fatalf("unchanged assets pushed again: %v", got)
 	}
-	if obs.get(earlyhints.EventPushSkipped) < 2 {
-		t.Errorf("digest skips not reported: %d", obs.get(earlyhints.EventPushSkipped))
+	if obs.get(push.EventSkipped) < 2 {
+		t.Errorf("digest skips not reported: %d", obs.get(push.EventSkipped))
 	}
 
 	// A deploy changes the stylesheet: its new version is pushed again.

@@ -200,18 +200,14 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 		Observer:              hintlog.Observer(observer), // the access log's hinted and hint_links
 		Logger:                logger,
 	}
-	var handler http.Handler
-	if pusher != nil {
-		mwConfig.BeforeHints = pusher.BeforeHints
-	}
 	mw, err := earlyhints.New(p, mwConfig)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
-	handler = mw
+	var handler http.Handler = mw
 	if pusher != nil {
-		handler = pusher.Wrap(mw)
+		handler = pusher.Wrap(mw) // it takes the hints it pushes from the middleware
 	}
 	st := &stack{mw: mw, store: store}
 	if s.Admin != "" {

@@ -281,7 +281,6 @@ func productStack(s Strategy, origin string, logger *slog.Logger, observe func(e
 		if err != nil {
 			return nil, nil, fmt.Errorf("experiment: push: %w", err)
 		}
-		cfg.BeforeHints = p.BeforeHints
 	}
 	mw, err := earlyhints.New(rp, cfg)
 	if err != nil {
