@@ -256,14 +256,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reason != "" {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: reason})
 	} else {
-		var okey string
-		ow.sent, okey = h.sendLearned(w, r, route, start, rf)
-		if ow.sent && learnable {
-			// The browser fetches the hints while the origin thinks, with
-			// this page as their Referer: the view must be known first.
-			h.recordView(r, okey)
-			ow.viewed = true
-		}
+		ow.sent = h.sendLearned(w, r, route, start, rf, learnable)
+		ow.viewed = ow.sent && learnable
 	}
 	h.next.ServeHTTP(responsewriter.WithHijacker(ow), r)
 	ow.finish()
@@ -276,9 +270,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
 
 // sendLearned writes the stored hints for route as one 103 and reports
-// whether it did, with the store key of the observed links of this
-// request's variant.
-func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time, rf *routeField) (bool, string) {
+// whether it did. When the view is learnable, it is recorded before the
+// 103 goes out: the browser fetches the hints while the origin thinks,
+// with this page as their Referer.
+func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route string, start time.Time, rf *routeField, learnable bool) bool {
 	e, ok, err := h.store.Get(r.Context(), route)
 	key := route
 	if err == nil && ok && len(e.Vary) > 0 {
@@ -289,7 +284,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	}
 	if err != nil {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: ReasonStoreError, Err: err})
-		return false, ""
+		return false
 	}
 	links := e.Links
 	// What browsers were seen to fetch late (fonts named in stylesheets,
@@ -310,7 +305,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	}
 	if !ok || len(links) == 0 {
 		h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Request: r, Reason: ReasonNoHints})
-		return false, ""
+		return false
 	}
 	budget, measured := h.budgetFor(rf, r)
 	vp := valuesPool.Get().(*[]string)
@@ -325,7 +320,10 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	if len(values) == 0 {
 		*vp = values[:0]
 		valuesPool.Put(vp)
-		return false, ""
+		return false
+	}
+	if learnable {
+		h.recordView(r, okey)
 	}
 	writeEarlyHints(w, values)
 	if rf != nil {
@@ -337,7 +335,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	*vp = values[:0]
 	valuesPool.Put(vp)
 	h.cfg.Observer.Observe(Event{Kind: EventSent, Route: route, Proto: r.Proto, Request: r, Links: n, Bytes: size, Elapsed: time.Since(start)})
-	return true, okey
+	return true
 }
 
 // mergeLinks returns links followed by the extra links whose targets it

@@ -95,12 +95,12 @@ func (o *observingWriter) writeInformational(code int) {
 	}
 	// Forward the wrapped handler's own 103 with its links alone: no
 	// hop-by-hop field, nothing set for the final response.
-	writeEarlyHints(o.ResponseWriter, links)
-	o.sent = true
 	if o.learnable && !o.viewed {
-		o.h.recordView(o.r, o.observedKey(o.route))
+		o.h.recordView(o.r, o.observedKey(o.route)) // before the browser can fetch its hints
 		o.viewed = true
 	}
+	writeEarlyHints(o.ResponseWriter, links)
+	o.sent = true
 	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Request: o.r, Links: linkheader.Count(links...)})
 }
 
