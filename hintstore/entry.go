@@ -189,6 +189,9 @@ func merge(public, private []Link) []Link {
 	if len(public)+len(private) == 0 {
 		return nil
 	}
+	if len(private) == 0 && distinctTargets(public) {
+		return public // the slices are never changed once published: share it
+	}
 	out := make([]Link, 0, len(public)+len(private))
 	for _, set := range [2][]Link{public, private} {
 		for _, l := range set {
@@ -200,6 +203,23 @@ func merge(public, private []Link) []Link {
 	return out
 }
 
+// distinctTargets reports whether no two links name the same target.
+func distinctTargets(links []Link) bool {
+	for i, l := range links {
+		for _, o := range links[:i] {
+			if o.Target == l.Target {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameSlice reports whether a and b are one slice (merge shares public).
+func sameSlice(a, b []Link) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
 // entrySize approximates the bytes e holds: strings plus a fixed cost per
 // link, requester and entry for headers and bookkeeping.
 func entrySize(e *entry) int64 {
@@ -208,7 +228,11 @@ func entrySize(e *entry) int64 {
 	for _, v := range e.vary {
 		n += int64(len(v)) + perRequester
 	}
-	for _, set := range [3][]Link{e.public, e.private, e.links} {
+	links := e.links
+	if sameSlice(links, e.public) {
+		links = nil // counted once, as public
+	}
+	for _, set := range [3][]Link{e.public, e.private, links} {
 		for _, l := range set {
 			n += int64(len(l.Target)+len(l.Value)) + perLink
 		}

@@ -124,7 +124,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string][]string)}}
+	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string]*routeSet)}}
 	n := shardCount(cfg.MaxEntries, cfg.MaxBytes)
 	m.mask = uint64(n - 1) //nolint:gosec // shardCount returns a power of two in [1, 64]
 	for range n {

@@ -11,7 +11,58 @@ import (
 // store's own bounds bound it. Lock order: a shard's lock, then the index's.
 type targetIndex struct {
 	mu     sync.RWMutex
-	routes map[string][]string // target → route keys
+	routes map[string]*routeSet // target → route keys
+}
+
+// smallSet is the size up to which a routeSet is a slice: most targets
+// (a page's own image) belong to a route or a few, while a site's
+// stylesheet belongs to every page, and a slice searched on every learn
+// would make learning n routes cost n².
+const smallSet = 16
+
+// routeSet is the routes of one target: a slice while small, a map past
+// smallSet.
+type routeSet struct {
+	small []string
+	big   map[string]struct{}
+}
+
+func (s *routeSet) add(route string) {
+	switch {
+	case s.big != nil:
+		s.big[route] = struct{}{}
+	case slices.Contains(s.small, route):
+	case len(s.small) < smallSet:
+		s.small = append(s.small, route)
+	default:
+		s.big = make(map[string]struct{}, 2*smallSet)
+		for _, r := range s.small {
+			s.big[r] = struct{}{}
+		}
+		s.big[route] = struct{}{}
+		s.small = nil
+	}
+}
+
+// remove drops route and reports whether the set is empty.
+func (s *routeSet) remove(route string) bool {
+	if s.big != nil {
+		delete(s.big, route)
+		return len(s.big) == 0
+	}
+	s.small = slices.DeleteFunc(s.small, func(r string) bool { return r == route })
+	return len(s.small) == 0
+}
+
+func (s *routeSet) list() []string {
+	if s.big == nil {
+		return slices.Clone(s.small)
+	}
+	out := make([]string, 0, len(s.big))
+	for r := range s.big {
+		out = append(out, r)
+	}
+	return out
 }
 
 // set records that the targets of route changed from old to targets.
@@ -25,17 +76,17 @@ func (t *targetIndex) set(route string, old, targets []string) {
 		if slices.Contains(targets, target) {
 			continue
 		}
-		rs := slices.DeleteFunc(t.routes[target], func(r string) bool { return r == route })
-		if len(rs) == 0 {
+		if rs, ok := t.routes[target]; ok && rs.remove(route) {
 			delete(t.routes, target)
-		} else {
-			t.routes[target] = rs
 		}
 	}
 	for _, target := range targets {
-		if rs := t.routes[target]; !slices.Contains(rs, route) {
-			t.routes[target] = append(rs, route)
+		rs, ok := t.routes[target]
+		if !ok {
+			rs = new(routeSet)
+			t.routes[target] = rs
 		}
+		rs.add(route)
 	}
 }
 
@@ -71,7 +122,11 @@ func (t *targetIndex) has(target string) bool {
 func (t *targetIndex) routesOf(target string) []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return slices.Clone(t.routes[target])
+	rs, ok := t.routes[target]
+	if !ok {
+		return nil
+	}
+	return rs.list()
 }
 
 func (t *targetIndex) reset() {
