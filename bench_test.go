@@ -2,9 +2,13 @@ package earlyhints_test
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/earlyhints/earlyhints"
@@ -82,5 +86,71 @@ func BenchmarkHandler_Navigation(b *testing.B) {
 				h.ServeHTTP(w, r)
 			}
 		})
+	}
+}
+
+// learnedCounter counts the views the learner finished.
+type learnedCounter struct{ n atomic.Int64 }
+
+func (c *learnedCounter) Observe(e earlyhints.Event) {
+	if e.Kind == earlyhints.EventLearned {
+		c.n.Add(1)
+	}
+}
+
+// BenchmarkHandler_RouteMemory reports what 100,000 learned routes cost
+// in memory, learned through the middleware as a catalogue of product
+// pages teaches them: each page names the site's stylesheet, script and
+// font and its own product image. Run it once: -bench RouteMemory
+// -benchtime 1x.
+func BenchmarkHandler_RouteMemory(b *testing.B) {
+	const routes = 100_000
+	for b.Loop() {
+		store, err := hintstore.NewMemory(hintstore.MemoryConfig{MaxEntries: 2 * routes, MaxBytes: 1 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var learned learnedCounter
+		h, err := earlyhints.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, `<!doctype html><html><head><link rel=stylesheet href=/static/site.css>
+<script src=/static/app.js defer></script><link rel=preload href=/static/body.woff2 as=font crossorigin>
+<link rel=preload as=image href=/img`+r.URL.Path+`.jpg fetchpriority=high></head><body>`)
+		}), earlyhints.Config{Store: store, Observer: &learned})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := &discardWriter{h: make(http.Header)}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range routes {
+			r := httptest.NewRequest("GET", "https://shop.example/product/"+strconv.Itoa(i), nil)
+			r.TLS = &tls.ConnectionState{}
+			r.ProtoMajor, r.ProtoMinor, r.Proto = 2, 0, "HTTP/2.0"
+			r.Header.Set("Sec-Fetch-Mode", "navigate")
+			clear(w.h)
+			h.ServeHTTP(w, r)
+			// The learner drops views when busy: keep it fed, not flooded.
+			for int64(i+1)-learned.n.Load() > 4 {
+				runtime.Gosched()
+			}
+		}
+		for learned.n.Load() < routes {
+			runtime.Gosched()
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		st, err := store.Stats(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Entries != routes {
+			b.Fatalf("%d routes learned, want %d", st.Entries, routes)
+		}
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/routes, "heap-B/route")
+		b.ReportMetric(float64(st.Bytes)/routes, "store-B/route")
+		runtime.KeepAlive(h)
+		h.Close()
 	}
 }

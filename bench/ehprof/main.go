@@ -5,8 +5,8 @@
 //
 //	ehprof -cpuprofile cpu.pprof -memprofile allocs.pprof -- proxy --origin http://127.0.0.1:9000 ...
 //
-// The profiles are written when the command ends (SIGINT or SIGTERM for
-// proxy). Read them with go tool pprof.
+// The CPU and allocation profiles are written when the command ends
+// (SIGINT or SIGTERM for proxy), a heap profile on each SIGUSR1. Read them with go tool pprof.
 package main
 
 import (
@@ -25,6 +25,7 @@ import (
 func main() {
 	cpuFile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	memFile := flag.String("memprofile", "", "write an allocation profile (allocs) to `file` at exit")
+	heapFile := flag.String("heapprofile", "", "write a heap profile to `file` on each SIGUSR1 (what is live now: idle connections, learned routes)")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate: sample one allocation per this many bytes (0: Go's default, 512 KiB)")
 	flag.Parse()
 	if *memRate > 0 {
@@ -43,6 +44,18 @@ func main() {
 		}
 		cpuOut = f
 	}
+	if *heapFile != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for range usr1 {
+				runtime.GC()
+				if err := writeProfile("heap", *heapFile); err != nil {
+					fmt.Fprintf(os.Stderr, "ehprof: %v\n", err)
+				}
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, flag.Args(), os.Stdout, os.Stderr)
 	stop()
@@ -54,7 +67,7 @@ func main() {
 		}
 	}
 	if *memFile != "" {
-		if err := writeAllocs(*memFile); err != nil {
+		if err := writeProfile("allocs", *memFile); err != nil {
 			fmt.Fprintf(os.Stderr, "ehprof: %v\n", err)
 			code = 2
 		}
@@ -62,14 +75,14 @@ func main() {
 	os.Exit(code)
 }
 
-func writeAllocs(path string) error {
+func writeProfile(name, path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+	if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
 		f.Close()
-		return fmt.Errorf("write allocation profile: %w", err)
+		return fmt.Errorf("write %s profile: %w", name, err)
 	}
 	return f.Close()
 }
