@@ -154,4 +154,3 @@ func rss(pids string) (int64, error) {
 	}
 	return total, nil
 }
-
