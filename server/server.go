@@ -112,6 +112,11 @@ func New(h http.Handler, cfg Config) (*Server, error) {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	// The document before the files its 103 hinted (priority.go).
+	if err := configureHTTP2(s.https); err != nil {
+		s.closeSockets()
+		return nil, err
+	}
 
 	if s.h2cLn != nil {
 		// Prior knowledge only: no HTTP/1.1 on this port, so a
