@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unique"
 )
 
 // entry is what the memory store keeps for one route. Its fields other
@@ -171,15 +172,24 @@ func containsLink(links []Link, l Link) bool {
 }
 
 // dedupe returns a copy of links without repeated links (same Target and
-// Value); the copy means a caller may reuse its slice after Observe.
+// Value); the copy means a caller may reuse its slice after Observe. The
+// strings are interned: a site's stylesheet is named by every page, and
+// 100,000 routes then hold one copy of its target and value, not 100,000.
 func dedupe(links []Link) []Link {
 	out := make([]Link, 0, len(links))
 	for _, l := range links {
 		if !slices.Contains(out, l) {
-			out = append(out, l)
+			out = append(out, intern(l))
 		}
 	}
 	return out
+}
+
+// intern returns l with its strings replaced by their canonical copies.
+func intern(l Link) Link {
+	l.Target = unique.Make(l.Target).Value()
+	l.Value = unique.Make(l.Value).Value()
+	return l
 }
 
 // merge returns public then private links, deduplicated by Target (the
