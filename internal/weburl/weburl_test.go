@@ -109,3 +109,49 @@ func TestSplit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResolve checks what holds for any reference: a resolved URL parses
+// with net/url as an absolute http(s) URL without credentials or fragment,
+// is canonical (resolving it again, or splitting it, gives it back), and
+// its append form agrees with its string form.
+func FuzzResolve(f *testing.F) {
+	for _, s := range []string{
+		"/a.css", "a/b.js?x=1", "../%2e%2E/./a b|c/é?x='y'", `\\evil.example\a.js`, "https:x.js", "HTTP://[::1]:80/",
+		"https://A.EXAMPLE:0443//x", "//cdn.example", "?q", "", "/%", "/a%zz", "https://u:p@h.example/", "https://127.1/",
+	} {
+		f.Add("https://www.example.com/dir/page.html?q=1", s)
+	}
+	f.Fuzz(func(t *testing.T, page, ref string) {
+		p, err := url.Parse(page)
+		if err != nil {
+			return
+		}
+		base, err := FromURL(p)
+		if err != nil {
+			return
+		}
+		got, err := Resolve(ref, &base)
+		b, originEnd, errAppend := AppendResolveWithoutCredentials(nil, ref, &base)
+		if err != nil {
+			if errAppend == nil && !errors.Is(err, ErrCredentials) {
+				t.Fatalf("Resolve(%q) failed (%v), the append form gave %q", ref, err, b)
+			}
+			return
+		}
+		s := got.String()
+		if errAppend != nil || string(b) != s || s[:originEnd] != got.Origin() {
+			t.Fatalf("Resolve(%q) = %q, append form %q (origin end %d, %v)", ref, s, b, originEnd, errAppend)
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+			t.Fatalf("Resolve(%q) = %q, not a plain absolute http(s) URL: %v", ref, s, err)
+		}
+		again, err := Resolve(s, nil)
+		if err != nil || again != got {
+			t.Fatalf("Resolve(%q) = %+v, resolved again %+v (%v)", ref, got, again, err)
+		}
+		if parts, ok := Split(s); !ok || parts != got {
+			t.Fatalf("Split(%q) = %+v, %v; want %+v", s, parts, ok, got)
+		}
+	})
+}
