@@ -357,7 +357,7 @@ func appendSegments(dst []byte, start int, path string, implied, final bool) []b
 			if last {
 				dst = append(dst, '/')
 			}
-		case seg == "." || strings.EqualFold(seg, "%2e"):
+		case seg == "." || len(seg) == 3 && strings.EqualFold(seg, "%2e"):
 			if last {
 				dst = append(dst, '/')
 			}
@@ -379,6 +379,9 @@ func lastSlash(b []byte) int {
 }
 
 func isDotDot(s string) bool {
+	if len(s) < 2 || len(s) > 6 || s[0] != '.' && s[0] != '%' {
+		return false // the common segment, decided without lower-casing it
+	}
 	switch strings.ToLower(s) {
 	case "..", ".%2e", "%2e.", "%2e%2e":
 		return true
@@ -387,19 +390,30 @@ func isDotDot(s string) bool {
 }
 
 // What a browser percent-encodes besides controls, space and non-ASCII
-// bytes (the WHATWG path and special-query percent-encode sets).
-const (
-	pathEscapes  = "\"<>`{}?"
-	queryEscapes = "\"#'<>"
+// bytes (the WHATWG path and special-query percent-encode sets), as tables:
+// appendEscaped looks up every byte of every URL.
+var (
+	pathEscapes  = escapeSet("\"<>`{}?")
+	queryEscapes = escapeSet("\"#'<>")
 )
 
-// appendEscaped percent-encodes controls, space, bytes beyond ASCII and
-// those in set; existing escapes are kept as written.
-func appendEscaped(dst []byte, s, set string) []byte {
+type byteSet [256]bool
+
+func escapeSet(extra string) *byteSet {
+	var set byteSet
+	for c := range set {
+		set[c] = c <= ' ' || c >= 0x7f || strings.IndexByte(extra, byte(c)) >= 0
+	}
+	return &set
+}
+
+// appendEscaped percent-encodes the bytes of s in set; existing escapes
+// are kept as written.
+func appendEscaped(dst []byte, s string, set *byteSet) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(set, c) >= 0 {
+		if set[c] {
 			dst = append(dst, '%', hex[c>>4], hex[c&15])
 		} else {
 			dst = append(dst, c)
