@@ -197,6 +197,11 @@ func plainRef(ref string) bool {
 			return false
 		}
 	}
+	if path := strings.ToLower(refPath(ref)); strings.Contains(path, "//") && (strings.Contains("/"+path, "/.") || strings.Contains("/"+path, "/%2e")) {
+		// Empty segments beside dot segments: browsers (and RFC 3986) keep
+		// them ("..//" on http://a is http://a//); net/url drops them.
+		return false
+	}
 	first, _, _ := strings.Cut(ref, "/")
 	if strings.Contains(first, ":") {
 		rest, ok := strings.CutPrefix(ref, "https://")
@@ -227,6 +232,20 @@ func plainDNSHost(h string) bool {
 	}
 	c := h[strings.LastIndexByte(h, '.')+1]
 	return c < '0' || c > '9'
+}
+
+// refPath is the path of a reference, without scheme, authority or query.
+func refPath(ref string) string {
+	ref, _, _ = strings.Cut(ref, "?")
+	for _, p := range []string{"https://", "http://", "//"} {
+		if rest, ok := strings.CutPrefix(ref, p); ok {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				return rest[i:]
+			}
+			return ""
+		}
+	}
+	return ref
 }
 
 // netURLResolve is the reference: net/url's resolution, for an absolute
