@@ -418,22 +418,26 @@ func (h Hint) String() string {
 // origin as page as an absolute path (shorter, and independent of the host
 // name a proxy is reached by), e.g. </s.css>; rel=preload; as=style.
 func (h Hint) Format(page *url.URL) string {
-	if page == nil {
+	if page == nil || h.Rel == RelPreconnect {
 		return h.String()
 	}
-	base, err := baseOf(page)
+	origin, err := weburl.OriginOf(page)
 	if err != nil {
 		return h.String()
 	}
-	t, err := weburl.Resolve(h.URL, nil)
-	if err != nil {
-		return h.String() // credentials, say: never made relative
+	// A validated hint's URL is canonical and splits as it is; any other
+	// spelling of the page's origin is resolved before it is compared.
+	t, ok := weburl.Split(h.URL)
+	if !ok || !t.SameOrigin(&origin) {
+		if t, err = weburl.Resolve(h.URL, nil); err != nil {
+			return h.String() // credentials, say: never made relative
+		}
 	}
-	return resolvedHint{Hint: h, target: t}.format(&base)
+	return resolvedHint{Hint: h, target: t}.format(&origin)
 }
 
 // format is Format for a hint whose target is resolved, against the
-// page's canonical base. A path starting with "//" is written absolute:
+// page's canonical base (or just its origin). A path starting with "//" is written absolute:
 // alone it would name another host.
 func (h resolvedHint) format(base *weburl.URL) string {
 	target := h.URL

@@ -281,10 +281,10 @@ func (p *Pusher) pushable(origin *weburl.URL, h hintstore.Link) (string, bool) {
 	return t.Rest, true
 }
 
-// originOf is the canonical URL of r, which a pushed target must share
+// originOf is the canonical origin of r, which a pushed target must share
 // an origin with, or nil.
 func originOf(r *http.Request) *weburl.URL {
-	u, err := weburl.FromURL(earlyhints.RequestURL(r))
+	u, err := weburl.OriginOf(earlyhints.RequestURL(r))
 	if err != nil {
 		return nil
 	}

@@ -88,11 +88,7 @@ func Split(abs string) (u URL, ok bool) {
 // by net/url, such as a request's: the base to resolve a page's
 // references against. It fails with ErrScheme for any other URL.
 func FromURL(page *url.URL) (URL, error) {
-	scheme := strings.ToLower(page.Scheme)
-	if scheme != "http" && scheme != "https" || page.Opaque != "" {
-		return URL{}, ErrScheme
-	}
-	host, port, err := splitAuthority(page.Host, scheme)
+	u, err := OriginOf(page)
 	if err != nil {
 		return URL{}, err
 	}
@@ -103,7 +99,22 @@ func FromURL(page *url.URL) (URL, error) {
 	if page.RawQuery != "" {
 		rest += "?" + page.RawQuery
 	}
-	return URL{Scheme: scheme, Host: host, Port: port, Rest: rest}, nil
+	u.Rest = rest
+	return u, nil
+}
+
+// OriginOf is FromURL without the path and query (Rest stays empty): all
+// that a same-origin test needs.
+func OriginOf(page *url.URL) (URL, error) {
+	scheme := strings.ToLower(page.Scheme)
+	if scheme != "http" && scheme != "https" || page.Opaque != "" {
+		return URL{}, ErrScheme
+	}
+	host, port, err := splitAuthority(page.Host, scheme)
+	if err != nil {
+		return URL{}, err
+	}
+	return URL{Scheme: scheme, Host: host, Port: port}, nil
 }
 
 // Reasons a reference does not resolve.
