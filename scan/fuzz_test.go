@@ -197,9 +197,12 @@ func plainRef(ref string) bool {
 			return false
 		}
 	}
-	if path := strings.ToLower(refPath(ref)); strings.Contains(path, "//") && (strings.Contains("/"+path, "/.") || strings.Contains("/"+path, "/%2e")) {
+	path := strings.ToLower(refPath(ref))
+	if strings.Contains(path, "//") && strings.Contains("/"+path, "/.") || strings.Contains(path, "%2e") {
 		// Empty segments beside dot segments: browsers (and RFC 3986) keep
-		// them ("..//" on http://a is http://a//); net/url drops them.
+		// them ("..//" on http://a is http://a//); net/url drops them. And
+		// browsers read %2e as a dot ("%2E" on http://a is http://a/),
+		// net/url as a name.
 		return false
 	}
 	first, _, _ := strings.Cut(ref, "/")
