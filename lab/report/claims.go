@@ -173,7 +173,7 @@ func Claims(res *experiment.Results) []Claim {
 
 	// 7. Document first: the product's own claim, measured on the warmed
 	// product.
-	cl = Claim{Title: "Early Hints never delay the document", Article: "(the product's claim, not the article's) a 103 budgeted by the route's measured think time names no more bytes than arrive before the HTML is ready, so the HTML's first byte comes no later than without hints"}
+	cl = Claim{Title: "Early Hints never delay the document", Article: "(the product's claim, not the article's) a 103 budgeted by the route's measured think time, less the client's round trip, names no more bytes than arrive before the HTML is ready, and the server writes the HTML before the hinted files, so the HTML's first byte comes no later than without hints"}
 	for _, c := range find(func(c *experiment.CellResult) bool {
 		return c.Strategy == experiment.EarlyHints && c.Cache == experiment.Cold && measured(c) && c.ThinkMS > 0
 	}) {
