@@ -11,9 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/earlyhints/earlyhints/lab/browser/h2push"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/earlyhints/earlyhints/lab/browser/h2push"
 )
 
 // fetcher sends requests over one protocol and owns the page's
