@@ -93,6 +93,16 @@ func (f *fieldView) route(route string) *routeField {
 	return v.(*routeField)
 }
 
+// observedKeyOf returns the hintstore.ObservedKey of key, a store key of
+// route (the route itself or one of its variants): made once per route
+// for the route itself, so the hit path does not allocate. rf may be nil.
+func (rf *routeField) observedKeyOf(route, key string) string {
+	if rf != nil && key == route {
+		return rf.observedKey
+	}
+	return hintstore.ObservedKey(key)
+}
+
 // thinkTime records how long the origin took to answer a navigation of
 // route with its final headers, and updates the route's budget.
 func (h *Handler) thinkTime(rf *routeField, d time.Duration) {

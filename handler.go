@@ -289,12 +289,7 @@ func (h *Handler) sendLearned(w http.ResponseWriter, r *http.Request, route stri
 	links := e.Links
 	// What browsers were seen to fetch late (fonts named in stylesheets,
 	// imports) follows what the page itself names.
-	okey := ""
-	if rf != nil && key == route {
-		okey = rf.observedKey // no allocation on the hit path
-	} else {
-		okey = hintstore.ObservedKey(key)
-	}
+	okey := rf.observedKeyOf(route, key)
 	if o, found, err := h.store.Get(r.Context(), okey); err == nil && found {
 		links, ok = mergeLinks(links, o.Links), true
 	}

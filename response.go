@@ -96,7 +96,7 @@ func (o *observingWriter) writeInformational(code int) {
 	// Forward the wrapped handler's own 103 with its links alone: no
 	// hop-by-hop field, nothing set for the final response.
 	if o.learnable && !o.viewed {
-		o.h.recordView(o.r, o.observedKey(o.route)) // before the browser can fetch its hints
+		o.h.recordView(o.r, o.field.observedKeyOf(o.route, o.route)) // before the browser can fetch its hints
 		o.viewed = true
 	}
 	writeEarlyHints(o.ResponseWriter, links)
@@ -151,17 +151,8 @@ func (o *observingWriter) startLearning() {
 	}
 	// Before the header goes out: the browser fetches what the page names
 	// as soon as it reads it.
-	o.h.recordView(o.r, o.observedKey(key))
+	o.h.recordView(o.r, o.field.observedKeyOf(o.route, key))
 	o.viewed = true
-}
-
-// observedKey returns the hintstore.ObservedKey of key, made once per
-// route when key is the route.
-func (o *observingWriter) observedKey(key string) string {
-	if o.field != nil && key == o.route {
-		return o.field.observedKey
-	}
-	return hintstore.ObservedKey(key)
 }
 
 // bodyPool holds the buffers that copy a page's head for the scanner.
