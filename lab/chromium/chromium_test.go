@@ -4,9 +4,12 @@ package chromium
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,4 +83,59 @@ func TestBrowser_SeesEarlyHints(t *testing.T) {
 		t.Errorf("no first contentful paint")
 	}
 	t.Logf("nav %+v fcp=%.1f lcp=%.1f requests=%+v", v.Navigation, v.FCP, v.LCP, v.Requests)
+}
+
+// TestBrowser_ThirdPartyCookies checks the profile's cookie control: a
+// third party's cookie, set on one visit, comes back on the next only
+// when third-party cookies are allowed (the default, as in Chrome).
+func TestBrowser_ThirdPartyCookies(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		block bool
+		want  bool
+	}{
+		{"allowed by default", false, true},
+		{"blocked", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var sent []bool // whether each third-party request carried the cookie
+			mux := http.NewServeMux()
+			var port string
+			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Cache-Control", "no-store")
+				fmt.Fprintf(w, `<!doctype html><html><head><script src="https://third.example:%s/t.js"></script></head><body><p>hi</p></body></html>`, port)
+			})
+			mux.HandleFunc("/t.js", func(w http.ResponseWriter, r *http.Request) {
+				_, err := r.Cookie("tp")
+				mu.Lock()
+				sent = append(sent, err == nil)
+				mu.Unlock()
+				http.SetCookie(w, &http.Cookie{Name: "tp", Value: "1", Path: "/", Secure: true, SameSite: http.SameSiteNoneMode, MaxAge: 3600})
+				w.Header().Set("Content-Type", "text/javascript")
+				w.Header().Set("Cache-Control", "no-store")
+				_, _ = io.WriteString(w, "var x = 1;")
+			})
+			srv, spki := startTLS(t, mux)
+			_, port, _ = net.SplitHostPort(srv.Listener.Addr().String())
+			cfg := browserConfig(t, spki)
+			cfg.BlockThirdPartyCookies = tc.block
+			cfg.ExtraFlags = map[string]string{"host-resolver-rules": "MAP third.example 127.0.0.1"}
+			b := launch(t, cfg)
+			for range 2 {
+				if _, err := b.Navigate(t.Context(), "https://"+srv.Listener.Addr().String()+"/"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(sent) != 2 {
+				t.Fatalf("%d requests for the third party's script, want 2", len(sent))
+			}
+			if sent[0] || sent[1] != tc.want {
+				t.Errorf("cookie sent to the third party on visits 1, 2: %v, want false, %v", sent, tc.want)
+			}
+		})
+	}
 }

@@ -34,7 +34,7 @@ type chromiumBrowser struct {
 
 // chromiumFactory returns the factory of Chromium browsers, or the reason
 // there is none. binary "" means the usual places (lab/chromium.FindBinary).
-func chromiumFactory(binary string, timeout time.Duration, logger *slog.Logger) (BrowserFactory, string) {
+func chromiumFactory(binary string, timeout time.Duration, blockThirdPartyCookies bool, logger *slog.Logger) (BrowserFactory, string) {
 	var err error
 	if binary != "" {
 		binary, err = exec.LookPath(binary)
@@ -45,11 +45,11 @@ func chromiumFactory(binary string, timeout time.Duration, logger *slog.Logger) 
 		return nil, "chromium is not installed (apt-get install chromium, or set $CHROMIUM); use --browser model"
 	}
 	return func(env Env) (Browser, error) {
-		return newChromiumBrowser(env, binary, timeout, logger)
+		return newChromiumBrowser(env, binary, timeout, blockThirdPartyCookies, logger)
 	}, ""
 }
 
-func newChromiumBrowser(env Env, binary string, timeout time.Duration, logger *slog.Logger) (Browser, error) {
+func newChromiumBrowser(env Env, binary string, timeout time.Duration, blockThirdPartyCookies bool, logger *slog.Logger) (Browser, error) {
 	target := env.TCPAddr
 	if env.Protocol == H3 {
 		target = env.UDPAddr
@@ -64,6 +64,10 @@ func newChromiumBrowser(env Env, binary string, timeout time.Duration, logger *s
 		Logger:     logger,
 		HTTP1:      env.Protocol == H1,
 		ExtraFlags: map[string]string{},
+		// Third parties keep their cookies, as in Chrome's default
+		// profile, unless the scenario blocks them: Chromium then never
+		// uses a credentialed preconnect for a third party's no-cors file.
+		BlockThirdPartyCookies: blockThirdPartyCookies,
 	}
 	if env.Namespace != "" {
 		cfg.Prefix = []string{"ip", "netns", "exec", env.Namespace}

@@ -78,12 +78,15 @@ type Options struct {
 
 // Results are the outcome of a scenario.
 type Results struct {
-	Scenario string       `json:"scenario"`
-	Browser  string       `json:"browser"`
-	Netem    NetemMode    `json:"netem"`
-	Started  time.Time    `json:"started"`
-	Elapsed  float64      `json:"elapsed_s"`
-	Cells    []CellResult `json:"cells"`
+	Scenario string    `json:"scenario"`
+	Browser  string    `json:"browser"`
+	Netem    NetemMode `json:"netem"`
+	// CrossSitePreload and BlockThirdPartyCookies are the scenario's.
+	CrossSitePreload       bool         `json:"cross_site_preload,omitempty"`
+	BlockThirdPartyCookies bool         `json:"block_third_party_cookies,omitempty"`
+	Started                time.Time    `json:"started"`
+	Elapsed                float64      `json:"elapsed_s"`
+	Cells                  []CellResult `json:"cells"`
 }
 
 // Failed counts the cells that failed: not measured for a reason other
@@ -126,7 +129,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 		case name == BrowserModel:
 			factories[name] = newModelBrowser
 		case name == BrowserChromium:
-			factories[name], reasons[name] = chromiumFactory(opts.ChromiumBinary, time.Duration(s.RunTimeout), opts.Logger)
+			factories[name], reasons[name] = chromiumFactory(opts.ChromiumBinary, time.Duration(s.RunTimeout), s.BlockThirdPartyCookies, opts.Logger)
 		}
 	}
 	start := time.Now()
@@ -138,7 +141,8 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	for _, c := range cells {
 		total += loadsOf(c)
 	}
-	res := &Results{Scenario: s.Name, Browser: s.Browser, Netem: opts.Netem, Started: start}
+	res := &Results{Scenario: s.Name, Browser: s.Browser, Netem: opts.Netem, Started: start,
+		CrossSitePreload: s.CrossSitePreload, BlockThirdPartyCookies: s.BlockThirdPartyCookies}
 	done := 0
 	var stopErr error
 	for _, c := range cells {
@@ -248,7 +252,7 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 		return err
 	}
 	cr.RTTMS = ms(network.RTT())
-	st, err := newStack(ctx, stackConfig{cell: r.c, network: network, netem: r.opts.Netem, logger: r.opts.Logger})
+	st, err := newStack(ctx, stackConfig{cell: r.c, network: network, netem: r.opts.Netem, crossSite: r.s.CrossSitePreload, logger: r.opts.Logger})
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,16 @@ type Scenario struct {
 	// Budget bounds the whole scenario; cells not started when it runs out
 	// are reported as skipped. Default 15m.
 	Budget Duration `yaml:"budget"`
+	// CrossSitePreload lets the product preload other sites' files
+	// (earlyhints --cross-site-preload) in every learning cell, such as a
+	// third party's render-blocking script. Default false, as it ships:
+	// other sites get a preconnect only.
+	CrossSitePreload bool `yaml:"cross_site_preload"`
+	// BlockThirdPartyCookies runs Chromium with third-party cookies
+	// blocked (lab/chromium.Config.BlockThirdPartyCookies), as its
+	// incognito mode does. Default false: allowed, as in Chrome's default
+	// profile. The model has no cookies to block.
+	BlockThirdPartyCookies bool `yaml:"block_third_party_cookies"`
 	// Networks defines network profiles by name, in addition to (or
 	// overriding) netem's presets: none, cable, 4g, 3g, lossy.
 	Networks []NetworkDef `yaml:"networks"`

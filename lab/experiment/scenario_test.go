@@ -35,6 +35,14 @@ func TestParseScenario(t *testing.T) {
 				t.Errorf("think_ms default = %v, want [-1]", got)
 			}
 		}},
+		{name: "product and browser settings", yaml: minimal + `
+cross_site_preload: true
+block_third_party_cookies: true
+`, check: func(t *testing.T, s *Scenario) {
+			if !s.CrossSitePreload || !s.BlockThirdPartyCookies {
+				t.Errorf("cross_site_preload %v, block_third_party_cookies %v; want both true", s.CrossSitePreload, s.BlockThirdPartyCookies)
+			}
+		}},
 		{name: "durations and inline network", yaml: `
 runs: 2
 run_timeout: 10s

@@ -100,7 +100,9 @@ type stackConfig struct {
 	cell    Cell
 	network netem.Profile
 	netem   NetemMode
-	logger  *slog.Logger
+	// crossSite lets the product preload other sites' files.
+	crossSite bool
+	logger    *slog.Logger
 }
 
 // newStack builds and starts the stack of cfg.cell. Close releases it.
@@ -134,7 +136,7 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	st.origin = &http.Server{Handler: st.site, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug)}
 	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
 
-	handler, mw, err := productStack(c.Strategy, ln.Addr().String(), cfg.logger, st.observe, connPath(cfg.netem, cfg.network))
+	handler, mw, err := productStack(c.Strategy, ln.Addr().String(), cfg.crossSite, cfg.logger, st.observe, connPath(cfg.netem, cfg.network))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +251,7 @@ func connPath(mode NetemMode, network netem.Profile) func(*http.Request) (time.D
 // a deployment would: reverse proxy, hinting middleware, and the push
 // package for the push strategies. Hints are on only for the strategies
 // that use them.
-func productStack(s Strategy, origin string, logger *slog.Logger, observe func(earlyhints.Event), path func(*http.Request) (time.Duration, int64)) (http.Handler, *earlyhints.Handler, error) {
+func productStack(s Strategy, origin string, crossSite bool, logger *slog.Logger, observe func(earlyhints.Event), path func(*http.Request) (time.Duration, int64)) (http.Handler, *earlyhints.Handler, error) {
 	rp, err := proxy.New(proxy.Config{
 		Default: &url.URL{Scheme: "http", Host: origin},
 		// The origin routes third-party resources by Host.
@@ -269,6 +271,8 @@ func productStack(s Strategy, origin string, logger *slog.Logger, observe func(e
 		Logger:   logger,
 		Observer: earlyhints.ObserverFunc(observe),
 		ConnPath: path,
+		// Off unless the scenario opts in, as the product ships.
+		AllowCrossSitePreload: crossSite,
 	}
 	var p *push.Pusher
 	if s == Push || s == PushDigest {

@@ -113,3 +113,50 @@ matrices:
 		t.Errorf("hinted %d bytes (%v) over the %d-byte budget; want a budget of at least 70,850 bytes, above the assumed path's %d", total, m.EarlyHinted, budget, f.BudgetBytes)
 	}
 }
+
+// A scenario's cross_site_preload reaches the product: the third party's
+// render-blocking script is preloaded from the 103 only when it is set;
+// without it the 103 preconnects to that origin.
+func TestStack_CrossSitePreload(t *testing.T) {
+	const script = "cmp.consent.example/cmp.js"
+	for _, crossSite := range []bool{false, true} {
+		t.Run(map[bool]string{false: "as shipped", true: "cross_site_preload"}[crossSite], func(t *testing.T) {
+			cell := Cell{Page: "news-article", Strategy: EarlyHints, Protocol: H2, Cache: Cold, Network: "none", ThinkMS: 50}
+			network, err := (&Scenario{}).Network("none")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st, err := newStack(ctx, stackConfig{cell: cell, network: network, netem: Relay, crossSite: crossSite, logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			load := func() Measurement {
+				t.Helper()
+				b, err := newModelBrowser(st.env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				m, err := b.Load(ctx, st.env.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			load() // the priming visitor
+			if err := st.waitLearned(ctx, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			m := load()
+			if !slices.Contains(m.EarlyHinted, "/assets/main.4f1c2a.css") {
+				t.Fatalf("the 103 did not name the page's own stylesheet: %v", m.EarlyHinted)
+			}
+			if got := slices.Contains(m.EarlyHinted, script); got != crossSite {
+				t.Errorf("the 103 preloaded %s: %v, want %v (hinted %v)", script, got, crossSite, m.EarlyHinted)
+			}
+		})
+	}
+}
