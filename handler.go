@@ -15,6 +15,7 @@ import (
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/responsewriter"
+	"github.com/earlyhints/earlyhints/internal/weburl"
 )
 
 // Handler is the Early Hints middleware. See New.
@@ -132,6 +133,17 @@ func RequestURL(r *http.Request) *url.URL {
 	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 }
 
+// requestTarget is RequestURL(r) as hint targets spell it (internal/weburl:
+// lower-case host, no default port), which is how the store indexes what
+// it hinted and how a browser writes the page in its Referer.
+func requestTarget(r *http.Request) string {
+	u := RequestURL(r)
+	if t, err := weburl.FromURL(u); err == nil {
+		return t.String()
+	}
+	return u.String()
+}
+
 // requestAuthority is the scheme and host r was sent to, as RequestURL
 // and RouteKey both take them.
 func requestAuthority(r *http.Request) (scheme, host string) {
@@ -223,7 +235,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		target := RequestURL(r).String()
+		target := requestTarget(r)
 		hinted, err := h.store.Hinted(r.Context(), target)
 		hinted = hinted && err == nil
 		v, as, observed := h.attribute(r, target)

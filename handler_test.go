@@ -131,6 +131,9 @@ func navigateNotify(t *testing.T, c *http.Client, url string, hdr http.Header, o
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
+	if host := hdr.Get("Host"); host != "" {
+		req.Host = host
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -387,19 +390,24 @@ func TestHandler_ForgetsTargetThatWentAway(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		gone func(w http.ResponseWriter, r *http.Request)
+		// pageHost and fileHost are the Host headers of the navigation and
+		// of the file's request ("" the URL's).
+		pageHost, fileHost string
 	}{
-		{"404", http.NotFound},
-		{"410", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }},
+		{"404", http.NotFound, "", ""},
+		{"410", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }, "", ""},
 		{"no-store", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
 			_, _ = io.WriteString(w, "ok")
-		}},
+		}, "", ""},
+		// A host is the same in any case and with its default port.
+		{"404, host spelt otherwise", http.NotFound, "shop.example", "Shop.EXAMPLE:443"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testForget(t, tc.gone) })
+		t.Run(tc.name, func(t *testing.T) { testForget(t, tc.gone, tc.pageHost, tc.fileHost) })
 	}
 }
 
-func testForget(t *testing.T, goneHandler http.HandlerFunc) {
+func testForget(t *testing.T, goneHandler http.HandlerFunc, pageHost, fileHost string) {
 	gone := false
 	var mu sync.Mutex
 	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -423,20 +431,33 @@ func testForget(t *testing.T, goneHandler http.HandlerFunc) {
 	})
 	h, ev := newHandler(t, origin, earlyhints.Config{DisableLearning: false})
 	srv := startH2(t, h)
-	navigate(t, srv.Client(), srv.URL+"/", nil)
+	var hdr http.Header
+	if pageHost != "" {
+		hdr = http.Header{"Host": {pageHost}}
+	}
+	navigate(t, srv.Client(), srv.URL+"/", hdr)
 	ev.wait(t, earlyhints.EventLearned)
 
 	mu.Lock()
 	gone = true
 	mu.Unlock()
-	resp, err := srv.Client().Get(srv.URL + "/static/app.js")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/static/app.js", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = fileHost
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	ev.wait(t, earlyhints.EventDropped)
 
-	e, ok, err := h.Store().Get(t.Context(), h.RouteKey(httptest.NewRequest("GET", srv.URL+"/", nil)))
+	key := httptest.NewRequest("GET", srv.URL+"/", nil)
+	if pageHost != "" {
+		key.Host = pageHost
+	}
+	e, ok, err := h.Store().Get(t.Context(), h.RouteKey(key))
 	if err != nil || !ok {
 		t.Fatalf("entry gone entirely: ok=%v err=%v", ok, err)
 	}

@@ -109,14 +109,14 @@ func fetchAs(dest string) string {
 // when the final header is decided.
 func (h *Handler) recordView(r *http.Request, observedKey string) {
 	page := RequestURL(r)
-	h.views.record(viewKey{clientNetwork(r.RemoteAddr), page.String()},
+	h.views.record(viewKey{clientNetwork(r.RemoteAddr), requestTarget(r)},
 		view{key: observedKey, page: page, cookie: r.Header["Cookie"], auth: r.Header["Authorization"], at: time.Now()})
 }
 
 // forgetView drops the view of r: the page moved, so what is fetched next
 // does not belong to it.
 func (h *Handler) forgetView(r *http.Request) {
-	h.views.forget(viewKey{clientNetwork(r.RemoteAddr), RequestURL(r).String()})
+	h.views.forget(viewKey{clientNetwork(r.RemoteAddr), requestTarget(r)})
 }
 
 // attribute reports which page view a subresource request belongs to, by
