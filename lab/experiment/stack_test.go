@@ -47,23 +47,8 @@ matrices:
 		t.Fatal(err)
 	}
 	defer st.Close()
-	load := func() Measurement {
-		t.Helper()
-		b, err := newModelBrowser(st.env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		m, err := b.Load(ctx, st.env.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	load() // the priming visitor
-	if err := st.waitLearned(ctx, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	load := func() Measurement { return loadModel(ctx, t, st) }
+	primed(ctx, t, st)
 	f, err := st.warm(ctx, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -133,23 +118,8 @@ func TestStack_CrossSitePreload(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			load := func() Measurement {
-				t.Helper()
-				b, err := newModelBrowser(st.env)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer b.Close()
-				m, err := b.Load(ctx, st.env.URL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m
-			}
-			load() // the priming visitor
-			if err := st.waitLearned(ctx, 10*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			load := func() Measurement { return loadModel(ctx, t, st) }
+			primed(ctx, t, st)
 			m := load()
 			if !slices.Contains(m.EarlyHinted, "/assets/main.4f1c2a.css") {
 				t.Fatalf("the 103 did not name the page's own stylesheet: %v", m.EarlyHinted)
@@ -158,5 +128,30 @@ func TestStack_CrossSitePreload(t *testing.T) {
 				t.Errorf("the 103 preloaded %s: %v, want %v (hinted %v)", script, got, crossSite, m.EarlyHinted)
 			}
 		})
+	}
+}
+
+// loadModel loads the stack's page in a fresh model browser.
+func loadModel(ctx context.Context, t *testing.T, st *stack) Measurement {
+	t.Helper()
+	b, err := newModelBrowser(st.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, err := b.Load(ctx, st.env.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// primed sends the priming visitor and waits until the product learned
+// the page from it.
+func primed(ctx context.Context, t *testing.T, st *stack) {
+	t.Helper()
+	loadModel(ctx, t, st)
+	if err := st.waitLearned(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
