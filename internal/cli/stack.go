@@ -209,6 +209,9 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 	if pusher != nil {
 		handler = pusher.Wrap(mw) // it takes the hints it pushes from the middleware
 	}
+	if s.Mode == "off" {
+		handler = hintlog.Passthrough(handler) // no event tells of the origin's 103s then
+	}
 	st := &stack{mw: mw, store: store}
 	if s.Admin != "" {
 		if err := st.listenAdmin(s, registry, logger); err != nil {

@@ -42,6 +42,12 @@ func serveStack(t *testing.T, s settings) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveBuilt(t, st)
+}
+
+// serveBuilt serves st until the test ends.
+func serveBuilt(t *testing.T, st *stack) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -165,5 +171,44 @@ func TestBuildStack_BadTrustedProxies(t *testing.T) {
 	_, err := buildStack(s, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "lb.example") {
 		t.Fatalf("error %v, want one naming --trusted-proxies and the bad entry", err)
+	}
+}
+
+// TestStack_AccessLogOriginEarlyHints: an origin's own 103 that reaches the
+// client is the access log's hinted and hint_links, with the middleware
+// on (it forwards the 103) and off (--mode off: it passes through).
+func TestStack_AccessLogOriginEarlyHints(t *testing.T) {
+	for _, mode := range []string{"hints", "off"} {
+		t.Run(mode, func(t *testing.T) {
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Link", "</a.css>; rel=preload; as=style, </b.js>; rel=preload; as=script")
+				w.WriteHeader(http.StatusEarlyHints)
+				w.Header().Del("Link")
+				w.Header().Set("Content-Type", "text/html")
+				_, _ = io.WriteString(w, `<!doctype html><body>hi</body>`)
+			}))
+			t.Cleanup(origin.Close)
+			s := defaultSettings()
+			s.Origin, s.Listen, s.Mode, s.HTTP3 = origin.URL, "127.0.0.1:0", mode, false
+			var log syncBuffer
+			st, err := buildStackWithAccessLog(s, slog.New(slog.DiscardHandler), slog.New(slog.NewJSONHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveBuilt(t, st)
+			if nav := navigate(t, st.srv.URL()+"/"); len(nav.hints) != 1 {
+				t.Fatalf("%d 103s reached the client, want the origin's one", len(nav.hints))
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(log.String(), `"msg":"request"`) {
+				if time.Now().After(deadline) {
+					t.Fatal("no access log line")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if line := log.String(); !strings.Contains(line, `"hinted":true`) || !strings.Contains(line, `"hint_links":2`) {
+				t.Errorf("access log: %s; want hinted true with 2 links", line)
+			}
+		})
 	}
 }

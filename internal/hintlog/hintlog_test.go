@@ -68,3 +68,42 @@ func TestObserver_outsideTheAccessLog(t *testing.T) {
 		t.Errorf("next got %d events, want 2", n)
 	}
 }
+
+// TestPassthrough: with the middleware off, the 103s a handler writes are
+// the access log's hinted and hint_links; the first one counts.
+func TestPassthrough(t *testing.T) {
+	tests := []struct {
+		name      string
+		early     [][]string // Link values of each 103 written
+		hinted    bool
+		hintLinks float64
+	}{
+		{"no 103", nil, false, 0},
+		{"one 103", [][]string{{"</a.css>; rel=preload; as=style, </b.js>; rel=preload; as=script"}}, true, 2},
+		{"the first 103 counts", [][]string{{"</a.css>; rel=preload; as=style"}, {"</b.js>; rel=preload; as=script", "</c.js>; rel=preload; as=script"}}, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			h := proxy.AccessLog(hintlog.Passthrough(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for _, links := range tt.early {
+					w.Header()["Link"] = links
+					w.WriteHeader(http.StatusEarlyHints)
+					w.Header().Del("Link")
+				}
+				w.WriteHeader(http.StatusOK)
+			})), slog.New(slog.NewJSONHandler(&buf, nil)))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+			var line map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+				t.Fatalf("log line %q: %v", buf.String(), err)
+			}
+			if line["status"] != 200.0 {
+				t.Errorf("logged status %v, want the final 200", line["status"])
+			}
+			if line["hinted"] != tt.hinted || line["hint_links"] != tt.hintLinks {
+				t.Errorf("hinted=%v hint_links=%v, want %v and %v", line["hinted"], line["hint_links"], tt.hinted, tt.hintLinks)
+			}
+		})
+	}
+}
