@@ -373,22 +373,18 @@ func mergeLinks(links, extra []hintstore.Link) []hintstore.Link {
 // changed config), so they are applied again here.
 // Past maxBytes (when positive) of hinted files, as last served, a link
 // is left out, so that a 103 never names more than arrives before the
-// document is ready; links come render-blocking first, images last, and a
-// link left out leaves its bytes to those after it.
+// document is ready; links come render-blocking first, images last.
 func (h *Handler) capValues(dst []string, links []hintstore.Link, maxBytes int64) ([]string, int, int) {
 	b := budget{cfg: &h.cfg}
 	var used int64
 	leftOut := 0
 	for _, l := range links {
 		if !l.Preconnect {
-			// A file left out takes nothing of the budget: a smaller one
-			// after it may still fit.
-			with, over := h.overBudget(maxBytes, used, l.Target)
-			if over {
+			var over bool
+			if used, over = h.overBudget(maxBytes, used, l.Target); over {
 				leftOut++
 				continue
 			}
-			used = with
 		}
 		if b.admit(l.Preconnect, l.Value) {
 			dst = append(dst, l.Value)
