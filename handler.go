@@ -136,8 +136,10 @@ func RequestURL(r *http.Request) *url.URL {
 // requestTarget is RequestURL(r) as hint targets spell it (internal/weburl:
 // lower-case host, no default port), which is how the store indexes what
 // it hinted and how a browser writes the page in its Referer.
-func requestTarget(r *http.Request) string {
-	u := RequestURL(r)
+func requestTarget(r *http.Request) string { return canonicalURL(RequestURL(r)) }
+
+// canonicalURL is u as hint targets spell it (see requestTarget).
+func canonicalURL(u *url.URL) string {
 	if t, err := weburl.FromURL(u); err == nil {
 		return t.String()
 	}

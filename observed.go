@@ -109,7 +109,7 @@ func fetchAs(dest string) string {
 // when the final header is decided.
 func (h *Handler) recordView(r *http.Request, observedKey string) {
 	page := RequestURL(r)
-	h.views.record(viewKey{clientNetwork(r.RemoteAddr), requestTarget(r)},
+	h.views.record(viewKey{clientNetwork(r.RemoteAddr), canonicalURL(page)},
 		view{key: observedKey, page: page, cookie: r.Header["Cookie"], auth: r.Header["Authorization"], at: time.Now()})
 }
 

@@ -118,9 +118,8 @@ func TestStack_CrossSitePreload(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			load := func() Measurement { return loadModel(ctx, t, st) }
 			primed(ctx, t, st)
-			m := load()
+			m := loadModel(ctx, t, st)
 			if !slices.Contains(m.EarlyHinted, "/assets/main.4f1c2a.css") {
 				t.Fatalf("the 103 did not name the page's own stylesheet: %v", m.EarlyHinted)
 			}
