@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	product "github.com/earlyhints/earlyhints/internal/stack"
 )
 
 // The warmed stack budgets its 103 as the deployed product does: the
@@ -113,7 +115,7 @@ func TestStack_CrossSitePreload(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			st, err := newStack(ctx, stackConfig{cell: cell, network: network, netem: Relay, crossSite: crossSite, logger: quietLogger()})
+			st, err := newStack(ctx, stackConfig{cell: cell, network: network, netem: Relay, product: product.Config{CrossSitePreload: crossSite}, logger: quietLogger()})
 			if err != nil {
 				t.Fatal(err)
 			}
