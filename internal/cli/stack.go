@@ -23,12 +23,10 @@ import (
 	"github.com/earlyhints/earlyhints/server"
 )
 
-// stack is the running product: its server, the assembled product and
-// the admin listener when asked for.
+// stack is the running product: its server, the assembled product's
+// middleware and store, and the admin listener when asked for.
 type stack struct {
 	srv     *server.Server
-	product *product.Stack
-	// mw and store are the product's middleware and store.
 	mw      *earlyhints.Handler
 	store   hintstore.Store
 	admin   *http.Server
@@ -64,7 +62,7 @@ func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, e
 	if err != nil {
 		return nil, err
 	}
-	st := &stack{product: p, mw: p.Middleware, store: p.Store}
+	st := &stack{mw: p.Middleware, store: p.Store}
 	if s.Admin != "" {
 		if err := st.listenAdmin(s, p.Registry, logger); err != nil {
 			_ = p.Close()
