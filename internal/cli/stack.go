@@ -50,13 +50,8 @@ func productConfig(s settings, logger, access *slog.Logger) product.Config {
 	}
 }
 
-// buildStack assembles the product from s and binds its listeners; requests
-// are logged to logger.
-func buildStack(s settings, logger *slog.Logger) (*stack, error) {
-	return buildStackWithAccessLog(s, logger, logger)
-}
-
-// buildStackWithAccessLog is buildStack logging requests to access.
+// buildStackWithAccessLog assembles the product from s and binds its
+// listeners; requests are logged to access.
 func buildStackWithAccessLog(s settings, logger, access *slog.Logger) (*stack, error) {
 	p, err := product.New(productConfig(s, logger, access))
 	if err != nil {

@@ -340,3 +340,34 @@ func TestStack_Close(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestNewAccessLog: the access log writes its lines in the format asked
+// for once its writer is closed, and refuses an unknown format.
+func TestNewAccessLog(t *testing.T) {
+	tests := []struct {
+		format, want string
+	}{
+		{"", "msg=request"},
+		{"text", "msg=request"},
+		{"json", `"msg":"request"`},
+	}
+	for _, tt := range tests {
+		t.Run("format "+tt.format, func(t *testing.T) {
+			var b strings.Builder
+			access, out, err := stack.NewAccessLog(tt.format, &b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			access.Info("request", "path", "/")
+			if err := out.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.want) {
+				t.Errorf("line %q lacks %q", b.String(), tt.want)
+			}
+		})
+	}
+	if _, _, err := stack.NewAccessLog("xml", io.Discard, nil); err == nil || !strings.Contains(err.Error(), "--log-format") {
+		t.Errorf("format xml: %v, want an error naming --log-format", err)
+	}
+}

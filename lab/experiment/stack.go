@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,6 +91,8 @@ type stack struct {
 	// largest budget those 103s had, sent the 103s it wrote.
 	product               *product.Stack
 	leftOut, budget, sent atomic.Int64
+	// accessOut is the access log's writer when the lab made it.
+	accessOut io.Closer
 	// warmEnv reaches the server without the emulated network (relay
 	// mode), for the loads that teach the product before the measured ones.
 	warmEnv Env
@@ -102,7 +105,7 @@ type stackConfig struct {
 	// product holds the product's settings the scenario gives (such as
 	// CrossSitePreload). newStack sets the origin, the mode, the path
 	// measurement, the observer and the logger; a nil AccessLog means the
-	// access lines are discarded.
+	// proxy's own (text, buffered), its lines discarded.
 	product product.Config
 	logger  *slog.Logger
 }
@@ -138,6 +141,13 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	st.origin = &http.Server{Handler: st.site, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug)}
 	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
 
+	if cfg.product.AccessLog == nil {
+		access, out, err := product.NewAccessLog("text", io.Discard, cfg.logger)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: access log: %w", err)
+		}
+		cfg.product.AccessLog, st.accessOut = access, out
+	}
 	st.product, err = newProduct(cfg.product, c.Strategy, ln.Addr().String(), cfg.logger, st.observe, connPath(cfg.netem, cfg.network))
 	if err != nil {
 		return nil, err
@@ -271,9 +281,6 @@ func newProduct(pc product.Config, s Strategy, origin string, logger *slog.Logge
 	pc.ConnPath = path
 	pc.Observer = earlyhints.ObserverFunc(observe)
 	pc.Logger = logger
-	if pc.AccessLog == nil {
-		pc.AccessLog = slog.New(slog.DiscardHandler)
-	}
 	p, err := product.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: assemble the product: %w", err)
@@ -365,6 +372,9 @@ func (st *stack) Close() {
 		// The server's Close runs no shutdown hooks: the learning in
 		// flight is waited for and the store closed here.
 		_ = st.product.Close()
+	}
+	if st.accessOut != nil {
+		_ = st.accessOut.Close()
 	}
 	if st.origin != nil {
 		st.origin.Close()
