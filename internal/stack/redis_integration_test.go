@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestStack_RedisStore(t *testing.T) {
 
 	navigate(t, srvA, srvA.URL()+"/", "", nil)
 	seen.wait(t)
-	r := httptest.NewRequest("GET", srvB.URL()+"/", nil)
+	r := httptest.NewRequest(http.MethodGet, srvB.URL()+"/", nil)
 	r.TLS = &tls.ConnectionState{}
 	key := b.Middleware.RouteKey(r)
 	deadline := time.Now().Add(10 * time.Second)
