@@ -13,17 +13,36 @@ import (
 type class uint8
 
 const (
-	classStyle class = iota
-	classScript
+	// classBlocking holds render-blocking stylesheets and synchronous
+	// scripts of the head, in document order: the browser runs them in
+	// that order, and a script waits for the stylesheets before it.
+	classBlocking class = iota
 	classFont
-	classModule
 	classImage
+	classModule
 	classOther
-	classAsyncScript
+	// classAsync blocks nothing: async and defer scripts, stylesheets
+	// loaded asynchronously (preload as=style with onload, media=print
+	// with onload).
+	classAsync
+	// classCriticalPreconnect is a derived preconnect for a third-party
+	// origin of a render-blocking file or a font.
+	classCriticalPreconnect
 	classPreconnect
 	classDerivedPreconnect
 	classDNSPrefetch
 )
+
+// classKinds maps classes to what the caller sees.
+var classKinds = [...]Kind{
+	classBlocking: KindRenderBlocking, classFont: KindFont, classImage: KindImage,
+	classModule: KindModule, classOther: KindDeferred, classAsync: KindDeferred,
+	classCriticalPreconnect: KindPreconnect, classPreconnect: KindPreconnect,
+	classDerivedPreconnect: KindPreconnect, classDNSPrefetch: KindDNSPrefetch,
+}
+
+// isConnect reports the classes counted against Options.MaxConnects.
+func (c class) isConnect() bool { return c >= classCriticalPreconnect }
 
 type candidate struct {
 	class class
@@ -126,23 +145,31 @@ func (s *scanner) stylesheet() {
 	if a.has(attrDisabled) || a.has(attrType) && !isCSSType(a.typ) {
 		return
 	}
-	media := cleanParam(a.media)
-	if printOnly(media) {
-		return // the media=print onload trick: not render-blocking
-	}
-	if strings.EqualFold(media, "all") {
-		media = ""
-	}
 	uri, org, ok := s.res.resolveString(a.href)
 	if !ok {
 		return
 	}
 	p := params{{Key: "as", Value: "style"}}
 	cors := p.crossOrigin(a, false)
-	p.add("media", media)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
-	s.addPreload(classStyle, uri, org, p, cors)
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "preload", uri, p)
+		return
+	}
+	cl := classBlocking
+	if a.has(attrOnload) {
+		// The media=print onload="this.media='all'" pattern: fetched now
+		// at low priority, applied when loaded; it blocks nothing.
+		cl = classAsync
+	} else if media := cleanParam(a.media); matchMedia(media, s.opts.Viewport) != matchYes {
+		// Not for this window, or not for every window: the browser
+		// fetches it without waiting for it.
+		p.add("media", media)
+		s.skip(ReasonMedia, "preload", uri, p)
+		return
+	}
+	s.addPreload(cl, uri, org, p, cors)
 }
 
 func isCSSType(t []byte) bool {
@@ -153,25 +180,12 @@ func isCSSType(t []byte) bool {
 	return k == "" || k == "text/css"
 }
 
-// printOnly reports a media list whose every query targets print.
-func printOnly(media string) bool {
-	if media == "" {
-		return false
-	}
-	for q := range strings.SplitSeq(strings.ToLower(media), ",") {
-		q = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(q), "only "))
-		if q != "print" && !strings.HasPrefix(q, "print ") {
-			return false
-		}
-	}
-	return true
-}
-
-// preloadClasses maps the preload destinations browsers honour to their
-// priority class; other "as" values are ignored by browsers, so here too.
+// preloadClasses maps the preload destinations Chromium acts on in a 103
+// (style, script, font, image, fetch) to their priority class. Other "as"
+// values are not hinted.
 var preloadClasses = map[string]class{
-	"style": classStyle, "script": classScript, "font": classFont, "image": classImage,
-	"fetch": classOther, "json": classOther, "track": classOther,
+	"style": classBlocking, "script": classBlocking, "font": classFont, "image": classImage,
+	"fetch": classOther,
 }
 
 func (s *scanner) preloadLink() {
@@ -179,9 +193,15 @@ func (s *scanner) preloadLink() {
 	as := keyword(a.as)
 	cl, known := preloadClasses[as]
 	if !known {
+		if as != "" {
+			if uri, _, ok := s.res.resolveString(a.href); ok {
+				s.skip(ReasonNotHintable, "preload", uri, params{{Key: "as", Value: as}})
+			}
+		}
 		return
 	}
-	uri, org, srcset, ok := s.res.resolveImage(a.href, a.imagesrcset, as == "image" && a.has(attrImagesrcset))
+	image := as == "image"
+	uri, org, srcset, ok := s.res.resolveImage(a.href, a.imagesrcset, image && a.has(attrImagesrcset), image && s.secure)
 	if !ok {
 		return
 	}
@@ -190,16 +210,28 @@ func (s *scanner) preloadLink() {
 	// Fonts are always fetched in CORS mode; without crossorigin the
 	// preloaded copy would not match and be fetched twice.
 	cors := p.crossOrigin(a, as == "font")
-	cors = cors || as == "fetch" || as == "json"
-	p.add("media", cleanParam(a.media))
+	cors = cors || as == "fetch"
 	p.fetchPriority(a)
 	if srcset != "" {
 		p.add("imagesrcset", srcset)
 		p.add("imagesizes", cleanParam(a.imagesizes))
 	}
 	p.add("integrity", cleanParam(a.integrity))
-	if keyword(a.fetchpriority) == "low" {
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "preload", uri, p)
+		return
+	}
+	// A preload with media is fetched only when its query matches.
+	if media := cleanParam(a.media); matchMedia(media, s.opts.Viewport) != matchYes {
+		p.add("media", media)
+		s.skip(ReasonMedia, "preload", uri, p)
+		return
+	}
+	switch {
+	case keyword(a.fetchpriority) == "low":
 		cl = classOther // the author says it can wait
+	case as == "style" && a.has(attrOnload):
+		cl = classAsync // onload="this.rel='stylesheet'": loaded without blocking
 	}
 	s.add(candidate{
 		class:  cl,
@@ -227,6 +259,10 @@ func (s *scanner) module(cl class, target []byte) {
 	if !ok {
 		return
 	}
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "modulepreload", uri, nil)
+		return
+	}
 	var p params
 	if cl == classModule && a.has(attrAs) {
 		p.add("as", keyword(a.as))
@@ -249,6 +285,10 @@ func (s *scanner) connect(cl class, rel string) {
 	a := &s.a
 	_, o, ok := s.res.resolveString(a.href)
 	if !ok || o == "" {
+		return
+	}
+	if s.mixed(o) {
+		s.skip(ReasonMixedContent, rel, o, nil)
 		return
 	}
 	var p params
@@ -292,9 +332,9 @@ func (s *scanner) script() {
 	if !jsTypes[typ] || a.has(attrNomodule) || s.inBody {
 		return
 	}
-	cl := classScript
+	cl := classBlocking
 	if a.has(attrAsync) || a.has(attrDefer) {
-		cl = classAsyncScript
+		cl = classAsync
 	}
 	uri, org, ok := s.res.resolveString(a.src)
 	if !ok {
@@ -304,6 +344,10 @@ func (s *scanner) script() {
 	cors := p.crossOrigin(a, false)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "preload", uri, p)
+		return
+	}
 	s.addPreload(cl, uri, org, p, cors)
 }
 
@@ -326,7 +370,7 @@ func (s *scanner) img() {
 	case tiny(a.width) && tiny(a.height):
 		return
 	}
-	uri, org, srcset, ok := s.res.resolveImage(a.src, a.srcset, a.has(attrSrcset))
+	uri, org, srcset, ok := s.res.resolveImage(a.src, a.srcset, a.has(attrSrcset), s.secure)
 	if !ok {
 		return
 	}

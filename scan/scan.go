@@ -57,9 +57,14 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxBytes   = 64 << 10
-	DefaultBodyBudget = 4 << 10
-	DefaultMaxLinks   = 64
+	// DefaultMaxBytes lets a scan go through heads that inline SVG
+	// sprites, JSON-LD and critical CSS make long (a few hundred KiB on
+	// real news and shop pages) to the files after them. It bounds the
+	// tokenizer's buffer too.
+	DefaultMaxBytes    = 512 << 10
+	DefaultBodyBudget  = 4 << 10
+	DefaultMaxLinks    = 64
+	DefaultMaxConnects = 16
 	// MaxMaxBytes bounds Options.MaxBytes: a preload scanner that reads
 	// more than this is reading the page, not its head.
 	MaxMaxBytes = 16 << 20
@@ -93,14 +98,26 @@ type Options struct {
 	ContentEncoding string
 	// ContentType is the response's Content-Type (its charset is honoured).
 	ContentType string
-	// MaxBytes bounds the decoded HTML read; 0 means 64 KiB. At most
+	// MaxBytes bounds the decoded HTML read; 0 means 512 KiB. At most
 	// MaxMaxBytes.
 	MaxBytes int
-	// BodyBudget is how many decoded bytes after the end of the head are
-	// still scanned for the hero image and late links; 0 means 4 KiB.
+	// BodyBudget is how many bytes of markup after the end of the head
+	// are still scanned for the hero image and late links; 0 means 4 KiB.
+	// Comments, inline scripts and styles, SVG and templates do not count.
 	BodyBudget int
-	// MaxLinks bounds the links returned; 0 means 64.
+	// MaxLinks bounds the preload and modulepreload links returned; 0
+	// means 64.
 	MaxLinks int
+	// MaxConnects bounds the preconnect and dns-prefetch links returned,
+	// on top of MaxLinks; 0 means 16.
+	MaxConnects int
+	// Viewport is the browser window media queries are matched against;
+	// the zero value is a window of unknown size, for which a stylesheet
+	// whose media depends on the width is left out.
+	Viewport Viewport
+	// ReportSkipped fills Result.Skipped with the links the page names
+	// that the scan leaves out, and why.
+	ReportSkipped bool
 }
 
 // Validate reports options out of range.
@@ -112,6 +129,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: BodyBudget %d is negative; use 0 for the default of %d", ErrInvalidOptions, o.BodyBudget, DefaultBodyBudget)
 	case o.MaxLinks < 0:
 		return fmt.Errorf("%w: MaxLinks %d is negative; use 0 for the default of %d", ErrInvalidOptions, o.MaxLinks, DefaultMaxLinks)
+	case o.MaxConnects < 0:
+		return fmt.Errorf("%w: MaxConnects %d is negative; use 0 for the default of %d", ErrInvalidOptions, o.MaxConnects, DefaultMaxConnects)
+	case o.Viewport.Width < 0 || o.Viewport.Height < 0:
+		return fmt.Errorf("%w: Viewport %dx%d is negative; use 0 for a window of unknown size", ErrInvalidOptions, o.Viewport.Width, o.Viewport.Height)
 	}
 	return nil
 }
@@ -126,6 +147,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxLinks == 0 {
 		o.MaxLinks = DefaultMaxLinks
 	}
+	if o.MaxConnects == 0 {
+		o.MaxConnects = DefaultMaxConnects
+	}
 	return o
 }
 
@@ -134,11 +158,16 @@ type Result struct {
 	// Links are preload/modulepreload/preconnect candidates in the order a
 	// browser prioritises them, with absolute URIs when Options.Base is set.
 	Links []linkheader.Link
+	// Kinds holds the kind of each link: Kinds[i] is that of Links[i].
+	Kinds []Kind
 	// Blocking is how many of Links, at the front, are what rendering
 	// waits for: render-blocking stylesheets, synchronous scripts of the
 	// head, fonts, and the explicit preloads of those kinds (not
 	// fetchpriority=low). Links[:Blocking] are the critical path.
 	Blocking int
+	// Skipped holds, with Options.ReportSkipped, the links the page names
+	// that the scan left out and why (at most 256).
+	Skipped []Skip
 	// Base is the effective base URL (after <base href>).
 	Base *url.URL
 	// Truncated is true when the scan stopped at MaxBytes before </head>.
@@ -167,10 +196,12 @@ func Scan(r io.Reader, opts Options) (Result, error) {
 	defer body.close()
 	s := newScanner(body, opts)
 	s.run()
-	links, blocking := s.links()
+	links, kinds, blocking := s.links()
 	res := Result{
 		Links:        links,
+		Kinds:        kinds,
 		Blocking:     blocking,
+		Skipped:      s.skipped,
 		Base:         s.base,
 		Truncated:    s.truncated,
 		Charset:      body.charset,
