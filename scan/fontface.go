@@ -51,9 +51,10 @@ type cssImport struct {
 	url, media string
 }
 
-// parse reads one style sheet's text.
+// parse reads one style sheet's text. Text that names no font and
+// imports nothing (most inlined critical CSS) is not parsed.
 func (c *inlineCSS) parse(css []byte) {
-	if c.parsed+len(css) > maxInlineCSSBytes {
+	if c.parsed+len(css) > maxInlineCSSBytes || !containsFold(css, "font") && !containsFold(css, "@import") {
 		return
 	}
 	c.parsed += len(css)
@@ -710,4 +711,29 @@ func weightRank(w, lo, hi float64) float64 {
 		}
 		return band + (w - hi)
 	}
+}
+
+// containsFold reports whether s contains the lower-case ASCII needle,
+// ignoring ASCII case.
+func containsFold(s []byte, needle string) bool {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if lowerASCII(s[i]) != needle[0] {
+			continue
+		}
+		j := 1
+		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
+			j++
+		}
+		if j == len(needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -25,13 +25,24 @@ func (s *scanner) links() ([]linkheader.Link, []Kind, int) {
 	// the first resource of an origin decides the connection's CORS mode.
 	// Those for render-blocking files and fonts come before the page's own
 	// preconnects: the first paint waits for them.
+	// A connection serves either CORS (anonymous) fetches or the others:
+	// an origin with both kinds of critical file gets both.
+	type pool struct {
+		origin string
+		cors   bool
+	}
+	// Files that only may be needed get one connection per origin.
 	var critical, derived []candidate
-	derivedFor := map[string]bool{}
+	derivedFor := map[pool]bool{}
 	for _, c := range cands {
-		if c.class >= classAsync || c.origin == "" || c.origin == s.docOrigin || derivedFor[c.origin] {
+		pl := pool{c.origin, c.cors}
+		if c.class > classFont {
+			pl.cors = false
+		}
+		if c.class >= classAsync || c.origin == "" || c.origin == s.docOrigin || derivedFor[pl] || c.class > classFont && derivedFor[pool{c.origin, true}] {
 			continue
 		}
-		derivedFor[c.origin] = true
+		derivedFor[pl] = true
 		var p []linkheader.Param
 		if c.cors {
 			p = []linkheader.Param{{Key: "crossorigin"}}
