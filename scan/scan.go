@@ -2,36 +2,66 @@
 // response and finds what a browser's own preload scanner would fetch early.
 //
 // It runs over golang.org/x/net/html's tokenizer, so it never needs the whole
-// document: it stops Options.BodyBudget bytes (4 KiB) after the head ends,
-// which is where the hero image of nearly every page sits, and never reads
-// more than Options.MaxBytes of decoded HTML whatever the body holds. Compressed bodies (gzip, br, zstd) are decoded with a hard bound
-// on output and on decoder memory, and legacy charsets are decoded to UTF-8
+// document: it stops Options.BodyBudget bytes of markup (4 KiB) after the
+// head ends, which is where the hero image of nearly every page sits, and
+// never reads more than Options.MaxBytes (512 KiB) of decoded HTML whatever
+// the body holds. Comments, inline scripts and styles (JSON-LD, inlined
+// CSS), SVG sprites and templates do not count against the body budget:
+// they hold nothing fetched early, and the files after them still are.
+// Compressed bodies (gzip, br, zstd) are decoded with a hard bound on
+// output and on decoder memory, and legacy charsets are decoded to UTF-8
 // before URLs are taken from them.
 //
 // What it finds, and the order it returns it in, follows what Chromium's
-// preload scanner and resource scheduler do:
+// preload scanner and resource scheduler do, as a budget would spend it:
 //
-//  1. render-blocking stylesheets (not media=print, not alternate, not disabled),
-//     and explicit preloads as=style;
-//  2. synchronous classic scripts of the head, and explicit preloads as=script;
-//  3. fonts (explicit preloads as=font, always with crossorigin);
-//  4. module scripts and modulepreload links;
-//  5. the likely LCP image: the <img fetchpriority=high> within budget (at
+//  1. render-blocking stylesheets (media matching every browser window, not
+//     alternate, not disabled; @import of the head's <style>) and
+//     synchronous classic scripts of the head, in document order, and
+//     explicit preloads as=style and as=script;
+//  2. fonts: explicit preloads as=font, and the faces of inline @font-face
+//     rules that inline rules use (see below), always with crossorigin;
+//  3. the likely LCP image: the <img fetchpriority=high> within budget (at
 //     most two), else the first <img> of the body that is not lazy, not
 //     fetchpriority=low, not a 1x1 pixel and not inside <picture>; and
 //     explicit preloads as=image;
-//  6. other explicit preloads (fetch, json, track, or any with
-//     fetchpriority=low), then async and defer classic scripts of the head:
-//     they block nothing, so they come last among preloads and are the first
-//     a cap on preloads drops;
-//  7. preconnects: those written in the page, then one for every third-party
-//     origin of the resources above (async scripts excepted: they are mostly
+//  4. module scripts and modulepreload links;
+//  5. what blocks nothing: fetch preloads and any with fetchpriority=low,
+//     then async and defer classic scripts of the head and stylesheets
+//     loaded asynchronously (preload as=style with onload, media=print
+//     with onload); a cap on preloads drops them first;
+//  6. preconnects, capped apart from the preloads (Options.MaxConnects):
+//     first one for every third-party origin of the render-blocking files
+//     and fonts, then those written in the page, then one for every other
+//     third-party origin above (async scripts excepted: they are mostly
 //     analytics, not worth a connection on the critical path);
-//  8. dns-prefetch links for origins that have no preconnect.
+//  7. dns-prefetch links for origins that have no preconnect.
 //
-// Within a class, document order is kept. Links are deduplicated by relation
-// and absolute URL (a responsive image also by its srcset); the first
-// occurrence in priority order wins.
+// Result.Kinds says which of these each link is. Within a class, document
+// order is kept. Links are deduplicated by relation and absolute URL (a
+// responsive image also by its srcset); the first occurrence in priority
+// order wins.
+//
+// A media attribute is matched as a browser window matches it (Media
+// Queries 4, three-valued): "screen", "all", "screen, projection", "not
+// print" and "(min-width: 0)" match and are dropped from the link; print,
+// speech, and a width the window may not have (unless Options.Viewport
+// says) leave the stylesheet out, as it does not block rendering.
+//
+// Inline @font-face: a browser fetches a declared font only when text is
+// drawn with it, so a face is hinted only when a rule of the inline CSS
+// uses its family (directly or through a custom property), and only the
+// face CSS font matching picks for that rule's weight and style. The
+// first source a browser supports is taken (local() is assumed absent,
+// embedded-opentype and svg are not supported). A face whose unicode-range
+// leaves out Latin letters is a subset for other scripts and is left out.
+//
+// On an https: page, http: images are learned at the https: URL browsers
+// upgrade them to; http: scripts, stylesheets, fonts and fetches are
+// blocked by browsers and left out. Preload destinations Chromium does not
+// act on in a 103 (anything but style, script, font, image and fetch) are
+// left out too. With Options.ReportSkipped, Result.Skipped says what was
+// left out and why.
 //
 // Content inside <script>, <style>, comments, <template>, <noscript>,
 // <textarea>, <title> and SVG/MathML is ignored (an HTML element that breaks
