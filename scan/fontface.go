@@ -66,7 +66,7 @@ func (c *inlineCSS) block(s string, depth int, topLevel bool) {
 	if depth > maxCSSDepth {
 		return
 	}
-	var decls []string
+	var r ruleFonts
 	for s != "" {
 		prelude, body, hasBlock, rest := nextItem(s)
 		s = rest
@@ -79,7 +79,7 @@ func (c *inlineCSS) block(s string, depth int, topLevel bool) {
 				c.atStatement(prelude)
 				continue
 			}
-			decls = append(decls, prelude)
+			c.declare(&r, prelude)
 			continue
 		}
 		c.rules = c.rules || topLevel
@@ -99,9 +99,7 @@ func (c *inlineCSS) block(s string, depth int, topLevel bool) {
 			c.block(body, depth+1, true)
 		}
 	}
-	if len(decls) > 0 {
-		c.rule(decls)
-	}
+	c.endRule(&r)
 }
 
 // atStatement handles @import (valid only before any rule) and ignores
@@ -327,50 +325,75 @@ func coversLatin(v string) bool {
 	return false
 }
 
-// rule records the fonts a style rule's declarations use, and its custom
-// properties.
-func (c *inlineCSS) rule(decls []string) {
-	var fams []string
+// ruleFonts is what a style rule's declarations say about fonts.
+type ruleFonts struct {
+	families  string // the font-family value, or the font shorthand's
+	shorthand bool
+	weight    float64
+	style     string
+}
+
+// declare reads one declaration of a style rule; custom properties are
+// remembered for var().
+func (c *inlineCSS) declare(r *ruleFonts, d string) {
+	name, value, ok := declaration(d)
+	if !ok || len(name) < 3 {
+		return
+	}
+	switch {
+	case name[0] == '-' && name[1] == '-':
+		if c.vars == nil {
+			c.vars = map[string]string{}
+		}
+		if len(c.vars) < maxFontUses {
+			c.vars[name] = value
+		}
+	case name == "font-family":
+		r.families, r.shorthand = value, false
+	case name == "font":
+		r.families, r.shorthand = value, true
+	case name == "font-weight":
+		switch v := strings.ToLower(value); v {
+		case "bolder":
+			r.weight = 700
+		case "lighter":
+			r.weight = 300
+		default:
+			if n := weight(v); n > 0 {
+				r.weight = n
+			}
+		}
+	case name == "font-style":
+		r.style = fontStyle(value)
+	}
+}
+
+// endRule records the fonts a style rule uses, with the weight and style
+// it asks for (400 and normal unless it says otherwise).
+func (c *inlineCSS) endRule(r *ruleFonts) {
+	if r.families == "" {
+		return
+	}
 	w, style := 400.0, "normal"
-	for _, d := range decls {
-		name, value, ok := declaration(d)
-		if !ok {
-			continue
+	var fams []string
+	if r.shorthand {
+		var fw float64
+		var fs string
+		fams, fw, fs = fontShorthand(r.families)
+		if fw > 0 {
+			w = fw
 		}
-		switch {
-		case strings.HasPrefix(name, "--"):
-			if c.vars == nil {
-				c.vars = map[string]string{}
-			}
-			if len(c.vars) < maxFontUses {
-				c.vars[name] = value
-			}
-		case name == "font-family":
-			fams = families(value)
-		case name == "font":
-			var fw float64
-			var fs string
-			fams, fw, fs = fontShorthand(value)
-			if fw > 0 {
-				w = fw
-			}
-			if fs != "" {
-				style = fs
-			}
-		case name == "font-weight":
-			switch v := strings.ToLower(value); v {
-			case "bolder":
-				w = 700
-			case "lighter":
-				w = 300
-			default:
-				if n := weight(v); n > 0 {
-					w = n
-				}
-			}
-		case name == "font-style":
-			style = fontStyle(value)
+		if fs != "" {
+			style = fs
 		}
+	} else {
+		fams = families(r.families)
+	}
+	if r.weight > 0 {
+		w = r.weight
+	}
+	if r.style != "" {
+		style = r.style
 	}
 	for _, f := range fams {
 		if len(c.uses) >= maxFontUses {
