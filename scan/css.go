@@ -29,6 +29,8 @@ func (s *scanner) inlineStyle(text []byte) {
 		case matchMedia(cleanParam([]byte(im.media)), s.opts.Viewport) != matchYes:
 			p.add("media", cleanParam([]byte(im.media)))
 			s.skip(ReasonMedia, "preload", uri, p)
+		case s.afterBody:
+			s.addPreload(classOther, uri, org, p, false)
 		default:
 			s.addPreload(classBlocking, uri, org, p, false)
 		}

@@ -18,8 +18,10 @@ const (
 	KindImage
 	// KindModule is a module script or modulepreload.
 	KindModule
-	// KindDeferred blocks nothing: async and defer scripts, stylesheets
-	// loaded asynchronously, fetch preloads, fetchpriority=low preloads.
+	// KindDeferred does not hold up the first paint: async and defer
+	// scripts, stylesheets loaded asynchronously or found in the body
+	// (they block only what follows them), fetch preloads,
+	// fetchpriority=low preloads.
 	KindDeferred
 	// KindPreconnect is a preconnect, written in the page or derived from
 	// a third-party origin of the resources above.

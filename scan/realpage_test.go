@@ -136,7 +136,9 @@ body{font-family:Roboto,sans-serif}</style>`, []string{
 
 func TestScan_LongHead(t *testing.T) {
 	// A head made long by inlined CSS, JSON-LD and an SVG sprite before
-	// the only stylesheet, as on real news pages.
+	// its stylesheet and script, as on real news pages. The sprite implies
+	// a body to the HTML parser, but Chromium's preload scanner still
+	// counts what follows as render-blocking until <body> or an <img>.
 	var b strings.Builder
 	b.WriteString(`<!doctype html><html><head><meta charset=utf-8><title>News</title><style>`)
 	for i := 0; b.Len() < 90<<10; i++ {
@@ -146,16 +148,18 @@ func TestScan_LongHead(t *testing.T) {
 	for i := 0; b.Len() < 130<<10; i++ {
 		fmt.Fprintf(&b, `{"@type":"ListItem","position":%d,"url":"https://www.example.com/a/%d"},`, i, i)
 	}
-	b.WriteString(`{}]}</script><link rel=stylesheet href=/site.css></head><body><svg style="display:none"><defs>`)
+	b.WriteString(`{}]}</script><svg style="display:none"><defs>`)
 	for i := 0; b.Len() < 200<<10; i++ {
 		fmt.Fprintf(&b, `<symbol id="i%d" viewBox="0 0 24 24"><path d="M12 2L2 7l10 5 10-5-10-5z"/></symbol>`, i)
 	}
-	b.WriteString(`</defs></svg><!-- ` + strings.Repeat("x", 8<<10) + ` --><link rel=stylesheet href=/after-sprite.css><img src=/hero.jpg>`)
+	b.WriteString(`</defs></svg><link rel=stylesheet href=/site.css><script src=/app.js></script></head><body>`)
+	b.WriteString(`<!-- ` + strings.Repeat("x", 8<<10) + ` --><link rel=stylesheet href=/in-body.css><img src=/hero.jpg><script src=/late.js></script>`)
 	got := scanLines(t, b.String(), Options{})
 	want := []string{
 		`<https://www.example.com/site.css>; rel=preload; as="style"`,
-		`<https://www.example.com/after-sprite.css>; rel=preload; as="style"`,
+		`<https://www.example.com/app.js>; rel=preload; as="script"`,
 		`<https://www.example.com/hero.jpg>; rel=preload; as="image"`,
+		`<https://www.example.com/in-body.css>; rel=preload; as="style"`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("links:\n got %q\nwant %q", got, want)

@@ -158,6 +158,9 @@ func (s *scanner) stylesheet() {
 		return
 	}
 	cl := classBlocking
+	if s.afterBody {
+		cl = classOther // in the body: it blocks only what follows it
+	}
 	if a.has(attrOnload) {
 		// The media=print onload="this.media='all'" pattern: fetched now
 		// at low priority, applied when loaded; it blocks nothing.
@@ -329,7 +332,7 @@ func (s *scanner) script() {
 	// Data blocks (JSON, templates), import maps and nomodule fallbacks
 	// are never fetched by a modern browser; body scripts are not part of
 	// the head's critical path.
-	if !jsTypes[typ] || a.has(attrNomodule) || s.inBody {
+	if !jsTypes[typ] || a.has(attrNomodule) || s.afterBody {
 		return
 	}
 	cl := classBlocking

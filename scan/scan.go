@@ -26,10 +26,12 @@
 //     fetchpriority=low, not a 1x1 pixel and not inside <picture>; and
 //     explicit preloads as=image;
 //  4. module scripts and modulepreload links;
-//  5. what blocks nothing: fetch preloads and any with fetchpriority=low,
-//     then async and defer classic scripts of the head and stylesheets
-//     loaded asynchronously (preload as=style with onload, media=print
-//     with onload); a cap on preloads drops them first;
+//  5. what does not hold up the first paint: fetch preloads and any with
+//     fetchpriority=low, stylesheets after <body> or an <img> (Chromium
+//     counts them in-body, blocking only what follows them), then async
+//     and defer classic scripts of the head and stylesheets loaded
+//     asynchronously (preload as=style with onload, media=print with
+//     onload); a cap on preloads drops them first;
 //  6. preconnects, capped apart from the preloads (Options.MaxConnects):
 //     first one for every third-party origin of the render-blocking files
 //     and fonts, then those written in the page, then one for every other
@@ -65,8 +67,11 @@
 //
 // Content inside <script>, <style>, comments, <template>, <noscript>,
 // <textarea>, <title> and SVG/MathML is ignored (an HTML element that breaks
-// out of SVG, as browsers parse it, is not). Synchronous classic scripts in
-// the body are not hinted: they block only what follows them.
+// out of SVG, as browsers parse it, is not). Synchronous classic scripts
+// after <body> or an <img> are not hinted: they block only what follows
+// them. Content that merely implies a body (an SVG sprite or a <div> before
+// <body>) starts the body budget but, as in Chromium's preload scanner,
+// does not make the stylesheets and scripts after it in-body.
 //
 // URLs come out as browsers fetch them: resolved against the document URL or
 // the first <base href>, whitespace and fragment removed, credentials

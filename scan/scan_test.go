@@ -229,11 +229,11 @@ func TestScan_Order(t *testing.T) {
 	want := []string{
 		`<https://www.example.com/sync.js>; rel=preload; as="script"`,
 		`<https://www.example.com/late-in-head.css>; rel=preload; as="style"`,
-		`<https://www.example.com/body.css>; rel=preload; as="style"`,
 		`<https://fonts.example/f.woff2>; rel=preload; as="font"; crossorigin`,
 		`<https://img.example/hero.jpg>; rel=preload; as="image"`,
 		`<https://www.example.com/m.js>; rel=modulepreload`,
 		`<https://www.example.com/api.json>; rel=preload; as="fetch"`,
+		`<https://www.example.com/body.css>; rel=preload; as="style"`,
 		`<https://www.example.com/async.js>; rel=preload; as="script"`,
 		`<https://fonts.example>; rel=preconnect; crossorigin`,
 		`<https://img.example>; rel=preconnect`,
@@ -247,8 +247,8 @@ func TestScan_Order(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Blocking != 4 { // the stylesheets, the sync script and the font
-		t.Errorf("Blocking = %d, want 4", res.Blocking)
+	if res.Blocking != 3 { // the head's stylesheet, the sync script and the font
+		t.Errorf("Blocking = %d, want 3", res.Blocking)
 	}
 }
 

@@ -41,6 +41,12 @@ type scanner struct {
 	counted   int
 	budgetEnd int  // counted bytes where the scan stops; -1 while in the head
 	inBody    bool // a body element (or content) has started
+	// afterBody is set once a <body> or <img> tag was seen: Chromium's
+	// preload scanner marks the stylesheets and scripts after it as
+	// in-body (they block only what follows them), not render-blocking,
+	// whereas content that merely implies a body (an SVG sprite, a <div>
+	// before <body>) does not change how it counts them.
+	afterBody bool
 	baseSeen  bool
 
 	templateDepth int // inside <template>: inert content
@@ -227,6 +233,7 @@ func (s *scanner) startTag(tt html.TokenType, raw []byte) {
 		s.baseElement()
 	case elemImg:
 		s.enterBody()
+		s.afterBody = true
 		s.img()
 	case elemPicture:
 		s.enterBody()
@@ -235,7 +242,10 @@ func (s *scanner) startTag(tt html.TokenType, raw []byte) {
 		}
 	case elemHead, elemHTML, elemHeadContent:
 		// Allowed before the body; they do not end the head.
-	case elemBody, elemOther:
+	case elemBody:
+		s.enterBody()
+		s.afterBody = true
+	case elemOther:
 		s.enterBody()
 	}
 }
