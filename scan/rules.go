@@ -372,6 +372,10 @@ func (s *scanner) img() {
 		return
 	case tiny(a.width) && tiny(a.height):
 		return
+	case !high && small(a.width, a.height):
+		// A logo, an icon or an avatar: drawn, but rarely the largest
+		// content of the first screen. The hero image after it is.
+		return
 	}
 	uri, org, srcset, ok := s.res.resolveImage(a.src, a.srcset, a.has(attrSrcset), s.secure)
 	if !ok {
@@ -409,12 +413,27 @@ func (s *scanner) hasFirstImage() bool {
 
 // tiny reports a dimension of at most one pixel (a tracking pixel).
 func tiny(v []byte) bool {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return false
-	}
-	if v[0] < '0' || v[0] > '9' {
-		return false
+	n, ok := dimension(v)
+	return ok && n <= 1
+}
+
+// smallImageArea is the area, in CSS pixels, under which an image with
+// explicit dimensions is not taken for the LCP candidate (a 128x128 box).
+const smallImageArea = 128 * 128
+
+// small reports explicit dimensions of a small image.
+func small(width, height []byte) bool {
+	w, okW := dimension(width)
+	h, okH := dimension(height)
+	return okW && okH && w*h < smallImageArea
+}
+
+// dimension reads a width or height attribute's leading integer, as the
+// HTML standard's rules for dimension values do; ok is false without one.
+func dimension(v []byte) (int, bool) {
+	v = bytes.TrimLeft(v, httpx.HTMLSpace)
+	if len(v) == 0 || v[0] < '0' || v[0] > '9' {
+		return 0, false
 	}
 	n := 0
 	for _, c := range v {
@@ -422,9 +441,9 @@ func tiny(v []byte) bool {
 			break
 		}
 		n = n*10 + int(c-'0')
-		if n > 1 {
-			return false
+		if n > 1<<20 {
+			return n, true
 		}
 	}
-	return true
+	return n, true
 }
