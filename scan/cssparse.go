@@ -1,6 +1,9 @@
 package scan
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // A few steps of CSS Syntax, enough to read @font-face, @import and font
 // declarations out of inline style sheets: strings, comments, blocks and
@@ -167,27 +170,13 @@ func declaration(d string) (name, value string, ok bool) {
 	return name, value, name != ""
 }
 
-// containsFold reports whether s contains the lower-case ASCII needle,
-// ignoring ASCII case.
-func containsFold(s []byte, needle string) bool {
-	for i := 0; i+len(needle) <= len(s); i++ {
-		if lowerASCII(s[i]) != needle[0] {
-			continue
-		}
-		j := 1
-		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
-			j++
-		}
-		if j == len(needle) {
+// mentionsFontOrImport is a quick look for "font" and "@import" in the
+// spellings style sheets use.
+func mentionsFontOrImport(css []byte) bool {
+	for _, w := range [...]string{"font", "@import", "FONT", "Font", "@IMPORT", "@Import"} {
+		if bytes.Contains(css, []byte(w)) {
 			return true
 		}
 	}
 	return false
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

@@ -54,7 +54,7 @@ type cssImport struct {
 // parse reads one style sheet's text. Text that names no font and
 // imports nothing (most inlined critical CSS) is not parsed.
 func (c *inlineCSS) parse(css []byte) {
-	if c.parsed+len(css) > maxInlineCSSBytes || !containsFold(css, "font") && !containsFold(css, "@import") {
+	if c.parsed+len(css) > maxInlineCSSBytes || !mentionsFontOrImport(css) {
 		return
 	}
 	c.parsed += len(css)

@@ -49,7 +49,8 @@ func matchMedia(list string, vp Viewport) match {
 	if len(list) > maxMediaBytes {
 		return matchNo
 	}
-	toks := lexMedia(list)
+	var buf [32]mediaToken
+	toks := lexMedia(buf[:0], list)
 	if len(toks) == 0 {
 		return matchYes // an empty list is "all"
 	}
@@ -83,8 +84,7 @@ type mediaToken struct {
 
 // lexMedia splits a media query list into tokens; identifiers and units are
 // lower-cased (media queries are ASCII case-insensitive).
-func lexMedia(s string) []mediaToken {
-	var toks []mediaToken
+func lexMedia(toks []mediaToken, s string) []mediaToken {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {

@@ -33,6 +33,10 @@ const (
 	classDNSPrefetch
 )
 
+// classSkippedMedia marks, while a rule decides, a link left out for its
+// media; no candidate has it.
+const classSkippedMedia = classDNSPrefetch + 1
+
 // classKinds maps classes to what the caller sees.
 var classKinds = [...]Kind{
 	classBlocking: KindRenderBlocking, classFont: KindFont, classImage: KindImage,
@@ -145,6 +149,26 @@ func (s *scanner) stylesheet() {
 	if a.has(attrDisabled) || a.has(attrType) && !isCSSType(a.typ) {
 		return
 	}
+	cl := classBlocking
+	var media string
+	switch {
+	case a.has(attrOnload):
+		// The media=print onload="this.media='all'" pattern: fetched now
+		// at low priority, applied when loaded; it blocks nothing.
+		cl = classAsync
+	case a.has(attrMedia):
+		if media = cleanParam(a.media); matchMedia(media, s.opts.Viewport) != matchYes {
+			// Not for this window, or not for every window: the
+			// browser does not wait for it.
+			if !s.opts.ReportSkipped {
+				return
+			}
+			cl = classSkippedMedia
+		}
+	}
+	if cl == classBlocking && s.afterBody {
+		cl = classOther // in the body: it blocks only what follows it
+	}
 	uri, org, ok := s.res.resolveString(a.href)
 	if !ok {
 		return
@@ -153,26 +177,15 @@ func (s *scanner) stylesheet() {
 	cors := p.crossOrigin(a, false)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
-	if s.mixed(uri) {
+	switch {
+	case s.mixed(uri):
 		s.skip(ReasonMixedContent, "preload", uri, p)
-		return
-	}
-	cl := classBlocking
-	if s.afterBody {
-		cl = classOther // in the body: it blocks only what follows it
-	}
-	if a.has(attrOnload) {
-		// The media=print onload="this.media='all'" pattern: fetched now
-		// at low priority, applied when loaded; it blocks nothing.
-		cl = classAsync
-	} else if media := cleanParam(a.media); matchMedia(media, s.opts.Viewport) != matchYes {
-		// Not for this window, or not for every window: the browser
-		// fetches it without waiting for it.
+	case cl == classSkippedMedia:
 		p.add("media", media)
 		s.skip(ReasonMedia, "preload", uri, p)
-		return
+	default:
+		s.addPreload(cl, uri, org, p, cors)
 	}
-	s.addPreload(cl, uri, org, p, cors)
 }
 
 func isCSSType(t []byte) bool {
