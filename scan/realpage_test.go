@@ -166,6 +166,21 @@ func TestScan_LongHead(t *testing.T) {
 	}
 }
 
+func TestScan_EarlyHintDestinations(t *testing.T) {
+	// Chromium acts on preloads as style, script, font, image and fetch in
+	// a 103; json, track and the rest would be sent for nothing.
+	runRules(t, []ruleCase{
+		{"json, track, audio and document left out", `<link rel=preload as=json href=/d.json><link rel=preload as=track href=/c.vtt><link rel=preload as=audio href=/a.mp3><link rel=preload as=document href=/next.html>`, nil},
+		{"the five kept", `<link rel=preload as=style href=/s.css><link rel=preload as=script href=/s.js><link rel=preload as=font href=/f.woff2><link rel=preload as=image href=/i.webp><link rel=preload as=fetch href=/api>`, []string{
+			`<https://www.example.com/s.css>; rel=preload; as="style"`,
+			`<https://www.example.com/s.js>; rel=preload; as="script"`,
+			`<https://www.example.com/f.woff2>; rel=preload; as="font"; crossorigin`,
+			`<https://www.example.com/i.webp>; rel=preload; as="image"`,
+			`<https://www.example.com/api>; rel=preload; as="fetch"`,
+		}},
+	})
+}
+
 func TestScan_Kinds(t *testing.T) {
 	html := `<link rel=preconnect href=https://cdn.example><link rel=stylesheet href=/a.css><script src=https://js.example/s.js></script>` +
 		`<link rel=preload as=font href=/f.woff2><script type=module src=/m.js></script><script async src=/x.js></script>` +
