@@ -39,6 +39,7 @@ type fontUse struct {
 
 // inlineCSS collects what the <style> elements of a document declare.
 type inlineCSS struct {
+	vp      Viewport // the window @media rules are matched against
 	parsed  int
 	faces   []fontFace
 	uses    []fontUse
@@ -58,11 +59,11 @@ func (c *inlineCSS) parse(css []byte) {
 		return
 	}
 	c.parsed += len(css)
-	c.block(stripComments(string(css)), 0, true)
+	c.block(stripComments(string(css)), 0, true, "")
 }
 
 // block reads a list of rules (topLevel) or of declarations and nested rules.
-func (c *inlineCSS) block(s string, depth int, topLevel bool) {
+func (c *inlineCSS) block(s string, depth int, topLevel bool, selector string) {
 	if depth > maxCSSDepth {
 		return
 	}
@@ -94,12 +95,43 @@ func (c *inlineCSS) block(s string, depth int, topLevel bool) {
 		case "font-face":
 			c.fontFace(body)
 		case "":
-			c.block(body, depth+1, false)
-		case "media", "supports", "layer", "container", "document", "scope", "starting-style":
-			c.block(body, depth+1, true)
+			c.block(body, depth+1, false, prelude)
+		case "media":
+			// Rules for print, or for a width the window may not have,
+			// draw nothing on first paint for sure.
+			if matchMedia(strings.TrimSpace(prelude[len("@media"):]), c.vp) == matchYes {
+				c.block(body, depth+1, true, "")
+			}
+		case "supports", "layer", "container", "document", "scope", "starting-style":
+			c.block(body, depth+1, true, "")
 		}
 	}
-	c.endRule(&r)
+	if !onlyOnInteraction(selector) {
+		c.endRule(&r)
+	}
+}
+
+// onlyOnInteraction reports a selector list whose every selector applies
+// only after the user acts (hover, focus, ...) or to text the page does
+// not draw on load: fonts it names are not fetched on first paint.
+func onlyOnInteraction(selector string) bool {
+	if selector == "" || !strings.Contains(selector, ":") {
+		return false
+	}
+	for _, sel := range splitTop(selector, ',') {
+		sel = strings.ToLower(sel)
+		state := false
+		for _, p := range [...]string{":hover", ":focus", ":active", ":visited", "::placeholder", "::selection", ":checked", ":invalid", ":target", ":disabled"} {
+			if strings.Contains(sel, p) {
+				state = true
+				break
+			}
+		}
+		if !state {
+			return false
+		}
+	}
+	return true
 }
 
 // atStatement handles @import (valid only before any rule) and ignores

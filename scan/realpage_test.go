@@ -121,6 +121,10 @@ body{font-family:Roboto,sans-serif}</style>`, []string{
 		{"inside @media and with comments", `<style>@media screen{/* icons */@font-face{font-family:icons;src:url(/icons.woff2?v=3#iefix) format("woff2")}}.icon:before{font-family:icons!important}</style>`, []string{
 			`<https://www.example.com/icons.woff2?v=3>; rel=preload; as="font"; crossorigin`,
 		}},
+		{"used only in print or on hover", `<style>@font-face{font-family:P;src:url(/p.woff2)}@font-face{font-family:H;src:url(/h.woff2)}@media print{body{font-family:P}}a:hover,button:focus{font-family:H}</style>`, nil},
+		{"used in a screen media block", `<style>@font-face{font-family:S;src:url(/s.woff2)}@media screen{h1{font-family:S}}</style>`, []string{
+			`<https://www.example.com/s.woff2>; rel=preload; as="font"; crossorigin`,
+		}},
 		{"only svg and eot", `<style>@font-face{font-family:Old;src:url(/old.eot?#iefix) format("embedded-opentype"),url(/old.svg#Old) format("svg")}p{font-family:Old}</style>`, nil},
 		{"after explicit preload fonts", `<link rel=preload as=font href=/a.woff2 crossorigin><style>@font-face{font-family:B;src:url(/b.woff2)}p{font-family:B}</style><link rel=stylesheet href=/s.css>`, []string{
 			`<https://www.example.com/s.css>; rel=preload; as="style"`,

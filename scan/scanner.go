@@ -79,6 +79,7 @@ func newScanner(b *body, opts Options) *scanner {
 		budgetEnd: -1,
 	}
 	s.res = newResolver(opts.Base, b.enc)
+	s.css.vp = opts.Viewport
 	if s.res.base != nil {
 		s.docOrigin = s.res.base.Origin()
 		s.secure = strings.HasPrefix(s.docOrigin, "https:")
