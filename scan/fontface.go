@@ -471,10 +471,13 @@ func isFontSize(t string) bool {
 	case "xx-small", "x-small", "small", "medium", "large", "x-large", "xx-large", "xxx-large", "smaller", "larger":
 		return true
 	}
-	if t == "" || !(isDigit(t[0]) || t[0] == '.') && !strings.HasPrefix(t, "calc(") && !strings.HasPrefix(t, "clamp(") {
+	switch {
+	case strings.HasPrefix(t, "calc(") || strings.HasPrefix(t, "clamp(") || strings.HasPrefix(t, "var("):
+		return true
+	case t == "" || !isDigit(t[0]) && t[0] != '.':
 		return false
 	}
-	return strings.HasPrefix(t, "calc(") || strings.HasPrefix(t, "clamp(") || strings.TrimLeft(t, "0123456789.") != ""
+	return strings.TrimLeft(t, "0123456789.") != "" // a length or a percentage, not a weight
 }
 
 // usedFonts returns the URLs of the faces the rules use, in the order of
