@@ -47,6 +47,9 @@ type BrowserVisit struct {
 type BrowserResource struct {
 	Name          string
 	InitiatorType string
+	// RenderBlocking is true for a file the first render waited for
+	// (Resource Timing's renderBlockingStatus "blocking").
+	RenderBlocking bool
 }
 
 // browse loads the page in cfg.Browser over h2 and h3 (those checked and
@@ -69,6 +72,11 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 			continue
 		}
 		br.EarlyHints = append(br.EarlyHints, v.EarlyHints...)
+		for _, r := range v.Resources {
+			if r.RenderBlocking && !slices.Contains(br.Blocking, r.Name) {
+				br.Blocking = append(br.Blocking, r.Name)
+			}
+		}
 		br.FCPMS, br.LCPMS = round(v.FCP), round(v.LCP)
 		req.WithoutEarlyHints = true
 		if w, err := cfg.Browser.Visit(ctx, req); err == nil {

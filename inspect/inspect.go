@@ -43,6 +43,8 @@ type probe struct {
 	targetProblems []targetProblem
 	hop            int               // 0 for the URL asked, then each redirect
 	leaf           *x509.Certificate // the server's certificate, over TLS
+	// learned is what the proxy would learn from the response and hint.
+	learned *Learned
 }
 
 // Check requests rawURL over each protocol of cfg and reports what the
@@ -103,6 +105,9 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		var more []Finding
 		rep.Browser, more = browse(ctx, probes, &cfg)
 		rep.Findings = append(rep.Findings, more...)
+	}
+	if cfg.Learn {
+		rep.Learn = learnedOf(probes, rep.Browser)
 	}
 	sortFindings(rep.Findings)
 	for _, p := range probes {
@@ -220,6 +225,11 @@ func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe
 	p.html = mt == "text/html" || mt == "application/xhtml+xml"
 	if p.html && p.res.Status == http.StatusOK {
 		p.scanDocument(ex)
+		learned, err := learn(ctx, p, cfg)
+		if err != nil {
+			cfg.Logger.Debug("inspect: learn", "url", page.String(), "err", err)
+		}
+		p.learned = learned
 	}
 	return p
 }
