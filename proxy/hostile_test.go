@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/syncbuf"
 	"github.com/earlyhints/earlyhints/proxy"
 )
 
@@ -87,8 +88,8 @@ func startRawOrigin(t *testing.T, respond func(o *rawOrigin, c net.Conn, r *http
 func (o *rawOrigin) url() string { return "http://" + o.addr }
 
 // capture returns a JSON logger and what it wrote.
-func capture() (*syncBuffer, *slog.Logger) {
-	var b syncBuffer
+func capture() (*syncbuf.Buffer, *slog.Logger) {
+	var b syncbuf.Buffer
 	return &b, slog.New(slog.NewJSONHandler(&b, nil))
 }
 
@@ -194,7 +195,7 @@ func TestHostileOrigin_HeaderBounds(t *testing.T) {
 }
 
 // logLines returns the JSON log lines with message msg.
-func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
+func logLines(t *testing.T, logs *syncbuf.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
