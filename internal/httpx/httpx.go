@@ -8,7 +8,6 @@ package httpx
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -108,32 +107,119 @@ type CacheControl struct {
 	NoStore bool
 	Private bool
 	NoCache bool
+	// Immutable is RFC 8246's promise that the response never changes
+	// while fresh.
+	Immutable bool
 	// MaxAge is max-age in seconds (s-maxage is for shared caches only),
-	// -1 when absent or unreadable.
+	// -1 when absent or unreadable; at most MaxDeltaSeconds.
 	MaxAge int
 }
 
-// ParseCacheControl reads every Cache-Control field of h.
+// MaxDeltaSeconds is the largest delta-seconds value a cache keeps: a
+// greater one counts as this, the greatest an int32 holds (RFC 9111
+// section 1.2.2: 2^31, or the greatest integer conveniently represented).
+const MaxDeltaSeconds = 1<<31 - 1
+
+// ParseCacheControl reads every Cache-Control field of h as RFC 9111
+// section 5.2 does: directives are separated by commas outside quoted
+// strings, a name is a case-insensitive token with no space before its
+// "=", an argument is a token or a quoted string, and max-age's argument
+// is delta-seconds (digits only). A directive given twice counts the
+// first time (section 4.2.1). Anything malformed is ignored.
 func ParseCacheControl(h http.Header) CacheControl {
 	cc := CacheControl{MaxAge: -1}
+	seenMaxAge := false
 	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(strings.TrimSpace(name)) {
+		for v != "" {
+			var d string
+			d, v = nextDirective(v)
+			name, arg, hasArg := strings.Cut(strings.Trim(d, " \t"), "=")
+			if !IsToken(name) {
+				continue
+			}
+			if hasArg {
+				var ok bool
+				if arg, ok = directiveArg(arg); !ok {
+					continue
+				}
+			}
+			switch strings.ToLower(name) {
 			case "no-store":
 				cc.NoStore = true
 			case "private":
 				cc.Private = true
 			case "no-cache":
 				cc.NoCache = true
+			case "immutable":
+				cc.Immutable = true
 			case "max-age":
-				if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(arg), `"`)); err == nil && n >= 0 {
-					cc.MaxAge = n
+				if !seenMaxAge {
+					seenMaxAge = true
+					cc.MaxAge = deltaSeconds(arg)
 				}
 			}
 		}
 	}
 	return cc
+}
+
+// nextDirective returns the text up to the first comma outside a quoted
+// string, and the rest after that comma.
+func nextDirective(s string) (directive, rest string) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+// directiveArg returns a directive's argument without its quotes and
+// escapes, and whether it is a well-formed token or quoted string.
+func directiveArg(s string) (string, bool) {
+	if IsToken(s) {
+		return s, true
+	}
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 1; i < len(s)-1; i++ {
+		c := s[i]
+		if c == '"' {
+			return "", false
+		}
+		if c == '\\' {
+			if i++; i == len(s)-1 {
+				return "", false
+			}
+			c = s[i]
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), true
+}
+
+// deltaSeconds reads RFC 9111 delta-seconds: digits only, a value past
+// MaxDeltaSeconds counting as MaxDeltaSeconds; -1 when s is not one.
+func deltaSeconds(s string) int {
+	if s == "" {
+		return -1
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = min(n*10+int64(s[i]-'0'), MaxDeltaSeconds)
+	}
+	return int(n)
 }
 
 // IsNavigation reports whether r is a top-level document navigation: fetch
