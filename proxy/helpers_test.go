@@ -78,7 +78,7 @@ func startStack(t *testing.T, origin string, opt stackOptions) *stack {
 	if logger == nil {
 		logger = discard
 	}
-	var h http.Handler = proxy.AccessLog(mw, logger)
+	h := proxy.AccessLog(mw, logger)
 	if opt.outer != nil {
 		h = opt.outer(h)
 	}

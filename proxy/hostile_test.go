@@ -171,7 +171,7 @@ func TestHostileOrigin_HeaderBounds(t *testing.T) {
 				var wg sync.WaitGroup
 				for range 10 {
 					wg.Go(func() {
-						res, _, err := fetch(t, c, s, http.MethodGet, "/")
+						res, _, err := fetch(t, c, s, http.MethodGet, "/") //nolint:bodyclose // fetch read and closed the body
 						if res.StatusCode != http.StatusBadGateway || err != nil {
 							t.Errorf("%s: status %d, body error %v; want a clean 502", proto, res.StatusCode, err)
 						}
@@ -225,7 +225,7 @@ func TestHostileOrigin_EndlessInformational(t *testing.T) {
 	logs, logger := capture()
 	s := startStack(t, origin.url(), stackOptions{logger: logger, hints: earlyhints.Config{Disabled: true}})
 	for _, proto := range protos {
-		res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/")
+		res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/") //nolint:bodyclose // fetch read and closed the body
 		if res.StatusCode != http.StatusBadGateway || err != nil {
 			t.Errorf("%s: status %d, body error %v; want a clean 502", proto, res.StatusCode, err)
 		}
@@ -251,7 +251,7 @@ func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
 	for _, disabled := range []bool{true, false} {
 		s := startStack(t, origin.url(), stackOptions{hints: earlyhints.Config{Disabled: disabled}})
 		for _, proto := range protos {
-			res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/")
+			res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/") //nolint:bodyclose // fetch read and closed the body
 			if err != nil || res.StatusCode != http.StatusOK {
 				t.Fatalf("%s: status %d, %v", proto, res.StatusCode, err)
 			}

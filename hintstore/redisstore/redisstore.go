@@ -358,7 +358,8 @@ func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observati
 		s.health.dropped.Add(1)
 		return hintstore.Entry{Key: key, Updated: at}, err
 	}
-	mode, payload := "pub", []byte("[]")
+	mode := "pub"
+	var payload []byte
 	switch {
 	case len(obs.Vary) > 0:
 		mode = "vary"
