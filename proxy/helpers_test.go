@@ -154,6 +154,13 @@ type visit struct {
 	final   time.Duration // when the final response headers arrived
 }
 
+// head is the status and fields of a response whose body a helper has
+// already read and closed.
+type head struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // navigate makes a browser-like navigation to path on host (the server's
 // address when empty) and records when each response arrived.
 func navigate(t *testing.T, c *http.Client, s *stack, host, path string) visit {

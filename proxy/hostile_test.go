@@ -95,9 +95,9 @@ func capture() (*syncbuf.Buffer, *slog.Logger) {
 
 var protos = []string{"h1", "h2", "h3"}
 
-// fetch makes a navigation and returns the response, the 1xx seen and the
-// body read error, without failing on a broken body.
-func fetch(t *testing.T, c *http.Client, s *stack, method, path string) (*http.Response, []interim, error) {
+// fetch makes a navigation and returns the response's head, the 1xx seen
+// and the body read error, without failing on a broken body.
+func fetch(t *testing.T, c *http.Client, s *stack, method, path string) (head, []interim, error) {
 	t.Helper()
 	var (
 		mu  sync.Mutex
@@ -123,7 +123,7 @@ func fetch(t *testing.T, c *http.Client, s *stack, method, path string) (*http.R
 	_ = res.Body.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	return res, got, err
+	return head{StatusCode: res.StatusCode, Header: res.Header}, got, err
 }
 
 func heapInUse() uint64 {
@@ -157,9 +157,9 @@ func TestHostileOrigin_HeaderBounds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
 				w := bufio.NewWriter(c)
-				io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
 				tc.headers(w)
-				io.WriteString(w, "Content-Length: 2\r\n\r\nok")
+				_, _ = io.WriteString(w, "Content-Length: 2\r\n\r\nok")
 				_ = w.Flush()
 				return false
 			})
@@ -171,7 +171,7 @@ func TestHostileOrigin_HeaderBounds(t *testing.T) {
 				var wg sync.WaitGroup
 				for range 10 {
 					wg.Go(func() {
-						res, _, err := fetch(t, c, s, http.MethodGet, "/") //nolint:bodyclose // fetch read and closed the body
+						res, _, err := fetch(t, c, s, http.MethodGet, "/")
 						if res.StatusCode != http.StatusBadGateway || err != nil {
 							t.Errorf("%s: status %d, body error %v; want a clean 502", proto, res.StatusCode, err)
 						}
@@ -218,14 +218,14 @@ func TestHostileOrigin_EndlessInformational(t *testing.T) {
 				return false
 			}
 		}
-		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		_ = w.Flush()
 		return false
 	})
 	logs, logger := capture()
 	s := startStack(t, origin.url(), stackOptions{logger: logger, hints: earlyhints.Config{Disabled: true}})
 	for _, proto := range protos {
-		res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/") //nolint:bodyclose // fetch read and closed the body
+		res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/")
 		if res.StatusCode != http.StatusBadGateway || err != nil {
 			t.Errorf("%s: status %d, body error %v; want a clean 502", proto, res.StatusCode, err)
 		}
@@ -243,7 +243,7 @@ func TestHostileOrigin_EndlessInformational(t *testing.T) {
 
 func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
 	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nConnection: X-Secret, X-Other\r\nX-Secret: s3cret\r\nX-Other: o\r\n"+
+		_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nConnection: X-Secret, X-Other\r\nX-Secret: s3cret\r\nX-Other: o\r\n"+
 			"Link: </a.css>; rel=preload; as=style\r\n\r\n"+
 			"HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: s3cret\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
 		return true
@@ -251,7 +251,7 @@ func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
 	for _, disabled := range []bool{true, false} {
 		s := startStack(t, origin.url(), stackOptions{hints: earlyhints.Config{Disabled: disabled}})
 		for _, proto := range protos {
-			res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/") //nolint:bodyclose // fetch read and closed the body
+			res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/")
 			if err != nil || res.StatusCode != http.StatusOK {
 				t.Fatalf("%s: status %d, %v", proto, res.StatusCode, err)
 			}
@@ -277,7 +277,7 @@ func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
 
 func TestHostileOrigin_StalledBody(t *testing.T) {
 	origin := startRawOrigin(t, func(o *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 100))
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 100))
 		<-o.release
 		return false
 	})
@@ -311,7 +311,7 @@ func TestHostileOrigin_StalledBody(t *testing.T) {
 
 func TestHostileOrigin_BodyResetMidway(t *testing.T) {
 	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0) // close with RST
 		}
@@ -335,7 +335,7 @@ func TestHostileOrigin_BodyResetMidway(t *testing.T) {
 
 func TestHostileClient_MethodsNotForwarded(t *testing.T) {
 	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		return true
 	})
 	logs, logger := capture()
@@ -352,6 +352,9 @@ func TestHostileClient_MethodsNotForwarded(t *testing.T) {
 	conn := dialTLS(t, s, "http/1.1")
 	fmt.Fprintf(conn, "CONNECT internal.example:22 HTTP/1.1\r\nHost: internal.example:22\r\n\r\n")
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err == nil {
+		_ = res.Body.Close()
+	}
 	if err != nil || res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("CONNECT: %v, %v; want 405", res, err)
 	}
@@ -380,7 +383,11 @@ func TestHostileClient_CancelledIsLogged499(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+s.srv.Addr()+"/slow", nil)
 		go func() { <-arrived; cancel() }()
-		if _, err := s.client(t, proto).Do(req); !errors.Is(err, context.Canceled) {
+		res, err := s.client(t, proto).Do(req)
+		if err == nil {
+			_ = res.Body.Close()
+		}
+		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v, want the cancellation", proto, err)
 		}
 	}

@@ -37,9 +37,13 @@ func Legend() template.HTML {
 	var b strings.Builder
 	b.WriteString(`<p class="legend">`)
 	for _, k := range []struct{ name, colour string }{
-		{"navigation", initiatorColour["navigation"]}, {"found in the HTML", initiatorColour["parser"]},
-		{"found in CSS", initiatorColour["css"]}, {"Early Hints", initiatorColour["early-hints"]},
-		{"push", initiatorColour["push"]}, {"cache", initiatorColour["cache"]}, {"connection set-up", colourConnect},
+		{"navigation", initiatorColour["navigation"]},
+		{"found in the HTML", initiatorColour["parser"]},
+		{"found in CSS", initiatorColour["css"]},
+		{"Early Hints", initiatorColour["early-hints"]},
+		{"push", initiatorColour["push"]},
+		{"cache", initiatorColour["cache"]},
+		{"connection set-up", colourConnect},
 	} {
 		fmt.Fprintf(&b, `<span><i style="background:%s"></i>%s</span>`, k.colour, k.name)
 	}
