@@ -6,6 +6,7 @@
 package httpx
 
 import (
+	"iter"
 	"net/http"
 	"slices"
 	"strings"
@@ -120,28 +121,18 @@ type CacheControl struct {
 // section 1.2.2: 2^31, or the greatest integer conveniently represented).
 const MaxDeltaSeconds = 1<<31 - 1
 
-// ParseCacheControl reads every Cache-Control field of h as RFC 9111
-// section 5.2 does: directives are separated by commas outside quoted
-// strings, a name is a case-insensitive token with no space before its
-// "=", an argument is a token or a quoted string, and max-age's argument
-// is delta-seconds (digits only). A directive given twice counts the
-// first time (section 4.2.1). Anything malformed is ignored.
+// ParseCacheControl reads every Cache-Control field of h (see
+// CacheDirectives). The first max-age counts, readable or not (RFC 9111
+// section 4.2.1).
 func ParseCacheControl(h http.Header) CacheControl {
 	cc := CacheControl{MaxAge: -1}
 	seenMaxAge := false
 	for _, v := range h.Values("Cache-Control") {
 		for v != "" {
-			var d string
-			d, v = nextDirective(v)
-			name, arg, hasArg := strings.Cut(strings.Trim(d, " \t"), "=")
-			if !IsToken(name) {
+			var name, arg string
+			var ok bool
+			if name, arg, ok, v = nextDirective(v); !ok {
 				continue
-			}
-			if hasArg {
-				var ok bool
-				if arg, ok = directiveArg(arg); !ok {
-					continue
-				}
 			}
 			switch strings.ToLower(name) {
 			case "no-store":
@@ -155,7 +146,7 @@ func ParseCacheControl(h http.Header) CacheControl {
 			case "max-age":
 				if !seenMaxAge {
 					seenMaxAge = true
-					cc.MaxAge = deltaSeconds(arg)
+					cc.MaxAge = DeltaSeconds(arg)
 				}
 			}
 		}
@@ -163,9 +154,47 @@ func ParseCacheControl(h http.Header) CacheControl {
 	return cc
 }
 
-// nextDirective returns the text up to the first comma outside a quoted
-// string, and the rest after that comma.
-func nextDirective(s string) (directive, rest string) {
+// CacheDirectives yields the directives of Cache-Control field values in
+// order, as RFC 9111 section 5.2 reads them: members of a comma-separated
+// list (commas inside quoted strings excepted), a name is a token, compared
+// case-insensitively (yielded lower-cased), with no space before its "=";
+// an argument is a token or a quoted string (yielded without its quotes
+// and escapes; "" when there is none). A malformed member is skipped.
+func CacheDirectives(values []string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, v := range values {
+			for v != "" {
+				var name, arg string
+				var ok bool
+				if name, arg, ok, v = nextDirective(v); ok && !yield(strings.ToLower(name), arg) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// nextDirective splits off the first member of a Cache-Control value:
+// its name (as written), its argument, whether it is well-formed, and the
+// rest of the value.
+func nextDirective(v string) (name, arg string, ok bool, rest string) {
+	d, rest := CutList(v)
+	name, arg, hasArg := strings.Cut(strings.Trim(d, " \t"), "=")
+	if !IsToken(name) {
+		return "", "", false, rest
+	}
+	if hasArg {
+		if arg, ok = directiveArg(arg); !ok {
+			return "", "", false, rest
+		}
+	}
+	return name, arg, true, rest
+}
+
+// CutList splits off the first member of a comma-separated field value
+// (RFC 9110 section 5.6.1), commas inside a quoted string excepted, and
+// returns it untrimmed with the rest after its comma.
+func CutList(s string) (first, rest string) {
 	quoted := false
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -189,6 +218,9 @@ func directiveArg(s string) (string, bool) {
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
 		return "", false
 	}
+	if inner := s[1 : len(s)-1]; !strings.ContainsAny(inner, `"\`) {
+		return inner, true
+	}
 	var b strings.Builder
 	for i := 1; i < len(s)-1; i++ {
 		c := s[i]
@@ -206,9 +238,9 @@ func directiveArg(s string) (string, bool) {
 	return b.String(), true
 }
 
-// deltaSeconds reads RFC 9111 delta-seconds: digits only, a value past
+// DeltaSeconds reads RFC 9111 delta-seconds: digits only, a value past
 // MaxDeltaSeconds counting as MaxDeltaSeconds; -1 when s is not one.
-func deltaSeconds(s string) int {
+func DeltaSeconds(s string) int {
 	if s == "" {
 		return -1
 	}

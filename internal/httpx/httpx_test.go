@@ -67,6 +67,38 @@ func TestParseCacheControl(t *testing.T) {
 	}
 }
 
+func TestCacheDirectives(t *testing.T) {
+	var got []string
+	for name, arg := range CacheDirectives([]string{`Max-Age=60, private="a, \"b\"", bad name, no-store`, "x=1=2, immutable"}) {
+		got = append(got, name+"|"+arg)
+	}
+	want := `max-age|60 private|a, "b" no-store| immutable|`
+	if strings.Join(got, " ") != want {
+		t.Errorf("CacheDirectives = %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+func TestCutList(t *testing.T) {
+	for _, tc := range []struct{ in, first, rest string }{
+		{"a, b", "a", " b"},
+		{`h3=":443, x", h2`, `h3=":443, x"`, " h2"},
+		{`a="\",", b`, `a="\","`, " b"},
+		{"", "", ""},
+	} {
+		if first, rest := CutList(tc.in); first != tc.first || rest != tc.rest {
+			t.Errorf("CutList(%q) = %q, %q; want %q, %q", tc.in, first, rest, tc.first, tc.rest)
+		}
+	}
+}
+
+func BenchmarkParseCacheControl(b *testing.B) {
+	h := http.Header{"Cache-Control": {"public, max-age=3600, stale-while-revalidate=60"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = ParseCacheControl(h)
+	}
+}
+
 func FuzzParseCacheControl(f *testing.F) {
 	for _, s := range []string{"max-age=60, immutable", `private="a, b", max-age="1"`, `no-cache="\"`, "max-age=99999999999999999999"} {
 		f.Add(s)
