@@ -66,8 +66,10 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 		v, err := cfg.Browser.Visit(ctx, req)
 		if err != nil {
 			br.Error = err.Error()
-			out = append(out, Finding{Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,
-				Message: fmt.Sprintf("Chromium could not load the page: %v", err)})
+			out = append(out, Finding{
+				Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,
+				Message: fmt.Sprintf("Chromium could not load the page: %v", err),
+			})
 			results = append(results, br)
 			continue
 		}
@@ -97,13 +99,17 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 			f.FromEarlyHints = slices.Contains(v.FromEarlyHints, f.URL)
 			br.Files = append(br.Files, f)
 			if f.Initiator != "early-hints" && len(v.EarlyHints) > 0 {
-				out = append(out, Finding{Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto, Link: h.value,
-					Message: fmt.Sprintf("Chromium did not take this file from the 103 (Resource Timing initiator %q): check the findings above for why (cacheability, crossorigin, attributes, a file the page does not use)", f.Initiator)})
+				out = append(out, Finding{
+					Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto, Link: h.value,
+					Message: fmt.Sprintf("Chromium did not take this file from the 103 (Resource Timing initiator %q): check the findings above for why (cacheability, crossorigin, attributes, a file the page does not use)", f.Initiator),
+				})
 			}
 		}
 		if len(hinted) > 0 && len(v.EarlyHints) == 0 {
-			out = append(out, Finding{Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto,
-				Message: "Chromium received no 103 although the check did: a 103 that reaches the browser before it waits for the response (a server next to the browser) can be dropped over HTTP/2; check again from farther away"})
+			out = append(out, Finding{
+				Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto,
+				Message: "Chromium received no 103 although the check did: a 103 that reaches the browser before it waits for the response (a server next to the browser) can be dropped over HTTP/2; check again from farther away",
+			})
 		}
 		results = append(results, br)
 	}

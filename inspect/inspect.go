@@ -68,8 +68,10 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 	for _, proto := range cfg.Protos {
 		if u.Scheme == "http" && proto != H1 {
 			if !slices.ContainsFunc(extra, func(f Finding) bool { return f.Code == CodeNotHTTPS }) {
-				extra = append(extra, Finding{Code: CodeNotHTTPS, Severity: SeverityWarn, Link: u.String(),
-					Message: "an http:// page is checked over HTTP/1.1 only: browsers use Early Hints over HTTP/2 and HTTP/3, which need https; serve the page over https"})
+				extra = append(extra, Finding{
+					Code: CodeNotHTTPS, Severity: SeverityWarn, Link: u.String(),
+					Message: "an http:// page is checked over HTTP/1.1 only: browsers use Early Hints over HTTP/2 and HTTP/3, which need https; serve the page over https",
+				})
 			}
 			continue
 		}

@@ -33,8 +33,10 @@ func findings(probes []*probe, cfg *Config) []Finding {
 		h3OK = h3OK || p.res.Proto == H3 && p.first.resp != nil
 	}
 	if h3OK && known && !advertised {
-		out = append(out, Finding{Code: CodeH3NotAdvertised, Severity: SeverityWarn, Proto: H3,
-			Message: `HTTP/3 answers over UDP, but no HTTP/1.1 or HTTP/2 response advertises it, so browsers never try it: add Alt-Svc: h3=":443"; ma=86400 (with your port) to your responses`})
+		out = append(out, Finding{
+			Code: CodeH3NotAdvertised, Severity: SeverityWarn, Proto: H3,
+			Message: `HTTP/3 answers over UDP, but no HTTP/1.1 or HTTP/2 response advertises it, so browsers never try it: add Alt-Svc: h3=":443"; ma=86400 (with your port) to your responses`,
+		})
 	}
 	return out
 }

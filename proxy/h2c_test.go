@@ -58,7 +58,7 @@ func TestProxy_HTTP2ToHTTPSOrigins(t *testing.T) {
 			h1++
 			mu.Unlock()
 		}
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	}))
 	o.EnableHTTP2 = true
 	o.Config.ConnState = func(_ net.Conn, s http.ConnState) {

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/syncbuf"
 	"github.com/earlyhints/earlyhints/proxy"
 )
 
@@ -87,16 +88,16 @@ func startRawOrigin(t *testing.T, respond func(o *rawOrigin, c net.Conn, r *http
 func (o *rawOrigin) url() string { return "http://" + o.addr }
 
 // capture returns a JSON logger and what it wrote.
-func capture() (*syncBuffer, *slog.Logger) {
-	var b syncBuffer
+func capture() (*syncbuf.Buffer, *slog.Logger) {
+	var b syncbuf.Buffer
 	return &b, slog.New(slog.NewJSONHandler(&b, nil))
 }
 
 var protos = []string{"h1", "h2", "h3"}
 
-// fetch makes a navigation and returns the response, the 1xx seen and the
-// body read error, without failing on a broken body.
-func fetch(t *testing.T, c *http.Client, s *stack, method, path string) (*http.Response, []interim, error) {
+// fetch makes a navigation and returns the response's head, the 1xx seen
+// and the body read error, without failing on a broken body.
+func fetch(t *testing.T, c *http.Client, s *stack, method, path string) (head, []interim, error) {
 	t.Helper()
 	var (
 		mu  sync.Mutex
@@ -122,7 +123,7 @@ func fetch(t *testing.T, c *http.Client, s *stack, method, path string) (*http.R
 	_ = res.Body.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	return res, got, err
+	return head{StatusCode: res.StatusCode, Header: res.Header}, got, err
 }
 
 func heapInUse() uint64 {
@@ -156,9 +157,9 @@ func TestHostileOrigin_HeaderBounds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
 				w := bufio.NewWriter(c)
-				io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
 				tc.headers(w)
-				io.WriteString(w, "Content-Length: 2\r\n\r\nok")
+				_, _ = io.WriteString(w, "Content-Length: 2\r\n\r\nok")
 				_ = w.Flush()
 				return false
 			})
@@ -194,7 +195,7 @@ func TestHostileOrigin_HeaderBounds(t *testing.T) {
 }
 
 // logLines returns the JSON log lines with message msg.
-func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
+func logLines(t *testing.T, logs *syncbuf.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
@@ -217,7 +218,7 @@ func TestHostileOrigin_EndlessInformational(t *testing.T) {
 				return false
 			}
 		}
-		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		_ = w.Flush()
 		return false
 	})
@@ -242,7 +243,7 @@ func TestHostileOrigin_EndlessInformational(t *testing.T) {
 
 func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
 	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nConnection: X-Secret, X-Other\r\nX-Secret: s3cret\r\nX-Other: o\r\n"+
+		_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nConnection: X-Secret, X-Other\r\nX-Secret: s3cret\r\nX-Other: o\r\n"+
 			"Link: </a.css>; rel=preload; as=style\r\n\r\n"+
 			"HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: s3cret\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
 		return true
@@ -276,7 +277,7 @@ func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
 
 func TestHostileOrigin_StalledBody(t *testing.T) {
 	origin := startRawOrigin(t, func(o *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 100))
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("x", 100))
 		<-o.release
 		return false
 	})
@@ -310,7 +311,7 @@ func TestHostileOrigin_StalledBody(t *testing.T) {
 
 func TestHostileOrigin_BodyResetMidway(t *testing.T) {
 	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0) // close with RST
 		}
@@ -334,7 +335,7 @@ func TestHostileOrigin_BodyResetMidway(t *testing.T) {
 
 func TestHostileClient_MethodsNotForwarded(t *testing.T) {
 	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		return true
 	})
 	logs, logger := capture()
@@ -351,6 +352,9 @@ func TestHostileClient_MethodsNotForwarded(t *testing.T) {
 	conn := dialTLS(t, s, "http/1.1")
 	fmt.Fprintf(conn, "CONNECT internal.example:22 HTTP/1.1\r\nHost: internal.example:22\r\n\r\n")
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err == nil {
+		_ = res.Body.Close()
+	}
 	if err != nil || res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("CONNECT: %v, %v; want 405", res, err)
 	}
@@ -379,7 +383,11 @@ func TestHostileClient_CancelledIsLogged499(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+s.srv.Addr()+"/slow", nil)
 		go func() { <-arrived; cancel() }()
-		if _, err := s.client(t, proto).Do(req); !errors.Is(err, context.Canceled) {
+		res, err := s.client(t, proto).Do(req)
+		if err == nil {
+			_ = res.Body.Close()
+		}
+		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v, want the cancellation", proto, err)
 		}
 	}

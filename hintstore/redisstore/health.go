@@ -119,7 +119,7 @@ func (s *Store) failed(ctx context.Context, err error) {
 		"addr", s.addr, "err", err,
 		"fix", "check that the server runs and is reachable (redis-cli -u URL ping), or run with --store memory")
 	s.wg.Add(1)
-	go s.probe()
+	go s.probe() //nolint:gosec // G118: the probe outlives the call that saw the outage; it stops with the store (s.stop), not with ctx
 }
 
 // probe pings the server, backing off to 2s, until it answers.

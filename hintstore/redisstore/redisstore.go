@@ -134,7 +134,7 @@ type Store struct {
 	addr   string // for messages
 	client rueidis.Client
 	prefix string
-	clock  *hintstore.CoarseClock // nil when cfg.Clock is set
+	clock  *hintstore.Clock
 
 	routes  *local // route → hints
 	targets *local // target → hinted
@@ -201,9 +201,7 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to %s: %w (is the server running, and is the URL right?)", redact(cfg.URL), err)
 	}
-	if cfg.Clock == nil {
-		s.clock = hintstore.StartCoarseClock()
-	}
+	s.clock = hintstore.NewClock(cfg.Clock)
 	s.health.since = time.Now()
 	return s, nil
 }
@@ -243,20 +241,6 @@ func (s *Store) invalidate(keys []rueidis.RedisMessage) {
 	}
 }
 
-func (s *Store) now() int64 {
-	if s.clock != nil {
-		return s.clock.Now()
-	}
-	return s.cfg.Clock().UnixNano()
-}
-
-func (s *Store) wallNow() time.Time {
-	if s.cfg.Clock != nil {
-		return s.cfg.Clock()
-	}
-	return time.Now()
-}
-
 func (s *Store) routeKey(route string) string   { return s.prefix + "r:" + route }
 func (s *Store) stateKey(route string) string   { return s.prefix + "s:" + route }
 func (s *Store) targetKey(target string) string { return s.prefix + "t:" + target }
@@ -277,7 +261,7 @@ func (s *Store) Get(ctx context.Context, key string) (hintstore.Entry, bool, err
 		s.routes.shard(key).misses.Add(1)
 		return hintstore.Entry{}, false, nil
 	}
-	if s.now() >= c.expires {
+	if s.clock.Nanos() >= c.expires {
 		if c.gone.CompareAndSwap(false, true) {
 			s.expired.Add(1)
 		}
@@ -367,14 +351,15 @@ func decodeView(key, raw string) (hintstore.Entry, error) {
 func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observation) (hintstore.Entry, error) {
 	at := obs.At
 	if at.IsZero() {
-		at = s.wallNow()
+		at = s.clock.Now()
 	}
 	at = at.Truncate(time.Millisecond)
 	if err := s.health.check(); err != nil {
 		s.health.dropped.Add(1)
 		return hintstore.Entry{Key: key, Updated: at}, err
 	}
-	mode, payload := "pub", []byte("[]")
+	mode := "pub"
+	var payload []byte
 	switch {
 	case len(obs.Vary) > 0:
 		mode = "vary"
@@ -395,7 +380,7 @@ func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observati
 	res, err := observeScript.Exec(wctx, s.client,
 		[]string{s.routeKey(key), s.stateKey(key), s.prefix + "routes", s.prefix + "stats", s.prefix + "door"},
 		[]string{
-			s.prefix, key, fmt.Sprint(at.UnixMilli()), fmt.Sprint(s.wallNow().UnixMilli()), ms(s.cfg.TTL), ms(grace),
+			s.prefix, key, fmt.Sprint(at.UnixMilli()), fmt.Sprint(s.clock.Now().UnixMilli()), ms(s.cfg.TTL), ms(grace),
 			mode, fmt.Sprint(max(obs.Quorum, 2)), obs.Requester.Network, obs.Requester.Account,
 			fmt.Sprint(s.cfg.MaxRoutes), fmt.Sprint(hintstore.MaxPendingLinks), fmt.Sprint(maxLinks), string(payload),
 		}).AsStrSlice()
@@ -529,7 +514,7 @@ func (s *Store) walk(ctx context.Context, fn func(route, raw string, bytes int64
 // List implements hintstore.Store: routes with hints, most recently
 // updated first.
 func (s *Store) List(ctx context.Context, limit int) ([]hintstore.Entry, error) {
-	now := s.wallNow()
+	now := s.clock.Now()
 	var out []hintstore.Entry
 	err := s.walk(ctx, func(route, raw string, _ int64) {
 		if raw == "" {
@@ -554,7 +539,7 @@ func (s *Store) List(ctx context.Context, limit int) ([]hintstore.Entry, error) 
 // Stats implements hintstore.Store. It reads every route, which is fine
 // for an admin page but not for a request path.
 func (s *Store) Stats(ctx context.Context) (hintstore.Stats, error) {
-	now := s.wallNow()
+	now := s.clock.Now()
 	hits, misses, _ := s.routes.totals()
 	st := hintstore.Stats{Hits: s.retiredHits.Load() + hits, Misses: misses, Expired: s.expired.Load()}
 	err := s.walk(ctx, func(route, raw string, bytes int64) {
@@ -585,9 +570,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.wg.Wait()
 		s.client.Close()
-		if s.clock != nil {
-			s.clock.Stop()
-		}
+		s.clock.Stop()
 	})
 	return nil
 }

@@ -50,6 +50,7 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
+	//nolint:gosec // G204: the arguments are this package's own: a free port and a temporary directory
 	s.cmd = exec.Command("redis-server",
 		"--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
