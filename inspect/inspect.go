@@ -239,7 +239,7 @@ func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe
 func (p *probe) scanDocument(ex *exchange) {
 	enc := strings.ToLower(strings.TrimSpace(ex.resp.Header.Get("Content-Encoding")))
 	res, err := scan.Scan(bytes.NewReader(ex.raw), scan.Options{
-		Base: p.page, ContentEncoding: enc, ContentType: p.res.ContentType,
+		Base: p.page, ContentEncoding: enc, ContentType: p.res.ContentType, ReportSkipped: true,
 	})
 	if err != nil && len(res.Links) == 0 {
 		// An undecodable body: the other findings still stand.

@@ -18,6 +18,7 @@ import (
 	"github.com/earlyhints/earlyhints/hintstore"
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/linkheader"
+	"github.com/earlyhints/earlyhints/scan"
 )
 
 // Reasons a file the page names stays out of the 103 the proxy would send.
@@ -37,9 +38,20 @@ const (
 	// visitors have shared.
 	LeftOutPrivate = "private"
 	// LeftOutInvalid: a link no browser would act on (a bad URL, an `as`
-	// Chromium does not accept).
+	// Chromium does not accept, a font face no text of the head uses).
 	LeftOutInvalid = "invalid"
+	// LeftOutMixedContent: an http: script, stylesheet or font on an
+	// https: page, which browsers block.
+	LeftOutMixedContent = "mixed-content"
 )
+
+// skipReasons maps the scanner's reasons to the report's.
+var skipReasons = map[scan.Reason]string{
+	scan.ReasonMedia:        LeftOutMedia,
+	scan.ReasonMixedContent: LeftOutMixedContent,
+	scan.ReasonNotHintable:  LeftOutInvalid,
+	scan.ReasonOverBound:    LeftOutBudget,
+}
 
 // Learned is what the proxy would learn from the page and send on the next
 // navigation to it (check --learn).
@@ -195,6 +207,21 @@ func leftOut(p *probe, l *Learned, events []earlyhints.Event) []LeftOut {
 				lo.Reason = LeftOutBudget
 				lo.Detail = "past the 103's caps, after the files rendering waits for"
 			}
+		}
+		out = append(out, lo)
+	}
+	for _, sk := range p.scan.Skipped {
+		target := canonical(sk.Link, p.page)
+		if sent[target] || seen[target] {
+			continue
+		}
+		seen[target] = true
+		lo := LeftOut{Link: sk.Link.String(), Reason: skipReasons[sk.Reason]}
+		if lo.Reason == "" {
+			lo.Reason = LeftOutInvalid
+		}
+		if sk.Reason == scan.ReasonOverBound {
+			lo.Detail = "past the scanner's bound on links, after what matters more"
 		}
 		out = append(out, lo)
 	}

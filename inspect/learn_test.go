@@ -33,9 +33,15 @@ func TestCheck_Learn(t *testing.T) {
 <link rel=stylesheet href=/app.css>
 <link rel=stylesheet href="https://cdn.other.example/lib.css">
 <link rel=preload as=image href=/hero.jpg imagesrcset="/hero.jpg 1x, /hero2.jpg 2x">
+<link rel=stylesheet href=/print.css media=print>
+<link rel=stylesheet href=/screen.css media="screen, projection">
+<script src="http://127.0.0.1:1/old.js"></script>
 </head><body></body></html>`,
-			wantHint: []string{"</app.css>", "<https://cdn.other.example>; rel=preconnect"},
-			wantOut:  map[string]string{"https://cdn.other.example/lib.css": LeftOutCrossSite, "/hero.jpg": LeftOutMedia},
+			wantHint: []string{"</app.css>", "</screen.css>; rel=preload; as=style", "<https://cdn.other.example>; rel=preconnect"},
+			wantOut: map[string]string{
+				"https://cdn.other.example/lib.css": LeftOutCrossSite, "/hero.jpg": LeftOutMedia,
+				"/print.css": LeftOutMedia, "old.js": LeftOutMixedContent,
+			},
 		},
 		{
 			name:     "link bound to the request",
