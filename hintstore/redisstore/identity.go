@@ -21,8 +21,10 @@ type identity struct {
 	// given is the key IdentityKey first returned (hex): the one the
 	// request path hashes with unless it names another (Requester.Key).
 	given atomic.Pointer[string]
-	// current is the fleet's key as last read from Redis (hex).
+	// current is the fleet's key as last read from Redis (hex), and
+	// decoded the same with its KeyID.
 	current atomic.Pointer[string]
+	decoded atomic.Pointer[decodedKey]
 	kick    chan struct{}
 	mu      sync.Mutex // serialises IdentityKey's first call
 	once    sync.Once  // starts the check loop
@@ -63,7 +65,7 @@ func (s *Store) IdentityKey(ctx context.Context) ([]byte, error) {
 			"addr", s.addr, "err", err, "fix", "check that Redis answers and accepts writes (maxmemory, not a replica); the store retries on its own")
 	}
 	s.id.given.Store(&got)
-	s.id.current.Store(&got)
+	s.setCurrent(s.id.current.Load(), got)
 	s.id.once.Do(func() {
 		s.wg.Add(1)
 		go s.identityLoop()
@@ -72,16 +74,23 @@ func (s *Store) IdentityKey(ctx context.Context) ([]byte, error) {
 }
 
 // CurrentIdentityKey returns the fleet's identity key as this node last
-// read it from Redis, or nil before IdentityKey was called. A request
-// path that reads it for every hash, and names it in Requester.Key
-// (hintstore.KeyID), follows the fleet when the key changes.
+// read it from Redis, or nil before IdentityKey was called.
 func (s *Store) CurrentIdentityKey() []byte {
-	cur := s.id.current.Load()
-	if cur == nil {
-		return nil
-	}
-	k, _ := hex.DecodeString(*cur)
+	k, _ := s.CurrentIdentity()
 	return k
+}
+
+// CurrentIdentity returns the fleet's identity key as this node last read
+// it from Redis and its hintstore.KeyID, or nil and "" before IdentityKey
+// was called. A request path that hashes with it and names it in
+// Requester.Key follows the fleet when the key changes; it is one atomic
+// load.
+func (s *Store) CurrentIdentity() (key []byte, id string) {
+	cur := s.id.decoded.Load()
+	if cur == nil {
+		return nil, ""
+	}
+	return cur.key, cur.id
 }
 
 // checkIdentity runs the identity check with mine as this node's key and
@@ -164,13 +173,29 @@ func (s *Store) adoptIdentity(v string) {
 	if old != nil && *old == v {
 		return
 	}
-	if !s.id.current.CompareAndSwap(old, &v) {
+	if !s.setCurrent(old, v) {
 		return
 	}
 	if old != nil {
 		s.cfg.Logger.Warn("hint store: the fleet's identity key in Redis changed (Redis restarted empty, or the key was evicted or deleted); this node follows it, and drops private observations hashed with the old one",
 			"addr", s.addr, "fix", "give Redis a maxmemory-policy of volatile-ttl so the key is not evicted, and persistence if restarts must keep it")
 	}
+}
+
+type decodedKey struct {
+	key []byte
+	id  string
+}
+
+// setCurrent makes v (hex, valid) the fleet's key as this node knows it,
+// unless it changed from old meanwhile.
+func (s *Store) setCurrent(old *string, v string) bool {
+	if !s.id.current.CompareAndSwap(old, &v) {
+		return false
+	}
+	k, _ := hex.DecodeString(v)
+	s.id.decoded.Store(&decodedKey{key: k, id: hexKeyID(v)})
+	return true
 }
 
 // hashedWith returns the key (hex) the requester was hashed with, for the
