@@ -231,8 +231,10 @@ func TestStore_IdentitySurvivesRestart(t *testing.T) {
 			}
 			// With the fleet's key, the request path of either node hashes
 			// alike, and two people do make a quorum.
-			fleet := a.CurrentIdentityKey()
-			id := hintstore.KeyID(fleet)
+			fleet, id := a.CurrentIdentity()
+			if id != hintstore.KeyID(fleet) {
+				t.Fatalf("CurrentIdentity id %s, KeyID %s", id, hintstore.KeyID(fleet))
+			}
 			bob := hintstore.Requester{Network: "bob", Key: id}
 			carol := hintstore.Requester{Network: "carol", Key: id}
 			if _, err := a.Observe(ctx, "shared", priv(bob)); err != nil {
