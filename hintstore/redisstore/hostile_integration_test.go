@@ -339,3 +339,31 @@ func TestStore_UnreadableValues(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStore_MisshapenValues: JSON of the right kind with fields of the
+// wrong types or lengths is read as far as it makes sense and rewritten.
+func TestStore_MisshapenValues(t *testing.T) {
+	srv := redistest.Start(t)
+	s := open(t, srv, redisstore.Config{})
+	ctx := t.Context()
+	p := s.Prefix()
+	for i, v := range []string{
+		`{"u":"x","e":{},"p":[1,"a",[3],["only"]],"q":null,"y":[1,{}]}`,
+		`{"p":[["https://a.test/x.css",""]],"e":99999999999999}`,
+		`[]`,
+	} {
+		route := fmt.Sprint("misshapen", i)
+		srv.MustDo("SET", p+"r:"+route, v)
+		srv.MustDo("SET", p+"s:"+route, `{"w":[["a","b","c",5],7],"i":[1,"x"],"k":3}`)
+		if e, ok, err := s.Get(ctx, route); err != nil || (ok && len(e.Links) > 0) {
+			t.Fatalf("%s: Get %+v, %v; want no links", v, e, err)
+		}
+		priv := hintstore.Observation{Links: page.Links, Private: true, Requester: hintstore.Requester{Network: "n"}}
+		if _, err := s.Observe(ctx, route, priv); err != nil {
+			t.Fatalf("%s: private observation: %v", v, err)
+		}
+		if e, err := s.Observe(ctx, route, page); err != nil || len(e.Links) != 1 {
+			t.Fatalf("%s: Observe %+v, %v", v, e, err)
+		}
+	}
+}

@@ -442,6 +442,9 @@ func decodeView(key, raw string) (hintstore.Entry, error) {
 	e := hintstore.Entry{Key: key, Updated: time.UnixMilli(v.Updated), Expires: time.UnixMilli(v.Expires), Vary: v.Vary}
 	for _, set := range [2][][2]string{v.Public, v.Private} {
 		for _, l := range set {
+			if l[0] == "" || l[1] == "" {
+				continue // not written by a node
+			}
 			if !slices.ContainsFunc(e.Links, func(o hintstore.Link) bool { return o.Target == l[0] }) {
 				e.Links = append(e.Links, hintstore.Link{Target: l[0], Value: l[1]})
 			}
