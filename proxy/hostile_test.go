@@ -241,37 +241,58 @@ func TestHostileOrigin_EndlessInformational(t *testing.T) {
 	}
 }
 
+// TestHostileOrigin_ConnectionFieldsNeverReachTheClient: a field the
+// origin names in Connection stays on the origin's hop, also when the
+// same field (or another Connection line) says close, which net/http
+// answers by dropping the whole Connection field before the proxy sees
+// the response.
 func TestHostileOrigin_ConnectionFieldsNeverReachTheClient(t *testing.T) {
-	origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
-		_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nConnection: X-Secret, X-Other\r\nX-Secret: s3cret\r\nX-Other: o\r\n"+
-			"Link: </a.css>; rel=preload; as=style\r\n\r\n"+
-			"HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: s3cret\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
-		return true
-	})
-	for _, disabled := range []bool{true, false} {
-		s := startStack(t, origin.url(), stackOptions{hints: earlyhints.Config{Disabled: disabled}})
-		for _, proto := range protos {
-			res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, "/")
-			if err != nil || res.StatusCode != http.StatusOK {
-				t.Fatalf("%s: status %d, %v", proto, res.StatusCode, err)
-			}
-			// The middleware passes an origin's 103 to HTTP/2 and HTTP/3
-			// clients; with hinting off the proxy alone passes it to all.
-			if want := 1; (proto != "h1" || disabled) && len(got) != want {
-				t.Errorf("%s (hinting off: %v): %d interim responses, want the origin's 103", proto, disabled, len(got))
-			}
-			hs := []http.Header{res.Header}
-			for _, i := range got {
-				hs = append(hs, i.header)
-			}
-			for _, h := range hs {
-				for _, k := range []string{"X-Secret", "X-Other", "Connection"} {
-					if v := h.Get(k); v != "" {
-						t.Errorf("%s (hinting off: %v): %s: %q reached the client", proto, disabled, k, v)
+	finals := map[string]string{
+		"named":            "Connection: X-Secret\r\n",
+		"named, close":     "Connection: X-Secret, close\r\n",
+		"close, named":     "Connection: close,X-Secret\r\n",
+		"two lines":        "Connection: close\r\nConnection: X-Secret\r\n",
+		"keep-alive named": "Connection: keep-alive, X-Secret\r\n",
+	}
+	for name, conn := range finals {
+		t.Run(name, func(t *testing.T) {
+			origin := startRawOrigin(t, func(_ *rawOrigin, c net.Conn, _ *http.Request) bool {
+				_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nConnection: X-Secret, X-Other\r\nX-Secret: s3cret\r\nX-Other: o\r\n"+
+					"Link: </a.css>; rel=preload; as=style\r\n\r\n"+
+					"HTTP/1.1 200 OK\r\n"+conn+"X-Secret: s3cret\r\nX-Kept: k\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
+				return !strings.Contains(conn, "close")
+			})
+			for _, disabled := range []bool{true, false} {
+				s := startStack(t, origin.url(), stackOptions{hints: earlyhints.Config{Disabled: disabled}})
+				for _, proto := range protos {
+					for i := range 2 { // a new origin connection, and one reused or new after close
+						res, got, err := fetch(t, s.client(t, proto), s, http.MethodGet, fmt.Sprintf("/%d", i))
+						if err != nil || res.StatusCode != http.StatusOK {
+							t.Fatalf("%s: status %d, %v", proto, res.StatusCode, err)
+						}
+						// The middleware passes an origin's 103 to HTTP/2 and HTTP/3
+						// clients; with hinting off the proxy alone passes it to all.
+						if want := 1; (proto != "h1" || disabled) && len(got) != want {
+							t.Errorf("%s (hinting off: %v): %d interim responses, want the origin's 103", proto, disabled, len(got))
+						}
+						if res.Header.Get("X-Kept") != "k" {
+							t.Errorf("%s: a field the origin did not name was dropped", proto)
+						}
+						hs := []http.Header{res.Header}
+						for _, i := range got {
+							hs = append(hs, i.header)
+						}
+						for _, h := range hs {
+							for _, k := range []string{"X-Secret", "X-Other", "Connection"} {
+								if v := h.Get(k); v != "" {
+									t.Errorf("%s (hinting off: %v): %s: %q reached the client", proto, disabled, k, v)
+								}
+							}
+						}
 					}
 				}
 			}
-		}
+		})
 	}
 }
 
