@@ -93,19 +93,20 @@ func (f *fieldView) route(route string) *routeField {
 	return v.(*routeField)
 }
 
-// observedKeyOf returns the hintstore.ObservedKey of key, a store key of
-// route (the route itself or one of its variants): made once per route
-// for the route itself, so the hit path does not allocate. rf may be nil.
-func (rf *routeField) observedKeyOf(route, key string) string {
-	if rf != nil && key == route {
-		return rf.observedKey
+// navigated returns the field stats of route, with one more navigation
+// counted, or nil when the view is full.
+func (f *fieldView) navigated(route string) *routeField {
+	rf := f.route(route)
+	if rf != nil {
+		rf.navigations.Add(1)
 	}
-	return hintstore.ObservedKey(key)
+	return rf
 }
 
-// thinkTime records how long the origin took to answer a navigation of
-// route with its final headers, and updates the route's budget.
-func (h *Handler) thinkTime(rf *routeField, d time.Duration) {
+// recordThink records how long the origin took to answer a navigation of
+// the route with its final headers, and updates the route's budget. rf may
+// be nil.
+func (rf *routeField) recordThink(d time.Duration) {
 	if rf == nil || d <= 0 {
 		return
 	}
@@ -130,19 +131,20 @@ func (h *Handler) thinkTime(rf *routeField, d time.Duration) {
 }
 
 // budgetFor returns how many bytes of hinted files a 103 to r for the
-// route may name (0: no limit), and whether it rests on the connection's
-// own measurement rather than the assumed path.
-func (h *Handler) budgetFor(rf *routeField, r *http.Request) (budget int64, measured bool) {
-	if rf == nil || h.cfg.AssumedBandwidth < 0 {
+// route of rf may name (0: no limit) under cfg's assumed path, and whether
+// it rests on the connection's own measurement (cfg.ConnPath) rather than
+// the assumed path.
+func budgetFor(cfg *Config, rf *routeField, r *http.Request) (budget int64, measured bool) {
+	if rf == nil || cfg.AssumedBandwidth < 0 {
 		return 0, false
 	}
 	think := time.Duration(rf.thinkP50.Load())
 	if think <= 0 {
 		return 0, false
 	}
-	rtt, bandwidth := h.cfg.AssumedRTT, h.cfg.AssumedBandwidth
-	if h.cfg.ConnPath != nil {
-		mrtt, mbw := h.cfg.ConnPath(r)
+	rtt, bandwidth := cfg.AssumedRTT, cfg.AssumedBandwidth
+	if cfg.ConnPath != nil {
+		mrtt, mbw := cfg.ConnPath(r)
 		if mrtt > 0 {
 			rtt, measured = mrtt, true
 		}
@@ -167,14 +169,16 @@ func documentBudget(think, rtt time.Duration, bandwidth int64) int64 {
 	return int64(min(ahead.Seconds()*float64(bandwidth)/8, maxBudget)) + initialWindow
 }
 
-// offered notes, at most once a second per route, which hints a 103 to r
-// named, to count later which of them the browser requested.
-func (h *Handler) offered(rf *routeField, r *http.Request, route string, values []string) {
+// offered notes, at most once a second per route, which hints a 103 to
+// the navigation n named, to count later which of them the browser
+// requested. n.field is not nil.
+func (f *fieldView) offered(n *navigation, values []string) {
+	rf := n.field
 	now := time.Now()
 	if last := rf.lastOffer.Load(); now.UnixNano()-last < int64(time.Second) || !rf.lastOffer.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	network := clientNetwork(r.RemoteAddr)
+	network := n.network()
 	targets := make([]string, 0, len(values))
 	rf.mu.Lock()
 	for _, l := range linkTargets(values) {
@@ -190,14 +194,13 @@ func (h *Handler) offered(rf *routeField, r *http.Request, route string, values 
 		targets = append(targets, l)
 	}
 	rf.mu.Unlock()
-	f := &h.field
 	f.offersMu.Lock()
 	defer f.offersMu.Unlock()
 	if f.offers == nil || len(f.offers) >= maxOffers {
 		f.offers = make(map[viewKey]offer)
 	}
 	for _, t := range targets {
-		f.offers[viewKey{network, t}] = offer{route: route, at: now}
+		f.offers[viewKey{network, t}] = offer{route: n.route, at: now}
 	}
 }
 
@@ -214,22 +217,23 @@ func linkTargets(values []string) []string {
 	return out
 }
 
-// fetched notes a request for a hinted target: its size, and whether a
-// 103 to the same network named it moments ago (the browser took it).
-func (h *Handler) fetched(r *http.Request, target string, status int, bytes int64) {
+// fetched notes a request for a hinted target, the subresource s, that
+// answered status with bytes: its size, and whether a 103 to the same
+// network named it moments ago (the browser took it).
+func (f *fieldView) fetched(s *subresource, status int, bytes int64) {
 	if status == http.StatusOK && bytes > 0 {
-		h.field.sizes.Store(target, bytes)
+		f.sizes.Store(s.target(), bytes)
 	}
-	page := RequestURL(r)
+	page := s.url()
 	path := page.EscapedPath()
 	if page.RawQuery != "" {
 		path += "?" + page.RawQuery
 	}
-	f := &h.field
+	k := viewKey{s.network(), path}
 	f.offersMu.Lock()
-	o, ok := f.offers[viewKey{clientNetwork(r.RemoteAddr), path}]
+	o, ok := f.offers[k]
 	if ok {
-		delete(f.offers, viewKey{clientNetwork(r.RemoteAddr), path})
+		delete(f.offers, k)
 	}
 	f.offersMu.Unlock()
 	if !ok || time.Since(o.at) > observeWindow {
@@ -249,11 +253,11 @@ func (h *Handler) fetched(r *http.Request, target string, status int, bytes int6
 
 // overBudget reports whether adding a hint for target, after used bytes,
 // passes the route's budget, and returns the bytes used with it.
-func (h *Handler) overBudget(budget, used int64, target string) (int64, bool) {
+func (f *fieldView) overBudget(budget, used int64, target string) (int64, bool) {
 	if budget <= 0 {
 		return used, false
 	}
-	v, ok := h.field.sizes.Load(target)
+	v, ok := f.sizes.Load(target)
 	if !ok {
 		return used, false // never seen: nothing to go by
 	}
@@ -290,15 +294,16 @@ type HintField struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Field returns the field view of up to limit routes (all when limit <=
-// 0), the most visited first.
-func (h *Handler) Field(limit int) []RouteField {
+// report returns the view of up to limit routes (all when limit <= 0),
+// the most visited first, their budgets at the assumed rtt and bandwidth
+// (none when bandwidth is not positive).
+func (f *fieldView) report(limit int, rtt time.Duration, bandwidth int64) []RouteField {
 	var out []RouteField
-	h.field.routes.Range(func(k, v any) bool {
+	f.routes.Range(func(k, v any) bool {
 		rf := v.(*routeField)
 		r := RouteField{Route: k.(string), Navigations: rf.navigations.Load(), Sent: rf.sent.Load()}
-		if h.cfg.AssumedBandwidth > 0 {
-			r.BudgetBytes = documentBudget(time.Duration(rf.thinkP50.Load()), h.cfg.AssumedRTT, h.cfg.AssumedBandwidth)
+		if bandwidth > 0 {
+			r.BudgetBytes = documentBudget(time.Duration(rf.thinkP50.Load()), rtt, bandwidth)
 		}
 		rf.mu.Lock()
 		if n := min(rf.n, thinkSamples); n > 0 {

@@ -1,37 +1,46 @@
 package earlyhints
 
 import (
-	"mime"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/earlyhints/earlyhints/hintstore"
-	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/responsewriter"
 	"github.com/earlyhints/earlyhints/linkheader"
 )
 
 // observingWriter passes a navigation's response through untouched and
 // watches it: the 1xx the wrapped handler writes, the final status and
-// headers, and a bounded prefix of the body for the scanner.
+// headers, and a bounded prefix of the body for the scanner. It holds the
+// navigation, and is handed what it reports to.
 type observingWriter struct {
 	responsewriter.Counter // Status is 0 until the final header
-	h                      *Handler
-	r                      *http.Request
-	route                  string
-	learnable              bool
+	nav                    navigation
+	observer               Observer
+	learner                *learner
+	views                  *viewLog
 	canHint                bool // the client may receive a 103
 	sent                   bool // a 103 already reached the client
-	viewed                 bool // the view is recorded (see recordView)
+	viewed                 bool // the view is recorded (see viewLog.viewed)
 
 	earlyLinks []string // Link values from the wrapped handler's 1xx
 	obs        *pending // non-nil while the response is being learned from
 	moved      bool     // the page redirected, went away or is no HTML page any more
-	field      *routeField
-	start      time.Time
+}
+
+var writerPool = sync.Pool{New: func() any { return new(observingWriter) }}
+
+// serve hands the navigation to next through o, then what the response
+// taught to the learner, and puts o back in its pool.
+func (o *observingWriter) serve(next http.Handler) {
+	next.ServeHTTP(responsewriter.WithHijacker(o), o.nav.r)
+	o.finish()
+	// net/http forbids using a ResponseWriter after ServeHTTP returns, so
+	// the wrapper can serve the next request.
+	*o = observingWriter{}
+	writerPool.Put(o)
 }
 
 // pending is what one response offers to learn from.
@@ -50,6 +59,15 @@ type pending struct {
 	values          []string // the request's own values (see requestValues)
 }
 
+// key is the store key the response of route teaches: the route, or its
+// variant when the response varies.
+func (p *pending) key(route string) string {
+	if len(p.vary) > 0 {
+		return hintstore.VariantKey(route, p.variant)
+	}
+	return route
+}
+
 func (o *observingWriter) WriteHeader(code int) {
 	if o.Status != 0 {
 		o.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
@@ -59,11 +77,12 @@ func (o *observingWriter) WriteHeader(code int) {
 		o.writeInformational(code)
 		return
 	}
-	if think := time.Since(o.start); code < 500 {
-		o.h.thinkTime(o.field, think)
-		o.h.cfg.Observer.Observe(Event{Kind: EventAnswered, Route: o.route, Proto: o.r.Proto, Request: o.r, Elapsed: think})
+	n := &o.nav
+	if think := time.Since(n.start); code < 500 {
+		n.field.recordThink(think)
+		o.observer.Observe(Event{Kind: EventAnswered, Route: n.route, Proto: n.proto, Request: n.r, Elapsed: think})
 	}
-	if o.learnable {
+	if n.learnable {
 		switch {
 		case code == http.StatusOK:
 			o.startLearning()
@@ -84,74 +103,42 @@ func (o *observingWriter) writeInformational(code int) {
 		return
 	}
 	links := hdr.Values("Link")
-	if o.learnable && len(o.earlyLinks) < 64 {
+	n := &o.nav
+	if n.learnable && len(o.earlyLinks) < 64 {
 		o.earlyLinks = append(o.earlyLinks, links...)
 	}
 	if o.sent || !o.canHint || len(links) == 0 {
 		// Browsers act on the first 103 only; a second one is noise (and
 		// some clients treat it as an error).
-		o.h.cfg.Observer.Observe(Event{Kind: EventSuppressed, Route: o.route, Proto: o.r.Proto, Request: o.r, Links: linkheader.Count(links...)})
+		o.observer.Observe(Event{Kind: EventSuppressed, Route: n.route, Proto: n.proto, Request: n.r, Links: linkheader.Count(links...)})
 		return
 	}
 	// Forward the wrapped handler's own 103 with its links alone: no
 	// hop-by-hop field, nothing set for the final response.
-	if o.learnable && !o.viewed {
-		o.h.recordView(o.r, o.field.observedKeyOf(o.route, o.route)) // before the browser can fetch its hints
+	if n.learnable && !o.viewed {
+		o.views.viewed(n, n.observedKey(n.route)) // before the browser can fetch its hints
 		o.viewed = true
 	}
 	writeEarlyHints(o.ResponseWriter, links)
 	o.sent = true
-	o.h.cfg.Observer.Observe(Event{Kind: EventForwarded, Route: o.route, Proto: o.r.Proto, Request: o.r, Links: linkheader.Count(links...)})
+	o.observer.Observe(Event{Kind: EventForwarded, Route: n.route, Proto: n.proto, Request: n.r, Links: linkheader.Count(links...)})
 }
 
-// startLearning records the final headers of a 200 HTML response.
+// startLearning hands the final header of a 200 to the learner, and
+// records the view under the store key it teaches.
 func (o *observingWriter) startLearning() {
-	hdr := o.Header()
-	ct := hdr.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
-		o.moved = true // the navigation answers something else than a page now
+	n := &o.nav
+	p, moved := o.learner.start(n, o.Header(), o.earlyLinks)
+	if moved {
+		o.moved = true
+	}
+	if p == nil {
 		return
-	}
-	vary, star, personal, ok := varyNames(hdr)
-	if star || !ok {
-		return // no request can be matched against it
-	}
-	private := personal || isPrivate(o.r, hdr)
-	network := ""
-	if private {
-		network = clientNetwork(o.r.RemoteAddr)
-	}
-	if !o.h.learner.due(o.route, network) {
-		// Learned from this page a moment ago (for a private page: from
-		// this network, or from enough networks for the quorum): analysing
-		// every view of a busy page would cost CPU and teach nothing new.
-		return
-	}
-	p := &pending{
-		links:           append(slices.Clone(o.earlyLinks), hdr.Values("Link")...),
-		private:         private,
-		vary:            vary,
-		variant:         variantClass(o.r, vary),
-		contentType:     ct,
-		contentEncoding: hdr.Get("Content-Encoding"),
-		values:          o.h.requestValues(o.r),
-	}
-	if private {
-		p.requester = o.h.requester(o.r)
-	}
-	if !o.h.cfg.DisableScan && o.r.Method == http.MethodGet {
-		p.limit = o.h.cfg.ScanBytes
-		p.bodyBuf = bodyPool.Get().(*[]byte)
-		p.body = (*p.bodyBuf)[:0]
 	}
 	o.obs = p
-	key := o.route
-	if len(vary) > 0 {
-		key = hintstore.VariantKey(o.route, p.variant)
-	}
 	// Before the header goes out: the browser fetches what the page names
 	// as soon as it reads it.
-	o.h.recordView(o.r, o.field.observedKeyOf(o.route, key))
+	o.views.viewed(n, n.observedKey(p.key(n.route)))
 	o.viewed = true
 }
 
@@ -223,50 +210,14 @@ func (o *observingWriter) Flush() {
 
 // finish hands what the response taught to the learner.
 func (o *observingWriter) finish() {
+	n := &o.nav
 	switch {
 	case o.moved:
 		if o.viewed {
-			o.h.forgetView(o.r)
+			o.views.forgetView(n)
 		}
-		o.h.learner.forgetRoute(o.route, o.r.Proto)
+		o.learner.forgetRoute(n.route, n.proto)
 	case o.obs != nil:
-		o.h.learner.submit(o.r, o.route, o.obs)
+		o.learner.submit(n, o.obs)
 	}
-}
-
-// isPrivate reports whether a response is personal to its requester.
-func isPrivate(r *http.Request, hdr http.Header) bool {
-	if r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" || hdr.Get("Set-Cookie") != "" {
-		return true
-	}
-	cc := httpx.ParseCacheControl(hdr)
-	return cc.Private || cc.NoStore
-}
-
-// statusWriter records the status of a subresource response, and whether
-// a browser may reuse it from its HTTP cache.
-type statusWriter struct {
-	responsewriter.Counter
-	noStore bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.Status == 0 && !responsewriter.Informational(code) {
-		s.noStore = httpx.ParseCacheControl(s.Header()).NoStore
-	}
-	s.Counter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.Status == 0 {
-		s.WriteHeader(http.StatusOK)
-	}
-	return s.Counter.Write(b)
-}
-
-// gone reports whether a hinted target should be forgotten: it went away,
-// or it cannot be stored, and a browser hands an early-hints preload to the
-// page only through its HTTP cache (an unstorable one is fetched twice).
-func (s *statusWriter) gone() bool {
-	return s.Status == http.StatusNotFound || s.Status == http.StatusGone || s.noStore
 }
