@@ -25,6 +25,9 @@ import (
 const (
 	// thinkSamples is how many recent think times a route keeps.
 	thinkSamples = 64
+	// maxFieldRoutes bounds the routes followed; past it, the routes seen
+	// first keep their view.
+	maxFieldRoutes = 1 << 14
 	// maxFieldHints bounds the hinted files followed per route.
 	maxFieldHints = 32
 	// maxOffers bounds the recent 103s followed to see which hints were
@@ -83,7 +86,7 @@ func (f *fieldView) route(route string) *routeField {
 	if v, ok := f.routes.Load(route); ok {
 		return v.(*routeField)
 	}
-	if f.nroutes.Load() >= maxRateRoutes {
+	if f.nroutes.Load() >= maxFieldRoutes {
 		return nil // full: the routes seen first keep their view
 	}
 	v, loaded := f.routes.LoadOrStore(route, &routeField{observedKey: hintstore.ObservedKey(route), hints: make(map[string]*hintField)})

@@ -178,9 +178,7 @@ func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p 
 		p.requester = n.requesterBy(l.id)
 	}
 	if l.scanBytes > 0 && n.r.Method == http.MethodGet {
-		p.limit = l.scanBytes
-		p.bodyBuf = bodyPool.Get().(*[]byte)
-		p.body = (*p.bodyBuf)[:0]
+		p.copyBody(l.scanBytes)
 	}
 	return p, false
 }

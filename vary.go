@@ -26,10 +26,10 @@ func varyNames(hdr http.Header) (names []string, star, personal, ok bool) {
 	for _, v := range hdr.Values("Vary") {
 		for f := range strings.SplitSeq(v, ",") {
 			f = strings.TrimSpace(f)
-			switch {
-			case f == "":
+			switch f {
+			case "":
 				continue
-			case f == "*":
+			case "*":
 				return nil, true, false, false
 			}
 			name := http.CanonicalHeaderKey(f)
