@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/earlyhints/earlyhints/hintstore"
 )
 
 // The field view is what this node saw of each route: navigations, 103s
@@ -23,8 +21,6 @@ import (
 // window, which goes out without waiting for an acknowledgement.
 
 const (
-	// thinkSamples is how many recent think times a route keeps.
-	thinkSamples = 64
 	// maxFieldRoutes bounds the routes followed; past it, the routes seen
 	// first keep their view.
 	maxFieldRoutes = 1 << 14
@@ -51,6 +47,9 @@ const (
 	ReasonOverAssumedBudget = "document_budget_assumed"
 )
 
+// fieldView is the view over all routes: their records (routefield.go),
+// the sizes of hinted files, and the recent 103s whose take-up is
+// followed.
 type fieldView struct {
 	routes   sync.Map     // route → *routeField
 	nroutes  atomic.Int64 // entries in routes
@@ -64,24 +63,6 @@ type offer struct {
 	at    time.Time
 }
 
-type routeField struct {
-	observedKey       string // hintstore.ObservedKey of the route, made once
-	navigations, sent atomic.Uint64
-	thinkP50          atomic.Int64 // ns, the median think time; 0 until known
-	lastOffer         atomic.Int64 // Unix ns of the last sampled 103
-
-	mu    sync.Mutex
-	think [thinkSamples]time.Duration
-	n     int // samples taken, ring index n % thinkSamples
-	hints map[string]*hintField
-}
-
-type hintField struct {
-	value          string
-	offered, taken uint64
-	bytes          int64
-}
-
 func (f *fieldView) route(route string) *routeField {
 	if v, ok := f.routes.Load(route); ok {
 		return v.(*routeField)
@@ -89,7 +70,7 @@ func (f *fieldView) route(route string) *routeField {
 	if f.nroutes.Load() >= maxFieldRoutes {
 		return nil // full: the routes seen first keep their view
 	}
-	v, loaded := f.routes.LoadOrStore(route, &routeField{observedKey: hintstore.ObservedKey(route), hints: make(map[string]*hintField)})
+	v, loaded := f.routes.LoadOrStore(route, newRouteField(route))
 	if !loaded {
 		f.nroutes.Add(1)
 	}
@@ -104,33 +85,6 @@ func (f *fieldView) navigated(route string) *routeField {
 		rf.navigations.Add(1)
 	}
 	return rf
-}
-
-// recordThink records how long the origin took to answer a navigation of
-// the route with its final headers, and updates the route's budget. rf may
-// be nil.
-func (rf *routeField) recordThink(d time.Duration) {
-	if rf == nil || d <= 0 {
-		return
-	}
-	rf.mu.Lock()
-	rf.think[rf.n%thinkSamples] = d
-	rf.n++
-	n := min(rf.n, thinkSamples)
-	var p50 time.Duration
-	// The median moves slowly: past the first views it is taken again
-	// every eighth one, on the stack, so a navigation costs a store and
-	// rarely a sort of 64 values.
-	if n >= 3 && (rf.n <= 8 || rf.n%8 == 0) {
-		var s [thinkSamples]time.Duration
-		copy(s[:], rf.think[:n])
-		slices.Sort(s[:n])
-		p50 = s[n/2]
-	}
-	rf.mu.Unlock()
-	if p50 > 0 {
-		rf.thinkP50.Store(int64(p50))
-	}
 }
 
 // budgetFor returns how many bytes of hinted files a 103 to r for the
