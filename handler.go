@@ -144,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Counter: responsewriter.NewCounter(w),
 		nav: navigation{
 			requestFacts: requestFacts{r: r}, route: route, field: h.field.navigated(route),
-			start: start, proto: r.Proto, learnable: learnable,
+			start: start, proto: r.Proto, learnable: learnable, speculative: httpx.IsSpeculative(r),
 		},
 		observer: h.cfg.Observer, learner: h.learner, views: &h.views, canHint: reason == "",
 	}

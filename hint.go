@@ -11,6 +11,7 @@ import (
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/weburl"
 	"github.com/earlyhints/earlyhints/linkheader"
+	"github.com/earlyhints/earlyhints/scan"
 )
 
 // Rel is a relation type that browsers act on in a 103 response.
@@ -131,6 +132,54 @@ func baseOf(page *url.URL) (weburl.URL, error) {
 type resolvedHint struct {
 	Hint
 	target weburl.URL
+	// kind is what the page does with it, which orders a 103: what the
+	// first render waits for, then fonts, the LCP image, modules and the
+	// rest (see scan.Kind).
+	kind scan.Kind
+}
+
+// kindOf classes a hint the page declared itself (a Link field), where
+// the scanner's view of the markup is not at hand: a stylesheet or script
+// the origin names is taken as critical unless marked low priority, an
+// image only when marked high.
+func kindOf(h Hint) scan.Kind {
+	low := strings.EqualFold(h.FetchPriority, "low")
+	switch {
+	case h.Rel == RelPreconnect:
+		return scan.KindPreconnect
+	case h.Rel == RelModulePreload:
+		return scan.KindModule
+	case low:
+		return scan.KindDeferred
+	}
+	switch strings.ToLower(h.As) {
+	case "style", "script":
+		return scan.KindRenderBlocking
+	case "font":
+		return scan.KindFont
+	case "image":
+		if strings.EqualFold(h.FetchPriority, "high") {
+			return scan.KindImage
+		}
+	}
+	return scan.KindDeferred
+}
+
+// kindOfValue is kindOf for a stored Link value as this package writes
+// it (see Hint.appendTo), read without parsing the whole field.
+func kindOfValue(v string) scan.Kind {
+	param := func(name string) string {
+		i := strings.Index(v, "; "+name+"=")
+		if i < 0 {
+			return ""
+		}
+		rest := v[i+len(name)+3:]
+		if j := strings.IndexByte(rest, ';'); j >= 0 {
+			rest = rest[:j]
+		}
+		return strings.Trim(rest, `"`)
+	}
+	return kindOf(Hint{Rel: Rel(param("rel")), As: param("as"), FetchPriority: param("fetchpriority")})
 }
 
 // from completes h, whose Rel is set, from l resolved against base.
@@ -318,6 +367,7 @@ func parseLinks(links []linkheader.Link, base *weburl.URL, allowCrossSite bool, 
 		} else if hasHint(hints, h.Rel, h.URL) {
 			continue
 		}
+		h.kind = kindOf(h.Hint)
 		hints = append(hints, h)
 	}
 	return hints, errs

@@ -199,11 +199,22 @@ func (l *learner) submit(n *navigation, p *pending) {
 // learn stores what p, a response of route for the page URL page, teaches.
 func (l *learner) learn(route string, page *url.URL, p *pending) {
 	base, hints, errs := l.hintsFrom(page, p)
-	for i, err := range errs {
-		if i == maxReportedErrors {
-			break
+	// What the first render waits for comes first, then fonts, the LCP
+	// image, modules and the rest: the 103's caps and the document budget
+	// spend in this order. Within a kind, the origin's Link fields first,
+	// then document order.
+	slices.SortStableFunc(hints, func(a, b resolvedHint) int { return int(a.kind) - int(b.kind) })
+	reported := 0
+	for _, err := range errs {
+		if errors.Is(err, ErrCrossSite) {
+			// By rule, not bad input: a page may name any site's files.
+			l.observer.Observe(Event{Kind: EventNotLearned, Route: route, Links: 1, Reason: ReasonCrossSite, Err: err})
+			continue
 		}
-		l.observer.Observe(Event{Kind: EventInvalid, Route: route, Err: err})
+		if reported < maxReportedErrors {
+			reported++
+			l.observer.Observe(Event{Kind: EventInvalid, Route: route, Err: err})
+		}
 	}
 	var links []hintstore.Link
 	if base != nil {
@@ -250,6 +261,9 @@ func (l *learner) hintsFrom(page *url.URL, p *pending) (*weburl.URL, []resolvedH
 	}
 	res, err := scan.Scan(bytes.NewReader(p.body), scan.Options{
 		Base: page, ContentEncoding: p.contentEncoding, ContentType: p.contentType, MaxBytes: p.limit,
+		// Room beyond the 103's caps for what validation drops later
+		// (another site's files, links bound to the request).
+		MaxLinks: 2 * l.caps.preloads, MaxConnects: 2 * l.caps.preconnects,
 	})
 	if err != nil && !errors.Is(err, scan.ErrTruncated) {
 		// A broken body still yields what was found before the break. A
@@ -260,13 +274,18 @@ func (l *learner) hintsFrom(page *url.URL, p *pending) (*weburl.URL, []resolvedH
 	for _, h := range hints {
 		seen[hintID{h.Rel, h.URL}] = true
 	}
-	for _, ln := range res.Links {
+	for i, ln := range res.Links {
 		h, err := scannedHint(ln, &base, l.crossSite)
 		if err != nil {
 			if !errors.Is(err, ErrUnsupportedRel) {
 				errs = append(errs, err)
 			}
 			continue
+		}
+		if i < len(res.Kinds) {
+			h.kind = res.Kinds[i]
+		} else {
+			h.kind = kindOf(h.Hint)
 		}
 		if id := (hintID{h.Rel, h.URL}); !seen[id] {
 			seen[id] = true
@@ -313,7 +332,7 @@ func (l *learner) capLinks(base *weburl.URL, hints []resolvedHint, values []stri
 		h.Integrity = ""
 		link := hintstore.Link{Target: h.URL, Preconnect: h.Rel == RelPreconnect}
 		if boundToRequest(link, values) {
-			l.observer.Observe(Event{Kind: EventInvalid, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
+			l.observer.Observe(Event{Kind: EventNotLearned, Links: 1, Reason: ReasonPersonal, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
 			continue
 		}
 		if link.Value = h.format(base); b.admit(link.Preconnect, link.Value) {

@@ -74,6 +74,11 @@ type navigation struct {
 	start     time.Time   // the request's arrival: the origin's think time runs from it
 	proto     string      // the request's protocol, for events and the learner
 	learnable bool        // its response may teach hints (see Handler.gate)
+	// speculative: a prefetch or prerender of the document (see
+	// httpx.IsSpeculative). It gets the 103 and teaches from its
+	// response, but is no view: what follows from its network is not the
+	// page's doing.
+	speculative bool
 
 	// The class of the request for the Vary names variantNames, once
 	// variantKnown (see variantClass): the store's Vary mark and the

@@ -108,6 +108,9 @@ func fetchAs(dest string) string {
 // browser fetches its hints while the origin thinks), and at the latest
 // when the final header is decided.
 func (l *viewLog) viewed(n *navigation, observedKey string) {
+	if n.speculative {
+		return
+	}
 	l.record(viewKey{n.network(), n.target()},
 		view{key: observedKey, page: n.url(), cookie: n.r.Header["Cookie"], auth: n.r.Header["Authorization"], at: time.Now()})
 }

@@ -16,7 +16,7 @@ type pending struct {
 	body            []byte
 	bodyBuf         *[]byte // pooled backing of body, returned after learning
 	limit           int
-	headEnd         bool // the copy reached </head>: the scanner stops there
+	headEnd         bool // the copy reached </head>: it stops bodyAfterHead later
 	private         bool
 	vary            []string
 	variant         string // the request's class for vary (see variantClass)
@@ -46,18 +46,28 @@ func (p *pending) copyBody(limit int) {
 	p.body = (*p.bodyBuf)[:0]
 }
 
+// bodyAfterHead is how much of an uncompressed body past </head> is
+// copied: the scanner reads the start of the body for the LCP image and
+// late stylesheets (a page often opens it with an inline SVG sprite or a
+// navigation before its first image), and stops there itself.
+const bodyAfterHead = 64 << 10
+
 // copyHead appends what of b the scanner needs: up to the limit, and for
-// an uncompressed body no further than the end of the head.
+// an uncompressed body no further than bodyAfterHead past the end of the
+// head.
 func (p *pending) copyHead(b []byte) {
-	if p.headEnd || len(p.body) >= p.limit {
+	if len(p.body) >= p.limit {
 		return
 	}
 	from := max(0, len(p.body)-len("</head"))
 	p.body = append(p.body, b[:min(len(b), p.limit-len(p.body))]...)
-	if p.contentEncoding == "" || strings.EqualFold(p.contentEncoding, "identity") {
-		if i := indexFold(p.body[from:], "</head"); i >= 0 {
-			p.headEnd = true
-		}
+	if p.headEnd || p.contentEncoding != "" && !strings.EqualFold(p.contentEncoding, "identity") {
+		return
+	}
+	if i := indexFold(p.body[from:], "</head"); i >= 0 {
+		p.headEnd = true
+		p.limit = min(p.limit, from+i+bodyAfterHead)
+		p.body = p.body[:min(len(p.body), p.limit)]
 	}
 }
 
@@ -83,7 +93,7 @@ func (p *pending) release() {
 	if p.bodyBuf == nil {
 		return
 	}
-	if cap(p.body) <= 256<<10 {
+	if cap(p.body) <= DefaultScanBytes {
 		*p.bodyBuf = p.body[:0]
 		bodyPool.Put(p.bodyBuf)
 	}

@@ -70,7 +70,9 @@ func (h *Handler) sendLearned(w http.ResponseWriter, n *navigation) bool {
 	writeEarlyHints(w, values)
 	if n.field != nil {
 		n.field.sent.Add(1)
-		h.field.offered(n, values)
+		if !n.speculative {
+			h.field.offered(n, values) // a prefetch takes none of them
+		}
 	}
 	count := len(values)
 	clear(values)
@@ -80,8 +82,11 @@ func (h *Handler) sendLearned(w http.ResponseWriter, n *navigation) bool {
 	return true
 }
 
-// mergeLinks returns links followed by the extra links whose targets it
-// lacks. It allocates only when extra adds something.
+// mergeLinks returns links with the extra links whose targets it lacks,
+// each placed after the links of its kind or a more urgent one (links are
+// stored in that order), so that a font or an imported stylesheet that
+// browsers were seen to fetch late goes ahead of the page's images. It
+// allocates only when extra adds something.
 func mergeLinks(links, extra []hintstore.Link) []hintstore.Link {
 	if len(links) == 0 {
 		return extra
@@ -94,7 +99,12 @@ func mergeLinks(links, extra []hintstore.Link) []hintstore.Link {
 		if out == nil {
 			out = append(make([]hintstore.Link, 0, len(links)+len(extra)), links...)
 		}
-		out = append(out, x)
+		k := kindOfValue(x.Value)
+		at := len(out)
+		for at > 0 && kindOfValue(out[at-1].Value) > k {
+			at--
+		}
+		out = slices.Insert(out, at, x)
 	}
 	if out == nil {
 		return links

@@ -121,6 +121,7 @@ func New(cfg Config) (_ *Stack, err error) {
 		Store:                 store,
 		MaxPreloads:           cfg.MaxPreloads,
 		MaxPreconnects:        cfg.MaxPreconnects,
+		MaxHeaderBytes:        cfg.MaxHintBytes,
 		AllowHTTP1:            cfg.HTTP1Hints,
 		AllowCrossSitePreload: cfg.CrossSitePreload,
 		QueryParams:           cfg.QueryParams,
