@@ -1,0 +1,196 @@
+//go:build integration
+
+package caddyearlyhints
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// composed are the site's directives around early_hints: Caddy's encode
+// and header handlers wrap it (the Caddyfile orders them before it).
+const composed = `	encode gzip
+	header X-Site caddy
+	early_hints {
+		max-preloads 8
+	}`
+
+const learnedMetric = "caddy_http_earlyhints_observations_total"
+
+// TestCaddy_SecondNavigationGetsLearnedHints: behind Caddy's encode and
+// header, over HTTP/2 and HTTP/3, the first navigation of a page teaches
+// its subresources and the second gets them in one 103 carrying Link alone,
+// none of which reaches the final response.
+func TestCaddy_SecondNavigationGetsLearnedHints(t *testing.T) {
+	s := newSite(t)
+	s.load(s.caddyfile(composed))
+	for _, tc := range []struct {
+		name   string
+		client client
+		major  int
+	}{
+		{"h2", s.h2Client("127.1.0.1"), 2},
+		{"h3", s.h3Client("127.2.0.1"), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := s.base + "/" + tc.name + "/"
+			learned := metric(t, learnedMetric)
+			first := tc.client.navigate(t, url, nil)
+			if first.resp.ProtoMajor != tc.major {
+				t.Fatalf("came over %s, want HTTP/%d", first.resp.Proto, tc.major)
+			}
+			if len(first.hints) != 0 {
+				t.Fatalf("the first navigation got %d 103s before anything was learned", len(first.hints))
+			}
+			waitMetric(t, learnedMetric, learned+1)
+
+			second := tc.client.navigate(t, url, nil)
+			if got := second.links(t); !slices.Equal(got, wantLinks) {
+				t.Errorf("103 links:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantLinks, "\n"))
+			}
+			for k := range second.hints[0] {
+				if k != "Link" {
+					t.Errorf("the 103 carries %s: %q", k, second.hints[0][k])
+				}
+			}
+			checkFinal(t, second)
+		})
+	}
+	t.Run("access log", func(t *testing.T) {
+		entry := waitAccessLog(t, s.accessLog, func(e map[string]any) bool {
+			req, _ := e["request"].(map[string]any)
+			return req["uri"] == "/h2/" && e["hinted"] == true
+		})
+		if entry["hint_links"] != float64(len(wantLinks)) {
+			t.Errorf("hint_links = %v, want %d", entry["hint_links"], len(wantLinks))
+		}
+	})
+}
+
+// checkFinal: the final response is the origin's page as encode and header
+// made it, without a field of the 103.
+func checkFinal(t *testing.T, n navigation) {
+	t.Helper()
+	if n.resp.StatusCode != 200 || n.body != page {
+		t.Errorf("final response %d, body %d bytes, want 200 and the page (%d bytes)", n.resp.StatusCode, len(n.body), len(page))
+	}
+	if l := n.resp.Header.Values("Link"); len(l) != 0 {
+		t.Errorf("the final response carries Link %q", l)
+	}
+	if n.resp.Header.Get("X-Origin-Early") != "" {
+		t.Errorf("the origin's 103 field reached the final response")
+	}
+	if n.resp.Header.Get("X-Site") != "caddy" {
+		t.Errorf("X-Site = %q: the header directive did not apply", n.resp.Header.Get("X-Site"))
+	}
+	if !n.resp.Uncompressed {
+		t.Errorf("the page was not gzip-encoded: the encode directive did not apply")
+	}
+}
+
+// waitAccessLog waits, a bounded while, for an entry of Caddy's JSON access
+// log at path that match accepts.
+func waitAccessLog(t *testing.T, path string, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	for range 200 {
+		if f, err := os.Open(path); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				var e map[string]any
+				if json.Unmarshal(sc.Bytes(), &e) == nil && match(e) {
+					_ = f.Close()
+					return e
+				}
+			}
+			_ = f.Close()
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	data, _ := os.ReadFile(path)
+	t.Fatalf("no matching access log entry in:\n%s", data)
+	return nil
+}
+
+// TestCaddy_OriginsOwn103: reverse_proxy forwards the origin's own 103;
+// the client still gets one 103, with Link alone, and the final response
+// none of its fields; once learned, the middleware's 103 is the one.
+func TestCaddy_OriginsOwn103(t *testing.T) {
+	s := newSite(t)
+	s.load(s.caddyfile(composed))
+	c := s.h2Client("127.1.0.1")
+	learned := metric(t, learnedMetric)
+	first := c.navigate(t, s.base+"/own103", nil)
+	if got := first.links(t); !slices.Equal(got, []string{"</static/own.css>; rel=preload; as=style"}) {
+		t.Errorf("forwarded 103 links %q, want the origin's", got)
+	}
+	for k := range first.hints[0] {
+		if k != "Link" {
+			t.Errorf("the forwarded 103 carries %s: %q", k, first.hints[0][k])
+		}
+	}
+	checkFinal(t, first)
+	waitMetric(t, learnedMetric, learned+1)
+
+	second := c.navigate(t, s.base+"/own103", nil)
+	links := strings.Join(second.links(t), ",")
+	for _, want := range []string{"/static/site.css", "/static/app.js"} {
+		if !strings.Contains(links, want) {
+			t.Errorf("learned 103 %q lacks %s", links, want)
+		}
+	}
+	checkFinal(t, second)
+}
+
+// TestCaddy_ReloadKeepsLearnedHints: a config reload keeps the store and
+// its learned hints, and writes its snapshot; stopping Caddy closes the
+// store, which writes the snapshot again; the next start reads it.
+func TestCaddy_ReloadKeepsLearnedHints(t *testing.T) {
+	s := newSite(t)
+	snapshot := filepath.Join(s.dir, "hints.json")
+	block := func(extra string) string {
+		return "\tearly_hints {\n\t\tstore file:" + snapshot + "\n\t\tsnapshot-interval 1h\n" + extra + "\t}\n"
+	}
+	s.load(s.caddyfile(block("")))
+	c := s.h2Client("127.1.0.1")
+	c.navigate(t, s.base+"/kept", nil)
+	waitMetric(t, learnedMetric, 1)
+	if _, err := os.Stat(snapshot); err == nil {
+		t.Fatal("a snapshot was written before any reload or stop (snapshot-interval is 1h)")
+	}
+
+	s.load(s.caddyfile(block("\t\tmax-preconnects 2\n") + "\theader X-Config second\n"))
+	c.close()
+	after := c.navigate(t, s.base+"/kept", nil)
+	if after.resp.Header.Get("X-Config") != "second" {
+		t.Fatalf("the reloaded config is not the one serving")
+	}
+	if got := after.links(t); !slices.Equal(got, wantLinks) {
+		t.Errorf("after the reload, 103 links %q, want %q", got, wantLinks)
+	}
+	if data, err := os.ReadFile(snapshot); err != nil || !strings.Contains(string(data), "/static/site.css") {
+		t.Errorf("no snapshot with the learned hints after the reload: %v\n%s", err, data)
+	}
+	if err := os.Remove(snapshot); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(snapshot); err != nil || !strings.Contains(string(data), "/static/site.css") {
+		t.Fatalf("stopping Caddy wrote no snapshot with the learned hints: %v\n%s", err, data)
+	}
+	s.load(s.caddyfile(block("")))
+	c.close()
+	if got := c.navigate(t, s.base+"/kept", nil).links(t); !slices.Equal(got, wantLinks) {
+		t.Errorf("after a restart, 103 links %q, want %q", got, wantLinks)
+	}
+}
