@@ -5,6 +5,8 @@ package caddyearlyhints
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,5 +194,52 @@ func TestCaddy_ReloadKeepsLearnedHints(t *testing.T) {
 	c.close()
 	if got := c.navigate(t, s.base+"/kept", nil).links(t); !slices.Equal(got, wantLinks) {
 		t.Errorf("after a restart, 103 links %q, want %q", got, wantLinks)
+	}
+}
+
+// TestCaddy_PrivateQuorumCountsCaddysClientIP: behind a load balancer
+// Caddy trusts (trusted_proxies), the visitors of a personal page are told
+// apart by the client address Caddy resolved from X-Forwarded-For, not by
+// the balancer's: three people on three networks make a quorum, three on
+// one network do not. reverse_proxy still sees the balancer as the peer.
+func TestCaddy_PrivateQuorumCountsCaddysClientIP(t *testing.T) {
+	s := newSite(t)
+	s.load(s.caddyfile("\tearly_hints {\n\t\tprivate-quorum 3\n\t}"))
+	balancer := s.h2Client("127.1.0.1")
+	// visit loads path for user on client's network and, when learned,
+	// waits for the observation to be stored. (A second visitor from one
+	// network within the learn interval is not learned from at all.)
+	visit := func(path, client, user string, learned bool) navigation {
+		before := metric(t, learnedMetric)
+		n := balancer.navigate(t, s.base+path, http.Header{"X-Forwarded-For": {client}, "Cookie": {"user=" + user}})
+		if n.resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", path, n.resp.StatusCode)
+		}
+		if learned {
+			waitMetric(t, learnedMetric, before+1)
+		}
+		return n
+	}
+
+	for i, user := range []string{"alice", "bob", "carol"} {
+		visit("/account/one-network", fmt.Sprintf("10.9.0.%d", i+1), user, i == 0)
+	}
+	if n := visit("/account/one-network", "10.4.0.1", "dave", false); len(n.hints) != 0 {
+		t.Errorf("three visitors of one network made a quorum: dave got %q", n.hints[0].Values("Link"))
+	}
+
+	for i, user := range []string{"alice", "bob", "carol"} {
+		visit("/account/three-networks", fmt.Sprintf("10.%d.0.1", i+1), user, true)
+	}
+	n := visit("/account/three-networks", "10.4.0.1", "dave", false)
+	links := strings.Join(n.links(t), ",")
+	if !strings.Contains(links, "/static/site.css") {
+		t.Errorf("the stylesheet three visitors share is not hinted: %s", links)
+	}
+	if strings.Contains(links, "avatars") {
+		t.Errorf("a personal URL was hinted to someone else: %s", links)
+	}
+	if got, want := n.resp.Header.Get("X-Seen-Forwarded-For"), "10.4.0.1, 127.1.0.1"; got != want {
+		t.Errorf("the origin got X-Forwarded-For %q, want %q (reverse_proxy must see the balancer as the peer)", got, want)
 	}
 }
