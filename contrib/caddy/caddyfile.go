@@ -41,7 +41,13 @@ var settings = []setting{
 		_, err := parseStore(a[0])
 		return err
 	}},
-	{"snapshot-interval", "duration", durationSetting(func(h *Handler) *caddy.Duration { return &h.SnapshotInterval })},
+	{"snapshot-interval", "duration (0: only on reload and stop)", func(h *Handler, a []string) error {
+		if len(a) == 1 && (a[0] == "0" || a[0] == "0s") {
+			h.SnapshotInterval = -1 // the JSON's "never while running"
+			return nil
+		}
+		return durationSetting(func(h *Handler) *caddy.Duration { return &h.SnapshotInterval })(h, a)
+	}},
 	{"redis-key-prefix", "prefix", func(h *Handler, a []string) error {
 		if len(a) != 1 {
 			return errArgs
