@@ -17,16 +17,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// composed are the site's directives around early_hints: Caddy's encode
-// and header handlers wrap it (the Caddyfile orders them before it).
-const composed = `	encode gzip
-	header X-Site caddy
-	early_hints {
-		max-preloads 8
-	}`
-
-const learnedMetric = "caddy_http_earlyhints_observations_total"
-
 // TestCaddy_SecondNavigationGetsLearnedHints: behind Caddy's encode and
 // header, over HTTP/2 and HTTP/3, the first navigation of a page teaches
 // its subresources and the second gets them in one 103 carrying Link alone,

@@ -1,4 +1,4 @@
-//go:build integration
+//go:build integration || chromium
 
 package caddyearlyhints
 
@@ -48,6 +48,16 @@ var page = `<!doctype html><html><head><title>t</title>
 <script src="/static/app.js" defer></script>
 </head><body><h1>Hello</h1>
 ` + strings.Repeat("<p>Enough text for encode to compress the page.</p>\n", 20)
+
+// composed are the site's directives around early_hints: Caddy's encode
+// and header handlers wrap it (the Caddyfile orders them before it).
+const composed = `	encode gzip
+	header X-Site caddy
+	early_hints {
+		max-preloads 8
+	}`
+
+const learnedMetric = "caddy_http_earlyhints_observations_total"
 
 // wantLinks are the Link values of the learned 103, in order.
 var wantLinks = []string{"</static/site.css>; rel=preload; as=style", "</static/app.js>; rel=preload; as=script"}
