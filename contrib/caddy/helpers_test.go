@@ -65,7 +65,8 @@ var wantLinks = []string{"</static/site.css>; rel=preload; as=style", "</static/
 // site is one test of Caddy in front of a thinking origin, on loopback
 // over TLS with a certificate of its own.
 type site struct {
-	t         *testing.T
+	t         testing.TB
+	backend   string // the handler behind early_hints; default reverse_proxy to the origin
 	dir       string
 	certFile  string
 	keyFile   string
@@ -74,10 +75,10 @@ type site struct {
 	port      int
 	base      string // https://127.0.0.1:port
 	origin    *httptest.Server
-	accessLog string
+	accessLog string // the JSON access log; "" for none
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t testing.TB) *site {
 	t.Helper()
 	s := &site{t: t, dir: t.TempDir()}
 	s.writeCert()
@@ -143,7 +144,7 @@ func thinkThenPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // freePort returns a port free on loopback for both TCP and UDP (HTTP/3).
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 20 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -197,7 +198,7 @@ func (s *site) writeCert() {
 	s.roots.AddCert(cert)
 }
 
-func writePEM(t *testing.T, path, typ string, der []byte) {
+func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -226,14 +227,27 @@ func (s *site) caddyfile(directives string) string {
 %[2]s {
 	bind 127.0.0.1
 	tls %[3]s %[4]s
-	log {
-		output file %[5]s
-		format json
-	}
+%[5]s
 %[6]s
-	reverse_proxy %[7]s
+	%[7]s
 }
-`, s.dir, s.base, s.certFile, s.keyFile, s.accessLog, directives, s.origin.Listener.Addr())
+`, s.dir, s.base, s.certFile, s.keyFile, s.logDirective(), directives, s.backendDirective())
+}
+
+// logDirective writes the site's access log as JSON to s.accessLog, when
+// set.
+func (s *site) logDirective() string {
+	if s.accessLog == "" {
+		return ""
+	}
+	return "\tlog {\n\t\toutput file " + s.accessLog + "\n\t\tformat json\n\t}"
+}
+
+func (s *site) backendDirective() string {
+	if s.backend != "" {
+		return s.backend
+	}
+	return "reverse_proxy " + s.origin.Listener.Addr().String()
 }
 
 // adapt turns a Caddyfile into Caddy's JSON, as `caddy run --config
@@ -264,7 +278,7 @@ type navigation struct {
 }
 
 // links is the Link values of the navigation's one 103.
-func (n navigation) links(t *testing.T) []string {
+func (n navigation) links(t testing.TB) []string {
 	t.Helper()
 	if len(n.hints) != 1 {
 		t.Fatalf("got %d 103 responses, want exactly 1", len(n.hints))
@@ -307,7 +321,7 @@ func (s *site) h3Client(from string) client {
 }
 
 // navigate loads path as a browser navigation, recording the 103s.
-func (c client) navigate(t *testing.T, url string, header http.Header) navigation {
+func (c client) navigate(t testing.TB, url string, header http.Header) navigation {
 	t.Helper()
 	var (
 		mu  sync.Mutex
@@ -348,7 +362,7 @@ func (c client) navigate(t *testing.T, url string, header http.Header) navigatio
 
 // metric returns the sum of the values of the counter name in the running
 // config's registry.
-func metric(t *testing.T, name string) float64 {
+func metric(t testing.TB, name string) float64 {
 	t.Helper()
 	ctx := caddy.ActiveContext()
 	families, err := ctx.GetMetricsRegistry().Gather()
@@ -368,7 +382,7 @@ func metric(t *testing.T, name string) float64 {
 }
 
 // waitMetric waits, a bounded while, until the counter name reaches want.
-func waitMetric(t *testing.T, name string, want float64) {
+func waitMetric(t testing.TB, name string, want float64) {
 	t.Helper()
 	for range 400 {
 		if metric(t, name) >= want {
