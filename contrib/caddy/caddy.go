@@ -129,20 +129,26 @@ func (h *Handler) Validate() error {
 	default:
 		return fmt.Errorf("mode %q: use hints or off", h.Mode)
 	}
-	for name, v := range map[string]int{
-		"private-quorum": h.PrivateQuorum, "assumed-bandwidth": h.AssumedBandwidth,
-		"max-preloads": h.MaxPreloads, "max-preconnects": h.MaxPreconnects,
+	for _, c := range []struct {
+		name string
+		v    int
+	}{
+		{"private-quorum", h.PrivateQuorum}, {"assumed-bandwidth", h.AssumedBandwidth},
+		{"max-preloads", h.MaxPreloads}, {"max-preconnects", h.MaxPreconnects},
 	} {
-		if v < 0 {
-			return fmt.Errorf("%s %d is negative: use a whole number, 0 for the default", name, v)
+		if c.v < 0 {
+			return fmt.Errorf("%s %d is negative: use a whole number, 0 for the default", c.name, c.v)
 		}
 	}
-	for name, d := range map[string]caddy.Duration{
-		"redis-connect-timeout": h.RedisConnectTimeout, "redis-timeout": h.RedisTimeout,
-		"redis-write-timeout": h.RedisWriteTimeout, "assumed-rtt": h.AssumedRTT,
+	for _, c := range []struct {
+		name string
+		d    caddy.Duration
+	}{
+		{"redis-connect-timeout", h.RedisConnectTimeout}, {"redis-timeout", h.RedisTimeout},
+		{"redis-write-timeout", h.RedisWriteTimeout}, {"assumed-rtt", h.AssumedRTT},
 	} {
-		if d < 0 {
-			return fmt.Errorf("%s %s is negative: write it like 100ms, or leave it out for the default", name, time.Duration(d))
+		if c.d < 0 {
+			return fmt.Errorf("%s %s is negative: write it like 100ms, or leave it out for the default", c.name, time.Duration(c.d))
 		}
 	}
 	if err := h.config().Validate(); err != nil {

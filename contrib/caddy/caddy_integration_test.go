@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/earlyhints/earlyhints/internal/redistest"
 )
 
 // TestCaddy_SecondNavigationGetsLearnedHints: behind Caddy's encode and
@@ -232,4 +234,56 @@ func TestCaddy_PrivateQuorumCountsCaddysClientIP(t *testing.T) {
 	if got, want := n.resp.Header.Get("X-Seen-Forwarded-For"), "10.4.0.1, 127.1.0.1"; got != want {
 		t.Errorf("the origin got X-Forwarded-For %q, want %q (reverse_proxy must see the balancer as the peer)", got, want)
 	}
+}
+
+// TestCaddy_RedisStoreKeepsHintsAcrossReloads: with store redis://, a
+// reload keeps the store, and a reload that changes the store's settings
+// (a new client) finds the hints in Redis.
+func TestCaddy_RedisStoreKeepsHintsAcrossReloads(t *testing.T) {
+	r := redistest.Start(t)
+	s := newSite(t)
+	block := func(timeout string) string {
+		// A generous redis-timeout: a loaded test machine must not make
+		// the first read of a route fall back to no hints.
+		return "\tearly_hints {\n\t\tstore " + r.URL + "\n\t\tredis-timeout " + timeout + "\n\t\tredis-key-prefix caddytest:\n\t}\n"
+	}
+	s.load(s.caddyfile(block("2s")))
+	c := s.h2Client("127.1.0.1")
+	c.navigate(t, s.base+"/shared", nil)
+	waitMetric(t, learnedMetric, 1)
+
+	for i, b := range []string{block("2s") + "\theader X-Config 2\n", block("3s") + "\theader X-Config 3\n"} {
+		s.load(s.caddyfile(b))
+		c.close()
+		n := c.navigate(t, s.base+"/shared", nil)
+		if got, want := n.resp.Header.Get("X-Config"), fmt.Sprint(i+2); got != want {
+			t.Fatalf("config %s serving, want %s", got, want)
+		}
+		if got := n.links(t); !slices.Equal(got, wantLinks) {
+			t.Errorf("after reload %d, 103 links %q, want %q", i+1, got, wantLinks)
+		}
+	}
+}
+
+// TestCaddy_FileServer: pages file_server serves are learned like the
+// origin's, with encode and header around.
+func TestCaddy_FileServer(t *testing.T) {
+	s := newSite(t)
+	root := filepath.Join(s.dir, "www")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.backend = "root * " + root + "\n\tfile_server"
+	s.load(s.caddyfile(composed))
+	c := s.h3Client("127.1.0.1")
+	c.navigate(t, s.base+"/", nil)
+	waitMetric(t, learnedMetric, 1)
+	n := c.navigate(t, s.base+"/", nil)
+	if got := n.links(t); !slices.Equal(got, wantLinks) {
+		t.Errorf("103 links %q, want %q", got, wantLinks)
+	}
+	checkFinal(t, n)
 }
