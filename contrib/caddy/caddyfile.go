@@ -129,16 +129,18 @@ func boolSetting(p func(*Handler) *bool) func(*Handler, []string) error {
 // comma-separated list as on the proxy's command line.
 func listSetting(p func(*Handler) *[]string) func(*Handler, []string) error {
 	return func(h *Handler, a []string) error {
-		if len(a) == 0 {
-			return errArgs
-		}
+		var out []string
 		for _, arg := range a {
 			for f := range strings.SplitSeq(arg, ",") {
 				if f = strings.TrimSpace(f); f != "" {
-					*p(h) = append(*p(h), f)
+					out = append(out, f)
 				}
 			}
 		}
+		if len(out) == 0 {
+			return errArgs
+		}
+		*p(h) = out
 		return nil
 	}
 }

@@ -64,6 +64,7 @@ func TestHandler_UnmarshalCaddyfile(t *testing.T) {
 		{name: "bad store", in: "early_hints {\n store /var/lib/hints\n}", err: "use memory, file:PATH or redis://"},
 		{name: "bad boolean", in: "early_hints {\n http1-hints yes\n}", err: "use true or false"},
 		{name: "empty list", in: "early_hints {\n query-params\n}", err: "query-params takes names..."},
+		{name: "only commas", in: "early_hints {\n deny-user-agents , ,\n}", err: "deny-user-agents takes substrings..."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h Handler
@@ -134,4 +135,41 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// FuzzHandler_UnmarshalCaddyfile: any block either fails with an error
+// naming a line, or gives a handler that validates and survives Caddy's
+// JSON.
+func FuzzHandler_UnmarshalCaddyfile(f *testing.F) {
+	for _, seed := range []string{
+		"", "store memory", "store file:/x\nsnapshot-interval 0", "private-quorum 1", "max-preloads -3",
+		"query-params a,b c", "http1-hints\ncross-site-preload false", "mode off", "deny-user-agents \"a b\"",
+		"assumed-rtt 1d", "store redis://h:1/0\nredis-timeout 5ms", "private_quorum 2\n{\n}",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, block string) {
+		tokens, err := caddyfile.Tokenize([]byte("early_hints {\n"+block+"\n}\n"), "Caddyfile")
+		if err != nil {
+			return
+		}
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens)); err != nil {
+			if !strings.Contains(err.Error(), "Caddyfile:") {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		if err := h.Validate(); err != nil {
+			t.Fatalf("parsed %q into a handler that does not validate: %v", block, err)
+		}
+		data, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Handler
+		if err := json.Unmarshal(data, &back); err != nil || !reflect.DeepEqual(back, h) {
+			t.Fatalf("JSON round trip of %s: %+v, %v", data, back, err)
+		}
+	})
 }
