@@ -133,8 +133,10 @@ func (h *Handler) Validate() error {
 		name string
 		v    int
 	}{
-		{"private-quorum", h.PrivateQuorum}, {"assumed-bandwidth", h.AssumedBandwidth},
-		{"max-preloads", h.MaxPreloads}, {"max-preconnects", h.MaxPreconnects},
+		{"private-quorum", h.PrivateQuorum},
+		{"assumed-bandwidth", h.AssumedBandwidth},
+		{"max-preloads", h.MaxPreloads},
+		{"max-preconnects", h.MaxPreconnects},
 	} {
 		if c.v < 0 {
 			return fmt.Errorf("%s %d is negative: use a whole number, 0 for the default", c.name, c.v)
@@ -144,8 +146,10 @@ func (h *Handler) Validate() error {
 		name string
 		d    caddy.Duration
 	}{
-		{"redis-connect-timeout", h.RedisConnectTimeout}, {"redis-timeout", h.RedisTimeout},
-		{"redis-write-timeout", h.RedisWriteTimeout}, {"assumed-rtt", h.AssumedRTT},
+		{"redis-connect-timeout", h.RedisConnectTimeout},
+		{"redis-timeout", h.RedisTimeout},
+		{"redis-write-timeout", h.RedisWriteTimeout},
+		{"assumed-rtt", h.AssumedRTT},
 	} {
 		if c.d < 0 {
 			return fmt.Errorf("%s %s is negative: write it like 100ms, or leave it out for the default", c.name, time.Duration(c.d))
@@ -188,7 +192,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.store = store
 	obs, err := acquireObserver(ctx.GetMetricsRegistry())
 	if err != nil {
-		h.release()
+		_ = h.release()
 		return err
 	}
 	h.metrics = obs
@@ -199,7 +203,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Logger = h.logger
 	mw, err := earlyhints.New(http.HandlerFunc(serveNext), cfg)
 	if err != nil {
-		h.release()
+		_ = h.release()
 		return fmt.Errorf("early_hints: %w", err)
 	}
 	h.mw = mw

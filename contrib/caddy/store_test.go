@@ -71,7 +71,7 @@ func TestHandler_CleanupKeepsSharedStore(t *testing.T) {
 
 	again := &Handler{Store: "file:" + path}
 	provision(t, again)
-	defer again.Cleanup()
+	defer func() { _ = again.Cleanup() }()
 	if _, ok, _ := again.store.store.Get(context.Background(), "https://example.com/"); !ok {
 		t.Error("a new store did not read the snapshot")
 	}
