@@ -260,7 +260,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if addr, ok := clientAddr(r); ok {
 		r.RemoteAddr = addr
 	}
-	h.mw.ServeHTTP(w, r)
+	h.mw.ServeHTTP(withEarlyWriter(w), r)
 	return call.err
 }
 

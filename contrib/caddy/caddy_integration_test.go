@@ -82,8 +82,8 @@ func checkFinal(t *testing.T, n navigation) {
 	if n.resp.Header.Get("X-Origin-Early") != "" {
 		t.Errorf("the origin's 103 field reached the final response")
 	}
-	if n.resp.Header.Get("X-Site") != "caddy" {
-		t.Errorf("X-Site = %q: the header directive did not apply", n.resp.Header.Get("X-Site"))
+	if n.resp.Header.Get("X-Site") != "caddy" || n.resp.Header.Get("X-Late") != "deferred" {
+		t.Errorf("X-Site %q, X-Late %q: the header directives did not apply", n.resp.Header.Get("X-Site"), n.resp.Header.Get("X-Late"))
 	}
 	if !n.resp.Uncompressed {
 		t.Errorf("the page was not gzip-encoded: the encode directive did not apply")

@@ -50,9 +50,11 @@ var page = `<!doctype html><html><head><title>t</title>
 ` + strings.Repeat("<p>Enough text for encode to compress the page.</p>\n", 20)
 
 // composed are the site's directives around early_hints: Caddy's encode
-// and header handlers wrap it (the Caddyfile orders them before it).
+// and header handlers wrap it (the Caddyfile orders them before it), one
+// header set at once, one deferred to the final response.
 const composed = `	encode gzip
 	header X-Site caddy
+	header >X-Late deferred
 	early_hints {
 		max-preloads 8
 	}`
