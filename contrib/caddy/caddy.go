@@ -255,6 +255,11 @@ type nextCall struct {
 // balancer; next sees the request as it came, so reverse_proxy computes
 // X-Forwarded-For from the real peer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.Mode == modeOff {
+		// Nothing to learn or send: the route, and an origin's own 103,
+		// pass as if the handler were not there.
+		return next.ServeHTTP(w, r)
+	}
 	call := &nextCall{next: next, remoteAddr: r.RemoteAddr}
 	r = r.WithContext(context.WithValue(r.Context(), nextKey{}, call))
 	if addr, ok := clientAddr(r); ok {

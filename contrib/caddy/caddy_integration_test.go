@@ -287,3 +287,23 @@ func TestCaddy_FileServer(t *testing.T) {
 	}
 	checkFinal(t, n)
 }
+
+// TestCaddy_ModeOff: with mode off, nothing is learned or sent, and the
+// origin's own 103 passes as Caddy's reverse_proxy forwards it.
+func TestCaddy_ModeOff(t *testing.T) {
+	s := newSite(t)
+	s.load(s.caddyfile("\tearly_hints {\n\t\tmode off\n\t}"))
+	c := s.h2Client("127.1.0.1")
+	for range 2 {
+		if n := c.navigate(t, s.base+"/off/", nil); len(n.hints) != 0 {
+			t.Fatalf("mode off sent a 103: %v", n.hints)
+		}
+	}
+	n := c.navigate(t, s.base+"/own103", nil)
+	if got := n.links(t); !slices.Equal(got, []string{"</static/own.css>; rel=preload; as=style"}) {
+		t.Errorf("the origin's 103 came as %q", got)
+	}
+	if metric(t, learnedMetric) != 0 {
+		t.Errorf("mode off learned")
+	}
+}
