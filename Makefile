@@ -34,20 +34,28 @@ TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis
 # recommends are off.
 TEST_PACKAGES := fonts-liberation
 
-.PHONY: all test test-fast test-slow deps build lint fuzz bench clean
+# The Caddy module is a Go module of its own (the main module never depends
+# on Caddy): vetted and tested from its directory.
+CADDY_DIR     := contrib/caddy
+
+.PHONY: all test test-fast test-slow test-caddy deps build lint fuzz bench clean
 
 all: build
 
 test: deps
 	$(GO) vet ./...
+	cd $(CADDY_DIR) && $(GO) vet -tags integration,chromium ./...
 	$(MAKE) lint
-	$(MAKE) test-fast test-slow
+	$(MAKE) test-fast test-slow test-caddy
 
 test-fast:
 	$(GO) test -count=1 -timeout $(FAST_TIMEOUT) ./...
 
 test-slow:
 	$(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags integration,chromium ./...
+
+test-caddy:
+	cd $(CADDY_DIR) && $(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags integration,chromium ./...
 
 # deps installs what the slow tests run, only when a command is missing, so a
 # prepared machine never touches apt.
@@ -109,6 +117,7 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	cd $(CADDY_DIR) && $(GO) test -tags integration -run='^$$' -bench=. -benchmem ./...
 
 clean:
 	rm -rf bin
