@@ -1,0 +1,43 @@
+package realpages
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// BenchmarkCorpus runs the product on the whole corpus against the stored
+// truth and reports the pooled figures (percent) as metrics, and the
+// table in the log.
+func BenchmarkCorpus(b *testing.B) {
+	c, err := LoadCorpus(testdata)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := LoadGolden(filepath.Join(testdata, goldenFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var scores []*Score
+	for b.Loop() {
+		scores, err = RunCorpus(context.Background(), c, g, RunConfig{}, corpusParallel)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := Pool(scores)
+	b.ReportMetric(100*p.SameSiteAll().Value(), "same-site-%")
+	for _, cat := range Categories {
+		r := p.SameSite[cat]
+		b.ReportMetric(100*r.Value(), "same-site-"+string(cat)+"-%")
+	}
+	b.ReportMetric(100*p.ThirdPartyAll().Value(), "third-party-%")
+	b.ReportMetric(100*p.Precision.Value(), "precision-%")
+	b.ReportMetric(float64(p.NoHintsHintable), "pages-without-103")
+	var s strings.Builder
+	if err := WriteTable(&s, scores); err != nil {
+		b.Fatal(err)
+	}
+	b.Log("\n" + s.String())
+}
