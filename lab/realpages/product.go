@@ -103,7 +103,28 @@ func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err 
 			own = append(own, f)
 		}
 	}
-	for i := 1; i <= Teachers; i++ {
+	// The middleware analyses a route's public response once per
+	// LearnInterval: visitors a second apart, as three visitors of a page
+	// are, each teach it (back to back, only the first would).
+	interval := cfg.Middleware.LearnInterval
+	if interval == 0 {
+		interval = time.Second
+	}
+	var last time.Time
+	for i := 1; i <= Teachers+1; i++ {
+		if wait := time.Until(last.Add(interval + interval/4)); interval > 0 && wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			}
+		}
+		last = time.Now()
+		if i > Teachers {
+			break
+		}
 		v := st.visitor(i)
 		if _, err := v.navigate(ctx, t.Requests[0], cfg.Timeout); err != nil {
 			v.close()

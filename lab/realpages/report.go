@@ -103,6 +103,14 @@ func WritePooled(w io.Writer, p Pooled) error {
 func WriteMisses(w io.Writer, scores []*Score) error {
 	var b strings.Builder
 	for _, s := range scores {
+		if !s.Got103 {
+			keys := make([]string, 0, len(s.Events))
+			for k, n := range s.Events {
+				keys = append(keys, fmt.Sprintf("%s=%d", k, n))
+			}
+			sort.Strings(keys)
+			fmt.Fprintf(&b, "%s\tno 103\tthe middleware's events: %s\n", s.Name, strings.Join(keys, " "))
+		}
 		for _, m := range s.Misses {
 			where := "third-party"
 			if m.SameSite {

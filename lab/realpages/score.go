@@ -81,6 +81,8 @@ type Score struct {
 	// Precision: the preloads the page then fetched.
 	Precision Ratio
 	Misses    []Miss
+	// Events are the middleware's decisions over the run (Result.Events).
+	Events map[string]int
 	// OverBudget counts the hints the middleware left out of its 103s over
 	// the document budget during the run.
 	OverBudget int
@@ -119,7 +121,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 	}
 	base, _ := url.Parse(t.URL)
 	s := &Score{Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: len(t.Blocking) > 0,
-		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}}
+		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events}
 	for k, n := range r.Events {
 		if strings.HasPrefix(k, "left_out/"+earlyhints.ReasonOverBudget) {
 			s.OverBudget += n

@@ -137,6 +137,8 @@ func NewCollector(ctx context.Context, pages []*Page, cfg CollectorConfig) (_ *C
 			// leaves the machine.
 			"host-resolver-rules": "MAP * 127.0.0.1:" + port,
 			"window-size":         "1366,768",
+			// lab/chromium's list, and no autofill queries.
+			"disable-features": "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
 		},
 	})
 	if err != nil {
@@ -179,7 +181,14 @@ func (c *Collector) Collect(ctx context.Context, p *Page) (*Truth, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("realpages: %s: the origin did not see the navigation to %s; check --host-resolver-rules", p.Name, t.URL)
 	}
-	t.Requests = log[i:]
+	t.Requests = log[i : i+1]
+	for _, f := range log[i+1:] {
+		// The browser's own requests (Sec-Fetch-Site: none after the
+		// navigation: autofill, safe browsing) are not the page's.
+		if f.Site != "none" {
+			t.Requests = append(t.Requests, f)
+		}
+	}
 	for _, r := range v.Resources {
 		if r.RenderBlockingStatus != "blocking" {
 			continue
