@@ -5,12 +5,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkCorpus runs the product on the whole corpus against the stored
 // truth and reports the pooled figures (percent) as metrics, and the
-// table in the log.
+// table in the log (-v): with the origin's think time of TestCorpus, and
+// with a longer one, which gives the document budget more room.
 func BenchmarkCorpus(b *testing.B) {
+	for _, think := range []time.Duration{DefaultThink, time.Second} {
+		b.Run("think="+think.String(), func(b *testing.B) { benchCorpus(b, RunConfig{Think: think}) })
+	}
+}
+
+func benchCorpus(b *testing.B, cfg RunConfig) {
 	c, err := LoadCorpus(testdata)
 	if err != nil {
 		b.Fatal(err)
@@ -21,7 +29,7 @@ func BenchmarkCorpus(b *testing.B) {
 	}
 	var scores []*Score
 	for b.Loop() {
-		scores, err = RunCorpus(context.Background(), c, g, RunConfig{}, corpusParallel)
+		scores, err = RunCorpus(context.Background(), c, g, cfg, corpusParallel)
 		if err != nil {
 			b.Fatal(err)
 		}

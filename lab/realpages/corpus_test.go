@@ -9,19 +9,22 @@ import (
 )
 
 // Floors on the pooled figures of the corpus (see README.md): what the
-// product achieves today less a margin, so that a change that loses
-// hints fails. Raise them as the product improves.
+// product achieves today (same-site 66–70 %, third-party 66–67 %,
+// precision 100 %, every page that names a hintable file gets a 103) less
+// a margin, so that a change that loses hints fails. Raise them as the
+// product improves; the targets are 90 %, 95 %, 95 % and none.
 const (
 	// floorSameSiteRecall: critical files of the page's site (render-
 	// blocking, fonts, LCP image) that the 103 preloads.
-	floorSameSiteRecall = 0.30
+	floorSameSiteRecall = 0.60
 	// floorThirdParty: critical files of other sites whose origin the 103
 	// preconnects, or that it preloads.
-	floorThirdParty = 0.10
+	floorThirdParty = 0.60
 	// floorPrecision: preloads the page then fetched.
 	floorPrecision = 0.95
-	// maxNoHintsHintable: pages that name a hintable file but got no 103.
-	maxNoHintsHintable = 6
+	// maxNoHintsHintable: pages that name a hintable file (Chromium waited
+	// for a render-blocking file) but got no 103.
+	maxNoHintsHintable = 2
 )
 
 // testdata is the corpus and its stored truth.

@@ -81,22 +81,33 @@ func WritePooled(w io.Writer, p Pooled) error {
 		fmt.Fprintf(&b, "  %-16s %s\n", c+":", p.ThirdParty[c].Percent())
 	}
 	fmt.Fprintf(&b, "precision: %s\n", p.Precision.Percent())
+	var nc int
+	for _, n := range p.NonCritical {
+		nc += n
+	}
+	fmt.Fprintf(&b, "preloads of files fetched but not waited for: %d\n", nc)
+	writeCounts(&b, p.NonCritical)
 	fmt.Fprintf(&b, "misses by guessed reason:\n")
-	keys := make([]string, 0, len(p.Reasons))
-	for k := range p.Reasons {
+	writeCounts(&b, p.Reasons)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeCounts writes m, largest count first.
+func writeCounts(b *strings.Builder, m map[string]int) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if p.Reasons[keys[i]] != p.Reasons[keys[j]] {
-			return p.Reasons[keys[i]] > p.Reasons[keys[j]]
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
 		}
 		return keys[i] < keys[j]
 	})
 	for _, k := range keys {
-		fmt.Fprintf(&b, "  %4d  %s\n", p.Reasons[k], k)
+		fmt.Fprintf(b, "  %4d  %s\n", m[k], k)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // WriteMisses writes every page's misses, one a line.

@@ -81,6 +81,10 @@ type Score struct {
 	// Precision: the preloads the page then fetched.
 	Precision Ratio
 	Misses    []Miss
+	// NonCritical are the preloads the page fetched but did not wait for,
+	// by what they were ("script", "async stylesheet", "image", …): the
+	// places critical files could have had.
+	NonCritical map[string]int
 	// Events are the middleware's decisions over the run (Result.Events).
 	Events map[string]int
 	// OverBudget counts the hints the middleware left out of its 103s over
@@ -102,13 +106,12 @@ func sum(m map[Category]Ratio) Ratio {
 	return r
 }
 
-// scanBytes is the product's default scan bound (earlyhints.Config.ScanBytes).
-const scanBytes = 64 << 10
-
 // ScoreConfig says what the product was allowed: the caps a miss is
 // blamed on. The zero value is the product's defaults.
 type ScoreConfig struct {
 	MaxPreloads, MaxPreconnects int
+	// ScanBytes is the product's scan bound; 0 means its default.
+	ScanBytes int
 }
 
 // ScorePage compares the 103 of r with t for page p.
@@ -121,7 +124,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 	}
 	base, _ := url.Parse(t.URL)
 	s := &Score{Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: len(t.Blocking) > 0,
-		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events}
+		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events, NonCritical: map[string]int{}}
 	for k, n := range r.Events {
 		if strings.HasPrefix(k, "left_out/"+earlyhints.ReasonOverBudget) {
 			s.OverBudget += n
@@ -139,6 +142,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 		}
 	}
 	html := p.HTML
+	sv := scanPage(html, base, cfg.ScanBytes)
 	seen := map[string]bool{}
 	add := func(u string, c Category) {
 		if u == "" || seen[u] {
@@ -153,7 +157,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 			if got {
 				rt.Got++
 			} else {
-				why, detail := sameSiteReason(html, base, u, c, s, cfg)
+				why, detail := sameSiteReason(html, base, sv, u, c, s, cfg)
 				s.Misses = append(s.Misses, Miss{URL: u, Category: c, SameSite: true, Reason: why, Detail: detail})
 			}
 			s.SameSite[c] = rt
@@ -165,7 +169,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 		if got {
 			rt.Got++
 		} else {
-			why, detail := thirdPartyReason(html, u, s, cfg)
+			why, detail := thirdPartyReason(html, sv, u, s, cfg)
 			s.Misses = append(s.Misses, Miss{URL: u, Category: c, Reason: why, Detail: detail})
 		}
 		s.ThirdParty[c] = rt
@@ -181,6 +185,9 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 		s.Precision.Of++
 		if t.Fetched(u) {
 			s.Precision.Got++
+			if !seen[u] {
+				s.NonCritical[nonCriticalKind(html, base, t, u)]++
+			}
 		} else {
 			s.Misses = append(s.Misses, Miss{URL: u, Reason: "preloaded, never fetched"})
 		}
@@ -194,6 +201,14 @@ func hostOf(u string) string {
 		return ""
 	}
 	return strings.ToLower(p.Hostname())
+}
+
+func pathOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Path
 }
 
 func originOf(u string) string {
@@ -263,55 +278,38 @@ func tagAt(html []byte, i int) (string, bool) {
 	return tag, open >= 0 && open > close && !strings.HasPrefix(tag, "<link") && !strings.HasPrefix(tag, "<script")
 }
 
-// sameSiteReason guesses why the 103 left out u.
-func sameSiteReason(html []byte, base *url.URL, u string, c Category, s *Score, cfg ScoreConfig) (string, string) {
-	i, insecure := mention(html, base, u)
-	if i < 0 {
-		switch c {
-		case Font:
-			return "font named only in a stylesheet", ""
-		case LCPImage:
-			return "image not named in the HTML", "set by a stylesheet or a script"
+// nonCriticalKind says what a preloaded file the page did not wait for
+// was.
+func nonCriticalKind(html []byte, base *url.URL, t *Truth, u string) string {
+	dest := ""
+	for _, f := range t.Requests {
+		if f.URL == u {
+			dest = f.Dest
+			break
 		}
-		return "not named in the HTML", "loaded by a script or @import"
 	}
-	tag, inStyle := tagAt(html, i)
-	full := len(s.Preloads) >= cfg.MaxPreloads
-	switch {
-	case inStyle && c == Font:
-		return "font declared in an inline <style>", ""
-	case i >= scanBytes:
-		return "past the scan bound", fmt.Sprintf("named at byte %d, the scan reads %d KiB", i, scanBytes>>10)
-	case insecure:
-		return "named with http:", "the browser upgraded it"
-	case strings.Contains(tag, "media=") && !slices.Contains([]string{"all", ""}, attr(tag, "media")):
-		return "media attribute", "media=" + attr(tag, "media")
-	case full:
-		return "count cap", fmt.Sprintf("the 103 holds %d preloads", len(s.Preloads))
-	case !s.Got103:
-		return "no 103", ""
-	case s.OverBudget > 0:
-		return "document budget", fmt.Sprintf("the 103s left out %d hints over the budget", s.OverBudget)
-	case !strings.EqualFold(hostOf(u), base.Hostname()):
-		return "on another host of the site", hostOf(u)
+	if strings.HasSuffix(strings.ToLower(hostOf(u)+pathOf(u)), "/favicon.ico") {
+		return "favicon (the browser's own fetch)"
 	}
-	return "left out", "rank or not learned"
-}
-
-// thirdPartyReason guesses why the 103 did not cover a third party's u.
-func thirdPartyReason(html []byte, u string, s *Score, cfg ScoreConfig) (string, string) {
-	o := originOf(u)
-	switch {
-	case !s.Got103:
-		return "no 103", ""
-	case len(s.Preconnects) >= cfg.MaxPreconnects:
-		return "preconnect cap", fmt.Sprintf("the 103 holds %d preconnects", len(s.Preconnects))
-	case len(s.Preconnects) == 0 && len(s.Preloads) >= cfg.MaxPreloads:
-		return "no preconnect, preloads full", "crowded out in the scan?"
-	case !bytes.Contains(bytes.ToLower(html), []byte(strings.ToLower(strings.TrimPrefix(o, "https://")))):
-		return "origin not named in the HTML", o
+	if i, _ := mention(html, base, u); i >= 0 {
+		tag, _ := tagAt(html, i)
+		switch {
+		case strings.Contains(tag, "icon"):
+			return "icon"
+		case dest == "style" && strings.Contains(tag, "onload"):
+			return "async stylesheet"
+		case dest == "style" && strings.Contains(tag, "media="):
+			return "stylesheet for media=" + attr(tag, "media")
+		case dest == "script" && (strings.Contains(tag, " async") || strings.Contains(tag, " defer")):
+			return "async or deferred script"
+		case dest == "script" && i > bytes.Index(bytes.ToLower(html), []byte("<body")):
+			return "script in the body"
+		}
 	}
-	return "origin not preconnected", o
+	if dest == "" {
+		return "other"
+	}
+	return dest
 }
 
 // attr returns the value of name in a lower-cased tag.
@@ -341,6 +339,9 @@ type Pooled struct {
 	SameSite        map[Category]Ratio
 	ThirdParty      map[Category]Ratio
 	Precision       Ratio
+	// NonCritical counts the preloads of files the pages fetched but did
+	// not wait for, by kind.
+	NonCritical map[string]int
 	// Reasons counts the misses by reason (the reason's words before any
 	// colon), same-site and third-party apart.
 	Reasons map[string]int
@@ -348,7 +349,7 @@ type Pooled struct {
 
 // Pool sums scores.
 func Pool(scores []*Score) Pooled {
-	p := Pooled{SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Reasons: map[string]int{}}
+	p := Pooled{SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Reasons: map[string]int{}, NonCritical: map[string]int{}}
 	for _, s := range scores {
 		p.Pages++
 		if s.Got103 {
@@ -365,6 +366,9 @@ func Pool(scores []*Score) Pooled {
 			p.ThirdParty[c] = r
 		}
 		p.Precision.Add(s.Precision)
+		for k, n := range s.NonCritical {
+			p.NonCritical[k] += n
+		}
 		for _, m := range s.Misses {
 			k := "third-party "
 			switch {
