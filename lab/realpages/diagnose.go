@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/net/html"
+
 	"github.com/earlyhints/earlyhints/linkheader"
 	"github.com/earlyhints/earlyhints/scan"
 )
@@ -111,9 +113,10 @@ func sameSiteReason(html []byte, base *url.URL, sv *scanView, u string, c Catego
 	case strings.HasPrefix(tag, "<link") && strings.Contains(tag, "onload"):
 		return "stylesheet loaded by onload", ""
 	case c == LCPImage:
-		return "LCP image not taken by the scanner", firstWord(tag)
+		_, detail := notTaken(html, i)
+		return "LCP image not taken by the scanner", detail
 	}
-	return "named where the scanner does not take it", firstWord(tag) + fmt.Sprintf(" at byte %d", i)
+	return notTaken(html, i)
 }
 
 // thirdPartyReason guesses why the 103 did not cover a third party's u.
@@ -138,18 +141,76 @@ func thirdPartyReason(html []byte, sv *scanView, u string, s *Score, cfg ScoreCo
 		}
 		return "crowded out of the scan", fmt.Sprintf("preconnects rank after %d preloads", scan.DefaultMaxLinks)
 	}
-	if i := bytes.Index(bytes.ToLower(html), []byte("//"+hostOf(u))); i < 0 {
+	i := bytes.Index(bytes.ToLower(html), []byte("//"+hostOf(u)))
+	if i < 0 {
 		return "origin not named in the HTML", o
-	} else if !bytes.Contains(bytes.ToLower(html[:i]), []byte("<body")) {
-		tag, _ := tagAt(html, i)
-		return "named where the scanner does not take it", firstWord(tag) + fmt.Sprintf(" at byte %d", i)
 	}
-	return "origin named only in the body", o
+	return notTaken(html, i)
 }
 
-func firstWord(tag string) string {
-	if i := strings.IndexAny(tag, " \t\n>"); i > 0 {
-		return tag[:i] + ">"
+// headElements are the elements an HTML parser keeps in the head; any
+// other start tag there begins the body.
+var headElements = map[string]bool{
+	"html": true, "head": true, "meta": true, "link": true, "script": true, "style": true,
+	"title": true, "base": true, "noscript": true, "template": true, "basefont": true, "bgsound": true,
+}
+
+// where says what holds offset i of the page, as the tokenizer reads it: a
+// tag ("<script>"), an inline script's text, a comment; and the first
+// element before i that began the body as HTML parsers read it ("" when
+// none did, or the page's <body> came first).
+func where(page []byte, i int) (holder, bodyStart string, bodyAt int) {
+	bodyAt = -1
+	z := html.NewTokenizer(bytes.NewReader(page[:min(len(page), i+4096)]))
+	z.SetMaxBuf(0)
+	off, inScript := 0, false
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return "", bodyStart, bodyAt
+		}
+		raw := len(z.Raw())
+		name, _ := z.TagName()
+		n := string(name)
+		if off+raw > i {
+			switch {
+			case tt == html.TextToken && inScript:
+				return "inline script", bodyStart, bodyAt
+			case tt == html.CommentToken:
+				return "comment", bodyStart, bodyAt
+			case tt == html.StartTagToken || tt == html.SelfClosingTagToken:
+				return "<" + n + ">", bodyStart, bodyAt
+			}
+			return "text", bodyStart, bodyAt
+		}
+		switch tt {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			inScript = n == "script"
+			if bodyAt < 0 && !headElements[n] {
+				bodyStart, bodyAt = "<"+n+">", off
+				if n == "body" {
+					bodyStart = ""
+				}
+			}
+		case html.EndTagToken:
+			inScript = false
+		}
+		off += raw
 	}
-	return tag
+}
+
+// notTaken says why the scanner passed over a mention at offset i.
+func notTaken(page []byte, i int) (string, string) {
+	holder, body, at := where(page, i)
+	explicitBody := bytes.Index(bytes.ToLower(page[:i]), []byte("<body"))
+	switch {
+	case holder == "inline script" || holder == "comment":
+		return "named inside an " + holder, fmt.Sprintf("at byte %d", i)
+	case body != "" && at < i && (explicitBody < 0 || at < explicitBody):
+		return "in the head after an element that begins the body",
+			fmt.Sprintf("%s at byte %d follows a %s at byte %d: parsers end the head there; Chromium still counts it render-blocking", holder, i, body, at)
+	case holder == "<script>" && explicitBody >= 0:
+		return "synchronous script in the body", fmt.Sprintf("at byte %d; Chromium counts it render-blocking", i)
+	}
+	return "named where the scanner does not take it", fmt.Sprintf("%s at byte %d", holder, i)
 }
