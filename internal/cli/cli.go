@@ -10,8 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-
-	"github.com/earlyhints/earlyhints/internal/logbuf"
 )
 
 // Exit codes.
@@ -121,23 +119,6 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return errUsage
 	}
 	return nil
-}
-
-// newAccessLogger returns the access log's logger, in format text or json
-// like newLogger, writing to w through a buffered, non-blocking writer: a
-// request appends its line to memory and never waits for w. Lines dropped
-// because w fell behind are reported through logger. Close the writer once
-// the server has stopped, to write out the last lines.
-func newAccessLogger(format string, w io.Writer, logger *slog.Logger) (*slog.Logger, *logbuf.Writer, error) {
-	bw := logbuf.New(w, logbuf.Config{OnDrop: func(n int) {
-		logger.Warn("access log lines dropped: the log output is slower than the traffic", "lines", n)
-	}})
-	access, err := newLogger(format, bw)
-	if err != nil {
-		_ = bw.Close()
-		return nil, nil, err
-	}
-	return access, bw, nil
 }
 
 // newLogger returns the process logger writing to w in format text or json.

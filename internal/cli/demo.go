@@ -19,6 +19,7 @@ import (
 
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/internal/demo"
+	product "github.com/earlyhints/earlyhints/internal/stack"
 	"github.com/earlyhints/earlyhints/lab/netem"
 	"github.com/earlyhints/earlyhints/server"
 )
@@ -137,7 +138,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		thinkFor = -1 // demo.Config: negative means none
 	}
 	tuneRuntime(logger)
-	access, accessOut, err := newAccessLogger(*logFormat, stderr, logger)
+	access, accessOut, err := product.NewAccessLog(*logFormat, stderr, logger)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	product "github.com/earlyhints/earlyhints/internal/stack"
 )
 
 const proxyExamples = `  # in front of an application on port 8080, with a real certificate
@@ -30,7 +32,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	tuneRuntime(logger)
-	access, accessOut, err := newAccessLogger(s.LogFormat, stderr, logger)
+	access, accessOut, err := product.NewAccessLog(s.LogFormat, stderr, logger)
 	if err != nil {
 		return err
 	}

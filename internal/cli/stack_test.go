@@ -35,6 +35,11 @@ func startStack(t *testing.T, mode string) (*stack, string) {
 	return st, "http://" + st.adminLn.Addr().String()
 }
 
+// buildStack is buildStackWithAccessLog logging requests to logger.
+func buildStack(s settings, logger *slog.Logger) (*stack, error) {
+	return buildStackWithAccessLog(s, logger, logger)
+}
+
 // serveStack builds the product from s and serves it until the test ends.
 func serveStack(t *testing.T, s settings) *stack {
 	t.Helper()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	product "github.com/earlyhints/earlyhints/internal/stack"
 )
 
 // Measurement is what one page load yields.
@@ -252,7 +254,7 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 		return err
 	}
 	cr.RTTMS = ms(network.RTT())
-	st, err := newStack(ctx, stackConfig{cell: r.c, network: network, netem: r.opts.Netem, crossSite: r.s.CrossSitePreload, logger: r.opts.Logger})
+	st, err := newStack(ctx, stackConfig{cell: r.c, network: network, netem: r.opts.Netem, product: product.Config{CrossSitePreload: r.s.CrossSitePreload}, logger: r.opts.Logger})
 	if err != nil {
 		return err
 	}

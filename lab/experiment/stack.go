@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,11 +15,9 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints"
-	"github.com/earlyhints/earlyhints/hintstore"
+	product "github.com/earlyhints/earlyhints/internal/stack"
 	"github.com/earlyhints/earlyhints/lab/netem"
 	"github.com/earlyhints/earlyhints/lab/site"
-	"github.com/earlyhints/earlyhints/proxy"
-	"github.com/earlyhints/earlyhints/push"
 	"github.com/earlyhints/earlyhints/server"
 )
 
@@ -86,11 +85,14 @@ type stack struct {
 	env     Env
 	learned chan struct{}
 	once    sync.Once
-	// handler is the hinting middleware; leftOut counts the hints it left
-	// out of 103s over the document budget, budget is the largest budget
-	// those 103s had, sent the 103s it wrote.
-	handler               *earlyhints.Handler
+	// product is the earlyhints product under test, assembled as
+	// `earlyhints proxy` assembles it; leftOut counts the hints its
+	// middleware left out of 103s over the document budget, budget is the
+	// largest budget those 103s had, sent the 103s it wrote.
+	product               *product.Stack
 	leftOut, budget, sent atomic.Int64
+	// accessOut is the access log's writer when the lab made it.
+	accessOut io.Closer
 	// warmEnv reaches the server without the emulated network (relay
 	// mode), for the loads that teach the product before the measured ones.
 	warmEnv Env
@@ -100,9 +102,12 @@ type stackConfig struct {
 	cell    Cell
 	network netem.Profile
 	netem   NetemMode
-	// crossSite lets the product preload other sites' files.
-	crossSite bool
-	logger    *slog.Logger
+	// product holds the product's settings the scenario gives (such as
+	// CrossSitePreload). newStack sets the origin, the mode, the path
+	// measurement, the observer and the logger; a nil AccessLog means the
+	// proxy's own (text, buffered), its lines discarded.
+	product product.Config
+	logger  *slog.Logger
 }
 
 // newStack builds and starts the stack of cfg.cell. Close releases it.
@@ -136,11 +141,17 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	st.origin = &http.Server{Handler: st.site, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelDebug)}
 	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
 
-	handler, mw, err := productStack(c.Strategy, ln.Addr().String(), cfg.crossSite, cfg.logger, st.observe, connPath(cfg.netem, cfg.network))
+	if cfg.product.AccessLog == nil {
+		access, out, err := product.NewAccessLog("text", io.Discard, cfg.logger)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: access log: %w", err)
+		}
+		cfg.product.AccessLog, st.accessOut = access, out
+	}
+	st.product, err = newProduct(cfg.product, c.Strategy, ln.Addr().String(), cfg.logger, st.observe, connPath(cfg.netem, cfg.network))
 	if err != nil {
 		return nil, err
 	}
-	st.handler = mw
 
 	srvCfg := server.Config{
 		Addr: "127.0.0.1:0", DisableHTTP3: c.Protocol != H3, Logger: cfg.logger,
@@ -157,11 +168,11 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		// Sockets made inside the server namespace stay there.
 		err = st.pkt.RunInServer(func() error {
 			var e error
-			st.srv, e = server.New(handler, srvCfg)
+			st.srv, e = st.product.Listen(srvCfg)
 			return e
 		})
 	default:
-		st.srv, err = server.New(handler, srvCfg)
+		st.srv, err = st.product.Listen(srvCfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("experiment: start server: %w", err)
@@ -247,53 +258,34 @@ func connPath(mode NetemMode, network netem.Profile) func(*http.Request) (time.D
 	}
 }
 
-// productStack assembles the earlyhints product in front of the origin as
-// a deployment would: reverse proxy, hinting middleware, and the push
-// package for the push strategies. Hints are on only for the strategies
-// that use them.
-func productStack(s Strategy, origin string, crossSite bool, logger *slog.Logger, observe func(earlyhints.Event), path func(*http.Request) (time.Duration, int64)) (http.Handler, *earlyhints.Handler, error) {
-	rp, err := proxy.New(proxy.Config{
-		Default: &url.URL{Scheme: "http", Host: origin},
-		// The origin routes third-party resources by Host.
-		PreserveHost: true,
-		Logger:       logger,
-	})
+// newProduct assembles the earlyhints product in front of the origin
+// with the assembly `earlyhints proxy` uses, every part included (access
+// log, client-address rules, metrics), from pc and what the cell sets:
+// hints are on only for the strategies that use them.
+func newProduct(pc product.Config, s Strategy, origin string, logger *slog.Logger, observe func(earlyhints.Event), path func(*http.Request) (time.Duration, int64)) (*product.Stack, error) {
+	pc.Origin = "http://" + origin
+	// The origin routes third-party resources by Host.
+	pc.PreserveHost = true
+	switch s {
+	case None, Preload:
+		pc.Mode = product.ModeOff
+	case Push:
+		pc.Mode = product.ModePush
+	case PushDigest:
+		pc.Mode = product.ModePushDigest
+	default:
+		pc.Mode = product.ModeHints
+	}
+	// No fallback: a push cell measures push alone, not Early Hints.
+	pc.PushOnly = true
+	pc.ConnPath = path
+	pc.Observer = earlyhints.ObserverFunc(observe)
+	pc.Logger = logger
+	p, err := product.New(pc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("experiment: proxy: %w", err)
+		return nil, fmt.Errorf("experiment: assemble the product: %w", err)
 	}
-	store, err := hintstore.NewMemory(hintstore.MemoryConfig{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("experiment: hint store: %w", err)
-	}
-	cfg := earlyhints.Config{
-		Store:    store,
-		Disabled: s == None || s == Preload,
-		Logger:   logger,
-		Observer: earlyhints.ObserverFunc(observe),
-		ConnPath: path,
-		// Off unless the scenario opts in, as the product ships.
-		AllowCrossSitePreload: crossSite,
-	}
-	var p *push.Pusher
-	if s == Push || s == PushDigest {
-		mode := push.Plain
-		if s == PushDigest {
-			mode = push.CacheAware
-		}
-		// No fallback: a push cell measures push alone, not Early Hints.
-		p, err = push.New(push.Config{Mode: mode, NoFallback: true, Logger: logger})
-		if err != nil {
-			return nil, nil, fmt.Errorf("experiment: push: %w", err)
-		}
-	}
-	mw, err := earlyhints.New(rp, cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("experiment: middleware: %w", err)
-	}
-	if p != nil {
-		return p.Wrap(mw), mw, nil
-	}
-	return mw, mw, nil
+	return p, nil
 }
 
 // observe follows the middleware's decisions: learned hints, 103s sent
@@ -340,7 +332,7 @@ func (st *stack) warm(ctx context.Context, timeout time.Duration) (earlyhints.Ro
 			return earlyhints.RouteField{}, fmt.Errorf("experiment: warming load %d: %w", i+1, err)
 		}
 	}
-	if f := st.handler.Field(1); len(f) > 0 {
+	if f := st.product.Middleware.Field(1); len(f) > 0 {
 		return f[0], nil
 	}
 	return earlyhints.RouteField{}, nil
@@ -375,6 +367,14 @@ func (st *stack) Close() {
 			_ = err // serving ends with an error once cancelled; that is the expected end
 		case <-time.After(3 * time.Second):
 		}
+	}
+	if st.product != nil {
+		// The server's Close runs no shutdown hooks: the learning in
+		// flight is waited for and the store closed here.
+		_ = st.product.Close()
+	}
+	if st.accessOut != nil {
+		_ = st.accessOut.Close()
 	}
 	if st.origin != nil {
 		st.origin.Close()

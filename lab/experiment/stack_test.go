@@ -2,10 +2,16 @@ package experiment
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	product "github.com/earlyhints/earlyhints/internal/stack"
 )
 
 // The warmed stack budgets its 103 as the deployed product does: the
@@ -113,7 +119,7 @@ func TestStack_CrossSitePreload(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			st, err := newStack(ctx, stackConfig{cell: cell, network: network, netem: Relay, crossSite: crossSite, logger: quietLogger()})
+			st, err := newStack(ctx, stackConfig{cell: cell, network: network, netem: Relay, product: product.Config{CrossSitePreload: crossSite}, logger: quietLogger()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,5 +158,81 @@ func primed(ctx context.Context, t *testing.T, st *stack) {
 	loadModel(ctx, t, st)
 	if err := st.waitLearned(ctx, 10*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// accessLines is a slog.Handler that hands each access log line to a
+// channel, so a test can wait for it.
+type accessLines chan slog.Record
+
+func (accessLines) Enabled(context.Context, slog.Level) bool { return true }
+func (c accessLines) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case c <- r.Clone():
+	default: // more lines than the test waits for: the handler must not block
+	}
+	return nil
+}
+func (c accessLines) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c accessLines) WithGroup(string) slog.Handler      { return c }
+
+// The lab measures the product as it ships, every part included: each
+// request is an access log line, and the client-address rules hold (a
+// trusted proxy's X-Forwarded-For names the client, anyone else's does
+// not).
+func TestStack_WholeProduct(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted []string
+		client  string
+	}{
+		{"as shipped", nil, "127.0.0.1"},
+		{"behind a trusted proxy", []string{"127.0.0.0/8"}, "198.51.100.7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cell := Cell{Page: "tiny", Strategy: EarlyHints, Protocol: H2, Cache: Cold, Network: "none"}
+			network, err := (&Scenario{}).Network("none")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			access := make(accessLines, 1)
+			st, err := newStack(ctx, stackConfig{
+				cell: cell, network: network, netem: Relay, logger: quietLogger(),
+				product: product.Config{TrustedProxies: tt.trusted, AccessLog: slog.New(access)},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			tr := &http.Transport{
+				DialContext:     st.warmEnv.DialContext,
+				TLSClientConfig: &tls.Config{RootCAs: st.env.RootCAs, ServerName: st.env.ServerName, MinVersion: tls.VersionTLS12},
+			}
+			defer tr.CloseIdleConnections()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.env.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Forwarded-For", "198.51.100.7")
+			res, err := (&http.Client{Transport: tr}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			select {
+			case r := <-access:
+				line := map[string]string{"msg": r.Message}
+				r.Attrs(func(a slog.Attr) bool { line[a.Key] = a.Value.String(); return true })
+				if line["msg"] != "request" || line["client"] != tt.client || line["path"] != st.site.Manifest().HTMLPath || line["status"] != "200" {
+					t.Errorf("access log line %v; want the page's request from %s", line, tt.client)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no access log line: the lab's stack leaves the access log out")
+			}
+		})
 	}
 }
