@@ -17,8 +17,7 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints"
-	"github.com/earlyhints/earlyhints/hintstore"
-	"github.com/earlyhints/earlyhints/proxy"
+	product "github.com/earlyhints/earlyhints/internal/stack"
 	"github.com/earlyhints/earlyhints/server"
 )
 
@@ -42,14 +41,15 @@ type RunConfig struct {
 	Think time.Duration
 	// Sizes are the subresources' body sizes; zero means DefaultSizes.
 	Sizes Sizes
-	// Middleware is the hinting middleware's configuration; Store,
-	// Observer and Logger are set by Run. The zero value is the command
-	// line's defaults without --http1-hints, with ConnPath nil: on
+	// Product holds the product's settings (the flags of `earlyhints
+	// proxy`: MaxPreloads, AssumedBandwidth, …); Run sets the origin,
+	// PreserveHost, the observer and the logs. The zero value is the
+	// command's defaults. A nil ConnPath measures no client path: on
 	// loopback the server would measure no round trip and an unbounded
-	// rate, so the assumed client network (Config.AssumedBandwidth and
-	// AssumedRTT) sizes the document budget, as for a connection the
-	// kernel has not measured yet.
-	Middleware earlyhints.Config
+	// rate, so the assumed client network (AssumedBandwidth, AssumedRTT)
+	// sizes the document budget, as for a connection the kernel has not
+	// measured yet.
+	Product product.Config
 	// Timeout bounds one navigation or fetch; 0 means 10s.
 	Timeout time.Duration
 	// Logger receives the product's logs; nil discards them.
@@ -106,13 +106,10 @@ func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err 
 	// The middleware analyses a route's public response once per
 	// LearnInterval: visitors a second apart, as three visitors of a page
 	// are, each teach it (back to back, only the first would).
-	interval := cfg.Middleware.LearnInterval
-	if interval == 0 {
-		interval = time.Second
-	}
+	interval := earlyhints.DefaultLearnInterval
 	var last time.Time
 	for i := 1; i <= Teachers+1; i++ {
-		if wait := time.Until(last.Add(interval + interval/4)); interval > 0 && wait > 0 {
+		if wait := time.Until(last.Add(interval + interval/4)); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -145,11 +142,11 @@ func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err 
 
 // stack is the product in front of one page's stub origin.
 type stack struct {
-	origin *http.Server
-	srv    *server.Server
-	mw     *earlyhints.Handler
-	cancel context.CancelFunc
-	served chan error
+	origin  *http.Server
+	srv     *server.Server
+	product *product.Stack
+	cancel  context.CancelFunc
+	served  chan error
 
 	mu     sync.Mutex
 	events map[string]int
@@ -174,22 +171,23 @@ func startStack(ctx context.Context, p *Page, cfg RunConfig) (_ *stack, err erro
 	st.origin = &http.Server{Handler: o, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	go st.origin.Serve(ln) //nolint:errcheck // ends with Close
 
-	// The product as the command line assembles it for --origin with
-	// --preserve-host: reverse proxy, hinting middleware, HTTPS server.
-	rp, err := proxy.New(proxy.Config{Default: &url.URL{Scheme: "http", Host: ln.Addr().String()}, PreserveHost: true, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("realpages: proxy: %w", err)
+	// The product as `earlyhints proxy --origin URL --preserve-host`
+	// assembles it: client address, access log, middleware, reverse proxy.
+	pc := cfg.Product
+	pc.Origin = "http://" + ln.Addr().String()
+	pc.PreserveHost = true // the stub origin serves every host by Host
+	pc.Observer = earlyhints.ObserverFunc(st.observe)
+	pc.Logger = cfg.Logger
+	if pc.AccessLog == nil {
+		pc.AccessLog = cfg.Logger
 	}
-	store, err := hintstore.NewMemory(hintstore.MemoryConfig{Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("realpages: hint store: %w", err)
+	if pc.ConnPath == nil {
+		pc.ConnPath = func(*http.Request) (time.Duration, int64) { return 0, 0 }
 	}
-	mc := cfg.Middleware
-	mc.Store, mc.Logger, mc.Observer = store, cfg.Logger, earlyhints.ObserverFunc(st.observe)
-	if st.mw, err = earlyhints.New(rp, mc); err != nil {
-		return nil, fmt.Errorf("realpages: middleware: %w", err)
+	if st.product, err = product.New(pc); err != nil {
+		return nil, fmt.Errorf("realpages: assemble the product: %w", err)
 	}
-	st.srv, err = server.New(proxy.ClientAddress(st.mw, nil), server.Config{
+	st.srv, err = st.product.Listen(server.Config{
 		Addr: "127.0.0.1:0", DisableHTTP3: true, Logger: cfg.Logger, ShutdownTimeout: time.Second,
 	})
 	if err != nil {
@@ -241,9 +239,6 @@ func (st *stack) settle(ctx context.Context) {
 }
 
 func (st *stack) close() {
-	if st.mw != nil {
-		_ = st.mw.Close()
-	}
 	if st.srv != nil {
 		_ = st.srv.Close()
 	}
@@ -253,6 +248,9 @@ func (st *stack) close() {
 		case <-st.served:
 		case <-time.After(3 * time.Second):
 		}
+	}
+	if st.product != nil {
+		_ = st.product.Close() // after the server: the requests in flight are done
 	}
 	if st.origin != nil {
 		_ = st.origin.Close()

@@ -21,7 +21,7 @@ func RunCorpus(ctx context.Context, c *Corpus, g *Golden, cfg RunConfig, paralle
 	errs := make([]error, len(c.Pages))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	sc := ScoreConfig{MaxPreloads: cfg.Middleware.MaxPreloads, MaxPreconnects: cfg.Middleware.MaxPreconnects}
+	sc := ScoreConfig{MaxPreloads: cfg.Product.MaxPreloads, MaxPreconnects: cfg.Product.MaxPreconnects}
 	for i, p := range c.Pages {
 		t, ok := g.Truth(p.Name)
 		if !ok {
@@ -87,6 +87,7 @@ func WritePooled(w io.Writer, p Pooled) error {
 	}
 	fmt.Fprintf(&b, "preloads of files fetched but not waited for: %d\n", nc)
 	writeCounts(&b, p.NonCritical)
+	fmt.Fprintf(&b, "invalid-input reports of the middleware: %d over %d page views\n", p.Invalid, p.Pages*(Teachers+1))
 	fmt.Fprintf(&b, "misses by guessed reason:\n")
 	writeCounts(&b, p.Reasons)
 	_, err := io.WriteString(w, b.String())

@@ -342,6 +342,9 @@ type Pooled struct {
 	// NonCritical counts the preloads of files the pages fetched but did
 	// not wait for, by kind.
 	NonCritical map[string]int
+	// Invalid counts the middleware's EventInvalid reports (what
+	// earlyhints_invalid_input_total counts) over every page's views.
+	Invalid int
 	// Reasons counts the misses by reason (the reason's words before any
 	// colon), same-site and third-party apart.
 	Reasons map[string]int
@@ -369,6 +372,7 @@ func Pool(scores []*Score) Pooled {
 		for k, n := range s.NonCritical {
 			p.NonCritical[k] += n
 		}
+		p.Invalid += s.Events[earlyhints.EventInvalid.String()]
 		for _, m := range s.Misses {
 			k := "third-party "
 			switch {
