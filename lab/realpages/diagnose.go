@@ -204,8 +204,10 @@ func notTaken(page []byte, i int) (string, string) {
 	holder, body, at := where(page, i)
 	explicitBody := bytes.Index(bytes.ToLower(page[:i]), []byte("<body"))
 	switch {
-	case holder == "inline script" || holder == "comment":
-		return "named inside an " + holder, fmt.Sprintf("at byte %d", i)
+	case holder == "inline script":
+		return "named inside an inline script", fmt.Sprintf("at byte %d", i)
+	case holder == "comment":
+		return "named inside a comment", fmt.Sprintf("at byte %d", i)
 	case body != "" && at < i && (explicitBody < 0 || at < explicitBody):
 		return "in the head after an element that begins the body",
 			fmt.Sprintf("%s at byte %d follows a %s at byte %d: parsers end the head there; Chromium still counts it render-blocking", holder, i, body, at)

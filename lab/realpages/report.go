@@ -33,6 +33,11 @@ func RunCorpus(ctx context.Context, c *Corpus, g *Golden, cfg RunConfig, paralle
 			defer wg.Done()
 			defer func() { <-sem }()
 			r, err := Run(ctx, p, t, cfg)
+			if err != nil && ctx.Err() == nil {
+				// A loaded machine can time a navigation out: try the
+				// page once more on a fresh stack before giving up.
+				r, err = Run(ctx, p, t, cfg)
+			}
 			if err != nil {
 				errs[i] = err
 				return

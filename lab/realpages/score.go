@@ -123,8 +123,10 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 		cfg.MaxPreconnects = 4
 	}
 	base, _ := url.Parse(t.URL)
-	s := &Score{Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: len(t.Blocking) > 0,
-		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events, NonCritical: map[string]int{}}
+	s := &Score{
+		Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: len(t.Blocking) > 0,
+		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events, NonCritical: map[string]int{},
+	}
 	for k, n := range r.Events {
 		if strings.HasPrefix(k, "left_out/"+earlyhints.ReasonOverBudget) {
 			s.OverBudget += n

@@ -21,10 +21,15 @@ func TestScorePage(t *testing.T) {
 	p := &Page{Name: "p", URL: "https://www.example.com/", HTML: []byte(html)}
 	tr := &Truth{
 		URL: "https://www.example.com/",
-		Requests: []Fetch{{URL: "https://www.example.com/", Dest: "document"}, {URL: "https://www.example.com/a.css"},
-			{URL: "https://www.example.com/screen.css"}, {URL: "https://cdn.other.net/lib.js"},
-			{URL: "https://www.example.com/f.woff2", Dest: "font"}, {URL: "https://www.example.com/hero.png"},
-			{URL: "https://fonts.third.org/g.woff2", Dest: "font"}},
+		Requests: []Fetch{
+			{URL: "https://www.example.com/", Dest: "document"},
+			{URL: "https://www.example.com/a.css"},
+			{URL: "https://www.example.com/screen.css"},
+			{URL: "https://cdn.other.net/lib.js"},
+			{URL: "https://www.example.com/f.woff2", Dest: "font"},
+			{URL: "https://www.example.com/hero.png"},
+			{URL: "https://fonts.third.org/g.woff2", Dest: "font"},
+		},
 		Blocking: []string{"https://www.example.com/a.css", "https://www.example.com/screen.css", "https://cdn.other.net/lib.js"},
 		Fonts:    []string{"https://www.example.com/f.woff2", "https://fonts.third.org/g.woff2"},
 		LCP:      "https://www.example.com/hero.png",

@@ -77,7 +77,7 @@ func WriteGolden(path string, g *Golden) error {
 	if err != nil {
 		return fmt.Errorf("realpages: golden truth: %w", err)
 	}
-	return os.WriteFile(path, gzipBytes(b), 0o644)
+	return os.WriteFile(path, gzipBytes(b), 0o644) //nolint:gosec // test data kept in the repository, readable by all
 }
 
 // Collector loads pages in one headless Chromium from one stub origin and
