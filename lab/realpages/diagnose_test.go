@@ -32,8 +32,10 @@ func FuzzScorePage(f *testing.F) {
 	f.Add("<!--", "<//x>; rel=preconnect", "", "http://x/\x00")
 	f.Fuzz(func(t *testing.T, html, hints, sameSite, third string) {
 		p := &Page{Name: "p", URL: "https://www.example.com/", HTML: []byte(html)}
-		tr := &Truth{URL: p.URL, Blocking: []string{sameSite, third}, Fonts: []string{third}, LCP: sameSite,
-			Requests: []Fetch{{URL: p.URL, Dest: "document"}, {URL: sameSite, Dest: "style"}}}
+		tr := &Truth{
+			URL: p.URL, Blocking: []string{sameSite, third}, Fonts: []string{third}, LCP: sameSite,
+			Requests: []Fetch{{URL: p.URL, Dest: "document"}, {URL: sameSite, Dest: "style"}},
+		}
 		s := ScorePage(p, tr, &Result{Got103: true, Hints: []string{hints}}, ScoreConfig{})
 		all := s.SameSiteAll()
 		all.Add(s.ThirdPartyAll())
