@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func TestCorpusChromium(t *testing.T) {
 	}
 	col.Close()
 	t.Logf("%s: %d pages in %v", g.Browser, len(g.Pages), time.Since(start).Round(time.Millisecond))
+	if old, err := LoadGolden(filepath.Join(testdata, goldenFile)); err == nil {
+		logDrift(t, old, g)
+	}
 	if *update {
 		if err := WriteGolden(filepath.Join(testdata, goldenFile), g); err != nil {
 			t.Fatal(err)
@@ -54,4 +58,21 @@ func TestCorpusChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFloors(t, scores)
+}
+
+// logDrift logs the pages whose critical files differ from the stored
+// truth's: a browser update, or load-to-load variation of ad-laden pages.
+func logDrift(t *testing.T, old, now *Golden) {
+	t.Helper()
+	same := func(a, b []string) bool {
+		return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+	}
+	var drift []string
+	for _, n := range now.Pages {
+		o, ok := old.Truth(n.Name)
+		if !ok || !same(o.Blocking, n.Blocking) || !same(o.Fonts, n.Fonts) || o.LCP != n.LCP {
+			drift = append(drift, n.Name)
+		}
+	}
+	t.Logf("%d of %d pages differ from the stored truth (%s): %v", len(drift), len(now.Pages), old.Browser, drift)
 }
