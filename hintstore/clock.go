@@ -59,16 +59,46 @@ func (c *coarseClock) halt() {
 	})
 }
 
-// CoarseClock is the clock the memory store's Get reads, for the read path
-// of other backends: the wall clock at a resolution of 100 ms, read with
-// one atomic load. Stop it when done; after Stop, Now reads the real clock.
-type CoarseClock struct{ c *coarseClock }
+// Clock is a store's time source, the one both backends read. With an
+// injected clock (tests) it reads that; otherwise Now reads the wall clock
+// and Nanos a coarse copy of it, refreshed every 100 ms. The coarse copy's
+// goroutine references only the clock, never the store. Stop it when the
+// store closes.
+type Clock struct {
+	fn     func() time.Time // injected; nil means the real clock
+	coarse *coarseClock     // nil when fn is set
+}
 
-// StartCoarseClock starts a CoarseClock.
-func StartCoarseClock() *CoarseClock { return &CoarseClock{c: startCoarseClock()} }
+// NewClock returns the clock of a store configured with fn; nil means the
+// real clock.
+func NewClock(fn func() time.Time) *Clock {
+	if fn != nil {
+		return &Clock{fn: fn}
+	}
+	return &Clock{coarse: startCoarseClock()}
+}
 
-// Now returns the time in Unix nanoseconds.
-func (c *CoarseClock) Now() int64 { return c.c.now() }
+// Nanos returns the time a lookup compares expiry with, in Unix
+// nanoseconds: the coarse clock unless one was injected.
+func (c *Clock) Nanos() int64 {
+	if c.coarse != nil {
+		return c.coarse.now()
+	}
+	return c.fn().UnixNano()
+}
 
-// Stop stops the clock's goroutine; it is idempotent.
-func (c *CoarseClock) Stop() { c.c.halt() }
+// Now returns the precise time stamped on observations and snapshots.
+func (c *Clock) Now() time.Time {
+	if c.fn != nil {
+		return c.fn()
+	}
+	return time.Now()
+}
+
+// Stop stops the coarse clock's goroutine; it is idempotent. After Stop,
+// Nanos reads the real clock, so a closed store keeps expiring hints.
+func (c *Clock) Stop() {
+	if c.coarse != nil {
+		c.coarse.halt()
+	}
+}

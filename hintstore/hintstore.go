@@ -90,6 +90,11 @@ type Entry struct {
 type Requester struct {
 	Network string `json:"network"`
 	Account string `json:"account,omitempty"`
+	// Key names the identity key the hashes were made with (KeyID), for a
+	// shared store that checks it is the fleet's: hashes made with another
+	// key would count one person twice. Empty means the key the store
+	// handed out first. Distinct ignores it.
+	Key string `json:"-"`
 }
 
 // Distinct reports whether r and o count as two people for a quorum: their

@@ -80,7 +80,7 @@ type Memory struct {
 	seed   maphash.Seed
 	shards []*shard
 	mask   uint64
-	clock  *coarseClock // nil when cfg.Clock is set
+	clock  *Clock
 
 	retiredHits atomic.Uint64 // hits of routes no longer held
 	evictions   atomic.Uint64
@@ -131,15 +131,14 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 		s := &shard{entries: make(map[string]*entry), maxEntries: cfg.MaxEntries / n, maxBytes: cfg.MaxBytes / int64(n), doorkeeper: make(map[uint64]struct{})}
 		m.shards = append(m.shards, s)
 	}
+	m.clock = NewClock(cfg.Clock)
 	if cfg.SnapshotPath != "" {
 		if err := m.load(cfg.SnapshotPath); err != nil {
+			m.clock.Stop()
 			return nil, err
 		}
 	}
-	if cfg.Clock == nil {
-		m.clock = startCoarseClock()
-		runtime.AddCleanup(m, (*coarseClock).halt, m.clock)
-	}
+	runtime.AddCleanup(m, (*Clock).Stop, m.clock)
 	if cfg.SnapshotInterval > 0 {
 		m.stop, m.done = make(chan struct{}), make(chan struct{})
 		go m.snapshotLoop()
@@ -166,26 +165,10 @@ func (m *Memory) shardFor(key string) *shard {
 	return m.shards[maphash.String(m.seed, key)&m.mask]
 }
 
-// now returns the time Get compares expiry with, in Unix nanoseconds.
-func (m *Memory) now() int64 {
-	if m.clock != nil {
-		return m.clock.now()
-	}
-	return m.cfg.Clock().UnixNano()
-}
-
-// wallNow returns the precise time stamped on observations.
-func (m *Memory) wallNow() time.Time {
-	if m.cfg.Clock != nil {
-		return m.cfg.Clock()
-	}
-	return time.Now()
-}
-
 // Get implements Store. The returned Links are shared: do not modify them.
 func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
 	s := m.shardFor(key)
-	now := m.now()
+	now := m.clock.Nanos()
 	s.mu.RLock()
 	e, ok := s.entries[key]
 	if !ok || !e.hinted() {
@@ -226,13 +209,13 @@ func (m *Memory) expireRoute(s *shard, key string, now int64) {
 func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry, error) {
 	now := obs.At
 	if now.IsZero() {
-		now = m.wallNow()
+		now = m.clock.Now()
 	}
 	nowNano := now.UnixNano()
 	s := m.shardFor(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m.sweepLocked(s, m.now())
+	m.sweepLocked(s, m.clock.Nanos())
 	e, existed := s.entries[key]
 	if existed {
 		if e.expireLinks(nowNano) {
@@ -403,7 +386,7 @@ func (m *Memory) Hinted(_ context.Context, target string) (bool, error) {
 
 // List implements Store: routes with hints, most recently updated first.
 func (m *Memory) List(_ context.Context, limit int) ([]Entry, error) {
-	now := m.now()
+	now := m.clock.Nanos()
 	var out []Entry
 	for _, s := range m.shards {
 		s.mu.RLock()
@@ -454,7 +437,7 @@ func (m *Memory) PurgeAll(context.Context) error {
 // Stats implements Store. It walks every route, which is fine for an
 // admin page but not for a request path.
 func (m *Memory) Stats(context.Context) (Stats, error) {
-	now := m.now()
+	now := m.clock.Nanos()
 	st := Stats{Hits: m.retiredHits.Load(), Evictions: m.evictions.Load(), Expired: m.expired.Load()}
 	for _, s := range m.shards {
 		s.mu.RLock()
@@ -482,9 +465,7 @@ func (m *Memory) Close() error {
 		if m.cfg.SnapshotPath != "" {
 			m.closeErr = m.Snapshot()
 		}
-		if m.clock != nil {
-			m.clock.halt()
-		}
+		m.clock.Stop()
 	})
 	return m.closeErr
 }

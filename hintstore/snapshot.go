@@ -64,8 +64,8 @@ func (m *Memory) Snapshot() error {
 	}
 	m.snapshotMu.Lock()
 	defer m.snapshotMu.Unlock()
-	now := m.now()
-	f := snapshotFile{Version: snapshotVersion, Written: m.wallNow(), Entries: []snapshotEntry{}}
+	now := m.clock.Nanos()
+	f := snapshotFile{Version: snapshotVersion, Written: m.clock.Now(), Entries: []snapshotEntry{}}
 	for _, s := range m.shards {
 		s.mu.RLock()
 		for _, e := range s.entries {
@@ -161,7 +161,7 @@ func (m *Memory) load(path string) error {
 	}
 	// The time in the name keeps an earlier bad file from being
 	// overwritten, so each one can still be examined.
-	aside := path + corruptSnapshotExt + "-" + m.wallNow().UTC().Format("20060102T150405.000000000Z")
+	aside := path + corruptSnapshotExt + "-" + m.clock.Now().UTC().Format("20060102T150405.000000000Z")
 	if rerr := os.Rename(path, aside); rerr != nil {
 		return fmt.Errorf("%w %s: %w; moving it aside failed too: %w", ErrCorruptSnapshot, path, err, rerr)
 	}
@@ -188,7 +188,7 @@ func (m *Memory) loadFrom(r io.Reader) error {
 	if f.Version != snapshotVersion {
 		return fmt.Errorf("version %d, this build reads version %d", f.Version, snapshotVersion)
 	}
-	now := m.wallNow()
+	now := m.clock.Now()
 	dropped := 0
 	for _, se := range f.Entries {
 		e, ok := m.entryFromSnapshot(se, now)

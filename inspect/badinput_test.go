@@ -56,18 +56,36 @@ func TestCheck_BadInput(t *testing.T) {
 		cfg   Config
 		codes map[string]string // proto → code of its error finding
 	}{
-		{"10 MB of response headers", hugeHeaders.URL() + "/", Config{RootCAs: hugeHeaders.CertPool()},
-			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge}},
-		{"10 MB 103", huge103.URL() + "/", Config{RootCAs: huge103.CertPool()},
-			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge}},
-		{"unreachable", "https://" + closed + "/", Config{Protos: []string{H1, H2}},
-			map[string]string{H1: CodeUnreachable, H2: CodeUnreachable}},
-		{"untrusted certificate", good.URL() + "/", Config{},
-			map[string]string{H1: CodeTLSError, H2: CodeTLSError, H3: CodeTLSError}},
-		{"h3 handshake timeout", "https://" + blackhole.LocalAddr().String() + "/", Config{Protos: []string{H3}, HandshakeTimeout: 300 * time.Millisecond},
-			map[string]string{H3: CodeTimeout}},
-		{"server never answers", hanging.URL() + "/", Config{RootCAs: hanging.CertPool(), Timeout: 300 * time.Millisecond},
-			map[string]string{H1: CodeTimeout, H2: CodeTimeout, H3: CodeTimeout}},
+		{
+			"10 MB of response headers", hugeHeaders.URL() + "/",
+			Config{RootCAs: hugeHeaders.CertPool()},
+			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge},
+		},
+		{
+			"10 MB 103", huge103.URL() + "/",
+			Config{RootCAs: huge103.CertPool()},
+			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge},
+		},
+		{
+			"unreachable", "https://" + closed + "/",
+			Config{Protos: []string{H1, H2}},
+			map[string]string{H1: CodeUnreachable, H2: CodeUnreachable},
+		},
+		{
+			"untrusted certificate", good.URL() + "/",
+			Config{},
+			map[string]string{H1: CodeTLSError, H2: CodeTLSError, H3: CodeTLSError},
+		},
+		{
+			"h3 handshake timeout", "https://" + blackhole.LocalAddr().String() + "/",
+			Config{Protos: []string{H3}, HandshakeTimeout: 300 * time.Millisecond},
+			map[string]string{H3: CodeTimeout},
+		},
+		{
+			"server never answers", hanging.URL() + "/",
+			Config{RootCAs: hanging.CertPool(), Timeout: 300 * time.Millisecond},
+			map[string]string{H1: CodeTimeout, H2: CodeTimeout, H3: CodeTimeout},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,9 @@ type BrowserVisit struct {
 type BrowserResource struct {
 	Name          string
 	InitiatorType string
+	// RenderBlocking is true for a file the first render waited for
+	// (Resource Timing's renderBlockingStatus "blocking").
+	RenderBlocking bool
 }
 
 // browse loads the page in cfg.Browser over h2 and h3 (those checked and
@@ -63,12 +66,19 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 		v, err := cfg.Browser.Visit(ctx, req)
 		if err != nil {
 			br.Error = err.Error()
-			out = append(out, Finding{Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,
-				Message: fmt.Sprintf("Chromium could not load the page: %v", err)})
+			out = append(out, Finding{
+				Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,
+				Message: fmt.Sprintf("Chromium could not load the page: %v", err),
+			})
 			results = append(results, br)
 			continue
 		}
 		br.EarlyHints = append(br.EarlyHints, v.EarlyHints...)
+		for _, r := range v.Resources {
+			if r.RenderBlocking && !slices.Contains(br.Blocking, r.Name) {
+				br.Blocking = append(br.Blocking, r.Name)
+			}
+		}
 		br.FCPMS, br.LCPMS = round(v.FCP), round(v.LCP)
 		req.WithoutEarlyHints = true
 		if w, err := cfg.Browser.Visit(ctx, req); err == nil {
@@ -89,13 +99,17 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 			f.FromEarlyHints = slices.Contains(v.FromEarlyHints, f.URL)
 			br.Files = append(br.Files, f)
 			if f.Initiator != "early-hints" && len(v.EarlyHints) > 0 {
-				out = append(out, Finding{Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto, Link: h.value,
-					Message: fmt.Sprintf("Chromium did not take this file from the 103 (Resource Timing initiator %q): check the findings above for why (cacheability, crossorigin, attributes, a file the page does not use)", f.Initiator)})
+				out = append(out, Finding{
+					Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto, Link: h.value,
+					Message: fmt.Sprintf("Chromium did not take this file from the 103 (Resource Timing initiator %q): check the findings above for why (cacheability, crossorigin, attributes, a file the page does not use)", f.Initiator),
+				})
 			}
 		}
 		if len(hinted) > 0 && len(v.EarlyHints) == 0 {
-			out = append(out, Finding{Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto,
-				Message: "Chromium received no 103 although the check did: a 103 that reaches the browser before it waits for the response (a server next to the browser) can be dropped over HTTP/2; check again from farther away"})
+			out = append(out, Finding{
+				Code: CodeBrowserNotUsed, Severity: SeverityWarn, Proto: p.res.Proto,
+				Message: "Chromium received no 103 although the check did: a 103 that reaches the browser before it waits for the response (a server next to the browser) can be dropped over HTTP/2; check again from farther away",
+			})
 		}
 		results = append(results, br)
 	}

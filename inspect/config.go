@@ -77,6 +77,11 @@ type Config struct {
 	// and h3 and reports which hinted files it took from the 103. Default
 	// none.
 	Browser Browser
+	// Learn adds to the report what the proxy would learn from the page
+	// and hint on the next navigation (Report.Learn), with the files it
+	// would leave out and why. With Browser, also which files the page's
+	// first render waited for that the 103 would miss. Default false.
+	Learn bool
 	// Logger receives progress at debug level. Nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -3,52 +3,23 @@ package inspect
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
-// directives parses a Cache-Control field value into lower-cased directive
-// names and their values (unquoted); a malformed part is skipped, as caches
-// do.
+// directives maps the lower-cased directive names of Cache-Control field
+// values to their arguments, the first of each counting; a malformed
+// member is skipped, as caches do (httpx.CacheDirectives).
 func directives(values []string) map[string]string {
 	d := map[string]string{}
-	for _, v := range values {
-		for len(v) > 0 {
-			part, rest := cutList(v)
-			v = rest
-			name, val, _ := strings.Cut(part, "=")
-			name = strings.ToLower(strings.TrimSpace(name))
-			if name == "" {
-				continue
-			}
-			val = strings.TrimSpace(val)
-			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
-				val = val[1 : len(val)-1]
-			}
-			if _, dup := d[name]; !dup {
-				d[name] = val
-			}
+	for name, arg := range httpx.CacheDirectives(values) {
+		if _, dup := d[name]; !dup {
+			d[name] = arg
 		}
 	}
 	return d
-}
-
-// cutList splits off the first element of a comma-separated list, commas
-// inside a quoted string excepted.
-func cutList(s string) (first, rest string) {
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && quoted:
-			i++
-		case c == '"':
-			quoted = !quoted
-		case c == ',' && !quoted:
-			return s[:i], s[i+1:]
-		}
-	}
-	return s, ""
 }
 
 // uncacheable says why a browser cannot reuse the early-hinted copy of a
@@ -71,8 +42,8 @@ func uncacheable(h http.Header, now time.Time, minLifetime time.Duration) string
 		return "Cache-Control: no-cache: the page must revalidate the early-hinted copy before using it, a round trip (or a second download) on the critical path"
 	}
 	if ma, ok := cc["max-age"]; ok {
-		n, err := strconv.ParseInt(ma, 10, 64)
-		if err != nil || n < 0 {
+		n := httpx.DeltaSeconds(ma)
+		if n < 0 {
 			return fmt.Sprintf("Cache-Control: max-age=%q is not a number of seconds: the copy is stale at once", ma)
 		}
 		if time.Duration(n)*time.Second < minLifetime {
@@ -103,7 +74,7 @@ func uncacheable(h http.Header, now time.Time, minLifetime time.Duration) string
 func advertisesH3(values []string) bool {
 	for _, v := range values {
 		for len(v) > 0 {
-			part, rest := cutList(v)
+			part, rest := httpx.CutList(v)
 			v = rest
 			alt, _, _ := strings.Cut(part, ";")
 			proto, _, ok := strings.Cut(strings.TrimSpace(alt), "=")

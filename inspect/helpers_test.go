@@ -27,7 +27,10 @@ func startOrigin(t *testing.T, h http.Handler) *server.Server {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Logf("origin: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			_ = srv.Close()
 		}

@@ -43,6 +43,8 @@ type probe struct {
 	targetProblems []targetProblem
 	hop            int               // 0 for the URL asked, then each redirect
 	leaf           *x509.Certificate // the server's certificate, over TLS
+	// learned is what the proxy would learn from the response and hint.
+	learned *Learned
 }
 
 // Check requests rawURL over each protocol of cfg and reports what the
@@ -66,8 +68,10 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 	for _, proto := range cfg.Protos {
 		if u.Scheme == "http" && proto != H1 {
 			if !slices.ContainsFunc(extra, func(f Finding) bool { return f.Code == CodeNotHTTPS }) {
-				extra = append(extra, Finding{Code: CodeNotHTTPS, Severity: SeverityWarn, Link: u.String(),
-					Message: "an http:// page is checked over HTTP/1.1 only: browsers use Early Hints over HTTP/2 and HTTP/3, which need https; serve the page over https"})
+				extra = append(extra, Finding{
+					Code: CodeNotHTTPS, Severity: SeverityWarn, Link: u.String(),
+					Message: "an http:// page is checked over HTTP/1.1 only: browsers use Early Hints over HTTP/2 and HTTP/3, which need https; serve the page over https",
+				})
 			}
 			continue
 		}
@@ -103,6 +107,9 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		var more []Finding
 		rep.Browser, more = browse(ctx, probes, &cfg)
 		rep.Findings = append(rep.Findings, more...)
+	}
+	if cfg.Learn {
+		rep.Learn = learnedOf(probes, rep.Browser)
 	}
 	sortFindings(rep.Findings)
 	for _, p := range probes {
@@ -220,6 +227,11 @@ func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe
 	p.html = mt == "text/html" || mt == "application/xhtml+xml"
 	if p.html && p.res.Status == http.StatusOK {
 		p.scanDocument(ex)
+		learned, err := learn(ctx, p, cfg)
+		if err != nil {
+			cfg.Logger.Debug("inspect: learn", "url", page.String(), "err", err)
+		}
+		p.learned = learned
 	}
 	return p
 }
@@ -227,7 +239,7 @@ func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe
 func (p *probe) scanDocument(ex *exchange) {
 	enc := strings.ToLower(strings.TrimSpace(ex.resp.Header.Get("Content-Encoding")))
 	res, err := scan.Scan(bytes.NewReader(ex.raw), scan.Options{
-		Base: p.page, ContentEncoding: enc, ContentType: p.res.ContentType,
+		Base: p.page, ContentEncoding: enc, ContentType: p.res.ContentType, ReportSkipped: true,
 	})
 	if err != nil && len(res.Links) == 0 {
 		// An undecodable body: the other findings still stand.

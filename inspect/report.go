@@ -92,6 +92,8 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// Browser holds what Chromium did, with Config.Browser set.
 	Browser []BrowserResult `json:"browser,omitempty"`
+	// Learn is what the proxy would learn and hint, with Config.Learn.
+	Learn *Learned `json:"learn,omitempty"`
 }
 
 // Result is what one protocol saw for one URL (one hop with Config.Follow).
@@ -154,6 +156,8 @@ type BrowserResult struct {
 	// EarlyHints are the Link values of the 103 Chromium received.
 	EarlyHints []string      `json:"early_hints"`
 	Files      []BrowserFile `json:"files"`
+	// Blocking are the files the first render waited for.
+	Blocking []string `json:"blocking,omitempty"`
 	// FCPMS and LCPMS are the paint metrics of the page with its hints;
 	// the "Without" ones of a visit that blocked the hinted files' early
 	// fetch (0 when not measured).

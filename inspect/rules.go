@@ -33,8 +33,10 @@ func findings(probes []*probe, cfg *Config) []Finding {
 		h3OK = h3OK || p.res.Proto == H3 && p.first.resp != nil
 	}
 	if h3OK && known && !advertised {
-		out = append(out, Finding{Code: CodeH3NotAdvertised, Severity: SeverityWarn, Proto: H3,
-			Message: `HTTP/3 answers over UDP, but no HTTP/1.1 or HTTP/2 response advertises it, so browsers never try it: add Alt-Svc: h3=":443"; ma=86400 (with your port) to your responses`})
+		out = append(out, Finding{
+			Code: CodeH3NotAdvertised, Severity: SeverityWarn, Proto: H3,
+			Message: `HTTP/3 answers over UDP, but no HTTP/1.1 or HTTP/2 response advertises it, so browsers never try it: add Alt-Svc: h3=":443"; ma=86400 (with your port) to your responses`,
+		})
 	}
 	return out
 }
@@ -268,36 +270,12 @@ func canonical(l linkheader.Link, page *url.URL) string {
 	return l.URI
 }
 
-// suggest is what this project would hint for the page: the final
-// response's own Link values, then what the scanner found, as valid
-// same-site hints within the default caps (as the proxy learns them).
+// suggest is what this project would hint for the page: the 103 the
+// product's own middleware sends once it has learned from this response
+// (see learn).
 func (p *probe) suggest() []string {
-	links, _ := linkheader.Parse(p.res.Links...)
-	links = append(links, p.scan.Links...)
-	var out []string
-	preloads, preconnects := 0, 0
-	for _, l := range links {
-		h, err := earlyhints.HintFromLink(l, p.page, false)
-		if err != nil || h.Media != "" || h.ImageSrcset != "" || h.ImageSizes != "" {
-			continue
-		}
-		h.Integrity = ""
-		v := h.Format(p.page)
-		if slices.Contains(out, v) {
-			continue
-		}
-		if h.Rel == earlyhints.RelPreconnect {
-			if preconnects == earlyhints.DefaultMaxPreconnects {
-				continue
-			}
-			preconnects++
-		} else {
-			if preloads == earlyhints.DefaultMaxPreloads {
-				continue
-			}
-			preloads++
-		}
-		out = append(out, v)
+	if p.learned == nil {
+		return nil
 	}
-	return out
+	return p.learned.Hints
 }

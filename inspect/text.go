@@ -89,6 +89,9 @@ func WriteText(w io.Writer, rep *Report, color bool) error {
 	for _, br := range rep.Browser {
 		writeBrowser(&b, br)
 	}
+	if rep.Learn != nil {
+		writeLearned(&b, rep.Learn)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -136,4 +139,32 @@ func groupFindings(fs []Finding) []group {
 		out = append(out, g)
 	}
 	return out
+}
+
+// writeLearned writes what the proxy would learn and hint (check --learn).
+func writeLearned(b *strings.Builder, l *Learned) {
+	fmt.Fprintf(b, "\nThe proxy would learn from the %s response and send on the next navigation:\n", l.Proto)
+	if len(l.Hints) == 0 {
+		b.WriteString("    no 103: nothing in the response or its head that a 103 may name\n")
+	} else {
+		fmt.Fprintf(b, "    103 with %d links, %d bytes of Link:\n", len(l.Hints), l.Bytes)
+		for _, h := range l.Hints {
+			fmt.Fprintf(b, "      %s\n", h)
+		}
+	}
+	if l.Private {
+		fmt.Fprintf(b, "    (a private response: its links are hinted once %d distinct visitors' responses name them)\n", learnVisitors)
+	}
+	if len(l.LeftOut) > 0 {
+		fmt.Fprintf(b, "    left out (%d):\n", len(l.LeftOut))
+		for _, lo := range l.LeftOut {
+			fmt.Fprintf(b, "      %-10s %s\n", lo.Reason, lo.Link)
+		}
+	}
+	if len(l.MissedBlocking) > 0 {
+		fmt.Fprintf(b, "    the first render waited for %d files this 103 would not name:\n", len(l.MissedBlocking))
+		for _, m := range l.MissedBlocking {
+			fmt.Fprintf(b, "      %s\n", m)
+		}
+	}
 }

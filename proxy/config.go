@@ -79,7 +79,9 @@ type Config struct {
 
 	// Transport carries requests to the origins. Nil means one built from
 	// the settings above (no environment proxy, no transparent
-	// decompression).
+	// decompression), which also keeps the fields an HTTP/1.1 origin names
+	// in a Connection field that says close from the client; net/http
+	// alone loses those names.
 	Transport http.RoundTripper
 
 	// Logger receives origin errors. Nil means slog.Default().

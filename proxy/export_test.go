@@ -8,11 +8,11 @@ import (
 )
 
 // WithOriginDialer returns cfg with the proxy's own origin transport, its
-// bounds included, dialing through dial: a fuzzer feeds it raw responses
-// without sockets.
+// bounds and its reading of Connection fields included, dialing through
+// dial: a fuzzer feeds it raw responses without sockets.
 func WithOriginDialer(cfg Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) Config {
 	t := newOriginTransport(cfg.withDefaults())
-	t.std.DialContext = dial
+	t.std.DialContext = dialHead(dial)
 	t.std.DisableKeepAlives = true
 	cfg.Transport = t
 	return cfg

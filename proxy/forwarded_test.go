@@ -52,7 +52,7 @@ func TestClientAddress(t *testing.T) {
 func echoForwarding(t *testing.T) string {
 	return startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"} {
-			io.WriteString(w, k+": "+r.Header.Get(k)+"\n")
+			_, _ = io.WriteString(w, k+": "+r.Header.Get(k)+"\n")
 		}
 	}))
 }
@@ -97,7 +97,7 @@ func TestProxy_TrustedBalancerOverH2C(t *testing.T) {
 			http.Redirect(w, r, "https://www.example.com"+r.URL.Path, http.StatusMovedPermanently)
 			return
 		}
-		io.WriteString(w, "secure")
+		_, _ = io.WriteString(w, "secure")
 	}))
 	s := startStack(t, origin, stackOptions{h2c: true, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	var p http.Protocols

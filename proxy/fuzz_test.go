@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,13 @@ func (w *checkingWriter) Write(b []byte) (int, error) {
 
 func (w *checkingWriter) Flush() {}
 
+// namedSecret are responses whose X-Secret field is named in a Connection
+// field that also says close.
+var namedSecret = []string{
+	"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nConnection: X-Secret, close\r\nX-Secret: s\r\nContent-Length: 2\r\n\r\nok",
+	"HTTP/1.1 200 OK\nConnection: close\nConnection: X-Secret\nX-Secret: s\n\nok",
+}
+
 // FuzzOriginResponse feeds raw origin responses (any number of 1xx, then a
 // final one, or garbage) through the proxy's transport and writer: it must
 // never panic (but for the abort of a body cut short), and whatever it
@@ -78,6 +86,9 @@ func FuzzOriginResponse(f *testing.F) {
 		"garbage\r\n\r\n",
 		"",
 	} {
+		f.Add([]byte(seed))
+	}
+	for _, seed := range namedSecret {
 		f.Add([]byte(seed))
 	}
 	u, _ := url.Parse("http://origin.test")
@@ -121,6 +132,9 @@ func FuzzOriginResponse(f *testing.F) {
 		}
 		if w.finals > 1 {
 			t.Fatalf("%d final statuses", w.finals)
+		}
+		if v := w.header.Get("X-Secret"); v != "" && slices.Contains(namedSecret, string(data)) {
+			t.Fatalf("X-Secret, named in Connection, reached the client: %q", v)
 		}
 		if len(data) > 2*proxy.DefaultMaxResponseHeaderBytes && !strings.Contains(string(data[:2*proxy.DefaultMaxResponseHeaderBytes]), "\r\n\r\n") && w.final != http.StatusBadGateway {
 			t.Fatalf("headers past the bound answered %d, want 502", w.final)

@@ -58,7 +58,7 @@ func TestProxy_HTTP2ToHTTPSOrigins(t *testing.T) {
 			h1++
 			mu.Unlock()
 		}
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	}))
 	o.EnableHTTP2 = true
 	o.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -95,5 +95,37 @@ func TestProxy_HTTP2ToHTTPSOrigins(t *testing.T) {
 	defer mu.Unlock()
 	if h1 != 0 || conns != 1 {
 		t.Errorf("201 requests: %d over HTTP/1.1, %d connections to the origin; want HTTP/2 on one", h1, conns)
+	}
+}
+
+// TestProxy_ConnectionFieldsFromHTTPSOrigin: over TLS with HTTP/1.1 too,
+// a field named in a Connection field that also says close stays on the
+// origin's hop.
+func TestProxy_ConnectionFieldsFromHTTPSOrigin(t *testing.T) {
+	o := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "X-Secret, close")
+		w.Header().Set("X-Secret", "s3cret")
+		w.Header().Set("X-Kept", "k")
+		io.WriteString(w, "ok")
+	}))
+	o.EnableHTTP2 = false
+	o.StartTLS()
+	t.Cleanup(o.Close)
+	u, _ := url.Parse(o.URL)
+	pool := x509.NewCertPool()
+	pool.AddCert(o.Certificate())
+	p, err := proxy.New(proxy.WithOriginRootCAs(proxy.Config{Default: u, Logger: discardLogger()}, pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if rec.Code != http.StatusOK || rec.Header().Get("X-Kept") != "k" {
+			t.Fatalf("status %d, header %v", rec.Code, rec.Header())
+		}
+		if v := rec.Header().Get("X-Secret"); v != "" {
+			t.Fatalf("X-Secret: %q reached the client", v)
+		}
 	}
 }

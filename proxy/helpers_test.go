@@ -78,7 +78,7 @@ func startStack(t *testing.T, origin string, opt stackOptions) *stack {
 	if logger == nil {
 		logger = discard
 	}
-	var h http.Handler = proxy.AccessLog(mw, logger)
+	h := proxy.AccessLog(mw, logger)
 	if opt.outer != nil {
 		h = opt.outer(h)
 	}
@@ -152,6 +152,13 @@ type visit struct {
 	body    string
 	interim []interim
 	final   time.Duration // when the final response headers arrived
+}
+
+// head is the status and fields of a response whose body a helper has
+// already read and closed.
+type head struct {
+	StatusCode int
+	Header     http.Header
 }
 
 // navigate makes a browser-like navigation to path on host (the server's

@@ -29,7 +29,7 @@ func hintingOrigin(t *testing.T) string {
 		w.WriteHeader(http.StatusEarlyHints)
 		clear(w.Header())
 		w.Header().Set("Content-Type", "text/html")
-		io.WriteString(w, "<!doctype html><title>x</title>")
+		_, _ = io.WriteString(w, "<!doctype html><title>x</title>")
 	}))
 }
 
@@ -134,9 +134,9 @@ func TestProxy_SlowClientDoesNotStallTheOriginConnection(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints)
 		w.(http.Flusher).Flush()
 		<-bDone // /a finishes only after /b, on the same connection
-		io.WriteString(w, "a")
+		_, _ = io.WriteString(w, "a")
 	})
-	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
+	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "b") })
 	o := httptest.NewUnstartedServer(mux)
 	o.Config.Protocols = new(http.Protocols)
 	o.Config.Protocols.SetUnencryptedHTTP2(true)

@@ -93,7 +93,7 @@ func (s *stack) clientAt(t *testing.T, proto, ip string) *http.Client {
 
 // visitWith navigates to path with extra request fields and returns the
 // Link values of each 103 it got.
-func visitWith(t *testing.T, c *http.Client, s *stack, path string, hdr http.Header) (hints [][]string, res *http.Response) {
+func visitWith(t *testing.T, c *http.Client, s *stack, path string, hdr http.Header) (hints [][]string, _ head) {
 	t.Helper()
 	var mu sync.Mutex
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
@@ -114,7 +114,7 @@ func visitWith(t *testing.T, c *http.Client, s *stack, path string, hdr http.Hea
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	res, err = c.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -122,7 +122,7 @@ func visitWith(t *testing.T, c *http.Client, s *stack, path string, hdr http.Hea
 	_ = res.Body.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	return hints, res
+	return hints, head{StatusCode: res.StatusCode, Header: res.Header}
 }
 
 func joined(hints [][]string) string {

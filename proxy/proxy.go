@@ -92,6 +92,25 @@ type exchange struct {
 	// each wait for the next piece of body (IdleTimeout).
 	timer  *time.Timer
 	inBody atomic.Bool
+	// bodyErr is the error reading the client's request body gave (a
+	// stream the client reset, a connection it closed), nil while none.
+	bodyErr atomic.Pointer[error]
+}
+
+// clientBody is a request body as the proxy forwards it: it notes how
+// reading it failed, so that a forward that fails because of it is the
+// client's doing, not the origin's.
+type clientBody struct {
+	io.ReadCloser
+	ex *exchange
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned as is by Read
+		b.ex.bodyErr.CompareAndSwap(nil, &err)
+	}
+	return n, err
 }
 
 type exchangeKey struct{}
@@ -125,10 +144,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// However ReverseProxy ends (a panic that cuts a response short
 	// included), the 1xx writer is done before this returns.
 	defer ex.writer.drain()
-	ctx = context.WithValue(ctx, exchangeKey{}, ex)
+	out := r.WithContext(context.WithValue(ctx, exchangeKey{}, ex))
+	if r.Body != nil && r.Body != http.NoBody {
+		out.Body = &clientBody{ReadCloser: r.Body, ex: ex}
+	}
 	// ReverseProxy takes over the connection of an upgrade (a WebSocket)
 	// through the writer's Hijack.
-	p.rp.ServeHTTP(responsewriter.WithHijacker(ex.writer), r.WithContext(ctx))
+	p.rp.ServeHTTP(responsewriter.WithHijacker(ex.writer), out)
 }
 
 // methodAllowed answers a request the proxy does not forward: CONNECT
@@ -288,6 +310,18 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		visitor string // what every client may read
 		detail  string // added with ExposeErrors
 	)
+	if ex.bodyErr.Load() != nil && !errors.Is(cause, ErrHeaderLimit) {
+		// Reading the client's body failed (an HTTP/3 or HTTP/2 client
+		// reset its stream's sending side, an HTTP/1 client closed the
+		// connection mid-upload): the forward failed because of it.
+		ex.stats.setOutcome(OutcomeClientCancelled, "the client cancelled its request body")
+		if ex.client.Err() == nil {
+			// The client may still be reading: end its stream rather than
+			// answer a request it did not send whole.
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
 	switch {
 	case errors.Is(cause, ErrHeaderLimit) || isHeaderLimit(err):
 		code, outcome = http.StatusBadGateway, OutcomeHeaderLimit

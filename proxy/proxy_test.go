@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints"
+	"github.com/earlyhints/earlyhints/internal/syncbuf"
 	"github.com/earlyhints/earlyhints/proxy"
 )
 
@@ -186,7 +186,7 @@ func TestProxy_OriginDown(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens there now
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	s := startStack(t, "http://"+addr, stackOptions{logger: logger, proxy: proxy.Config{Logger: logger}})
 	v := navigate(t, s.client(t, "h2"), s, "", "/")
@@ -220,7 +220,7 @@ func TestProxy_OriginDown(t *testing.T) {
 }
 
 // logLine returns the first JSON log line with message msg.
-func logLine(t *testing.T, logs *syncBuffer, msg string) map[string]any {
+func logLine(t *testing.T, logs *syncbuf.Buffer, msg string) map[string]any {
 	t.Helper()
 	for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
 		var m map[string]any
@@ -351,7 +351,7 @@ func TestProxy_WebSocketUpgrade(t *testing.T) {
 		_, _ = brw.WriteString("echo " + line)
 		_ = brw.Flush()
 	}))
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := startStack(t, origin, stackOptions{logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	c := s.client(t, "h1")
 	c.Timeout = 0 // a client timeout hides the upgraded connection behind its timer
@@ -398,7 +398,7 @@ func TestProxy_WebSocketUpgrade(t *testing.T) {
 }
 
 func TestAccessLog_OneLinePerRequest(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	s := startStack(t, thinkingOrigin(t), stackOptions{logger: logger})
 	c := s.client(t, "h2")
@@ -436,23 +436,6 @@ func TestAccessLog_OneLinePerRequest(t *testing.T) {
 			t.Errorf("log line lacks %s", k)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestProxy_GracefulShutdownFinishesInFlight(t *testing.T) {

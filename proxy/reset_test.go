@@ -2,11 +2,17 @@ package proxy_test
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -82,5 +88,67 @@ func TestHostileClient_RapidReset(t *testing.T) {
 		if l["outcome"] != proxy.OutcomeClientCancelled || l["status"] != 499.0 {
 			t.Fatalf("access log %v, want outcome client-cancelled, status 499", l)
 		}
+	}
+}
+
+// TestHostileClient_HTTP3ResetRequestStream: an HTTP/3 client that resets
+// its request stream's sending side while the proxy forwards its body is
+// the client's cancellation: never a 5xx, never a warning that the origin
+// failed.
+func TestHostileClient_HTTP3ResetRequestStream(t *testing.T) {
+	arrived := make(chan struct{}, 8)
+	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			// The body was cut short: no answer to a request it did
+			// not get whole.
+			panic(http.ErrAbortHandler)
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	logs, logger := capture()
+	s := startStack(t, origin, stackOptions{logger: logger, proxy: proxy.Config{Logger: logger}})
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: s.srv.CertPool()}}
+	t.Cleanup(func() { _ = tr.Close() })
+	const resets = 3
+	for i := range resets {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, fmt.Sprintf("https://%s/upload/%d", s.srv.Addr(), i), pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 1 << 20 // announced, never sent whole
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, err := pw.Write([]byte("the start of an upload")); err != nil {
+				return
+			}
+			<-arrived // the proxy is forwarding the body to the origin
+			// The client's transport answers a failing body by resetting
+			// the stream's sending side (H3_REQUEST_CANCELLED).
+			_ = pw.CloseWithError(errors.New("the user gave up the upload"))
+		}()
+		res, err := tr.RoundTrip(req)
+		<-done
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode >= 500 {
+				t.Errorf("reset %d: status %d, want none (the client cancelled)", i, res.StatusCode)
+			}
+		}
+	}
+	_ = s.stop(t)
+	lines := logLines(t, logs, "request")
+	if len(lines) != resets {
+		t.Fatalf("%d access log lines, want %d:\n%s", len(lines), resets, logs.String())
+	}
+	for _, l := range lines {
+		if l["outcome"] != proxy.OutcomeClientCancelled || l["status"] != 499.0 {
+			t.Errorf("access log %v, want outcome client-cancelled, status 499", l)
+		}
+	}
+	if strings.Contains(logs.String(), "origin failed") {
+		t.Errorf("a client's reset was logged as the origin's failure:\n%s", logs.String())
 	}
 }

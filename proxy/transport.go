@@ -41,14 +41,25 @@ func newOriginTransport(cfg Config) *originTransport {
 	std.SetHTTP1(true)
 	std.SetHTTP2(true)
 	h2c.SetUnencryptedHTTP2(true)
-	return &originTransport{std: base(&std), h2c: base(&h2c)}
+	t := &originTransport{std: base(&std), h2c: base(&h2c)}
+	// HTTP/1 connections note the Connection fields of each response
+	// (see connfields.go); the dialer's timeout bounds TCP and TLS
+	// together.
+	t.std.DialContext = dialHead(dialer.DialContext)
+	t.std.DialTLSContext = dialTLSHead(t.std, dialer)
+	return t
 }
 
 func (t *originTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if ex, ok := r.Context().Value(exchangeKey{}).(*exchange); ok && ex.origin.Scheme == "h2c" {
 		return t.h2c.RoundTrip(r)
 	}
-	return t.std.RoundTrip(r)
+	r, strip := withConnectionNames(r)
+	res, err := t.std.RoundTrip(r)
+	if err == nil {
+		strip(res)
+	}
+	return res, err
 }
 
 // CloseIdleConnections closes idle origin connections.

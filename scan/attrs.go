@@ -33,6 +33,7 @@ const (
 	attrDefer
 	attrNomodule
 	attrDisabled
+	attrOnload
 )
 
 // attrs holds the attributes the rules read; the first occurrence of a
@@ -116,6 +117,8 @@ func (a *attrs) setAttr(k, v []byte) {
 		a.put(attrNomodule, nil, nil)
 	case "disabled":
 		a.put(attrDisabled, nil, nil)
+	case "onload":
+		a.put(attrOnload, nil, nil)
 	}
 }
 

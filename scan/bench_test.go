@@ -111,6 +111,23 @@ func BenchmarkScanTypicalPage(b *testing.B) {
 	}
 }
 
+// BenchmarkScanLongHead is a news page whose head is made long (215 KiB to
+// the last stylesheet) by inlined CSS, JSON-LD and an SVG sprite, with
+// inline fonts to match against the inline rules.
+func BenchmarkScanLongHead(b *testing.B) {
+	doc := readFixture(b, "news.html")
+	base := mustURL(b, "https://www.dailynews.example/world")
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	r := bytes.NewReader(doc)
+	for b.Loop() {
+		r.Reset(doc)
+		if _, err := Scan(r, Options{Base: base}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkTokenizer64KiB is the floor: x/net/html's tokenizer alone over
 // the same head, with nothing done per token.
 func BenchmarkTokenizer64KiB(b *testing.B) {

@@ -31,8 +31,25 @@ func addFixtureSeeds(f *testing.F, add func(doc []byte)) {
 func checkResult(t *testing.T, res Result, opts Options) {
 	t.Helper()
 	opts = opts.withDefaults()
-	if len(res.Links) > opts.MaxLinks {
-		t.Fatalf("%d links; MaxLinks is %d", len(res.Links), opts.MaxLinks)
+	if len(res.Kinds) != len(res.Links) {
+		t.Fatalf("%d kinds for %d links", len(res.Kinds), len(res.Links))
+	}
+	preloads, connects := 0, 0
+	for i, k := range res.Kinds {
+		if i > 0 && k < res.Kinds[i-1] {
+			t.Fatalf("kinds out of order: %v", res.Kinds)
+		}
+		if k >= KindPreconnect {
+			connects++
+		} else {
+			preloads++
+		}
+		if (k >= KindPreconnect) != (res.Links[i].Rel[0] == "preconnect" || res.Links[i].Rel[0] == "dns-prefetch") {
+			t.Fatalf("link %d %+v has kind %v", i, res.Links[i], k)
+		}
+	}
+	if preloads > opts.MaxLinks || connects > opts.MaxConnects {
+		t.Fatalf("%d preloads and %d connections; MaxLinks is %d, MaxConnects %d", preloads, connects, opts.MaxLinks, opts.MaxConnects)
 	}
 	// Charset decoding can turn one byte into three of UTF-8.
 	if res.BytesScanned > 3*opts.MaxBytes+charsetPrefix {
@@ -287,4 +304,34 @@ func plainHost(h string) bool {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func FuzzInlineCSS(f *testing.F) {
+	for _, s := range []string{
+		`@font-face{font-family:"A B";src:local(A),url(/a.woff2) format("woff2"),url('/a.woff') format('woff');font-weight:300 700;unicode-range:U+0000-00FF,U+4??}body{font:italic bold 1rem/1.4 "A B",serif}`,
+		`@import url("x.css") screen;@import 'y.css';:root{--f:var(--g, "Z")}p{font-family:var(--f)}@font-face{font-family:Z;src:url(z.ttf)format("truetype")}`,
+		`@media (min-width:0){@supports (display:grid){@font-face{font-family:N;src:url(n.woff2) tech(variations)}}}.n{font-family:N;font-weight:bolder}`,
+		`/* unterminated`, `a{b:c`, `@font-face{src:url(`, `}}}{{{`, `"\`, `@import`, `x{font:}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, css string) {
+		var c inlineCSS
+		c.parse([]byte(css))
+		used, unused := c.usedFonts(true)
+		if len(used) > maxInlineFonts || len(c.faces) > maxFontFaces || len(c.uses) > maxFontUses || len(c.imports) > maxFontFaces {
+			t.Fatalf("unbounded: %d used, %d faces, %d uses, %d imports", len(used), len(c.faces), len(c.uses), len(c.imports))
+		}
+		if len(used)+len(unused) < len(c.faces) {
+			t.Fatalf("%d used and %d unused of %d faces", len(used), len(unused), len(c.faces))
+		}
+		for _, u := range append(used, unused...) {
+			if u == "" || len(u) > len(css) {
+				t.Fatalf("font URL %q from %q", u, css)
+			}
+		}
+		// The whole scan takes the same CSS inline.
+		res, _ := Scan(strings.NewReader("<style>"+css+"</style>"), Options{Base: &url.URL{Scheme: "https", Host: "example.com", Path: "/"}})
+		checkResult(t, res, Options{})
+	})
 }

@@ -164,6 +164,7 @@ func goldenCases() []goldenCase {
 		{name: "nextjs", body: fixture("nextjs.html"), page: "https://app.acme.example/dashboard"},
 		{name: "store", body: fixture("store.html"), page: "https://shop.example/products/linen-shirt"},
 		{name: "amp", body: fixture("amp.html"), page: "https://news.example/outdoors/winter-trails.amp"},
+		{name: "news", body: fixture("news.html"), page: "https://www.dailynews.example/world"},
 		{name: "base", body: fixture("base.html"), page: "https://docs.example/guide/api.html"},
 		{name: "broken", body: fixture("broken.html"), page: "http://portal.example/index.asp"},
 		{name: "shift_jis", body: fixture("shift_jis.html"), page: "https://tenki.example/tokyo/"},

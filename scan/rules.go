@@ -13,17 +13,40 @@ import (
 type class uint8
 
 const (
-	classStyle class = iota
-	classScript
+	// classBlocking holds render-blocking stylesheets and synchronous
+	// scripts of the head, in document order: the browser runs them in
+	// that order, and a script waits for the stylesheets before it.
+	classBlocking class = iota
 	classFont
-	classModule
 	classImage
+	classModule
 	classOther
-	classAsyncScript
+	// classAsync blocks nothing: async and defer scripts, stylesheets
+	// loaded asynchronously (preload as=style with onload, media=print
+	// with onload).
+	classAsync
+	// classCriticalPreconnect is a derived preconnect for a third-party
+	// origin of a render-blocking file or a font.
+	classCriticalPreconnect
 	classPreconnect
 	classDerivedPreconnect
 	classDNSPrefetch
 )
+
+// classSkippedMedia marks, while a rule decides, a link left out for its
+// media; no candidate has it.
+const classSkippedMedia = classDNSPrefetch + 1
+
+// classKinds maps classes to what the caller sees.
+var classKinds = [...]Kind{
+	classBlocking: KindRenderBlocking, classFont: KindFont, classImage: KindImage,
+	classModule: KindModule, classOther: KindDeferred, classAsync: KindDeferred,
+	classCriticalPreconnect: KindPreconnect, classPreconnect: KindPreconnect,
+	classDerivedPreconnect: KindPreconnect, classDNSPrefetch: KindDNSPrefetch,
+}
+
+// isConnect reports the classes counted against Options.MaxConnects.
+func (c class) isConnect() bool { return c >= classCriticalPreconnect }
 
 type candidate struct {
 	class class
@@ -126,12 +149,25 @@ func (s *scanner) stylesheet() {
 	if a.has(attrDisabled) || a.has(attrType) && !isCSSType(a.typ) {
 		return
 	}
-	media := cleanParam(a.media)
-	if printOnly(media) {
-		return // the media=print onload trick: not render-blocking
+	cl := classBlocking
+	var media string
+	switch {
+	case a.has(attrOnload):
+		// The media=print onload="this.media='all'" pattern: fetched now
+		// at low priority, applied when loaded; it blocks nothing.
+		cl = classAsync
+	case a.has(attrMedia):
+		if media = cleanParam(a.media); matchMedia(media, s.opts.Viewport) != matchYes {
+			// Not for this window, or not for every window: the
+			// browser does not wait for it.
+			if !s.opts.ReportSkipped {
+				return
+			}
+			cl = classSkippedMedia
+		}
 	}
-	if strings.EqualFold(media, "all") {
-		media = ""
+	if cl == classBlocking && s.afterBody {
+		cl = classOther // in the body: it blocks only what follows it
 	}
 	uri, org, ok := s.res.resolveString(a.href)
 	if !ok {
@@ -139,10 +175,17 @@ func (s *scanner) stylesheet() {
 	}
 	p := params{{Key: "as", Value: "style"}}
 	cors := p.crossOrigin(a, false)
-	p.add("media", media)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
-	s.addPreload(classStyle, uri, org, p, cors)
+	switch {
+	case s.mixed(uri):
+		s.skip(ReasonMixedContent, "preload", uri, p)
+	case cl == classSkippedMedia:
+		p.add("media", media)
+		s.skip(ReasonMedia, "preload", uri, p)
+	default:
+		s.addPreload(cl, uri, org, p, cors)
+	}
 }
 
 func isCSSType(t []byte) bool {
@@ -153,25 +196,12 @@ func isCSSType(t []byte) bool {
 	return k == "" || k == "text/css"
 }
 
-// printOnly reports a media list whose every query targets print.
-func printOnly(media string) bool {
-	if media == "" {
-		return false
-	}
-	for q := range strings.SplitSeq(strings.ToLower(media), ",") {
-		q = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(q), "only "))
-		if q != "print" && !strings.HasPrefix(q, "print ") {
-			return false
-		}
-	}
-	return true
-}
-
-// preloadClasses maps the preload destinations browsers honour to their
-// priority class; other "as" values are ignored by browsers, so here too.
+// preloadClasses maps the preload destinations Chromium acts on in a 103
+// (style, script, font, image, fetch) to their priority class. Other "as"
+// values are not hinted.
 var preloadClasses = map[string]class{
-	"style": classStyle, "script": classScript, "font": classFont, "image": classImage,
-	"fetch": classOther, "json": classOther, "track": classOther,
+	"style": classBlocking, "script": classBlocking, "font": classFont, "image": classImage,
+	"fetch": classOther,
 }
 
 func (s *scanner) preloadLink() {
@@ -179,9 +209,15 @@ func (s *scanner) preloadLink() {
 	as := keyword(a.as)
 	cl, known := preloadClasses[as]
 	if !known {
+		if as != "" {
+			if uri, _, ok := s.res.resolveString(a.href); ok {
+				s.skip(ReasonNotHintable, "preload", uri, params{{Key: "as", Value: as}})
+			}
+		}
 		return
 	}
-	uri, org, srcset, ok := s.res.resolveImage(a.href, a.imagesrcset, as == "image" && a.has(attrImagesrcset))
+	image := as == "image"
+	uri, org, srcset, ok := s.res.resolveImage(a.href, a.imagesrcset, image && a.has(attrImagesrcset), image && s.secure)
 	if !ok {
 		return
 	}
@@ -190,16 +226,28 @@ func (s *scanner) preloadLink() {
 	// Fonts are always fetched in CORS mode; without crossorigin the
 	// preloaded copy would not match and be fetched twice.
 	cors := p.crossOrigin(a, as == "font")
-	cors = cors || as == "fetch" || as == "json"
-	p.add("media", cleanParam(a.media))
+	cors = cors || as == "fetch"
 	p.fetchPriority(a)
 	if srcset != "" {
 		p.add("imagesrcset", srcset)
 		p.add("imagesizes", cleanParam(a.imagesizes))
 	}
 	p.add("integrity", cleanParam(a.integrity))
-	if keyword(a.fetchpriority) == "low" {
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "preload", uri, p)
+		return
+	}
+	// A preload with media is fetched only when its query matches.
+	if media := cleanParam(a.media); matchMedia(media, s.opts.Viewport) != matchYes {
+		p.add("media", media)
+		s.skip(ReasonMedia, "preload", uri, p)
+		return
+	}
+	switch {
+	case keyword(a.fetchpriority) == "low":
 		cl = classOther // the author says it can wait
+	case as == "style" && a.has(attrOnload):
+		cl = classAsync // onload="this.rel='stylesheet'": loaded without blocking
 	}
 	s.add(candidate{
 		class:  cl,
@@ -227,6 +275,10 @@ func (s *scanner) module(cl class, target []byte) {
 	if !ok {
 		return
 	}
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "modulepreload", uri, nil)
+		return
+	}
 	var p params
 	if cl == classModule && a.has(attrAs) {
 		p.add("as", keyword(a.as))
@@ -249,6 +301,10 @@ func (s *scanner) connect(cl class, rel string) {
 	a := &s.a
 	_, o, ok := s.res.resolveString(a.href)
 	if !ok || o == "" {
+		return
+	}
+	if s.mixed(o) {
+		s.skip(ReasonMixedContent, rel, o, nil)
 		return
 	}
 	var p params
@@ -289,12 +345,12 @@ func (s *scanner) script() {
 	// Data blocks (JSON, templates), import maps and nomodule fallbacks
 	// are never fetched by a modern browser; body scripts are not part of
 	// the head's critical path.
-	if !jsTypes[typ] || a.has(attrNomodule) || s.inBody {
+	if !jsTypes[typ] || a.has(attrNomodule) || s.afterBody {
 		return
 	}
-	cl := classScript
+	cl := classBlocking
 	if a.has(attrAsync) || a.has(attrDefer) {
-		cl = classAsyncScript
+		cl = classAsync
 	}
 	uri, org, ok := s.res.resolveString(a.src)
 	if !ok {
@@ -304,6 +360,10 @@ func (s *scanner) script() {
 	cors := p.crossOrigin(a, false)
 	p.fetchPriority(a)
 	p.add("integrity", cleanParam(a.integrity))
+	if s.mixed(uri) {
+		s.skip(ReasonMixedContent, "preload", uri, p)
+		return
+	}
 	s.addPreload(cl, uri, org, p, cors)
 }
 
@@ -325,8 +385,12 @@ func (s *scanner) img() {
 		return
 	case tiny(a.width) && tiny(a.height):
 		return
+	case !high && small(a.width, a.height):
+		// A logo, an icon or an avatar: drawn, but rarely the largest
+		// content of the first screen. The hero image after it is.
+		return
 	}
-	uri, org, srcset, ok := s.res.resolveImage(a.src, a.srcset, a.has(attrSrcset))
+	uri, org, srcset, ok := s.res.resolveImage(a.src, a.srcset, a.has(attrSrcset), s.secure)
 	if !ok {
 		return
 	}
@@ -362,12 +426,27 @@ func (s *scanner) hasFirstImage() bool {
 
 // tiny reports a dimension of at most one pixel (a tracking pixel).
 func tiny(v []byte) bool {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return false
-	}
-	if v[0] < '0' || v[0] > '9' {
-		return false
+	n, ok := dimension(v)
+	return ok && n <= 1
+}
+
+// smallImageArea is the area, in CSS pixels, under which an image with
+// explicit dimensions is not taken for the LCP candidate (a 128x128 box).
+const smallImageArea = 128 * 128
+
+// small reports explicit dimensions of a small image.
+func small(width, height []byte) bool {
+	w, okW := dimension(width)
+	h, okH := dimension(height)
+	return okW && okH && w*h < smallImageArea
+}
+
+// dimension reads a width or height attribute's leading integer, as the
+// HTML standard's rules for dimension values do; ok is false without one.
+func dimension(v []byte) (int, bool) {
+	v = bytes.TrimLeft(v, httpx.HTMLSpace)
+	if len(v) == 0 || v[0] < '0' || v[0] > '9' {
+		return 0, false
 	}
 	n := 0
 	for _, c := range v {
@@ -375,9 +454,9 @@ func tiny(v []byte) bool {
 			break
 		}
 		n = n*10 + int(c-'0')
-		if n > 1 {
-			return false
+		if n > 1<<20 {
+			return n, true
 		}
 	}
-	return true
+	return n, true
 }

@@ -56,10 +56,10 @@ func TestScan_Stylesheets(t *testing.T) {
 		{"plain", `<link rel=stylesheet href=/a.css>`, []string{`<https://www.example.com/a.css>; rel=preload; as="style"`}},
 		{"rel case and extra tokens", `<link REL="Stylesheet preload-ignored" href=a.css>`, []string{`<https://www.example.com/shop/a.css>; rel=preload; as="style"`}},
 		{"media all dropped", `<link rel=stylesheet href=/a.css media=ALL>`, []string{`<https://www.example.com/a.css>; rel=preload; as="style"`}},
-		{"media kept", `<link rel=stylesheet href=/a.css media="(min-width: 40em)">`, []string{`<https://www.example.com/a.css>; rel=preload; as="style"; media="(min-width: 40em)"`}},
+		{"width media left out", `<link rel=stylesheet href=/a.css media="(min-width: 40em)">`, nil},
 		{"print skipped", `<link rel=stylesheet href=/p.css media=print>`, nil},
 		{"only print skipped", `<link rel=stylesheet href=/p.css media="only print, print and (color)">`, nil},
-		{"print or screen kept", `<link rel=stylesheet href=/p.css media="print, screen">`, []string{`<https://www.example.com/p.css>; rel=preload; as="style"; media="print, screen"`}},
+		{"print or screen matches every window", `<link rel=stylesheet href=/p.css media="print, screen">`, []string{`<https://www.example.com/p.css>; rel=preload; as="style"`}},
 		{"alternate skipped", `<link rel="alternate stylesheet" href=/alt.css title=alt>`, nil},
 		{"disabled skipped", `<link rel=stylesheet href=/d.css disabled>`, nil},
 		{"non-css type skipped", `<link rel=stylesheet href=/x.less type=text/less>`, nil},
@@ -139,6 +139,9 @@ func TestScan_Images(t *testing.T) {
 		}},
 		{"lazy skipped", `<body><img loading=lazy src=/lazy.png><img src=/eager.png>`, []string{`<https://www.example.com/eager.png>; rel=preload; as="image"`}},
 		{"data url skipped", `<body><img src="data:image/gif;base64,R0lGOD"><img src=/real.png>`, []string{`<https://www.example.com/real.png>; rel=preload; as="image"`}},
+		{"logo with small dimensions skipped", `<body><header><img src=/logo.svg width=180 height=32 alt=Shop></header><img src=/hero.jpg width=1200 height=600>`, []string{`<https://www.example.com/hero.jpg>; rel=preload; as="image"`}},
+		{"avatar with small dimensions skipped", `<body><img src=/me.jpg width="64" height="64px"><img src=/cover.jpg>`, []string{`<https://www.example.com/cover.jpg>; rel=preload; as="image"`}},
+		{"one dimension is not enough to tell", `<body><img src=/banner.jpg height=40><img src=/second.jpg>`, []string{`<https://www.example.com/banner.jpg>; rel=preload; as="image"`}},
 		{"tracking pixel skipped", `<body><img src=/px.gif width=1 height=1><img src=/real.png>`, []string{`<https://www.example.com/real.png>; rel=preload; as="image"`}},
 		{"low priority skipped", `<body><img fetchpriority=low src=/low.png><img src=/real.png>`, []string{`<https://www.example.com/real.png>; rel=preload; as="image"`}},
 		{"picture skipped", `<body><picture><source srcset=/a.avif type=image/avif><img src=/a.jpg></picture><img src=/b.png>`, []string{`<https://www.example.com/b.png>; rel=preload; as="image"`}},
@@ -210,7 +213,7 @@ func TestScan_URLs(t *testing.T) {
 			`<https://cdn.example/x.css>; rel=preload; as="style"`,
 			`<https://cdn.example>; rel=preconnect`,
 		}},
-		{"control characters in params", "<link rel=stylesheet href=/m.css media=\"screen\x01 and\n\n(color)\">", []string{`<https://www.example.com/m.css>; rel=preload; as="style"; media="screen and (color)"`}},
+		{"control characters in params", "<link rel=stylesheet href=/m.css media=\"screen\x01 and\n\n(color)\">", []string{`<https://www.example.com/m.css>; rel=preload; as="style"`}},
 		{"same origin explicit port", `<script src="https://www.example.com:443/p.js"></script>`, []string{`<https://www.example.com/p.js>; rel=preload; as="script"`}},
 	})
 }
@@ -227,13 +230,13 @@ func TestScan_Order(t *testing.T) {
 <link rel=preload as=fetch href=/api.json>
 </head><body><img src=https://img.example/hero.jpg><link rel=stylesheet href=/body.css>`
 	want := []string{
-		`<https://www.example.com/late-in-head.css>; rel=preload; as="style"`,
-		`<https://www.example.com/body.css>; rel=preload; as="style"`,
 		`<https://www.example.com/sync.js>; rel=preload; as="script"`,
+		`<https://www.example.com/late-in-head.css>; rel=preload; as="style"`,
 		`<https://fonts.example/f.woff2>; rel=preload; as="font"; crossorigin`,
-		`<https://www.example.com/m.js>; rel=modulepreload`,
 		`<https://img.example/hero.jpg>; rel=preload; as="image"`,
+		`<https://www.example.com/m.js>; rel=modulepreload`,
 		`<https://www.example.com/api.json>; rel=preload; as="fetch"`,
+		`<https://www.example.com/body.css>; rel=preload; as="style"`,
 		`<https://www.example.com/async.js>; rel=preload; as="script"`,
 		`<https://fonts.example>; rel=preconnect; crossorigin`,
 		`<https://img.example>; rel=preconnect`,
@@ -247,8 +250,8 @@ func TestScan_Order(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Blocking != 4 { // the stylesheets, the sync script and the font
-		t.Errorf("Blocking = %d, want 4", res.Blocking)
+	if res.Blocking != 3 { // the head's stylesheet, the sync script and the font
+		t.Errorf("Blocking = %d, want 3", res.Blocking)
 	}
 }
 

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"net/url"
+	"strings"
 
 	"golang.org/x/net/html"
 
@@ -28,10 +29,24 @@ type scanner struct {
 	// docOrigin is the origin of the document itself, which decides what
 	// is third-party.
 	docOrigin string
+	// secure is set for an https: document: browsers block its http:
+	// scripts, stylesheets and fonts, and upgrade its http: images.
+	secure bool
 
-	pos       int  // decoded bytes tokenized so far
-	budgetEnd int  // where the scan stops; -1 while in the head
+	pos int // decoded bytes tokenized so far
+	// counted is the markup the body budget is measured in: the bytes of
+	// tags and text, not of comments, inline scripts and styles (JSON-LD,
+	// inlined CSS), SVG/MathML or templates, which can be large and hold
+	// nothing a browser fetches early.
+	counted   int
+	budgetEnd int  // counted bytes where the scan stops; -1 while in the head
 	inBody    bool // a body element (or content) has started
+	// afterBody is set once a <body> or <img> tag was seen: Chromium's
+	// preload scanner marks the stylesheets and scripts after it as
+	// in-body (they block only what follows them), not render-blocking,
+	// whereas content that merely implies a body (an SVG sprite, a <div>
+	// before <body>) does not change how it counts them.
+	afterBody bool
 	baseSeen  bool
 
 	templateDepth int // inside <template>: inert content
@@ -41,10 +56,18 @@ type scanner struct {
 	done      bool
 	truncated bool
 	tokErr    error
+	// rawText is set after a <script> or <style> start tag: the next text
+	// token is its content.
+	rawText bool
+	// styleOpen is set inside a <style> whose media matches: its text is
+	// parsed for @font-face and @import.
+	styleOpen bool
+	css       inlineCSS
 
 	a          attrs
 	cands      []candidate
 	highImages int
+	skipped    []Skip
 }
 
 func newScanner(b *body, opts Options) *scanner {
@@ -56,8 +79,10 @@ func newScanner(b *body, opts Options) *scanner {
 		budgetEnd: -1,
 	}
 	s.res = newResolver(opts.Base, b.enc)
+	s.css.vp = opts.Viewport
 	if s.res.base != nil {
 		s.docOrigin = s.res.base.Origin()
+		s.secure = strings.HasPrefix(s.docOrigin, "https:")
 	}
 	return s
 }
@@ -67,20 +92,32 @@ func (s *scanner) run() {
 		tt := s.z.Next()
 		raw := s.z.Raw()
 		s.pos += len(raw)
+		inert := s.templateDepth > 0 || s.foreignDepth > 0
+		rawText := s.rawText
+		s.rawText = false
 		switch tt {
 		case html.ErrorToken:
 			s.tokErr = s.z.Err()
 			s.truncated = s.budgetEnd < 0 && s.body.decoded.hit
+			s.finish()
 			return
 		case html.StartTagToken, html.SelfClosingTagToken:
 			s.startTag(tt, raw)
 		case html.EndTagToken:
 			s.endTag(raw)
+		case html.TextToken:
+			if rawText && s.styleOpen && !inert {
+				s.inlineStyle(raw)
+			}
 		}
-		if s.budgetEnd >= 0 && s.pos >= s.budgetEnd {
+		if !inert && !rawText && tt != html.CommentToken && tt != html.DoctypeToken {
+			s.counted += len(raw)
+		}
+		if s.budgetEnd >= 0 && s.counted >= s.budgetEnd {
 			s.done = true
 		}
 	}
+	s.finish()
 }
 
 // Names of the elements the scanner distinguishes.
@@ -99,6 +136,7 @@ const (
 	elemTemplate
 	elemForeign
 	elemPicture
+	elemStyle
 )
 
 // elementOf reads the tag name from a token's raw bytes ("<name" or
@@ -145,7 +183,9 @@ func elementOf(raw []byte) element {
 		return elemForeign
 	case "picture":
 		return elemPicture
-	case "meta", "title", "style", "noscript", "noframes", "basefont", "bgsound":
+	case "style":
+		return elemStyle
+	case "meta", "title", "noscript", "noframes", "basefont", "bgsound":
 		return elemHeadContent
 	}
 	return elemOther
@@ -185,11 +225,16 @@ func (s *scanner) startTag(tt html.TokenType, raw []byte) {
 	case elemLink:
 		s.link()
 	case elemScript:
+		s.rawText = open
 		s.script()
+	case elemStyle:
+		s.rawText = open
+		s.styleElement(open)
 	case elemBase:
 		s.baseElement()
 	case elemImg:
 		s.enterBody()
+		s.afterBody = true
 		s.img()
 	case elemPicture:
 		s.enterBody()
@@ -198,7 +243,10 @@ func (s *scanner) startTag(tt html.TokenType, raw []byte) {
 		}
 	case elemHead, elemHTML, elemHeadContent:
 		// Allowed before the body; they do not end the head.
-	case elemBody, elemOther:
+	case elemBody:
+		s.enterBody()
+		s.afterBody = true
+	case elemOther:
 		s.enterBody()
 	}
 }
@@ -216,6 +264,8 @@ func (s *scanner) endTag(raw []byte) {
 		}
 	case el == elemHead || el == elemBody || el == elemHTML:
 		s.endHead()
+	case el == elemStyle:
+		s.styleOpen = false
 	case el == elemPicture:
 		if s.pictureDepth > 0 {
 			s.pictureDepth--
@@ -232,7 +282,7 @@ func (s *scanner) enterBody() {
 
 func (s *scanner) endHead() {
 	if s.budgetEnd < 0 {
-		s.budgetEnd = s.pos + s.opts.BodyBudget
+		s.budgetEnd = s.counted + s.opts.BodyBudget
 	}
 }
 
@@ -284,4 +334,10 @@ func (s *scanner) baseElement() {
 	}
 	s.base = u
 	s.res = resolver{base: &t, enc: s.res.enc}
+}
+
+// mixed reports an http: target of an https: document: a browser blocks
+// it, or (an image) fetches its https: form instead.
+func (s *scanner) mixed(uri string) bool {
+	return s.secure && strings.HasPrefix(uri, "http:")
 }

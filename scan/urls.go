@@ -144,11 +144,12 @@ func (r *resolver) encodeQuery(ref string) string {
 
 // resolveImage resolves the URL of an image, and its srcset when it has
 // one (useSrcset): a browser picks from the srcset, so an unusable src
-// falls back to the srcset's first candidate.
-func (r *resolver) resolveImage(src, srcset []byte, useSrcset bool) (uri, org, set string, ok bool) {
+// falls back to the srcset's first candidate. With upgrade (an https:
+// page), http: URLs become the https: ones browsers fetch instead.
+func (r *resolver) resolveImage(src, srcset []byte, useSrcset, upgrade bool) (uri, org, set string, ok bool) {
 	var first string
 	if useSrcset {
-		set, first = r.resolveSrcset(srcset)
+		set, first = r.resolveSrcset(srcset, upgrade)
 	}
 	uri, org, ok = r.resolveString(src)
 	if !ok {
@@ -157,13 +158,32 @@ func (r *resolver) resolveImage(src, srcset []byte, useSrcset bool) (uri, org, s
 		}
 		uri, org, _ = r.resolveString([]byte(first))
 	}
+	if upgrade {
+		uri, org = upgradeHTTP(uri, org)
+	}
 	return uri, org, set, true
+}
+
+// upgradeHTTP rewrites an http: URL and its origin to https:, as browsers
+// upgrade mixed-content images, audio and video: port 80 becomes the
+// default port of https, another port is kept.
+func upgradeHTTP(uri, org string) (string, string) {
+	if !strings.HasPrefix(uri, "http://") {
+		return uri, org
+	}
+	rest := uri[len("http://"):]
+	host := org[len("http://"):]
+	if h, ok := strings.CutSuffix(host, ":443"); ok {
+		rest = h + rest[len(host):]
+		host = h
+	}
+	return "https://" + rest, "https://" + host
 }
 
 // resolveSrcset rewrites a srcset with absolute URLs, so that a Link header
 // (resolved against the request URL, not <base>) means the same images.
 // Candidates that do not resolve are dropped; first is the first URL kept.
-func (r *resolver) resolveSrcset(srcset []byte) (out, first string) {
+func (r *resolver) resolveSrcset(srcset []byte, upgrade bool) (out, first string) {
 	var b strings.Builder
 	s := srcset
 	for items := 0; len(s) > 0 && items < maxSrcsetItems; {
@@ -199,9 +219,12 @@ func (r *resolver) resolveSrcset(srcset []byte) (out, first string) {
 			desc = s[:j]
 			s = s[j:]
 		}
-		abs, _, ok := r.resolveString(rawURL)
+		abs, org, ok := r.resolveString(rawURL)
 		if !ok {
 			continue
+		}
+		if upgrade {
+			abs, _ = upgradeHTTP(abs, org)
 		}
 		items++
 		if first == "" {

@@ -12,9 +12,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -145,8 +147,38 @@ func newCertSource(certFile, keyFile string, hosts ...string) (*certSource, erro
 	return s, nil
 }
 
+// MaxCertFileBytes bounds a certificate or key file: a chain of a few
+// certificates takes a few kilobytes, and a path that names something
+// endless (/dev/zero, a device) must fail at once rather than fill memory.
+const MaxCertFileBytes = 1 << 20
+
+// readBounded reads the file at path, of at most MaxCertFileBytes.
+func readBounded(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("server: read %s: %w", what, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxCertFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("server: read %s %s: %w", what, path, err)
+	}
+	if len(b) > MaxCertFileBytes {
+		return nil, fmt.Errorf("server: %s %s is larger than %d KiB, which no certificate or key is; point the setting at the PEM file", what, path, MaxCertFileBytes>>10)
+	}
+	return b, nil
+}
+
 func (s *certSource) load() (*loadedCert, error) {
-	cert, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	certPEM, err := readBounded(s.certFile, "certificate")
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := readBounded(s.keyFile, "key")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("server: load certificate %s with key %s: %w; check that both files are PEM and belong together", s.certFile, s.keyFile, err)
 	}

@@ -41,7 +41,7 @@ func urgencyOf(p http2.PriorityParam) int {
 }
 
 func configureHTTP2(s *http.Server) error {
-	h2 := &http2.Server{NewWriteScheduler: newDocumentFirstScheduler}
+	h2 := &http2.Server{NewWriteScheduler: newDocumentFirstScheduler} //nolint:staticcheck // SA1019: net/http's own HTTP/2 takes no write scheduler and has no priorities before Go 1.27
 	//nolint:staticcheck // ConfigureServer is deprecated in favour of net/http's own HTTP/2, which has no priorities before Go 1.27.
 	if err := http2.ConfigureServer(s, h2); err != nil {
 		return fmt.Errorf("server: HTTP/2 write priorities: %w", err)
@@ -54,6 +54,8 @@ func configureHTTP2(s *http.Server) error {
 // streams without priority and one for control frames. The inner
 // schedulers are x/net's: they keep control and reset frames ahead of
 // their streams' data and split DATA frames by flow control.
+//
+//nolint:staticcheck // SA1019: x/net's write schedulers, deprecated, are the only way to order HTTP/2 writes before Go 1.27
 type documentFirstScheduler struct {
 	control  http2.WriteScheduler
 	byUrg    [urgencies]http2.WriteScheduler

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -481,5 +483,65 @@ func TestServer_URL(t *testing.T) {
 	s := start(t, protoHandler(), Config{})
 	if want := "https://" + s.Addr(); s.URL() != want {
 		t.Errorf("URL() = %q, want %q", s.URL(), want)
+	}
+}
+
+// TestServer_Reload_BoundedFiles: a certificate or key path that names
+// something endless (/dev/zero) or huge fails the reload at once with an
+// error that says so, the served certificate stays, and a later reload of
+// a valid pair takes effect.
+func TestServer_Reload_BoundedFiles(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, first := writeCertFiles(t, dir)
+	valid := filepath.Join(dir, "valid")
+	if err := os.Mkdir(valid, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The configured paths are links, as a secret mount makes them.
+	link := func(path, target string) {
+		t.Helper()
+		_ = os.Remove(path)
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	certLink, keyLink := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	link(certLink, certFile)
+	link(keyLink, keyFile)
+	s := start(t, protoHandler(), Config{CertFile: certLink, KeyFile: keyLink})
+	huge := filepath.Join(dir, "huge.pem")
+	if err := os.WriteFile(huge, bytes.Repeat([]byte("A"), MaxCertFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, cert, key string }{
+		{"certificate is /dev/zero", "/dev/zero", keyFile},
+		{"key is /dev/zero", certFile, "/dev/zero"},
+		{"huge certificate", huge, keyFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link(certLink, tc.cert)
+			link(keyLink, tc.key)
+			err := s.Reload()
+			if err == nil || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+				t.Fatalf("Reload() = %v, want an error about the size", err)
+			}
+			if !servedLeaf(t, s.Server, false).Equal(first) {
+				t.Error("a failed reload replaced the certificate")
+			}
+		})
+	}
+	newCert, newKey, second := writeCertFiles(t, valid)
+	link(certLink, newCert)
+	link(keyLink, newKey)
+	if err := s.Reload(); err != nil {
+		t.Fatalf("Reload of a valid pair after failed ones: %v", err)
+	}
+	for _, quic := range []bool{false, true} {
+		if !servedLeaf(t, s.Server, quic).Equal(second) {
+			t.Errorf("quic=%t: the valid pair reloaded last is not served", quic)
+		}
+	}
+	if _, err := New(protoHandler(), Config{Addr: "127.0.0.1:0", CertFile: "/dev/zero", KeyFile: keyFile}); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("New with /dev/zero as the certificate: %v, want an error about the size", err)
 	}
 }

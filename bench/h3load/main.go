@@ -168,5 +168,5 @@ func writeLog(path string, rs []result) error {
 	for _, r := range rs {
 		fmt.Fprintf(&b, "%d\t%d\t%d\n", r.start.Microseconds(), r.status, r.dur.Microseconds())
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }

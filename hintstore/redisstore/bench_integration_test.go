@@ -4,6 +4,7 @@ package redisstore_test
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/earlyhints/earlyhints/hintstore"
@@ -118,5 +119,37 @@ func BenchmarkGet_RedisDown(b *testing.B) {
 			b.Fatal("hints from a dead server")
 		}
 		i++
+	}
+}
+
+// TestStore_MemoryPerRoute measures what a route costs Redis (run with
+// -v for the figure the README quotes): 10,000 routes of eight links each,
+// the stylesheets shared by every route (their target sets grow with the
+// routes) and one script of the route's own.
+func TestStore_MemoryPerRoute(t *testing.T) {
+	srv := redistest.Start(t)
+	s := open(t, srv, redisstore.Config{KeyPrefix: "earlyhints:"})
+	ctx := t.Context()
+	used := func() int {
+		t.Helper()
+		n, err := strconv.Atoi(srv.Info("used_memory"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := used()
+	const routes = 10000
+	for i := range routes {
+		obs := benchPage()
+		obs.Links[7] = hintstore.Link{Target: fmt.Sprintf("https://a.test/static/page.%d.js", i), Value: fmt.Sprintf("</static/page.%d.js>; rel=preload; as=script", i)}
+		if _, err := s.Observe(ctx, fmt.Sprintf("https://a.test/products/%d", i), obs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	per := (used() - before) / routes
+	t.Logf("Redis memory per route of 8 links: %d bytes (%d routes)", per, routes)
+	if per > 8<<10 {
+		t.Errorf("a route costs Redis %d bytes, more than 8 KiB", per)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,15 +26,25 @@ type health struct {
 	// is no outage.
 	streak atomic.Int32
 
-	mu    sync.Mutex
-	err   error
-	since time.Time
+	// refused is set while the server answers but refuses writes (full,
+	// read-only), from the first refusal to the next accepted write.
+	refused atomic.Bool
+
+	mu        sync.Mutex
+	err       error
+	since     time.Time
+	refuseErr error
+	refuseAt  time.Time
 }
 
 // Health is the state of a store's connection, for /healthz and metrics.
 type Health struct {
-	// Up is false while the server does not answer.
+	// Up is false while the server does not answer, or refuses writes.
 	Up bool `json:"up"`
+	// WritesRefused is true while the server answers but refuses writes
+	// (out of memory under noeviction, a read-only replica): the hints it
+	// holds are served, nothing new is learned.
+	WritesRefused bool `json:"writes_refused,omitempty"`
 	// Since is when Up last changed (or the store opened).
 	Since time.Time `json:"since"`
 	// Err is the failure that took the store down, while down.
@@ -63,6 +74,10 @@ func (s *Store) Health() Health {
 	if !h.Up && s.health.err != nil {
 		h.Err = s.health.err.Error()
 	}
+	if h.Up && s.health.refused.Load() && s.health.refuseErr != nil {
+		h.Up, h.WritesRefused = false, true
+		h.Since, h.Err = s.health.refuseAt, s.health.refuseErr.Error()
+	}
 	hits, misses, entries := s.routes.totals()
 	h.LocalEntries, h.LocalHits, h.LocalMisses = entries, s.retiredHits.Load()+hits, misses
 	return h
@@ -82,6 +97,11 @@ func (h *health) ok() {
 // hintstore.ErrUnavailable, or nil while it answers (for /healthz).
 func (s *Store) Unavailable() error {
 	if !s.health.down.Load() {
+		if s.health.refused.Load() {
+			h := s.Health()
+			return fmt.Errorf("%w: Redis at %s refuses writes since %s (%s); its hints are served, nothing is learned, %d observations dropped",
+				hintstore.ErrUnavailable, s.addr, h.Since.Format(time.RFC3339), h.Err, h.Dropped)
+		}
 		return nil
 	}
 	h := s.Health()
@@ -106,6 +126,9 @@ func (s *Store) failed(ctx context.Context, err error) {
 		return
 	}
 	if _, ok := rueidis.IsRedisErr(err); ok {
+		if refusal(err) {
+			s.refused(err)
+		}
 		return
 	}
 	if errors.Is(err, hintstore.ErrUnavailable) || s.health.streak.Add(1) < failuresToOpen || !s.health.down.CompareAndSwap(false, true) {
@@ -119,7 +142,49 @@ func (s *Store) failed(ctx context.Context, err error) {
 		"addr", s.addr, "err", err,
 		"fix", "check that the server runs and is reachable (redis-cli -u URL ping), or run with --store memory")
 	s.wg.Add(1)
-	go s.probe()
+	go s.probe() //nolint:gosec // G118: the probe outlives the call that saw the outage; it stops with the store (s.stop), not with ctx
+}
+
+// refusal reports whether err is the server refusing a write for a state
+// of its own (out of memory, read-only, a failing disk, missing
+// replicas), not for the command.
+func refusal(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, m := range []string{"OOM command not allowed", "READONLY", "MISCONF", "NOREPLICAS"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// refused records a write the server refused; the first of a run is
+// logged.
+func (s *Store) refused(err error) {
+	if !s.health.refused.CompareAndSwap(false, true) {
+		return
+	}
+	s.health.mu.Lock()
+	s.health.refuseErr, s.health.refuseAt = err, time.Now()
+	s.health.mu.Unlock()
+	s.cfg.Logger.Warn("hint store: Redis refuses writes; the hints it holds are served, nothing new is learned until it accepts writes again",
+		"addr", s.addr, "err", err,
+		"fix", "give Redis more maxmemory or a maxmemory-policy that evicts (volatile-ttl, allkeys-lru), and point the store at the primary")
+}
+
+// wrote records a write the server accepted, ending a refusal.
+func (h *health) wrote(s *Store) {
+	if !h.refused.Load() || !h.refused.CompareAndSwap(true, false) {
+		return
+	}
+	h.mu.Lock()
+	since := h.refuseAt
+	h.mu.Unlock()
+	s.cfg.Logger.Info("hint store: Redis accepts writes again; learning is back", "addr", s.addr,
+		"refused_for", time.Since(since).Round(time.Millisecond), "dropped_observations", h.dropped.Load())
 }
 
 // probe pings the server, backing off to 2s, until it answers.
@@ -143,13 +208,10 @@ func (s *Store) probe() {
 		wait = min(2*wait, 2*time.Second)
 		t.Reset(wait)
 	}
-	// A server restarted empty lost the fleet's identity key: put back
-	// the one this node hashes with, so a node started later agrees.
-	if id := s.identity.Load(); id != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
-		_ = s.client.Do(ctx, s.client.B().Set().Key(s.prefix+"identity").Value(*id).Nx().Build()).Error()
-		cancel()
-	}
+	// A server restarted empty lost the fleet's identity key: the check
+	// puts back the one this node hashes with, so a node started later
+	// agrees.
+	s.checkIdentitySoon()
 	// What this node read before may have changed meanwhile without a word
 	// reaching it.
 	s.retiredHits.Add(s.routes.reset())

@@ -5,14 +5,22 @@
 //
 // The request path never waits on Redis beyond a small bound. Get and
 // Hinted read a local copy of what the node read before, kept exact by
-// server-assisted client-side caching (RESP3 CLIENT TRACKING through
-// rueidis DoCache): when any node writes a key, Redis tells every node
-// that read it, and the next read fetches it again. A key the node has not
-// read yet costs one read bounded by Config.ReadTimeout. When Redis stops
-// answering, the store logs it once, answers from its copy while the
-// connection stays up (a lost connection empties it) or with a miss, drops
-// what it would learn (counted in Health), and probes until Redis answers,
-// then logs that once too.
+// server-assisted client-side caching in broadcast mode (RESP3 CLIENT
+// TRACKING BCAST on the prefixes of the keys read on the request path):
+// when any node writes such a key, Redis tells every node, and the next
+// read fetches it again. Broadcast mode costs Redis no memory per key
+// read, so a flood of paths that are read once and never written cannot
+// fill it. A route the node has not read yet costs one round trip (the
+// route and the links browsers were seen to fetch after it, together),
+// bounded by Config.ReadTimeout; all the reads of one request together
+// wait at most that long when the caller marks its context with
+// hintstore.WithReadStart. When Redis stops answering, the store logs it
+// once, answers from its copy while the connection stays up (a lost
+// connection empties it) or with a miss, drops what it would learn
+// (counted in Health), and probes until Redis answers, then logs that once
+// too. A Redis that answers but refuses writes (full under noeviction, a
+// read-only replica) is reported the same way, while the hints it holds
+// are still served.
 //
 // The learning rules of the hintstore package run as Lua scripts inside
 // Redis (one atomic step per observation); their keys are described in
@@ -31,9 +39,7 @@ package redisstore
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,7 +140,7 @@ type Store struct {
 	addr   string // for messages
 	client rueidis.Client
 	prefix string
-	clock  *hintstore.CoarseClock // nil when cfg.Clock is set
+	clock  *hintstore.Clock
 
 	routes  *local // route → hints
 	targets *local // target → hinted
@@ -144,7 +150,7 @@ type Store struct {
 
 	health health
 
-	identity atomic.Pointer[string] // hex, once IdentityKey returned it
+	id identity
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -193,24 +199,36 @@ func New(cfg Config) (*Store, error) {
 	opt.DisableRetry = true
 	opt.ClientName = "earlyhints"
 	opt.OnInvalidations = s.invalidate
-	// DoCache asks Redis every time (and Redis tracks the key for this
-	// node); the local copy keeps the decoded answer instead of rueidis's
+	// Broadcast tracking of the keys read on the request path (and of the
+	// identity key, so a node hears when it changes): Redis keeps one
+	// entry per prefix, not one per key read. Default (opt-in) tracking
+	// remembers every key a node read, written or not, in a table Redis
+	// cannot evict: a flood of one-off paths filled it past maxmemory.
+	//
+	// NOLOOP and one connection: Redis does not tell the node of its own
+	// writes, which it drops from its copy itself, at once (a message
+	// coming after the write would throw away a fresh read). With more
+	// connections, one would hear of another's writes late.
+	opt.ClientTrackingOptions = []string{"BCAST", "NOLOOP",
+		"PREFIX", cfg.KeyPrefix + "r:", "PREFIX", cfg.KeyPrefix + "t:", "PREFIX", cfg.KeyPrefix + "identity"}
+	opt.PipelineMultiplex = -1
+	// The connections track (so invalidations arrive) but rueidis keeps
+	// nothing: the local copy keeps the decoded answer instead of rueidis's
 	// cache, whose copy would be decoded again on every request.
 	opt.NewCacheStoreFn = func(rueidis.CacheStoreOption) rueidis.CacheStore { return trackedReads{} }
 	s.client, err = rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to %s: %w (is the server running, and is the URL right?)", redact(cfg.URL), err)
 	}
-	if cfg.Clock == nil {
-		s.clock = hintstore.StartCoarseClock()
-	}
+	s.clock = hintstore.NewClock(cfg.Clock)
 	s.health.since = time.Now()
+	s.id.kick = make(chan struct{}, 1)
 	return s, nil
 }
 
-// trackedReads is a rueidis cache store that holds nothing: every DoCache
-// reaches the server with CLIENT CACHING YES, so the server tracks the key
-// for this connection, and the Store keeps the decoded answer.
+// trackedReads is a rueidis cache store that holds nothing: it is there so
+// that rueidis turns tracking on and passes invalidations to the Store,
+// which reads with plain commands and keeps the decoded answers.
 type trackedReads struct{}
 
 func (trackedReads) Flight(string, string, time.Duration, time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
@@ -227,6 +245,8 @@ func (s *Store) invalidate(keys []rueidis.RedisMessage) {
 	if keys == nil {
 		s.retiredHits.Add(s.routes.reset())
 		s.targets.reset()
+		// A lost connection or a flush: Redis may have lost the identity.
+		s.checkIdentitySoon()
 		return
 	}
 	for _, k := range keys {
@@ -239,22 +259,10 @@ func (s *Store) invalidate(keys []rueidis.RedisMessage) {
 			s.retiredHits.Add(s.routes.drop(key[len(s.prefix)+2:]))
 		case strings.HasPrefix(key, s.prefix+"t:"):
 			s.targets.drop(key[len(s.prefix)+2:])
+		case key == s.prefix+"identity":
+			s.checkIdentitySoon()
 		}
 	}
-}
-
-func (s *Store) now() int64 {
-	if s.clock != nil {
-		return s.clock.Now()
-	}
-	return s.cfg.Clock().UnixNano()
-}
-
-func (s *Store) wallNow() time.Time {
-	if s.cfg.Clock != nil {
-		return s.cfg.Clock()
-	}
-	return time.Now()
 }
 
 func (s *Store) routeKey(route string) string   { return s.prefix + "r:" + route }
@@ -277,7 +285,7 @@ func (s *Store) Get(ctx context.Context, key string) (hintstore.Entry, bool, err
 		s.routes.shard(key).misses.Add(1)
 		return hintstore.Entry{}, false, nil
 	}
-	if s.now() >= c.expires {
+	if s.clock.Nanos() >= c.expires {
 		if c.gone.CompareAndSwap(false, true) {
 			s.expired.Add(1)
 		}
@@ -289,33 +297,89 @@ func (s *Store) Get(ctx context.Context, key string) (hintstore.Entry, bool, err
 	return out, true, nil
 }
 
+// errBudgetSpent is returned by a read of a request whose reads have
+// used up ReadTimeout (see hintstore.WithReadStart).
+var errBudgetSpent = fmt.Errorf("redisstore: the request's wait on Redis is spent: %w", context.DeadlineExceeded)
+
+// readContext bounds one read on the request path: ReadTimeout, or what
+// is left of it for the request ctx serves. short reports that the bound
+// is the request's, so that a timeout is not counted as the server's.
+func (s *Store) readContext(ctx context.Context) (rctx context.Context, cancel context.CancelFunc, short bool, err error) {
+	now := time.Now()
+	deadline := now.Add(s.cfg.ReadTimeout)
+	if start, ok := hintstore.ReadStart(ctx); ok {
+		if d := start.Add(s.cfg.ReadTimeout); d.Before(deadline) {
+			deadline, short = d, true
+		}
+	}
+	if !now.Before(deadline) {
+		return nil, nil, true, errBudgetSpent
+	}
+	rctx, cancel = context.WithDeadline(ctx, deadline)
+	return rctx, cancel, short, nil
+}
+
+// readFailed records a read that got no answer; a read the request's own
+// budget cut short says nothing of the server.
+func (s *Store) readFailed(ctx context.Context, err error, short bool) {
+	if short && errors.Is(err, context.DeadlineExceeded) {
+		s.health.errors.Add(1)
+		return
+	}
+	s.failed(ctx, err)
+}
+
+// fetchRoute reads a route not in the local copy, and in the same round
+// trip the links browsers were seen to fetch after it (its ObservedKey),
+// which the request reads next.
 func (s *Store) fetchRoute(ctx context.Context, key string) (*cached, error) {
 	if err := s.health.check(); err != nil {
 		return nil, err
 	}
-	gen := s.routes.generation(key)
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
-	raw, err := s.client.DoCache(rctx, s.client.B().Get().Key(s.routeKey(key)).Cache(), time.Hour).ToString()
-	cancel()
-	c := &cached{}
-	if err == nil || rueidis.IsRedisNil(err) {
-		s.health.ok()
-	}
-	switch {
-	case rueidis.IsRedisNil(err):
-	case err != nil:
-		s.failed(ctx, err)
-		return nil, fmt.Errorf("redisstore: read %s: %w", key, err)
-	default:
-		e, err := decodeView(key, raw)
-		if err != nil {
-			return nil, err
+	keys := []string{key}
+	if ok := strings.HasSuffix(key, observedSuffix); !ok {
+		if _, cached := s.routes.get(hintstore.ObservedKey(key)); !cached {
+			keys = append(keys, hintstore.ObservedKey(key))
 		}
-		c.entry, c.present, c.expires = e, true, e.Expires.UnixNano()
 	}
-	s.retiredHits.Add(s.routes.install(key, c, gen))
-	return c, nil
+	gens := make([]uint64, len(keys))
+	rkeys := make([]string, len(keys))
+	for i, k := range keys {
+		gens[i], rkeys[i] = s.routes.generation(k), s.routeKey(k)
+	}
+	rctx, cancel, short, err := s.readContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := s.client.Do(rctx, s.client.B().Mget().Key(rkeys...).Build()).ToArray()
+	cancel()
+	if err != nil {
+		s.readFailed(ctx, err, short)
+		return nil, fmt.Errorf("redisstore: read %s: %w", key, err)
+	}
+	s.health.ok()
+	var first *cached
+	for i, k := range keys {
+		c := &cached{}
+		if i < len(vals) {
+			if raw, err := vals[i].ToString(); err == nil {
+				// A value this version cannot read is no hints; the
+				// next observation of the route writes it anew.
+				if e, err := decodeView(k, raw); err == nil {
+					c.entry, c.present, c.expires = e, true, e.Expires.UnixNano()
+				}
+			}
+		}
+		s.retiredHits.Add(s.routes.install(k, c, gens[i]))
+		if i == 0 {
+			first = c
+		}
+	}
+	return first, nil
 }
+
+// observedSuffix ends the keys made by hintstore.ObservedKey.
+var observedSuffix = hintstore.ObservedKey("")
 
 // Hinted implements hintstore.Store, from the local copy like Get.
 func (s *Store) Hinted(ctx context.Context, target string) (bool, error) {
@@ -326,11 +390,18 @@ func (s *Store) Hinted(ctx context.Context, target string) (bool, error) {
 		return false, err
 	}
 	gen := s.targets.generation(target)
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
-	n, err := s.client.DoCache(rctx, s.client.B().Scard().Key(s.targetKey(target)).Cache(), time.Hour).AsInt64()
-	cancel()
+	rctx, cancel, short, err := s.readContext(ctx)
 	if err != nil {
-		s.failed(ctx, err)
+		return false, err
+	}
+	n, err := s.client.Do(rctx, s.client.B().Scard().Key(s.targetKey(target)).Build()).AsInt64()
+	cancel()
+	if _, wrongType := rueidis.IsRedisErr(err); wrongType && !refusal(err) {
+		// A key of another type, not written by a node: no routes.
+		n, err = 0, nil
+	}
+	if err != nil {
+		s.readFailed(ctx, err, short)
 		return false, fmt.Errorf("redisstore: read %s: %w", target, err)
 	}
 	s.health.ok()
@@ -355,6 +426,9 @@ func decodeView(key, raw string) (hintstore.Entry, error) {
 	e := hintstore.Entry{Key: key, Updated: time.UnixMilli(v.Updated), Expires: time.UnixMilli(v.Expires), Vary: v.Vary}
 	for _, set := range [2][][2]string{v.Public, v.Private} {
 		for _, l := range set {
+			if l[0] == "" || l[1] == "" {
+				continue // not written by a node
+			}
 			if !slices.ContainsFunc(e.Links, func(o hintstore.Link) bool { return o.Target == l[0] }) {
 				e.Links = append(e.Links, hintstore.Link{Target: l[0], Value: l[1]})
 			}
@@ -367,14 +441,14 @@ func decodeView(key, raw string) (hintstore.Entry, error) {
 func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observation) (hintstore.Entry, error) {
 	at := obs.At
 	if at.IsZero() {
-		at = s.wallNow()
+		at = s.clock.Now()
 	}
 	at = at.Truncate(time.Millisecond)
 	if err := s.health.check(); err != nil {
 		s.health.dropped.Add(1)
 		return hintstore.Entry{Key: key, Updated: at}, err
 	}
-	mode, payload := "pub", []byte("[]")
+	mode, payload, idHex := "pub", []byte("[]"), ""
 	switch {
 	case len(obs.Vary) > 0:
 		mode = "vary"
@@ -382,6 +456,11 @@ func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observati
 	default:
 		if obs.Private {
 			mode = "priv"
+			var ok bool
+			if idHex, ok = s.hashedWith(obs.Requester.Key); !ok {
+				s.health.dropped.Add(1)
+				return hintstore.Entry{Key: key, Updated: at}, fmt.Errorf("%w: redisstore: observe %s: the requester was hashed with an identity key that is not the fleet's; dropped", hintstore.ErrUnavailable, key)
+			}
 		}
 		pairs := make([][2]string, 0, len(obs.Links))
 		for _, l := range obs.Links {
@@ -393,18 +472,29 @@ func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observati
 	defer cancel()
 	ms := func(d time.Duration) string { return fmt.Sprint(d.Milliseconds()) }
 	res, err := observeScript.Exec(wctx, s.client,
-		[]string{s.routeKey(key), s.stateKey(key), s.prefix + "routes", s.prefix + "stats", s.prefix + "door"},
+		[]string{s.routeKey(key), s.stateKey(key), s.prefix + "routes", s.prefix + "stats", s.prefix + "door", s.prefix + "identity"},
 		[]string{
-			s.prefix, key, fmt.Sprint(at.UnixMilli()), fmt.Sprint(s.wallNow().UnixMilli()), ms(s.cfg.TTL), ms(grace),
+			s.prefix, key, fmt.Sprint(at.UnixMilli()), fmt.Sprint(s.clock.Now().UnixMilli()), ms(s.cfg.TTL), ms(grace),
 			mode, fmt.Sprint(max(obs.Quorum, 2)), obs.Requester.Network, obs.Requester.Account,
-			fmt.Sprint(s.cfg.MaxRoutes), fmt.Sprint(hintstore.MaxPendingLinks), fmt.Sprint(maxLinks), string(payload),
+			fmt.Sprint(s.cfg.MaxRoutes), fmt.Sprint(hintstore.MaxPendingLinks), fmt.Sprint(maxLinks), string(payload), idHex,
 		}).AsStrSlice()
 	if err != nil {
 		s.failed(ctx, err)
 		s.health.dropped.Add(1)
+		if refusal(err) {
+			err = fmt.Errorf("%w: %w", hintstore.ErrUnavailable, err)
+		}
 		return hintstore.Entry{Key: key, Updated: at}, fmt.Errorf("redisstore: observe %s: %w", key, err)
 	}
 	s.health.ok()
+	s.health.wrote(s)
+	if len(res) == 2 && res[0] == "!identity" {
+		// Redis holds another identity key than the one the requester was
+		// hashed with: counting it would count one person twice.
+		s.adoptIdentity(res[1])
+		s.health.dropped.Add(1)
+		return hintstore.Entry{Key: key, Updated: at}, fmt.Errorf("%w: redisstore: observe %s: the fleet's identity key changed; a private observation hashed with the old one is dropped", hintstore.ErrUnavailable, key)
+	}
 	// This node's copy of what the script changed goes now: Redis tells
 	// this node too, but after the reply, and a read in between must not
 	// see the old value.
@@ -414,8 +504,14 @@ func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observati
 		}
 	}
 	s.retiredHits.Add(s.routes.drop(key))
-	for _, t := range res[2:] {
-		s.targets.drop(t)
+	// NOLOOP: Redis does not tell this node of its own writes, so
+	// everything the script changed goes from the copy here.
+	for _, k := range res[2:] {
+		if t, ok := strings.CutPrefix(k, "t:"); ok {
+			s.targets.drop(t)
+		} else if r, ok := strings.CutPrefix(k, "r:"); ok {
+			s.retiredHits.Add(s.routes.drop(r))
+		}
 	}
 	if res[0] == "" {
 		return hintstore.Entry{Key: key, Updated: at}, nil
@@ -432,6 +528,7 @@ func (s *Store) Forget(ctx context.Context, target string) error {
 		s.failed(ctx, err)
 		return fmt.Errorf("redisstore: forget %s: %w", target, err)
 	}
+	s.health.wrote(s)
 	s.targets.drop(target)
 	for _, r := range routes {
 		s.retiredHits.Add(s.routes.drop(r))
@@ -448,135 +545,12 @@ func (s *Store) Purge(ctx context.Context, key string) error {
 		s.failed(ctx, err)
 		return fmt.Errorf("redisstore: purge %s: %w", key, err)
 	}
+	s.health.wrote(s)
 	s.retiredHits.Add(s.routes.drop(key))
 	for _, t := range targets {
 		s.targets.drop(t)
 	}
 	return nil
-}
-
-// PurgeAll implements hintstore.Store, for every node: it deletes every
-// key under the prefix but the shared identity key and the counters.
-func (s *Store) PurgeAll(ctx context.Context) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*s.cfg.WriteTimeout)
-	defer cancel()
-	keep := []string{s.prefix + "identity", s.prefix + "stats"}
-	var cursor uint64
-	for {
-		e, err := s.client.Do(wctx, s.client.B().Scan().Cursor(cursor).Match(globEscape(s.prefix)+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			s.failed(ctx, err)
-			return fmt.Errorf("redisstore: purge all: %w", err)
-		}
-		keys := slices.DeleteFunc(e.Elements, func(k string) bool { return slices.Contains(keep, k) })
-		if len(keys) > 0 {
-			if err := s.client.Do(wctx, s.client.B().Unlink().Key(keys...).Build()).Error(); err != nil {
-				return fmt.Errorf("redisstore: purge all: %w", err)
-			}
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			break
-		}
-	}
-	s.retiredHits.Add(s.routes.reset())
-	s.targets.reset()
-	return nil
-}
-
-// globEscape quotes the glob characters of a key prefix for SCAN MATCH.
-func globEscape(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// routesBatch is how many routes List and Stats read per round trip.
-const routesBatch = 500
-
-// walk calls fn with every route that has state in Redis, its view (""
-// when none) and the bytes its keys hold.
-func (s *Store) walk(ctx context.Context, fn func(route, raw string, bytes int64)) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*s.cfg.WriteTimeout)
-	defer cancel()
-	routes, err := s.client.Do(wctx, s.client.B().Zrange().Key(s.prefix+"routes").Min("0").Max("-1").Build()).AsStrSlice()
-	if err != nil {
-		s.failed(ctx, err)
-		return fmt.Errorf("redisstore: list routes: %w", err)
-	}
-	for batch := range slices.Chunk(routes, routesBatch) {
-		keys := make([]string, 0, 2*len(batch))
-		for _, r := range batch {
-			keys = append(keys, s.routeKey(r), s.stateKey(r))
-		}
-		vals, err := s.client.Do(wctx, s.client.B().Mget().Key(keys...).Build()).ToArray()
-		if err != nil {
-			return fmt.Errorf("redisstore: list routes: %w", err)
-		}
-		for i, r := range batch {
-			raw, _ := vals[2*i].ToString()
-			st, _ := vals[2*i+1].ToString()
-			fn(r, raw, int64(len(raw)+len(st)+2*len(r)))
-		}
-	}
-	return nil
-}
-
-// List implements hintstore.Store: routes with hints, most recently
-// updated first.
-func (s *Store) List(ctx context.Context, limit int) ([]hintstore.Entry, error) {
-	now := s.wallNow()
-	var out []hintstore.Entry
-	err := s.walk(ctx, func(route, raw string, _ int64) {
-		if raw == "" {
-			return
-		}
-		if e, err := decodeView(route, raw); err == nil && now.Before(e.Expires) {
-			out = append(out, e)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b hintstore.Entry) int {
-		return cmp.Or(b.Updated.Compare(a.Updated), cmp.Compare(a.Key, b.Key))
-	})
-	if limit > 0 && len(out) > limit {
-		out = slices.Clip(out[:limit])
-	}
-	return out, nil
-}
-
-// Stats implements hintstore.Store. It reads every route, which is fine
-// for an admin page but not for a request path.
-func (s *Store) Stats(ctx context.Context) (hintstore.Stats, error) {
-	now := s.wallNow()
-	hits, misses, _ := s.routes.totals()
-	st := hintstore.Stats{Hits: s.retiredHits.Load() + hits, Misses: misses, Expired: s.expired.Load()}
-	err := s.walk(ctx, func(route, raw string, bytes int64) {
-		st.Bytes += bytes
-		if raw == "" {
-			return
-		}
-		if e, err := decodeView(route, raw); err == nil && now.Before(e.Expires) {
-			st.Entries++
-		}
-	})
-	if err != nil {
-		return st, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-	defer cancel()
-	ev, err := s.client.Do(wctx, s.client.B().Hget().Key(s.prefix+"stats").Field("evictions").Build()).AsUint64()
-	if err != nil && !rueidis.IsRedisNil(err) {
-		return st, fmt.Errorf("redisstore: stats: %w", err)
-	}
-	st.Evictions = ev
-	return st, nil
 }
 
 // Close stops the store's goroutines and closes the connections.
@@ -585,36 +559,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.wg.Wait()
 		s.client.Close()
-		if s.clock != nil {
-			s.clock.Stop()
-		}
+		s.clock.Stop()
 	})
 	return nil
-}
-
-// IdentityKey returns the key every node of the fleet hashes requester
-// identities with (earlyhints.Config.IdentityKey), so one visitor counts
-// once towards a quorum whichever node served them. The first node to ask
-// generates it and keeps it in Redis under the prefix; PurgeAll keeps it.
-func (s *Store) IdentityKey(ctx context.Context) ([]byte, error) {
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-	defer cancel()
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	k := s.prefix + "identity"
-	if err := s.client.Do(wctx, s.client.B().Set().Key(k).Value(hex.EncodeToString(fresh)).Nx().Build()).Error(); err != nil && !rueidis.IsRedisNil(err) {
-		return nil, fmt.Errorf("redisstore: identity key: %w", err)
-	}
-	v, err := s.client.Do(wctx, s.client.B().Get().Key(k).Build()).ToString()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: identity key: %w", err)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil || len(key) < 16 {
-		return nil, fmt.Errorf("redisstore: %s holds no identity key (delete it and a new one is made)", k)
-	}
-	s.identity.Store(&v)
-	return key, nil
 }

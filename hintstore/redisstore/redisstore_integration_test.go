@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,27 +36,9 @@ func open(t testing.TB, srv *redistest.Server, cfg redisstore.Config) *redisstor
 	return s
 }
 
-// fakeClock is a clock the suite moves.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestStore_Conformance(t *testing.T) {
 	srv := redistest.Start(t)
-	clock := &fakeClock{now: time.Now().Truncate(time.Millisecond)}
+	clock := storetest.NewClock(time.Now().Truncate(time.Millisecond))
 	storetest.Run(t, func(t *testing.T) hintstore.Store {
 		return open(t, srv, redisstore.Config{TTL: time.Hour, Clock: clock.Now})
 	}, storetest.Options{TTL: time.Hour, Advance: clock.Advance})

@@ -39,6 +39,9 @@ const checkExamples = `  # what a site sends over HTTP/1.1, HTTP/2 and HTTP/3, a
   # in CI: machine-readable, fail on any warning
   earlyhints check --json --fail-on warn https://staging.example.com/ > check.json
 
+  # what the proxy would hint for this page before you deploy it, and what it would leave out
+  earlyhints check --learn https://www.example.com/
+
   # a logged-in page, following its redirects, and what Chromium did with the hints
   earlyhints check -H 'Cookie: session=...' --follow --browser https://www.example.com/account
 `
@@ -76,7 +79,7 @@ func parseHeaderFlag(v string) (name, value string, err error) {
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser] [--fail-on error|warn]",
+	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser] [--learn] [--fail-on error|warn]",
 		checkExamples, stdout, stderr)
 	protos := fs.String("proto", "h1,h2,h3", "protocols to check, comma-separated: h1, h2, h3 (HTTP/3 is tried over UDP even without Alt-Svc)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the schema is in the README)")
@@ -87,6 +90,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.Int("runs", 1, "requests per protocol; times are the median")
 	follow := fs.Bool("follow", false, "follow redirects and report each hop")
 	browser := fs.Bool("browser", false, "also load the page in headless Chromium over h2 and h3 (a fresh profile each time, trusting the server's key by its pin) and report which hinted files it took from the 103")
+	learnFlag := fs.Bool("learn", false, "also show what the proxy would learn from the page and send in its 103 on the next navigation, and which files it would leave out and why (with --browser: which render-blocking files the 103 would miss)")
 	failOn := fs.String("fail-on", "", "exit with status 3 when a finding is at least this severe: error or warn")
 	timeout := fs.Duration("timeout", inspect.DefaultTimeout, "bound on each request")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
@@ -119,7 +123,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg := inspect.Config{
-		Insecure: *insecure, Header: headers.h, Runs: *runs, Follow: *follow, Timeout: *timeout, Logger: logger,
+		Insecure: *insecure, Header: headers.h, Runs: *runs, Follow: *follow, Timeout: *timeout, Logger: logger, Learn: *learnFlag,
 	}
 	for p := range strings.SplitSeq(*protos, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -177,7 +181,7 @@ func takesValue(fs *flag.FlagSet, arg string) bool {
 }
 
 func loadCertPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
+	pem, err := os.ReadFile(path) //nolint:gosec // G304: the path is the user's own --ca-cert flag
 	if err != nil {
 		return nil, fmt.Errorf("--ca-cert: %w", err)
 	}
@@ -233,7 +237,7 @@ func (c chromiumBrowser) Visit(ctx context.Context, v inspect.BrowserVisitReques
 	}
 	out := &inspect.BrowserVisit{EarlyHints: visit.EarlyHints, FCP: visit.FCP, LCP: visit.LCP}
 	for _, r := range visit.Resources {
-		out.Resources = append(out.Resources, inspect.BrowserResource{Name: r.Name, InitiatorType: r.InitiatorType})
+		out.Resources = append(out.Resources, inspect.BrowserResource{Name: r.Name, InitiatorType: r.InitiatorType, RenderBlocking: r.RenderBlockingStatus == "blocking"})
 	}
 	for _, r := range visit.Requests {
 		if r.FromEarlyHints {

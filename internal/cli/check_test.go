@@ -197,3 +197,31 @@ func TestCheck_ThroughProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck_Learn runs check --learn as a user would: the text report ends
+// with the 103 the proxy would send, and --json carries the same under
+// "learn".
+func TestCheck_Learn(t *testing.T) {
+	srv := checkOrigin(t)
+	url := "https://" + srv.Addr() + "/"
+	code, out, errOut := runMain("check", "--insecure", "--proto", "h2", "--learn", url)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"The proxy would learn from the h2 response", "</s.css>; rel=preload; as=style", "</a.js>; rel=preload; as=script"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = runMain("check", "--insecure", "--proto", "h2", "--learn", "--json", url)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep inspect.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Learn == nil || len(rep.Learn.Hints) != 2 || rep.Learn.LeftOut == nil {
+		t.Errorf("learn = %+v, want the stylesheet and the script, and an empty left_out", rep.Learn)
+	}
+}

@@ -71,8 +71,10 @@ func TestProxy_KillNineKeepsWhatWasLearned(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	snapshot := filepath.Join(t.TempDir(), "hints.json")
-	args := []string{"proxy", "--origin", origin.URL, "--listen", "127.0.0.1:0", "--http3=false",
-		"--store", "file:" + snapshot, "--snapshot-interval", "100ms"}
+	args := []string{
+		"proxy", "--origin", origin.URL, "--listen", "127.0.0.1:0", "--http3=false",
+		"--store", "file:" + snapshot, "--snapshot-interval", "100ms",
+	}
 
 	first, base := startChild(t, args...)
 	navigate(t, base+"/")

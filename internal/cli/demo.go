@@ -273,11 +273,11 @@ func prime(ctx context.Context, st *stack, base string) error {
 	host := strings.TrimPrefix(base, "https://")
 	var protos http.Protocols
 	protos.SetHTTP2(true)
-	client := func(visitor int) (*http.Client, func()) {
+	client := func(visitor byte) (*http.Client, func()) {
 		tr := &http.Transport{Protocols: &protos}
 		tr.TLSClientConfig = &tls.Config{RootCAs: st.srv.CertPool()}
 		if ap, err := netip.ParseAddrPort(st.srv.Addr()); err == nil && ap.Addr().Is4() && ap.Addr().IsLoopback() {
-			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, byte(visitor), 0, 1)}}
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, visitor, 0, 1)}}
 			tr.DialContext = d.DialContext
 		}
 		return &http.Client{Transport: tr, Timeout: 30 * time.Second}, tr.CloseIdleConnections
@@ -287,8 +287,8 @@ func prime(ctx context.Context, st *stack, base string) error {
 		if p == "/account" {
 			visitors = earlyhints.DefaultPrivateQuorum
 		}
-		for i := range visitors {
-			c, done := client(i + 1)
+		for v := byte(1); int(v) <= visitors; v++ {
+			c, done := client(v)
 			defer done()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, direct+p, nil)
 			if err != nil {
@@ -300,7 +300,7 @@ func prime(ctx context.Context, st *stack, base string) error {
 			req.Header.Set("Sec-Fetch-Dest", "document")
 			if visitors > 1 {
 				// Returning visitors, each with a cookie of their own.
-				req.AddCookie(&http.Cookie{Name: "visitor", Value: fmt.Sprintf("5eed%012x", i+1)}) //nolint:gosec // a request cookie: Secure and friends are response attributes
+				req.AddCookie(&http.Cookie{Name: "visitor", Value: fmt.Sprintf("5eed%012x", v)}) //nolint:gosec // a request cookie: Secure and friends are response attributes
 			}
 			res, err := c.Do(req)
 			if err != nil {

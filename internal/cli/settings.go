@@ -128,12 +128,22 @@ func count(p func(*settings) *int) accessor {
 	}
 }
 
-func duration(p func(*settings) *time.Duration) accessor {
+// duration reads a duration of at least least: below it a setting makes
+// no sense (a timeout nothing meets, a loop that burns a core). zero, when
+// set, is what 0 means for the setting, which then accepts it.
+func duration(p func(*settings) *time.Duration, least time.Duration, zero string) accessor {
 	return accessor{
 		set: func(s *settings, v string) error {
 			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
+			switch {
+			case err == nil && d == 0 && zero != "":
+			case err != nil || d <= 0:
+				if zero != "" {
+					return fmt.Errorf("%q is not a duration; write it like 30s or 1m, or 0 for %s", v, zero)
+				}
 				return fmt.Errorf("%q is not a positive duration; write it like 30s or 1m", v)
+			case d < least:
+				return fmt.Errorf("%q is shorter than this setting allows (%v at least)", v, least)
 			}
 			*p(s) = d
 			return nil
@@ -206,15 +216,15 @@ func proxyOptions() []option {
 		},
 		{
 			"redis-connect-timeout", "`duration` to wait for the Redis server when connecting",
-			duration(func(s *settings) *time.Duration { return &s.RedisConnectTimeout }),
+			duration(func(s *settings) *time.Duration { return &s.RedisConnectTimeout }, 10*time.Millisecond, ""),
 		},
 		{
 			"redis-timeout", "longest `duration` a request waits on Redis (a route or file this proxy has not read yet); past it the request goes on without hints",
-			duration(func(s *settings) *time.Duration { return &s.RedisTimeout }),
+			duration(func(s *settings) *time.Duration { return &s.RedisTimeout }, time.Millisecond, ""),
 		},
 		{
 			"redis-write-timeout", "`duration` allowed to learning, purges and admin reads on Redis (off the request path)",
-			duration(func(s *settings) *time.Duration { return &s.RedisWriteTimeout }),
+			duration(func(s *settings) *time.Duration { return &s.RedisWriteTimeout }, 10*time.Millisecond, ""),
 		},
 		{
 			"http3", "serve HTTP/3 on the listen port over UDP and advertise it with Alt-Svc",
@@ -242,7 +252,7 @@ func proxyOptions() []option {
 		},
 		{
 			"snapshot-interval", "how often (`duration`) --store file:PATH writes its snapshot while running, so a crash loses at most that much learning (0: only at shutdown)",
-			duration(func(s *settings) *time.Duration { return &s.SnapshotInterval }),
+			duration(func(s *settings) *time.Duration { return &s.SnapshotInterval }, 100*time.Millisecond, "writing only at shutdown"),
 		},
 		{
 			"private-quorum", "distinct visitors (by network and credentials) that must share a link of a personal page before it is hinted to anyone (`count`, 0 means 3, at least 2)",
@@ -254,7 +264,7 @@ func proxyOptions() []option {
 		},
 		{
 			"assumed-rtt", "client round trip (`duration`) the 103's budget subtracts from the think time where the connection measures none (cleartext HTTP/2 behind a load balancer, non-Linux TCP; 0 means 100ms)",
-			duration(func(s *settings) *time.Duration { return &s.AssumedRTT }),
+			duration(func(s *settings) *time.Duration { return &s.AssumedRTT }, time.Millisecond, "the default, 100ms"),
 		},
 		{
 			"log-format", "log `format`: text or json",
@@ -262,7 +272,7 @@ func proxyOptions() []option {
 		},
 		{
 			"origin-timeout", "`duration` to wait for the origin's response headers (its think time included) before answering 504",
-			duration(func(s *settings) *time.Duration { return &s.OriginTimeout }),
+			duration(func(s *settings) *time.Duration { return &s.OriginTimeout }, 100*time.Millisecond, ""),
 		},
 		{
 			"preserve-host", "send the client's Host header to the origin instead of the origin's own host name",
@@ -270,7 +280,7 @@ func proxyOptions() []option {
 		},
 		{
 			"origin-idle-timeout", "`duration` the origin may pause in the middle of a body before the response is cut (connection closed, or stream reset) and logged as origin-timeout",
-			duration(func(s *settings) *time.Duration { return &s.OriginIdleTimeout }),
+			duration(func(s *settings) *time.Duration { return &s.OriginIdleTimeout }, 100*time.Millisecond, ""),
 		},
 		{
 			"origin-max-header-bytes", "largest response headers (`bytes`) taken from the origin, final or 1xx; larger ones get the client a 502 (0 means 65536)",

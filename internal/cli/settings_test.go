@@ -114,3 +114,49 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestProxySettings_DurationMinimums: a duration below what its setting
+// can mean (1ns between snapshots burns a core) is refused, from a flag
+// or the config file, with an error that names the key; 0 is accepted
+// where it means something.
+func TestProxySettings_DurationMinimums(t *testing.T) {
+	tests := []struct {
+		key, value string
+		ok         bool
+	}{
+		{"snapshot-interval", "1ns", false},
+		{"snapshot-interval", "99ms", false},
+		{"snapshot-interval", "100ms", true},
+		{"snapshot-interval", "0", true},
+		{"snapshot-interval", "-1s", false},
+		{"assumed-rtt", "1us", false},
+		{"assumed-rtt", "0", true},
+		{"origin-timeout", "1ns", false},
+		{"origin-timeout", "0", false},
+		{"origin-idle-timeout", "1ms", false},
+		{"redis-timeout", "1ns", false},
+		{"redis-timeout", "1ms", true},
+		{"redis-connect-timeout", "1ms", false},
+		{"redis-write-timeout", "1ms", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			var out strings.Builder
+			_, err := proxySettings([]string{"--" + tt.key, tt.value}, &out, &out)
+			if tt.ok != (err == nil) {
+				t.Fatalf("--%s %s: %v, want accepted %v", tt.key, tt.value, err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error()+out.String(), tt.key) {
+				t.Errorf("flag error %q (%s) does not name %s", err, out.String(), tt.key)
+			}
+			s := defaultSettings()
+			err = parseConfig("cfg.yaml", []byte(tt.key+": "+tt.value+"\n"), &s)
+			if tt.ok != (err == nil) {
+				t.Fatalf("%s: %s in a file: %v, want accepted %v", tt.key, tt.value, err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("file error %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}

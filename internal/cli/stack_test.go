@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/syncbuf"
 )
 
 // startStack runs the product in front of a small origin with s's mode
@@ -195,7 +197,7 @@ func TestStack_AccessLogOriginEarlyHints(t *testing.T) {
 			t.Cleanup(origin.Close)
 			s := defaultSettings()
 			s.Origin, s.Listen, s.Mode, s.HTTP3 = origin.URL, "127.0.0.1:0", mode, false
-			var log syncBuffer
+			var log syncbuf.Buffer
 			st, err := buildStackWithAccessLog(s, slog.New(slog.DiscardHandler), slog.New(slog.NewJSONHandler(&log, nil)))
 			if err != nil {
 				t.Fatal(err)

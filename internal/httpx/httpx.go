@@ -6,9 +6,9 @@
 package httpx
 
 import (
+	"iter"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -108,32 +108,150 @@ type CacheControl struct {
 	NoStore bool
 	Private bool
 	NoCache bool
+	// Immutable is RFC 8246's promise that the response never changes
+	// while fresh.
+	Immutable bool
 	// MaxAge is max-age in seconds (s-maxage is for shared caches only),
-	// -1 when absent or unreadable.
+	// -1 when absent or unreadable; at most MaxDeltaSeconds.
 	MaxAge int
 }
 
-// ParseCacheControl reads every Cache-Control field of h.
+// MaxDeltaSeconds is the largest delta-seconds value a cache keeps: a
+// greater one counts as this, the greatest an int32 holds (RFC 9111
+// section 1.2.2: 2^31, or the greatest integer conveniently represented).
+const MaxDeltaSeconds = 1<<31 - 1
+
+// ParseCacheControl reads every Cache-Control field of h (see
+// CacheDirectives). The first max-age counts, readable or not (RFC 9111
+// section 4.2.1).
 func ParseCacheControl(h http.Header) CacheControl {
 	cc := CacheControl{MaxAge: -1}
+	seenMaxAge := false
 	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(strings.TrimSpace(name)) {
+		for v != "" {
+			var name, arg string
+			var ok bool
+			if name, arg, ok, v = nextDirective(v); !ok {
+				continue
+			}
+			switch strings.ToLower(name) {
 			case "no-store":
 				cc.NoStore = true
 			case "private":
 				cc.Private = true
 			case "no-cache":
 				cc.NoCache = true
+			case "immutable":
+				cc.Immutable = true
 			case "max-age":
-				if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(arg), `"`)); err == nil && n >= 0 {
-					cc.MaxAge = n
+				if !seenMaxAge {
+					seenMaxAge = true
+					cc.MaxAge = DeltaSeconds(arg)
 				}
 			}
 		}
 	}
 	return cc
+}
+
+// CacheDirectives yields the directives of Cache-Control field values in
+// order, as RFC 9111 section 5.2 reads them: members of a comma-separated
+// list (commas inside quoted strings excepted), a name is a token, compared
+// case-insensitively (yielded lower-cased), with no space before its "=";
+// an argument is a token or a quoted string (yielded without its quotes
+// and escapes; "" when there is none). A malformed member is skipped.
+func CacheDirectives(values []string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, v := range values {
+			for v != "" {
+				var name, arg string
+				var ok bool
+				if name, arg, ok, v = nextDirective(v); ok && !yield(strings.ToLower(name), arg) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// nextDirective splits off the first member of a Cache-Control value:
+// its name (as written), its argument, whether it is well-formed, and the
+// rest of the value.
+func nextDirective(v string) (name, arg string, ok bool, rest string) {
+	d, rest := CutList(v)
+	name, arg, hasArg := strings.Cut(strings.Trim(d, " \t"), "=")
+	if !IsToken(name) {
+		return "", "", false, rest
+	}
+	if hasArg {
+		if arg, ok = directiveArg(arg); !ok {
+			return "", "", false, rest
+		}
+	}
+	return name, arg, true, rest
+}
+
+// CutList splits off the first member of a comma-separated field value
+// (RFC 9110 section 5.6.1), commas inside a quoted string excepted, and
+// returns it untrimmed with the rest after its comma.
+func CutList(s string) (first, rest string) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+// directiveArg returns a directive's argument without its quotes and
+// escapes, and whether it is a well-formed token or quoted string.
+func directiveArg(s string) (string, bool) {
+	if IsToken(s) {
+		return s, true
+	}
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return "", false
+	}
+	if inner := s[1 : len(s)-1]; !strings.ContainsAny(inner, `"\`) {
+		return inner, true
+	}
+	var b strings.Builder
+	for i := 1; i < len(s)-1; i++ {
+		c := s[i]
+		if c == '"' {
+			return "", false
+		}
+		if c == '\\' {
+			if i++; i == len(s)-1 {
+				return "", false
+			}
+			c = s[i]
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), true
+}
+
+// DeltaSeconds reads RFC 9111 delta-seconds: digits only, a value past
+// MaxDeltaSeconds counting as MaxDeltaSeconds; -1 when s is not one.
+func DeltaSeconds(s string) int {
+	if s == "" {
+		return -1
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		n = min(n*10+int64(s[i]-'0'), MaxDeltaSeconds)
+	}
+	return int(n)
 }
 
 // IsNavigation reports whether r is a top-level document navigation: fetch

@@ -1,7 +1,6 @@
 package logbuf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,37 +8,15 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/syncbuf"
 )
-
-// syncBuffer is an output the test can read while the Writer writes.
-type syncBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes int
-	block  chan struct{} // when set, each write waits for it
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	if s.block != nil {
-		<-s.block
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes++
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestWriter_OrderAndClose runs on a fake clock, so no tick comes between
 // the writes: they reach the output in order, in one write at Close.
 func TestWriter_OrderAndClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		w := New(out, Config{})
 		var want strings.Builder
 		for i := range 1000 {
@@ -55,8 +32,8 @@ func TestWriter_OrderAndClose(t *testing.T) {
 		if out.String() != want.String() {
 			t.Errorf("output differs from the lines written, in order (%d bytes, want %d)", len(out.String()), want.Len())
 		}
-		if out.writes != 1 {
-			t.Errorf("%d writes to the output for 1000 small lines, want one", out.writes)
+		if out.Writes() != 1 {
+			t.Errorf("%d writes to the output for 1000 small lines, want one", out.Writes())
 		}
 		if err := w.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
@@ -71,7 +48,7 @@ func TestWriter_OrderAndClose(t *testing.T) {
 // TestWriter_Interval: on a fake clock, a line waits at most Interval.
 func TestWriter_Interval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		out := &syncBuffer{}
+		out := &syncbuf.Buffer{}
 		w := New(out, Config{Interval: 50 * time.Millisecond})
 		defer w.Close()
 		_, _ = w.Write([]byte("a\n"))
@@ -92,7 +69,7 @@ func TestWriter_Interval(t *testing.T) {
 // lines past the buffer are dropped whole and counted.
 func TestWriter_NeverBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		out := &syncBuffer{block: make(chan struct{})}
+		out := &syncbuf.Buffer{Block: make(chan struct{})}
 		var mu sync.Mutex
 		dropped := 0
 		w := New(out, Config{Size: 100, OnDrop: func(n int) { mu.Lock(); dropped += n; mu.Unlock() }})
@@ -109,7 +86,7 @@ func TestWriter_NeverBlocks(t *testing.T) {
 				t.Fatalf("Write = %d, %v", n, err)
 			}
 		}
-		close(out.block)
+		close(out.Block)
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}

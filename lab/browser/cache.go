@@ -2,10 +2,10 @@ package browser
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // DefaultCacheBytes bounds a Cache whose MaxBytes is zero.
@@ -36,36 +36,7 @@ type cacheEntry struct {
 	header   http.Header
 	body     []byte
 	storedAt time.Time
-	policy   cachePolicy
-}
-
-type cachePolicy struct {
-	noStore, noCache, immutable bool
-	maxAge                      time.Duration
-	hasMaxAge                   bool
-}
-
-func parseCacheControl(h http.Header) cachePolicy {
-	var p cachePolicy
-	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(name) {
-			case "no-store":
-				p.noStore = true
-			case "no-cache":
-				p.noCache = true
-			case "immutable":
-				p.immutable = true
-			case "max-age":
-				if n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64); err == nil && n >= 0 {
-					p.maxAge = time.Duration(min(n, 1<<31)) * time.Second
-					p.hasMaxAge = true
-				}
-			}
-		}
-	}
-	return p
+	policy   httpx.CacheControl
 }
 
 func (c *Cache) now() time.Time {
@@ -92,18 +63,18 @@ func (c *Cache) lookup(url string) (cached, bool) {
 		return cached{}, false
 	}
 	age := c.now().Sub(e.storedAt)
-	fresh := !e.policy.noCache &&
-		((e.policy.hasMaxAge && age < e.policy.maxAge) || (e.policy.immutable && !e.policy.hasMaxAge))
+	p := e.policy
+	fresh := !p.NoCache && ((p.MaxAge >= 0 && age < time.Duration(p.MaxAge)*time.Second) || (p.Immutable && p.MaxAge < 0))
 	return cached{header: e.header, body: e.body, fresh: fresh, etag: e.header.Get("Etag")}, true
 }
 
 // store keeps a complete 200 response when its headers allow.
 func (c *Cache) store(url string, status int, h http.Header, body []byte) {
-	p := parseCacheControl(h)
-	if status != http.StatusOK || p.noStore {
+	p := httpx.ParseCacheControl(h)
+	if status != http.StatusOK || p.NoStore {
 		return
 	}
-	if !p.hasMaxAge && !p.immutable && h.Get("Etag") == "" {
+	if p.MaxAge < 0 && !p.Immutable && h.Get("Etag") == "" {
 		return
 	}
 	c.mu.Lock()
@@ -139,7 +110,7 @@ func (c *Cache) refresh(url string, h http.Header) {
 			e.header[k] = v
 		}
 	}
-	e.policy = parseCacheControl(e.header)
+	e.policy = httpx.ParseCacheControl(e.header)
 	e.storedAt = c.now()
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 func TestLoad_Push(t *testing.T) {
@@ -114,7 +116,7 @@ func TestLoad_Revalidation(t *testing.T) {
 	// server (which ignores If-None-Match for assets) sends it again.
 	cache.mu.Lock()
 	e := cache.entries[strings.TrimSuffix(s.url(H2), "/")+"/a.css"]
-	e.policy = cachePolicy{noCache: true}
+	e.policy = httpx.CacheControl{NoCache: true, MaxAge: -1}
 	e.header.Set("Etag", `"css1"`)
 	cache.mu.Unlock()
 	res := load(t, s, Config{Proto: H2, Cache: cache})

@@ -143,8 +143,10 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	for _, c := range cells {
 		total += loadsOf(c)
 	}
-	res := &Results{Scenario: s.Name, Browser: s.Browser, Netem: opts.Netem, Started: start,
-		CrossSitePreload: s.CrossSitePreload, BlockThirdPartyCookies: s.BlockThirdPartyCookies}
+	res := &Results{
+		Scenario: s.Name, Browser: s.Browser, Netem: opts.Netem, Started: start,
+		CrossSitePreload: s.CrossSitePreload, BlockThirdPartyCookies: s.BlockThirdPartyCookies,
+	}
 	done := 0
 	var stopErr error
 	for _, c := range cells {

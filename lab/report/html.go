@@ -11,6 +11,9 @@ import (
 	"github.com/earlyhints/earlyhints/lab/experiment"
 )
 
+// styleCSS is Style typed as safe CSS: a constant, so no conversion.
+const styleCSS template.CSS = Style
+
 // Style is the report's CSS, shared with the Try-it page.
 const Style = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em auto;max-width:1400px;padding:0 1em;color:#222}
@@ -34,9 +37,13 @@ func Legend() template.HTML {
 	var b strings.Builder
 	b.WriteString(`<p class="legend">`)
 	for _, k := range []struct{ name, colour string }{
-		{"navigation", initiatorColour["navigation"]}, {"found in the HTML", initiatorColour["parser"]},
-		{"found in CSS", initiatorColour["css"]}, {"Early Hints", initiatorColour["early-hints"]},
-		{"push", initiatorColour["push"]}, {"cache", initiatorColour["cache"]}, {"connection set-up", colourConnect},
+		{"navigation", initiatorColour["navigation"]},
+		{"found in the HTML", initiatorColour["parser"]},
+		{"found in CSS", initiatorColour["css"]},
+		{"Early Hints", initiatorColour["early-hints"]},
+		{"push", initiatorColour["push"]},
+		{"cache", initiatorColour["cache"]},
+		{"connection set-up", colourConnect},
 	} {
 		fmt.Fprintf(&b, `<span><i style="background:%s"></i>%s</span>`, k.colour, k.name)
 	}
@@ -87,7 +94,7 @@ func CellName(c experiment.Cell) string {
 // HTTP/2 and HTTP/3 side by side.
 func WriteHTML(w io.Writer, res *experiment.Results) error {
 	r := htmlReport{
-		Res: res, Style: template.CSS(Style), Legend: Legend(), Claims: Claims(res),
+		Res: res, Style: styleCSS, Legend: Legend(), Claims: Claims(res),
 		Limit: experiment.CalibrationLimit, Failed: res.Failed(),
 	}
 	for i := 0; i < len(res.Cells); {

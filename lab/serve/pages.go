@@ -155,6 +155,10 @@ var resultsTmpl = template.Must(template.New("results").Funcs(template.FuncMap{
 {{range .Rows}}<tr><th class="l">{{.Strategy}}</th>{{range .Cells}}<td class="wf">{{.}}</td>{{end}}</tr>{{end}}</table>
 {{end}}`))
 
+// pageStyle is the pages' CSS: the report's and pageCSS, constants both,
+// so typed as safe CSS without a conversion.
+const pageStyle template.CSS = report.Style + pageCSS
+
 const pageCSS = `
 form fieldset{border:1px solid #ddd;margin:.5em 0;padding:.4em .8em}
 form label{margin-right:1em;white-space:nowrap}
@@ -178,7 +182,7 @@ type indexData struct {
 
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	d := indexData{
-		Style: template.CSS(report.Style + pageCSS), Defaults: Defaults(), Pages: site.ProfileNames(),
+		Style: pageStyle, Defaults: Defaults(), Pages: site.ProfileNames(),
 		Networks: netem.ProfileNames(), Strategies: experiment.Strategies, Protocols: experiment.Protocols,
 		Chromium: s.haveChromium, Runs: s.list(), MaxRuns: s.cfg.MaxRuns,
 	}
@@ -205,7 +209,7 @@ func (s *Server) permalink(w http.ResponseWriter, r *http.Request) {
 	}
 	snap := j.snapshot()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := runTmpl.Execute(w, runData{Style: template.CSS(report.Style + pageCSS), Snap: snap, Results: resultsHTML(snap.Results)}); err != nil {
+	if err := runTmpl.Execute(w, runData{Style: pageStyle, Snap: snap, Results: resultsHTML(snap.Results)}); err != nil {
 		s.cfg.Logger.Warn("lab serve: permalink", "err", err)
 	}
 }
