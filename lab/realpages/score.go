@@ -191,7 +191,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 				s.NonCritical[nonCriticalKind(html, base, t, u)]++
 			}
 		} else {
-			s.Misses = append(s.Misses, Miss{URL: u, Reason: "preloaded, never fetched"})
+			s.Misses = append(s.Misses, Miss{URL: u, Reason: wastedReason(html, base, u)})
 		}
 	}
 	return s
@@ -278,6 +278,19 @@ func tagAt(html []byte, i int) (string, bool) {
 	before := bytes.ToLower(html[max(0, i-64<<10):i])
 	open, close := bytes.LastIndex(before, []byte("<style")), bytes.LastIndex(before, []byte("</style"))
 	return tag, open >= 0 && open > close && !strings.HasPrefix(tag, "<link") && !strings.HasPrefix(tag, "<script")
+}
+
+// wastedReason guesses why the page never fetched a preloaded u.
+func wastedReason(html []byte, base *url.URL, u string) string {
+	if i, _ := mention(html, base, u); i >= 0 {
+		if _, inStyle := tagAt(html, i); inStyle {
+			// A font an inline @font-face declares is fetched only if
+			// some text uses it (here with the external stylesheets
+			// stubbed: one only they would use looks unused too).
+			return "preloaded, never fetched: an inline @font-face no text used"
+		}
+	}
+	return "preloaded, never fetched"
 }
 
 // nonCriticalKind says what a preloaded file the page did not wait for

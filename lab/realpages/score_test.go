@@ -2,7 +2,10 @@ package realpages
 
 import (
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/earlyhints/earlyhints/linkheader"
 )
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -55,12 +58,11 @@ func TestScorePage(t *testing.T) {
 	for _, m := range s.Misses {
 		reasons[m.URL] = m.Reason
 	}
+	// Reasons that do not depend on what the scanner makes of the page
+	// (TestSameSiteReason covers those).
 	for u, want := range map[string]string{
-		"https://www.example.com/screen.css": "media attribute",
-		"https://www.example.com/f.woff2":    "font declared in an inline <style>",
-		"https://www.example.com/hero.png":   "named with http:",
-		"https://fonts.third.org/g.woff2":    "origin not named in the HTML",
-		"https://www.example.com/gone.js":    "preloaded, never fetched",
+		"https://fonts.third.org/g.woff2": "origin not named in the HTML",
+		"https://www.example.com/gone.js": "preloaded, never fetched",
 	} {
 		if reasons[u] != want {
 			t.Errorf("miss %s: reason %q, want %q", u, reasons[u], want)
@@ -69,5 +71,46 @@ func TestScorePage(t *testing.T) {
 	pooled := Pool([]*Score{s, {Name: "q", HintableHead: true}})
 	if pooled.Pages != 2 || pooled.Got103 != 1 || pooled.NoHintsHintable != 1 || pooled.SameSiteAll() != (Ratio{1, 4}) {
 		t.Errorf("pooled %+v", pooled)
+	}
+}
+
+func TestSameSiteReason(t *testing.T) {
+	base := mustURL(t, "https://www.example.com/")
+	html := []byte(`<head><link rel=stylesheet href="/a.css"><style>@font-face{src:url(/f.woff2)}</style>` +
+		`<link rel=stylesheet media="(min-width: 900px)" href="/wide.css"></head><body>` + strings.Repeat(" ", 70<<10) + `<link rel=stylesheet href="/late.css">`)
+	link := func(v string) linkheader.Link {
+		l, _ := linkheader.Parse(v)
+		return l[0]
+	}
+	sv := &scanView{
+		bounded: map[string]linkheader.Link{
+			"https://www.example.com/a.css":    link("</a.css>; rel=preload; as=style"),
+			"https://www.example.com/wide.css": link("</wide.css>; rel=preload; as=style; media=\"(min-width: 900px)\""),
+			"http://www.example.com/hero.png":  link("<http://www.example.com/hero.png>; rel=preload; as=image"),
+		},
+		unbounded: map[string]linkheader.Link{"https://www.example.com/late.css": {}},
+		bound:     64 << 10,
+	}
+	for _, tc := range []struct {
+		u     string
+		c     Category
+		score Score
+		want  string
+	}{
+		{"https://www.example.com/a.css", RenderBlocking, Score{Got103: true, Preloads: make([]string, 10)}, "count cap"},
+		{"https://www.example.com/a.css", RenderBlocking, Score{Got103: true, OverBudget: 2}, "document budget"},
+		{"https://www.example.com/a.css", RenderBlocking, Score{}, "no 103"},
+		{"https://www.example.com/wide.css", RenderBlocking, Score{Got103: true}, "media attribute"},
+		{"https://www.example.com/hero.png", LCPImage, Score{Got103: true}, "named with http:"},
+		{"https://www.example.com/late.css", RenderBlocking, Score{Got103: true}, "past the scan bound"},
+		{"https://www.example.com/f.woff2", Font, Score{Got103: true}, "font declared in an inline <style>"},
+		{"https://www.example.com/nowhere.woff2", Font, Score{Got103: true}, "font named only in a stylesheet"},
+	} {
+		t.Run(tc.u+"/"+tc.want, func(t *testing.T) {
+			got, _ := sameSiteReason(html, base, sv, tc.u, tc.c, &tc.score, ScoreConfig{MaxPreloads: 10, MaxPreconnects: 4})
+			if got != tc.want {
+				t.Errorf("reason %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
