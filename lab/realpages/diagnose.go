@@ -66,6 +66,24 @@ func has(set map[string]linkheader.Link, u string) (l linkheader.Link, found, in
 	return linkheader.Link{}, false, false
 }
 
+// beyondScan reports whether offset i lies where the bounded scan does not
+// read: past its byte bound, or in the body past the part of it the scan
+// reads for the hero image. "" when it lies within.
+func beyondScan(html []byte, sv *scanView, i int) (string, string) {
+	if i >= sv.bound {
+		return "past the scan bound", fmt.Sprintf("named at byte %d, the scan reads %d KiB", i, sv.bound>>10)
+	}
+	low := bytes.ToLower(html[:i])
+	head := bytes.Index(low, []byte("</head"))
+	if b := bytes.Index(low, []byte("<body")); b >= 0 && (head < 0 || b < head) {
+		head = b
+	}
+	if head >= 0 && i-head > scan.DefaultBodyBudget {
+		return "in the body past the scan's look-ahead", fmt.Sprintf("named at byte %d, %d bytes into the body; the scan reads %d KiB of it", i, i-head, scan.DefaultBodyBudget>>10)
+	}
+	return "", ""
+}
+
 // sameSiteReason guesses why the 103 left out u: what the scanner found,
 // then what the middleware did with it.
 func sameSiteReason(html []byte, base *url.URL, sv *scanView, u string, c Category, s *Score, cfg ScoreConfig) (string, string) {
@@ -90,8 +108,8 @@ func sameSiteReason(html []byte, base *url.URL, sv *scanView, u string, c Catego
 	}
 	i, _ := mention(html, base, u)
 	if _, found, _ := has(sv.unbounded, u); found {
-		if i >= sv.bound {
-			return "past the scan bound", fmt.Sprintf("named at byte %d, the scan reads %d KiB", i, sv.bound>>10)
+		if why, detail := beyondScan(html, sv, i); why != "" {
+			return why, detail
 		}
 		return "crowded out of the scan", fmt.Sprintf("the scan keeps %d links", scan.DefaultMaxLinks)
 	}
@@ -136,8 +154,8 @@ func thirdPartyReason(html []byte, sv *scanView, u string, s *Score, cfg ScoreCo
 		return "scanned, left out by the middleware", ""
 	case sv.connUnbound[o] || sv.connUnbound[insecureOrigin]:
 		at := bytes.Index(bytes.ToLower(html), []byte("//"+hostOf(u)))
-		if at >= sv.bound {
-			return "past the scan bound", fmt.Sprintf("%s first named at byte %d", o, at)
+		if why, detail := beyondScan(html, sv, at); why != "" {
+			return why, o + ": " + detail
 		}
 		return "crowded out of the scan", fmt.Sprintf("preconnects rank after %d preloads", scan.DefaultMaxLinks)
 	}
