@@ -65,7 +65,9 @@ type Result struct {
 	// Got103 reports whether a 103 came.
 	Got103 bool
 	// Events counts the middleware's decisions over the whole run, by
-	// kind and reason ("left_out/over_budget", "skipped/learner_busy").
+	// kind and reason ("left_out/document_budget_assumed",
+	// "skipped/learner_busy"), and under "left_out_links/REASON" the links
+	// those 103s left out.
 	Events map[string]int
 }
 
@@ -140,6 +142,10 @@ func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err 
 	return &Result{Name: p.Name, Hints: hints, Got103: hints != nil, Events: st.eventCounts()}, nil
 }
 
+// leftOutLinks prefixes the Result.Events key that counts the links (not
+// the events) left out of 103s, by reason.
+const leftOutLinks = "left_out_links/"
+
 // stack is the product in front of one page's stub origin.
 type stack struct {
 	origin  *http.Server
@@ -206,6 +212,9 @@ func (st *stack) observe(e earlyhints.Event) {
 	}
 	st.mu.Lock()
 	st.events[k]++
+	if e.Kind == earlyhints.EventLeftOut {
+		st.events[leftOutLinks+e.Reason] += e.Links
+	}
 	st.seq++
 	st.mu.Unlock()
 }

@@ -128,7 +128,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events, NonCritical: map[string]int{},
 	}
 	for k, n := range r.Events {
-		if strings.HasPrefix(k, "left_out/"+earlyhints.ReasonOverBudget) {
+		if strings.HasPrefix(k, leftOutLinks+earlyhints.ReasonOverBudget) {
 			s.OverBudget += n
 		}
 	}
