@@ -161,3 +161,38 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// caps are the per-103 limits of a Config. They are applied when a 103 is
+// written and again when links are stored: a shared store may have been
+// filled under other caps.
+type caps struct {
+	preloads, preconnects, headerBytes int
+}
+
+func (c *Config) caps() caps {
+	return caps{preloads: c.MaxPreloads, preconnects: c.MaxPreconnects, headerBytes: c.MaxHeaderBytes}
+}
+
+// budget counts the links of one 103 against its caps: preloads,
+// preconnects and Link bytes (each value plus its ", " separator).
+type budget struct {
+	caps                        caps
+	preloads, preconnects, size int
+}
+
+// admit reports whether value still fits, and counts it when it does.
+func (b *budget) admit(preconnect bool, value string) bool {
+	switch {
+	case preconnect && b.preconnects >= b.caps.preconnects,
+		!preconnect && b.preloads >= b.caps.preloads,
+		b.size+len(value)+2 > b.caps.headerBytes:
+		return false
+	}
+	if preconnect {
+		b.preconnects++
+	} else {
+		b.preloads++
+	}
+	b.size += len(value) + 2
+	return true
+}

@@ -3,8 +3,10 @@ package earlyhints
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/weburl"
@@ -480,3 +482,54 @@ func collapseSpace(s string) string {
 	}
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(httpx.HTMLSpace, r) }), " ")
 }
+
+// Send writes one 103 Early Hints response with hints to w, from
+// application code that knows its own hints. It removes the Link values it
+// added from the header map afterwards, so they do not leak into the final
+// response.
+func Send(w http.ResponseWriter, hints ...Hint) error {
+	if len(hints) == 0 {
+		return nil
+	}
+	values := make([]string, 0, len(hints))
+	for _, hint := range hints {
+		if err := hint.Validate(); err != nil {
+			return fmt.Errorf("earlyhints: send %s: %w", hint.URL, err)
+		}
+		values = append(values, hint.String())
+	}
+	writeEarlyHints(w, values)
+	return nil
+}
+
+// writeEarlyHints writes one 103 carrying values as its only fields, then
+// puts the header map back as it was. net/http and quic-go write the
+// whole header map in a 1xx and do not clear it afterwards: without the
+// swap, a field an outer handler set for the final response (Set-Cookie,
+// a hop-by-hop field) would reach the 103, and the hints the 200.
+func writeEarlyHints(w http.ResponseWriter, values []string) {
+	hdr := w.Header()
+	if len(hdr) == 0 {
+		hdr["Link"] = values
+		w.WriteHeader(http.StatusEarlyHints)
+		delete(hdr, "Link")
+		return
+	}
+	saved := savedPool.Get().(http.Header)
+	for k, v := range hdr {
+		saved[k] = v
+		delete(hdr, k)
+	}
+	hdr["Link"] = values
+	w.WriteHeader(http.StatusEarlyHints)
+	delete(hdr, "Link")
+	for k, v := range saved {
+		hdr[k] = v
+	}
+	clear(saved)
+	savedPool.Put(saved)
+}
+
+// savedPool holds the maps that keep a response's fields aside while a 103
+// is written.
+var savedPool = sync.Pool{New: func() any { return make(http.Header, 8) }}
