@@ -106,17 +106,18 @@ func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err 
 		}
 	}
 	// The middleware analyses a route's public response once per
-	// LearnInterval: visitors a second apart, as three visitors of a page
-	// are, each teach it (back to back, only the first would).
+	// LearnInterval: visitors a little over a second apart (a margin for a
+	// response slowed by a loaded machine), as three visitors of a page
+	// are, each teach it; back to back, only the first would.
 	interval := earlyhints.DefaultLearnInterval
 	var last time.Time
 	for i := 1; i <= Teachers+1; i++ {
 		if wait := time.Until(last.Add(interval + interval/4)); wait > 0 {
-			t := time.NewTimer(wait)
+			timer := time.NewTimer(wait)
 			select {
-			case <-t.C:
+			case <-timer.C:
 			case <-ctx.Done():
-				t.Stop()
+				timer.Stop()
 				return nil, ctx.Err()
 			}
 		}
