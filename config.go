@@ -64,6 +64,11 @@ type Config struct {
 	// IdentityKey keys the hash that identifies requesters of private
 	// responses. Nil means a random key per process.
 	IdentityKey []byte
+	// Identity, when set, returns the key to hash requesters with and its
+	// hintstore.KeyID, read at every hash: a fleet's key that may change
+	// (redisstore.Store.CurrentIdentity). A nil key falls back to
+	// IdentityKey.
+	Identity func() (key []byte, id string)
 	// ScanBytes bounds how much of an HTML response is scanned. 0 means 64 KiB.
 	ScanBytes int
 	// LearnInterval is the least time between two analyses of public

@@ -46,10 +46,10 @@ func New(next http.Handler, cfg Config) (*Handler, error) {
 		}
 		h.store, h.ownStore = m, true
 	}
-	id := identity(cfg.IdentityKey)
-	if len(id) == 0 {
-		id = make(identity, 32)
-		if _, err := rand.Read(id); err != nil {
+	id := identity{key: cfg.IdentityKey, current: cfg.Identity}
+	if len(id.key) == 0 {
+		id.key = make([]byte, 32)
+		if _, err := rand.Read(id.key); err != nil {
 			return nil, fmt.Errorf("earlyhints: identity key: %w", err)
 		}
 	}

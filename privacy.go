@@ -115,8 +115,23 @@ func isAlnum(c byte) bool {
 }
 
 // identity is the key of the keyed hashes that identify requesters of
-// private responses (Config.IdentityKey).
-type identity []byte
+// private responses: Config.IdentityKey, or the fleet's current key when
+// Config.Identity follows one that may change.
+type identity struct {
+	key     []byte
+	current func() (key []byte, id string)
+}
+
+// now returns the key to hash with and its hintstore.KeyID ("" for a
+// process's own key).
+func (id identity) now() ([]byte, string) {
+	if id.current != nil {
+		if k, i := id.current(); len(k) > 0 {
+			return k, i
+		}
+	}
+	return id.key, ""
+}
 
 // requester identifies who produced a private response, as far as the
 // proxy can tell a person: the client's network (see clientNetwork; the
@@ -126,26 +141,28 @@ type identity []byte
 // rotating cookies from one network, or one login used from two networks,
 // counts once. Both are keyed hashes: no address or credential is kept.
 func (id identity) requester(network string, hdr http.Header) hintstore.Requester {
+	key, keyID := id.now()
 	return hintstore.Requester{
-		Network: id.keyedHash("net\x00", network),
-		Account: id.account(hdr),
+		Network: keyedHash(key, "net\x00", network),
+		Account: account(key, hdr),
+		Key:     keyID,
 	}
 }
 
 // account is the keyed hash of the credentials in hdr, or "" without any.
-func (id identity) account(hdr http.Header) string {
+func account(key []byte, hdr http.Header) string {
 	auth, cookie := hdr.Get("Authorization"), hdr.Values("Cookie")
 	if auth == "" && len(cookie) == 0 {
 		return ""
 	}
 	if auth != "" {
-		return id.keyedHash("auth\x00", auth)
+		return keyedHash(key, "auth\x00", auth)
 	}
-	return id.keyedHash("cookie\x00", strings.Join(cookie, "; "))
+	return keyedHash(key, "cookie\x00", strings.Join(cookie, "; "))
 }
 
-func (id identity) keyedHash(kind, value string) string {
-	m := hmac.New(sha256.New, id)
+func keyedHash(key []byte, kind, value string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(kind))
 	m.Write([]byte(value))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])

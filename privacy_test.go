@@ -61,7 +61,7 @@ func TestClientNetwork(t *testing.T) {
 }
 
 func TestRequester_OnePersonIsOne(t *testing.T) {
-	id := identity("k")
+	id := identity{key: []byte("k")}
 	req := func(addr, cookie string) hintstore.Requester {
 		r := httptest.NewRequest(http.MethodGet, "https://a.test/", nil)
 		r.RemoteAddr = addr
@@ -149,5 +149,28 @@ func TestNormalHost(t *testing.T) {
 		if got := normalHost(tc.host, tc.scheme); got != tc.want {
 			t.Errorf("normalHost(%q, %s) = %q, want %q", tc.host, tc.scheme, got, tc.want)
 		}
+	}
+}
+
+// TestRequester_FleetIdentity: with Config.Identity, requesters are hashed
+// with the fleet's current key and carry its id, so a store can tell a
+// hash made under a key the fleet has since replaced.
+func TestRequester_FleetIdentity(t *testing.T) {
+	cur, curID := []byte("fleet-1"), "id-1"
+	id := identity{key: []byte("own"), current: func() ([]byte, string) { return cur, curID }}
+	own := identity{key: []byte("own")}
+	hdr := http.Header{"Cookie": {"s=1"}}
+	a := id.requester("10.0.0.0/24", hdr)
+	if a.Key != "id-1" || a == own.requester("10.0.0.0/24", hdr) {
+		t.Fatalf("requester %+v: want the fleet key's hash and id", a)
+	}
+	cur, curID = []byte("fleet-2"), "id-2"
+	b := id.requester("10.0.0.0/24", hdr)
+	if b.Key != "id-2" || b.Network == a.Network || b.Account == a.Account {
+		t.Errorf("after the fleet's key changed: %+v, before %+v", b, a)
+	}
+	cur, curID = nil, ""
+	if c := id.requester("10.0.0.0/24", hdr); c != own.requester("10.0.0.0/24", hdr) {
+		t.Errorf("without a fleet key: %+v, want the process's own key", c)
 	}
 }

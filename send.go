@@ -18,7 +18,9 @@ var valuesPool = sync.Pool{New: func() any { s := make([]string, 0, DefaultMaxPr
 // before the 103 goes out: the browser fetches the hints while the origin
 // thinks, with this page as their Referer.
 func (h *Handler) sendLearned(w http.ResponseWriter, n *navigation) bool {
-	ctx := n.r.Context()
+	// All the reads of this navigation share one bound on a shared store's
+	// wait (redis-timeout), however many there are.
+	ctx := hintstore.WithReadStart(n.r.Context(), n.start)
 	e, ok, err := h.store.Get(ctx, n.route)
 	key := n.route
 	if err == nil && ok && len(e.Vary) > 0 {

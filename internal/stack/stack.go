@@ -129,6 +129,7 @@ func New(cfg Config) (_ *Stack, err error) {
 		AssumedRTT:            cfg.AssumedRTT,
 		ConnPath:              connPath,
 		IdentityKey:           idKey,
+		Identity:              fleetIdentity(store),
 		DenyUserAgents:        cfg.DenyUserAgents,
 		Disabled:              cfg.Mode == ModeOff,
 		Observer:              hintlog.Observer(observer), // the access log's hinted and hint_links
