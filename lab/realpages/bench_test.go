@@ -6,16 +6,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	product "github.com/earlyhints/earlyhints/internal/stack"
 )
 
 // BenchmarkCorpus runs the product on the whole corpus against the stored
 // truth and reports the pooled figures (percent) as metrics, and the
-// table in the log (-v): with the origin's think time of TestCorpus, and
-// with a longer one, which gives the document budget more room.
+// table in the log (-v): with the origin's think time of TestCorpus; with
+// a longer one, which gives the document budget more room; and with no
+// budget and caps far above any page's (64 preloads, 16 preconnects),
+// which leaves what the scan and the learning find: the ceiling of any
+// budget or cap.
 func BenchmarkCorpus(b *testing.B) {
 	for _, think := range []time.Duration{DefaultThink, time.Second} {
 		b.Run("think="+think.String(), func(b *testing.B) { benchCorpus(b, RunConfig{Think: think}) })
 	}
+	b.Run("no-budget-no-caps", func(b *testing.B) {
+		benchCorpus(b, RunConfig{Product: product.Config{AssumedBandwidth: -1, MaxPreloads: 64, MaxPreconnects: 16}})
+	})
 }
 
 func benchCorpus(b *testing.B, cfg RunConfig) {
