@@ -19,9 +19,11 @@ const (
 	// files; a count past 100 is a page to fix, not to hint.
 	DefaultMaxPreloads = 100
 	// DefaultMaxPreconnects leaves room for the third-party origins of a
-	// page's critical files (fonts, CDNs, a consent script) after the
-	// page's own preconnects.
-	DefaultMaxPreconnects = 8
+	// page's critical files (fonts, CDNs, a consent script), then the
+	// page's own preconnects, then the origins of its async scripts (which
+	// often insert render-blocking files of their own); each costs the
+	// browser a handshake, so not more.
+	DefaultMaxPreconnects = 12
 	// DefaultMaxHeaderBytes bounds the Link field of one 103: 16 KiB holds
 	// 100 long WordPress-style URLs, fits the first round trip's window
 	// (ten segments) once HPACK or QPACK Huffman-codes it, and is far
@@ -48,7 +50,7 @@ type Config struct {
 	// MaxPreloads caps preload and modulepreload links in one 103. 0 means
 	// 100 (see DefaultMaxPreloads).
 	MaxPreloads int
-	// MaxPreconnects caps preconnect links in one 103. 0 means 8.
+	// MaxPreconnects caps preconnect links in one 103. 0 means 12.
 	MaxPreconnects int
 	// MaxHeaderBytes caps the total size of the Link values in one 103.
 	// 0 means 16 KiB.

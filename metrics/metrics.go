@@ -64,7 +64,7 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 		}, []string{"reason"}),
 		learned:   counter("observations_total", "Responses learned from."),
 		invalid:   counter("invalid_input_total", "Malformed input the learner rejected: Link values it cannot parse, HTML it cannot decode, targets no browser would fetch."),
-		storeErrs: counter("store_errors_total", "Observations the hint store failed to keep (see earlyhints_store_up)."),
+		storeErrs: counter("observations_failed_total", "Observations the hint store failed to keep (for a shared store, see earlyhints_store_errors_total and earlyhints_store_up)."),
 		notLearned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "earlyhints", Name: "links_not_learned_total",
 			Help: "Links pages name that are never hinted, by rule: cross_site (another site's file; its origin is preconnected instead), personal (a value of its request).",

@@ -114,8 +114,8 @@ func TestObserver_WhatLearningRefused(t *testing.T) {
 		o.Observe(e)
 	}
 	for name, want := range map[string]float64{
-		"earlyhints_invalid_input_total": 1,
-		"earlyhints_store_errors_total":  1,
+		"earlyhints_invalid_input_total":       1,
+		"earlyhints_observations_failed_total": 1,
 	} {
 		if got := gathered(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)

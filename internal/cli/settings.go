@@ -300,7 +300,7 @@ func proxyOptions() []option {
 			count(func(s *settings) *int { return &s.MaxPreloads }),
 		},
 		{
-			"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 8)",
+			"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 12)",
 			count(func(s *settings) *int { return &s.MaxPreconnects }),
 		},
 		{

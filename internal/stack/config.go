@@ -78,7 +78,7 @@ type Config struct {
 
 	// MaxPreloads and MaxPreconnects cap the links of one 103, and
 	// MaxHintBytes the size of its Link values. 0 means the middleware's
-	// defaults (100, 8, 16 KiB).
+	// defaults (100, 12, 16 KiB).
 	MaxPreloads    int
 	MaxPreconnects int
 	MaxHintBytes   int

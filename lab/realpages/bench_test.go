@@ -12,17 +12,19 @@ import (
 
 // BenchmarkCorpus runs the product on the whole corpus against the stored
 // truth and reports the pooled figures (percent) as metrics, and the
-// table in the log (-v): with the origin's think time of TestCorpus; with
-// a longer one, which gives the document budget more room; and with no
-// budget and caps far above any page's (64 preloads, 16 preconnects),
-// which leaves what the scan and the learning find: the ceiling of any
-// budget or cap.
+// table in the log (-v): taught by navigations alone, as TestCorpus does
+// (what the markup teaches within the safety caps); taught by visitors
+// who also fetch the page's files, so that the product knows their sizes
+// and the document budget binds, at the origin's think time of TestCorpus
+// and at a longer one; and so taught with no budget and caps far above
+// any page's, the ceiling of any budget or cap.
 func BenchmarkCorpus(b *testing.B) {
+	b.Run("markup", func(b *testing.B) { benchCorpus(b, RunConfig{}) })
 	for _, think := range []time.Duration{DefaultThink, time.Second} {
-		b.Run("think="+think.String(), func(b *testing.B) { benchCorpus(b, RunConfig{Think: think}) })
+		b.Run("fetches/think="+think.String(), func(b *testing.B) { benchCorpus(b, RunConfig{Think: think, Fetches: true}) })
 	}
-	b.Run("no-budget-no-caps", func(b *testing.B) {
-		benchCorpus(b, RunConfig{Product: product.Config{AssumedBandwidth: -1, MaxPreloads: 64, MaxPreconnects: 16}})
+	b.Run("fetches/no-budget-no-caps", func(b *testing.B) {
+		benchCorpus(b, RunConfig{Fetches: true, Product: product.Config{AssumedBandwidth: -1, MaxPreloads: 200, MaxPreconnects: 32}})
 	})
 }
 

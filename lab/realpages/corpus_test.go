@@ -8,23 +8,26 @@ import (
 	"testing"
 )
 
-// Floors on the pooled figures of the corpus (see README.md): what the
-// product achieves today (same-site 66–70 %, third-party 66–67 %,
-// precision 100 %, every page that names a hintable file gets a 103) less
-// a margin, so that a change that loses hints fails. Raise them as the
-// product improves; the targets are 90 %, 95 %, 95 % and none.
+// Floors on the pooled figures of the corpus (see README.md), a few points
+// under what the product achieves (same-site 94 %, third-party 85 %,
+// precision 98 %, every page whose head names a file Chromium waited for
+// gets a 103), so that a change that loses hints fails. Third-party
+// coverage stays under the 95 % aimed at: on these ad-laden pages most of
+// the other sites' render-blocking files are inserted by scripts or named
+// by synchronous scripts deep in the body, which no reading of the markup
+// can foresee (README.md lists them).
 const (
 	// floorSameSiteRecall: critical files of the page's site (render-
 	// blocking, fonts, LCP image) that the 103 preloads.
-	floorSameSiteRecall = 0.60
+	floorSameSiteRecall = 0.90
 	// floorThirdParty: critical files of other sites whose origin the 103
 	// preconnects, or that it preloads.
-	floorThirdParty = 0.60
+	floorThirdParty = 0.80
 	// floorPrecision: preloads the page then fetched.
 	floorPrecision = 0.95
-	// maxNoHintsHintable: pages that name a hintable file (Chromium waited
-	// for a render-blocking file) but got no 103.
-	maxNoHintsHintable = 2
+	// maxNoHintsHintable: pages whose head names a file Chromium waited
+	// for but that got no 103.
+	maxNoHintsHintable = 0
 )
 
 // testdata is the corpus and its stored truth.

@@ -50,6 +50,13 @@ type RunConfig struct {
 	// sizes the document budget, as for a connection the kernel has not
 	// measured yet.
 	Product product.Config
+	// Fetches makes each teaching visitor also fetch what Chromium fetched
+	// from the page's own host, as a browser would: the product then
+	// learns fonts and imports from those fetches, and the files' sizes,
+	// so the document budget (Product.AssumedBandwidth at the page's think
+	// time) bounds the 103. Default false: the visitors navigate only, and
+	// the 103 is what the page's markup teaches within the safety caps.
+	Fetches bool
 	// Timeout bounds one navigation or fetch; 0 means 10s.
 	Timeout time.Duration
 	// Logger receives the product's logs; nil discards them.
@@ -72,10 +79,10 @@ type Result struct {
 }
 
 // Run serves p from a stub origin behind the product, teaches the
-// product with Teachers visitors that each navigate to the page and fetch
-// what Chromium fetched from the page's own host (t.Requests, with the
-// browser's headers), then navigates once more from a fourth network and
-// returns that navigation's 103.
+// product with Teachers visitors that each navigate to the page (and, with
+// cfg.Fetches, fetch what Chromium fetched from the page's own host,
+// t.Requests, with the browser's headers), then navigates once more from
+// a fourth network and returns that navigation's 103.
 func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -130,7 +137,9 @@ func Run(ctx context.Context, p *Page, t *Truth, cfg RunConfig) (_ *Result, err 
 			v.close()
 			return nil, fmt.Errorf("realpages: %s: visitor %d: %w", p.Name, i, err)
 		}
-		v.fetchAll(ctx, own, cfg.Timeout)
+		if cfg.Fetches {
+			v.fetchAll(ctx, own, cfg.Timeout)
+		}
 		v.close()
 		st.settle(ctx)
 	}

@@ -68,8 +68,10 @@ type Miss struct {
 type Score struct {
 	Name, Site string
 	Got103     bool
-	// HintableHead: Chromium waited for a file the page names (a
-	// render-blocking file), so a 103 had something to hint.
+	// HintableHead: Chromium waited for a file (a render-blocking one)
+	// that the page's head names in its markup, so a 103 had something to
+	// hint; a file a script inserts, or one named only in the body, is
+	// not counted.
 	HintableHead bool
 	Preloads     []string
 	Preconnects  []string
@@ -117,14 +119,14 @@ type ScoreConfig struct {
 // ScorePage compares the 103 of r with t for page p.
 func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 	if cfg.MaxPreloads == 0 {
-		cfg.MaxPreloads = 10
+		cfg.MaxPreloads = earlyhints.DefaultMaxPreloads
 	}
 	if cfg.MaxPreconnects == 0 {
-		cfg.MaxPreconnects = 4
+		cfg.MaxPreconnects = earlyhints.DefaultMaxPreconnects
 	}
 	base, _ := url.Parse(t.URL)
 	s := &Score{
-		Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: len(t.Blocking) > 0,
+		Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: headNames(p.HTML, t.Blocking),
 		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events, NonCritical: map[string]int{},
 	}
 	for k, n := range r.Events {
@@ -407,3 +409,29 @@ func (p Pooled) SameSiteAll() Ratio { return sum(p.SameSite) }
 
 // ThirdPartyAll sums ThirdParty over the categories.
 func (p Pooled) ThirdPartyAll() Ratio { return sum(p.ThirdParty) }
+
+// headNames reports whether the head of html names one of files in its
+// markup (a src or href, absolute or by path), outside inline scripts.
+func headNames(html []byte, files []string) bool {
+	head := html
+	if i := bytes.Index(bytes.ToLower(html), []byte("</head")); i >= 0 {
+		head = html[:i]
+	}
+	for _, f := range files {
+		u, err := url.Parse(f)
+		if err != nil {
+			continue
+		}
+		for _, ref := range []string{f, "//" + u.Host + u.EscapedPath(), u.EscapedPath()} {
+			if ref == "" || ref == "/" {
+				continue
+			}
+			for _, attr := range []string{`src="`, `href="`, `src='`, `href='`, `src=`, `href=`} {
+				if bytes.Contains(head, []byte(attr+ref)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
