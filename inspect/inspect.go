@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,8 +42,11 @@ type probe struct {
 	fonts []*url.URL
 	// targetProblems are hinted files a browser cannot reuse.
 	targetProblems []targetProblem
-	hop            int               // 0 for the URL asked, then each redirect
-	leaf           *x509.Certificate // the server's certificate, over TLS
+	hop            int // 0 for the URL asked, then each redirect
+	// header holds the extra request fields sent with the navigation:
+	// Config.Header on the origin of the URL asked, none on another.
+	header http.Header
+	leaf   *x509.Certificate // the server's certificate, over TLS
 	// learned is what the proxy would learn from the response and hint.
 	learned *Learned
 }
@@ -79,7 +83,14 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		hop := u
 		for i := 0; ; i++ {
 			cfg.Logger.Debug("inspect: navigate", "proto", proto, "url", hop.String())
-			p := navigate(ctx, c, hop, &cfg)
+			hopCfg := cfg
+			if !sameOrigin(hop, u) {
+				// Cookies, credentials and every other -H field are the
+				// user's for the origin asked: a redirect elsewhere gets
+				// none of them, as a browser's cookie jar would not.
+				hopCfg.Header = nil
+			}
+			p := navigate(ctx, c, hop, &hopCfg)
 			p.hop = i
 			probes = append(probes, p)
 			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) || i >= DefaultMaxRedirects {
@@ -134,6 +145,27 @@ func parseTarget(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// sameOrigin reports whether a and b have the same origin: scheme, host
+// and port, the port written or the scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	return originOf(a) == originOf(b)
+}
+
+func originOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
 func isRedirect(status int) bool {
 	switch status {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
@@ -158,7 +190,7 @@ func navigationRequest(page *url.URL, extra http.Header) *http.Request {
 // navigate requests page cfg.Runs times and keeps the first run's
 // structure and the median of the runs' times.
 func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe {
-	p := &probe{page: page, client: c, res: &Result{Proto: c.proto, URL: page.String(), EarlyHints: []EarlyHints{}}}
+	p := &probe{page: page, client: c, header: cfg.Header, res: &Result{Proto: c.proto, URL: page.String(), EarlyHints: []EarlyHints{}}}
 	var finals, bodies []float64
 	var hintTimes [][]float64
 	for run := 0; run < cfg.Runs; run++ {

@@ -73,7 +73,7 @@ func subresourceRequest(method string, h hinted, page *url.URL, extra http.Heade
 		mode = "cors"
 	}
 	site := "same-origin"
-	if h.target.Host != page.Host || h.target.Scheme != page.Scheme {
+	if !sameOrigin(h.target, page) {
 		site = "cross-site"
 	}
 	hdr := http.Header{
@@ -85,8 +85,13 @@ func subresourceRequest(method string, h hinted, page *url.URL, extra http.Heade
 		"User-Agent":     navigationHeader["User-Agent"],
 	}
 	if site == "same-origin" {
+		// extra is what the navigation carried (nothing on an origin
+		// other than the one asked): cookies and credentials go to that
+		// origin only.
 		for k, v := range extra {
-			hdr[http.CanonicalHeaderKey(k)] = v // cookies and credentials go to the same origin only
+			if k = http.CanonicalHeaderKey(k); k != "Host" {
+				hdr[k] = v
+			}
 		}
 	}
 	return &http.Request{Method: method, URL: h.target, Host: h.target.Host, Header: hdr}
@@ -100,7 +105,7 @@ func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 		return
 	}
 	clientFor := func(u *url.URL) *client {
-		if u.Scheme == p.page.Scheme && u.Host == p.page.Host {
+		if sameOrigin(u, p.page) {
 			return p.client
 		}
 		return others
@@ -113,12 +118,12 @@ func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 		seen[h.target.String()] = true
 		c := clientFor(h.target)
 		t := Target{URL: h.target.String(), As: h.as, Method: http.MethodHead}
-		ex := c.do(ctx, subresourceRequest(http.MethodHead, h, p.page, cfg.Header), cfg.Timeout, 0)
+		ex := c.do(ctx, subresourceRequest(http.MethodHead, h, p.page, p.header), cfg.Timeout, 0)
 		if ex.err == nil && ex.resp.StatusCode >= 400 {
 			// Many servers refuse HEAD (405, 501, or a 403 from a CDN)
 			// where a browser's GET succeeds: the GET decides.
 			t.Method = http.MethodGet
-			ex = c.do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, 1)
+			ex = c.do(ctx, subresourceRequest(http.MethodGet, h, p.page, p.header), cfg.Timeout, 1)
 		}
 		if ex.err != nil {
 			t.Error = describe(ex.err)
@@ -145,7 +150,7 @@ func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 		}
 		done[h.target.String()] = true
 		fetched++
-		ex := clientFor(h.target).do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, MaxBodyBytes)
+		ex := clientFor(h.target).do(ctx, subresourceRequest(http.MethodGet, h, p.page, p.header), cfg.Timeout, MaxBodyBytes)
 		if ex.err == nil && ex.resp.StatusCode == http.StatusOK {
 			p.texts = append(p.texts, text{url: h.target.String(), body: string(ex.raw)})
 			if h.as == "style" {
