@@ -65,6 +65,7 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 		req := BrowserVisitRequest{URL: p.page.String(), Proto: p.res.Proto, Leaf: p.leaf}
 		v, err := cfg.Browser.Visit(ctx, req)
 		if err != nil {
+			err = outOfTime(ctx, err)
 			br.Error = err.Error()
 			out = append(out, Finding{
 				Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,

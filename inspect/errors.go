@@ -27,8 +27,11 @@ func classify(err error) (code, advice string) {
 		hsErr      *quic.HandshakeTimeoutError
 		transport  *quic.TransportError
 		netErr     net.Error
+		maxTime    *maxTimeError
 	)
 	switch {
+	case errors.As(err, &maxTime):
+		return CodeTimeout, "the whole check reached --max-time before this request ended: raise --max-time, check fewer protocols, or find why the server is this slow"
 	case hopByHopRejected(err) != "":
 		return CodeHopByHopIn103, "the client rejected the response for the connection-specific field " + hopByHopRejected(err) + " (in the 103 or the final response): HTTP/2 and HTTP/3 forbid such fields and browsers fail the page; drop it"
 	case headersTooLarge(err):

@@ -137,7 +137,7 @@ func (c *client) do(ctx context.Context, req *http.Request, timeout time.Duratio
 		if !errors.Is(err, errTooMany1xx) && isTooMany1xx(err) {
 			err = fmt.Errorf("%w: %w", errTooMany1xx, err)
 		}
-		ex.err = err
+		ex.err = outOfTime(ctx, err)
 		return ex
 	}
 	ex.final, ex.resp = now, resp
@@ -152,10 +152,27 @@ func (c *client) do(ctx context.Context, req *http.Request, timeout time.Duratio
 		ex.raw, err = io.ReadAll(r)
 		ex.body = r.at
 		if err != nil && len(ex.raw) == 0 {
-			ex.err = fmt.Errorf("reading the body: %w", err)
+			ex.err = outOfTime(ctx, fmt.Errorf("reading the body: %w", err))
 		}
 	}
 	return ex
+}
+
+// maxTimeError is the cause of a check's context when Config.MaxTime has
+// passed.
+type maxTimeError struct{ d time.Duration }
+
+func (e *maxTimeError) Error() string {
+	return fmt.Sprintf("the check reached its bound on the whole (--max-time %s)", e.d)
+}
+
+// outOfTime names Config.MaxTime in err when it is what cut the request.
+func outOfTime(ctx context.Context, err error) error {
+	var mt *maxTimeError
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &mt) && !errors.As(err, &mt) {
+		return fmt.Errorf("%w: %w", mt, err)
+	}
+	return err
 }
 
 // isTooMany1xx recognises the quic-go client's own 1xx limit.

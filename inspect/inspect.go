@@ -65,6 +65,8 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{URL: u.String(), Results: []Result{}, Findings: []Finding{}}
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.MaxTime, &maxTimeError{cfg.MaxTime})
+	defer cancel()
 	var probes []*probe
 	var extra []Finding
 	others := newClient("", &cfg) // targets on other origins: h2 or h1
