@@ -68,7 +68,9 @@ type Config struct {
 	// Runs is how many times each page is requested; times are medians.
 	// 0 means 1.
 	Runs int
-	// Follow follows redirects (up to 10 hops), reporting each hop.
+	// Follow follows redirects (up to 10 hops, never back to a URL already
+	// visited: either end is a too-many-redirects finding), reporting each
+	// hop.
 	// Default false: a redirect is reported and not followed.
 	Follow bool
 	// Timeout bounds each request, from dialling to the end of what is read

@@ -83,7 +83,9 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		}
 		c := newClient(proto, &cfg)
 		hop := u
+		visited := map[string]bool{}
 		for i := 0; ; i++ {
+			visited[hop.String()] = true
 			cfg.Logger.Debug("inspect: navigate", "proto", proto, "url", hop.String())
 			hopCfg := cfg
 			if !sameOrigin(hop, u) {
@@ -95,7 +97,7 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 			p := navigate(ctx, c, hop, &hopCfg)
 			p.hop = i
 			probes = append(probes, p)
-			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) || i >= DefaultMaxRedirects {
+			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) {
 				break
 			}
 			next, err := hop.Parse(p.res.Location)
@@ -106,6 +108,10 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 				break
 			}
 			next.Fragment = ""
+			if visited[next.String()] || i >= DefaultMaxRedirects {
+				extra = append(extra, tooManyRedirects(proto, next, visited[next.String()], i+1))
+				break
+			}
 			hop = next
 		}
 		for _, p := range probes {
@@ -129,6 +135,22 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		rep.Results = append(rep.Results, *p.res)
 	}
 	return rep, nil
+}
+
+// tooManyRedirects is the finding for a chain of redirects the check
+// stopped following: one that comes back to a URL it has been to, or one
+// longer than DefaultMaxRedirects.
+func tooManyRedirects(proto string, next *url.URL, loop bool, hops int) Finding {
+	if loop {
+		return Finding{
+			Code: CodeTooManyRedirects, Severity: SeverityError, Proto: proto, Link: next.String(),
+			Message: fmt.Sprintf("the redirects loop: after %d, the next leads back to %s; browsers give up with ERR_TOO_MANY_REDIRECTS and show no page; make the chain end at the page", hops, next),
+		}
+	}
+	return Finding{
+		Code: CodeTooManyRedirects, Severity: SeverityWarn, Proto: proto, Link: next.String(),
+		Message: fmt.Sprintf("%d redirects and the page still redirects (next %s): the check follows %d; each costs the visitor a round trip, and Chromium gives up after 20; redirect once, to the final URL", hops, next, DefaultMaxRedirects),
+	}
 }
 
 func parseTarget(raw string) (*url.URL, error) {

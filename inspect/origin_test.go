@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -119,4 +120,50 @@ func portOf(t *testing.T, raw string) string {
 		t.Fatalf("no port in %q", raw)
 	}
 	return u.Port()
+}
+
+// TestCheck_TooManyRedirects: a chain that loops and one longer than the
+// check follows each end in a finding that says so, on every protocol.
+func TestCheck_TooManyRedirects(t *testing.T) {
+	srv := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/a":
+			http.Redirect(w, r, "/b", http.StatusFound)
+		case p == "/b":
+			http.Redirect(w, r, "/a", http.StatusMovedPermanently)
+		case strings.HasPrefix(p, "/chain/"):
+			n, _ := strconv.Atoi(strings.TrimPrefix(p, "/chain/"))
+			http.Redirect(w, r, "/chain/"+strconv.Itoa(n+1), http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	for _, tc := range []struct {
+		path     string
+		severity Severity
+		results  int // per protocol
+		words    string
+	}{
+		{"/a", SeverityError, 2, "loop"},
+		{"/chain/0", SeverityWarn, DefaultMaxRedirects + 1, "still redirects"},
+	} {
+		rep, err := Check(context.Background(), srv.URL()+tc.path, Config{RootCAs: srv.CertPool(), Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Results) != 3*tc.results {
+			t.Errorf("%s: %d results, want %d per protocol\n%s", tc.path, len(rep.Results), tc.results, dump(rep))
+		}
+		match, _ := byCode(rep, CodeTooManyRedirects)
+		protos := map[string]bool{}
+		for _, f := range match {
+			protos[f.Proto] = true
+			if f.Severity != tc.severity || !strings.Contains(f.Message, tc.words) {
+				t.Errorf("%s: %+v, want %s saying %q", tc.path, f, tc.severity, tc.words)
+			}
+		}
+		if len(match) != 3 || !protos[H1] || !protos[H2] || !protos[H3] {
+			t.Errorf("%s: too-many-redirects %+v, want one per protocol", tc.path, match)
+		}
+	}
 }
