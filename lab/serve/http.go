@@ -102,7 +102,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	if !j.cancelRun("cancelled by the visitor") {
+	if !s.cancelJob(j, "cancelled by the visitor") {
 		writeJSON(w, http.StatusConflict, apiError{Error: "the run has already finished"})
 		return
 	}

@@ -122,10 +122,14 @@ func CheckAddr(addr string, allowRemote bool) error {
 type Server struct {
 	cfg          Config
 	haveChromium bool
-	queue        chan *job
 	mux          *http.ServeMux
+	// wake tells the worker that a run was queued.
+	wake chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// queued are the runs waiting, oldest first: a cancelled one leaves
+	// at once, so it never holds a place another could take.
+	queued []*job
 	jobs   map[string]*job
 	order  []string // ids, oldest first
 	nextID int
@@ -143,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 	if err := CheckAddr(cfg.Addr, cfg.AllowRemote); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, queue: make(chan *job, cfg.MaxQueued), jobs: map[string]*job{}}
+	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), jobs: map[string]*job{}}
 	if _, err := chromium.FindBinary(chromium.Config{Binary: cfg.ChromiumBinary}); err == nil {
 		s.haveChromium = true
 	}
@@ -195,6 +199,7 @@ func (s *Server) Close() {
 	for _, j := range s.jobs {
 		j.cancelRun("the server stopped")
 	}
+	s.queued = nil
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
@@ -204,13 +209,40 @@ func (s *Server) Close() {
 func (s *Server) work() {
 	defer s.wg.Done()
 	for {
+		if j := s.next(); j != nil {
+			s.runJob(j)
+			continue
+		}
 		select {
 		case <-s.ctx.Done():
 			return
-		case j := <-s.queue:
-			s.runJob(j)
+		case <-s.wake:
 		}
 	}
+}
+
+// next takes the oldest queued run off the queue, or returns nil.
+func (s *Server) next() *job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.queued) == 0 {
+		return nil
+	}
+	j := s.queued[0]
+	s.queued = s.queued[1:]
+	return j
+}
+
+// cancelJob cancels a queued or running run; a queued one leaves the queue
+// at once. False if it had finished.
+func (s *Server) cancelJob(j *job, reason string) bool {
+	if !j.cancelRun(reason) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued = slices.DeleteFunc(s.queued, func(q *job) bool { return q == j })
+	return true
 }
 
 func (s *Server) runJob(j *job) {
@@ -246,13 +278,15 @@ func (s *Server) submit(sc *experiment.Scenario, params Params) (*job, error) {
 	if s.closed {
 		return nil, errors.New("the server is stopping")
 	}
+	if len(s.queued) >= s.cfg.MaxQueued {
+		return nil, fmt.Errorf("%d comparisons are already waiting; try again when one has finished", s.cfg.MaxQueued)
+	}
 	s.nextID++
 	j := newJob(strconv.Itoa(s.nextID), sc, params)
+	s.queued = append(s.queued, j)
 	select {
-	case s.queue <- j:
-	default:
-		s.nextID--
-		return nil, fmt.Errorf("%d comparisons are already waiting; try again when one has finished", s.cfg.MaxQueued)
+	case s.wake <- struct{}{}:
+	default: // the worker has been told already
 	}
 	s.jobs[j.id] = j
 	s.order = append(s.order, j.id)

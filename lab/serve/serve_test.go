@@ -353,3 +353,49 @@ func TestRun_ModelPermalink(t *testing.T) {
 		t.Error("the permalink needs a script")
 	}
 }
+
+// TestRun_CancelFreesQueue: cancelling every queued run frees their
+// places at once, while the running one still holds the worker.
+func TestRun_CancelFreesQueue(t *testing.T) {
+	g := newGate()
+	_, hs := newTestServer(t, Config{Run: g.run})
+	if code, out := postJSON(t, hs.URL, `{}`); code != http.StatusAccepted {
+		t.Fatalf("first run: %d %v", code, out)
+	}
+	<-g.started // the worker holds the first; eight fill the queue
+	var queued []string
+	for range 8 {
+		code, out := postJSON(t, hs.URL, `{}`)
+		if code != http.StatusAccepted {
+			t.Fatalf("queueing: %d %v", code, out)
+		}
+		queued = append(queued, out["id"].(string))
+	}
+	if code, _ := postJSON(t, hs.URL, `{}`); code != http.StatusServiceUnavailable {
+		t.Fatalf("a full queue: %d, want 503", code)
+	}
+	for _, id := range queued {
+		res, err := http.Post(hs.URL+"/api/runs/"+id+"/cancel", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Fatalf("cancel %s: %d", id, res.StatusCode)
+		}
+	}
+	code, out := postJSON(t, hs.URL, `{}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("after cancelling the queue: %d %v, want 202", code, out)
+	}
+	// The new run is the next to start once the running one ends (the
+	// gate, released, lets it finish).
+	close(g.release)
+	<-g.started
+	waitStatus(t, hs.URL, out["id"].(string), StatusDone)
+	for _, id := range queued {
+		if st := getSnapshot(t, hs.URL, id).Status; st != StatusCancelled {
+			t.Errorf("run %s: %s, want cancelled", id, st)
+		}
+	}
+}
