@@ -71,12 +71,16 @@ func wantsJSON(r *http.Request) bool {
 }
 
 func (s *Server) badParams(w http.ResponseWriter, err error) {
+	code := http.StatusBadRequest
+	if errors.Is(err, ErrBodyTooLarge) {
+		code = http.StatusRequestEntityTooLarge
+	}
 	var pe *ParamError
 	if errors.As(err, &pe) {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: pe.Error(), Param: pe.Param})
+		writeJSON(w, code, apiError{Error: pe.Error(), Param: pe.Param})
 		return
 	}
-	writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+	writeJSON(w, code, apiError{Error: err.Error()})
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, _ *http.Request) {

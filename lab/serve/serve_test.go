@@ -399,3 +399,43 @@ func TestRun_CancelFreesQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestParams_BodyTooLarge: a body over MaxBodyBytes is refused whole,
+// form or JSON alike, with 413 naming the body; never read in part.
+func TestParams_BodyTooLarge(t *testing.T) {
+	g := newGate()
+	_, hs := newTestServer(t, Config{Run: g.run})
+	long := strings.Repeat("h2,", MaxBodyBytes/3) + "h3"
+	for _, tc := range []struct {
+		name, ct, body string
+	}{
+		{"form", "application/x-www-form-urlencoded", url.Values{"protocols": {long}}.Encode()},
+		{"json", "application/json", `{"protocols": "` + long + `"}`},
+	} {
+		req, err := http.NewRequest(http.MethodPost, hs.URL+"/api/runs", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tc.ct)
+		req.Header.Set("Accept", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out apiError
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge || out.Param != "body" || !strings.Contains(out.Error, "64 KiB") {
+			t.Errorf("%s of %d bytes: %d %+v, want 413 naming the body", tc.name, len(tc.body), res.StatusCode, out)
+		}
+	}
+	select {
+	case name := <-g.started:
+		t.Errorf("a run started (%s) from a body cut short", name)
+	default:
+	}
+	// The same list within the bound is taken.
+	if code, out := postJSON(t, hs.URL, `{"protocols": "`+strings.Repeat("h2,", 1000)+`h3"}`); code != http.StatusAccepted {
+		t.Errorf("a long list within the bound: %d %v", code, out)
+	}
+}
