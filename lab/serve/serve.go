@@ -10,6 +10,7 @@
 // The JSON API:
 //
 //	POST /api/runs            form-encoded or JSON parameters → 202 {"id", "url"}
+//	POST /runs                the page's form without JavaScript → 303 to the permalink
 //	GET  /api/runs            the runs kept, newest first
 //	GET  /api/runs/ID         {"status": "queued|running|done|failed|cancelled", "progress", "results"}
 //	GET  /api/runs/ID/events  Server-Sent Events: status, progress, cell, end
@@ -17,7 +18,8 @@
 //	GET  /runs/ID             the permalink: table and SVG rendered on the server
 //
 // A run's browsers and emulated links are torn down when it ends, is
-// cancelled, or the server stops.
+// cancelled, or the server stops. A POST from another origin, and any
+// request whose Host is not the server's own, is refused.
 package serve
 
 import (
@@ -44,6 +46,11 @@ type Config struct {
 	// relays on this machine for whoever asks.
 	Addr        string
 	AllowRemote bool
+	// Hosts are the host names (without port) the page may be reached by,
+	// besides IP addresses, localhost and Addr's own name; any other Host
+	// is refused, so that a web page whose name is rebound to this address
+	// cannot drive it.
+	Hosts []string
 	// MaxQueued bounds the runs waiting (the running one excluded); more
 	// are refused with 503. Default 8.
 	MaxQueued int
@@ -122,7 +129,7 @@ func CheckAddr(addr string, allowRemote bool) error {
 type Server struct {
 	cfg          Config
 	haveChromium bool
-	mux          *http.ServeMux
+	handler      http.Handler
 	// wake tells the worker that a run was queued.
 	wake chan struct{}
 
@@ -158,8 +165,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the page and the API.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the page and the API, refusing foreign Hosts and
+// cross-origin POSTs.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // ListenAndServe serves on Config.Addr until ctx ends, then stops the
 // running comparison and returns.
@@ -168,7 +176,7 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	if ready != nil {
