@@ -10,8 +10,11 @@
 #   make lint    golangci-lint v2 at GOLANGCI_LINT_VERSION (installed with
 #                go install when missing or another version; with CI=true
 #                a failure to install fails)
+#   make vet     go vet, without build tags and with the slow tests' tags
+#                (integration, chromium), so tagged tests are vetted too
 #   make fuzz    a short run of every Fuzz target
-#   make bench   every benchmark once
+#   make bench   every benchmark once, the tagged ones (Redis, Chromium,
+#                packet emulation) among them; those skip what is missing
 
 GO            ?= go
 PKG           := github.com/earlyhints/earlyhints
@@ -34,12 +37,15 @@ TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis
 # recommends are off.
 TEST_PACKAGES := fonts-liberation
 
-.PHONY: all test test-fast test-slow deps build lint fuzz bench clean
+.PHONY: all test test-fast test-slow deps build vet lint fuzz bench clean
 
 all: build
 
+# SLOW_TAGS are the build tags of the slow tests and benchmarks.
+SLOW_TAGS := integration,chromium
+
 test: deps
-	$(GO) vet ./...
+	$(MAKE) vet
 	$(MAKE) lint
 	$(MAKE) test-fast test-slow
 
@@ -47,7 +53,13 @@ test-fast:
 	$(GO) test -count=1 -timeout $(FAST_TIMEOUT) ./...
 
 test-slow:
-	$(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags integration,chromium ./...
+	$(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags $(SLOW_TAGS) ./...
+
+# vet checks the code twice: as built by default, and with the slow tests'
+# tags, whose files the first pass never reads.
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags $(SLOW_TAGS) ./...
 
 # deps installs what the slow tests run, only when a command is missing, so a
 # prepared machine never touches apt.
@@ -108,7 +120,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -run='^$$' -bench=. -benchmem -tags $(SLOW_TAGS) ./...
 
 clean:
 	rm -rf bin
