@@ -37,7 +37,11 @@ TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis
 # recommends are off.
 TEST_PACKAGES := fonts-liberation
 
-.PHONY: all test test-fast test-slow deps build vet lint fuzz bench clean
+# The Caddy module is a Go module of its own (the main module never depends
+# on Caddy): vetted and tested from its directory.
+CADDY_DIR     := contrib/caddy
+
+.PHONY: all test test-fast test-slow test-caddy deps build vet lint fuzz bench clean
 
 all: build
 
@@ -47,7 +51,7 @@ SLOW_TAGS := integration,chromium
 test: deps
 	$(MAKE) vet
 	$(MAKE) lint
-	$(MAKE) test-fast test-slow
+	$(MAKE) test-fast test-slow test-caddy
 
 test-fast:
 	$(GO) test -count=1 -timeout $(FAST_TIMEOUT) ./...
@@ -60,6 +64,10 @@ test-slow:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags $(SLOW_TAGS) ./...
+	cd $(CADDY_DIR) && $(GO) vet -tags $(SLOW_TAGS) ./...
+
+test-caddy:
+	cd $(CADDY_DIR) && $(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags $(SLOW_TAGS) ./...
 
 # deps installs what the slow tests run, only when a command is missing, so a
 # prepared machine never touches apt.
@@ -121,6 +129,7 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -tags $(SLOW_TAGS) ./...
+	cd $(CADDY_DIR) && $(GO) test -tags $(SLOW_TAGS) -run='^$$' -bench=. -benchmem ./...
 
 clean:
 	rm -rf bin

@@ -12,10 +12,24 @@ import (
 
 // Defaults applied to zero fields of Config.
 const (
-	DefaultMaxPreloads    = 10
-	DefaultMaxPreconnects = 4
-	DefaultMaxHeaderBytes = 4 << 10
-	DefaultScanBytes      = 64 << 10
+	// DefaultMaxPreloads is a safety cap, not the budget: what a 103 names
+	// is bounded by the document budget (the route's think time at the
+	// client's bandwidth, render-blocking files first) and by
+	// DefaultMaxHeaderBytes. Real heads name up to 70 render-blocking
+	// files; a count past 100 is a page to fix, not to hint.
+	DefaultMaxPreloads = 100
+	// DefaultMaxPreconnects leaves room for the third-party origins of a
+	// page's critical files (fonts, CDNs, a consent script) after the
+	// page's own preconnects.
+	DefaultMaxPreconnects = 8
+	// DefaultMaxHeaderBytes bounds the Link field of one 103: 16 KiB holds
+	// 100 long WordPress-style URLs, fits the first round trip's window
+	// (ten segments) once HPACK or QPACK Huffman-codes it, and is far
+	// below Chromium's 256 KiB header list. Behind a proxy with smaller
+	// buffers for 1xx (nginx's proxy_buffer_size: 4 or 8 KiB), set it
+	// lower.
+	DefaultMaxHeaderBytes = 16 << 10
+	DefaultScanBytes      = scan.DefaultMaxBytes
 	DefaultPrivateQuorum  = 3
 	DefaultLearnInterval  = time.Second
 	// DefaultAssumedBandwidth is the client bandwidth, in bits per second,
@@ -31,12 +45,13 @@ type Config struct {
 	// Store keeps learned hints. Nil means a new in-memory store
 	// (hintstore.NewMemory with its defaults).
 	Store hintstore.Store
-	// MaxPreloads caps preload and modulepreload links in one 103. 0 means 10.
+	// MaxPreloads caps preload and modulepreload links in one 103. 0 means
+	// 100 (see DefaultMaxPreloads).
 	MaxPreloads int
-	// MaxPreconnects caps preconnect links in one 103. 0 means 4.
+	// MaxPreconnects caps preconnect links in one 103. 0 means 8.
 	MaxPreconnects int
 	// MaxHeaderBytes caps the total size of the Link values in one 103.
-	// 0 means 4 KiB.
+	// 0 means 16 KiB.
 	MaxHeaderBytes int
 	// AllowHTTP1 sends 103 to HTTP/1.x clients too. Default false: browsers
 	// ignore 103 over HTTP/1.1 and some old clients and proxies break on 1xx.
@@ -64,7 +79,14 @@ type Config struct {
 	// IdentityKey keys the hash that identifies requesters of private
 	// responses. Nil means a random key per process.
 	IdentityKey []byte
-	// ScanBytes bounds how much of an HTML response is scanned. 0 means 64 KiB.
+	// Identity, when set, returns the key to hash requesters with and its
+	// hintstore.KeyID, read at every hash: a fleet's key that may change
+	// (redisstore.Store.CurrentIdentity). A nil key falls back to
+	// IdentityKey.
+	Identity func() (key []byte, id string)
+	// ScanBytes bounds how much of an HTML response is scanned. 0 means
+	// 512 KiB: inline SVG sprites, JSON-LD and inlined CSS push real heads
+	// past 100 KiB, and the scanner skips such content cheaply.
 	ScanBytes int
 	// LearnInterval is the least time between two analyses of public
 	// responses of one route; views in between pass through unanalysed
@@ -160,4 +182,39 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// caps are the per-103 limits of a Config. They are applied when a 103 is
+// written and again when links are stored: a shared store may have been
+// filled under other caps.
+type caps struct {
+	preloads, preconnects, headerBytes int
+}
+
+func (c *Config) caps() caps {
+	return caps{preloads: c.MaxPreloads, preconnects: c.MaxPreconnects, headerBytes: c.MaxHeaderBytes}
+}
+
+// budget counts the links of one 103 against its caps: preloads,
+// preconnects and Link bytes (each value plus its ", " separator).
+type budget struct {
+	caps                        caps
+	preloads, preconnects, size int
+}
+
+// admit reports whether value still fits, and counts it when it does.
+func (b *budget) admit(preconnect bool, value string) bool {
+	switch {
+	case preconnect && b.preconnects >= b.caps.preconnects,
+		!preconnect && b.preloads >= b.caps.preloads,
+		b.size+len(value)+2 > b.caps.headerBytes:
+		return false
+	}
+	if preconnect {
+		b.preconnects++
+	} else {
+		b.preloads++
+	}
+	b.size += len(value) + 2
+	return true
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/earlyhints/earlyhints/hintstore"
 )
 
 // The field view is what this node saw of each route: navigations, 103s
@@ -23,8 +21,9 @@ import (
 // window, which goes out without waiting for an acknowledgement.
 
 const (
-	// thinkSamples is how many recent think times a route keeps.
-	thinkSamples = 64
+	// maxFieldRoutes bounds the routes followed; past it, the routes seen
+	// first keep their view.
+	maxFieldRoutes = 1 << 14
 	// maxFieldHints bounds the hinted files followed per route.
 	maxFieldHints = 32
 	// maxOffers bounds the recent 103s followed to see which hints were
@@ -48,6 +47,9 @@ const (
 	ReasonOverAssumedBudget = "document_budget_assumed"
 )
 
+// fieldView is the view over all routes: their records (routefield.go),
+// the sizes of hinted files, and the recent 103s whose take-up is
+// followed.
 type fieldView struct {
 	routes   sync.Map     // route → *routeField
 	nroutes  atomic.Int64 // entries in routes
@@ -61,88 +63,45 @@ type offer struct {
 	at    time.Time
 }
 
-type routeField struct {
-	observedKey       string // hintstore.ObservedKey of the route, made once
-	navigations, sent atomic.Uint64
-	thinkP50          atomic.Int64 // ns, the median think time; 0 until known
-	lastOffer         atomic.Int64 // Unix ns of the last sampled 103
-
-	mu    sync.Mutex
-	think [thinkSamples]time.Duration
-	n     int // samples taken, ring index n % thinkSamples
-	hints map[string]*hintField
-}
-
-type hintField struct {
-	value          string
-	offered, taken uint64
-	bytes          int64
-}
-
 func (f *fieldView) route(route string) *routeField {
 	if v, ok := f.routes.Load(route); ok {
 		return v.(*routeField)
 	}
-	if f.nroutes.Load() >= maxRateRoutes {
+	if f.nroutes.Load() >= maxFieldRoutes {
 		return nil // full: the routes seen first keep their view
 	}
-	v, loaded := f.routes.LoadOrStore(route, &routeField{observedKey: hintstore.ObservedKey(route), hints: make(map[string]*hintField)})
+	v, loaded := f.routes.LoadOrStore(route, newRouteField(route))
 	if !loaded {
 		f.nroutes.Add(1)
 	}
 	return v.(*routeField)
 }
 
-// observedKeyOf returns the hintstore.ObservedKey of key, a store key of
-// route (the route itself or one of its variants): made once per route
-// for the route itself, so the hit path does not allocate. rf may be nil.
-func (rf *routeField) observedKeyOf(route, key string) string {
-	if rf != nil && key == route {
-		return rf.observedKey
+// navigated returns the field stats of route, with one more navigation
+// counted, or nil when the view is full.
+func (f *fieldView) navigated(route string) *routeField {
+	rf := f.route(route)
+	if rf != nil {
+		rf.navigations.Add(1)
 	}
-	return hintstore.ObservedKey(key)
-}
-
-// thinkTime records how long the origin took to answer a navigation of
-// route with its final headers, and updates the route's budget.
-func (h *Handler) thinkTime(rf *routeField, d time.Duration) {
-	if rf == nil || d <= 0 {
-		return
-	}
-	rf.mu.Lock()
-	rf.think[rf.n%thinkSamples] = d
-	rf.n++
-	n := min(rf.n, thinkSamples)
-	var p50 time.Duration
-	// The median moves slowly: past the first views it is taken again
-	// every eighth one, on the stack, so a navigation costs a store and
-	// rarely a sort of 64 values.
-	if n >= 3 && (rf.n <= 8 || rf.n%8 == 0) {
-		var s [thinkSamples]time.Duration
-		copy(s[:], rf.think[:n])
-		slices.Sort(s[:n])
-		p50 = s[n/2]
-	}
-	rf.mu.Unlock()
-	if p50 > 0 {
-		rf.thinkP50.Store(int64(p50))
-	}
+	return rf
 }
 
 // budgetFor returns how many bytes of hinted files a 103 to r for the
-// route may name (0: no limit), and whether it rests on the connection's
-// own measurement rather than the assumed path.
-func (h *Handler) budgetFor(rf *routeField, r *http.Request) (budget int64, measured bool) {
-	if rf == nil || h.cfg.AssumedBandwidth < 0 {
+// route of rf may name (0: no limit) under cfg's assumed path, and whether
+// it rests on the connection's own measurement (cfg.ConnPath) rather than
+// the assumed path.
+func budgetFor(cfg *Config, rf *routeField, r *http.Request) (budget int64, measured bool) {
+	if rf == nil || cfg.AssumedBandwidth < 0 {
 		return 0, false
 	}
 	think := time.Duration(rf.thinkP50.Load())
 	if think <= 0 {
 		return 0, false
 	}
-	rtt, bandwidth := h.cfg.AssumedRTT, h.cfg.AssumedBandwidth
-	if h.cfg.ConnPath != nil {
-		mrtt, mbw := h.cfg.ConnPath(r)
+	rtt, bandwidth := cfg.AssumedRTT, cfg.AssumedBandwidth
+	if cfg.ConnPath != nil {
+		mrtt, mbw := cfg.ConnPath(r)
 		if mrtt > 0 {
 			rtt, measured = mrtt, true
 		}
@@ -167,14 +126,16 @@ func documentBudget(think, rtt time.Duration, bandwidth int64) int64 {
 	return int64(min(ahead.Seconds()*float64(bandwidth)/8, maxBudget)) + initialWindow
 }
 
-// offered notes, at most once a second per route, which hints a 103 to r
-// named, to count later which of them the browser requested.
-func (h *Handler) offered(rf *routeField, r *http.Request, route string, values []string) {
+// offered notes, at most once a second per route, which hints a 103 to
+// the navigation n named, to count later which of them the browser
+// requested. n.field is not nil.
+func (f *fieldView) offered(n *navigation, values []string) {
+	rf := n.field
 	now := time.Now()
 	if last := rf.lastOffer.Load(); now.UnixNano()-last < int64(time.Second) || !rf.lastOffer.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	network := clientNetwork(r.RemoteAddr)
+	network := n.network()
 	targets := make([]string, 0, len(values))
 	rf.mu.Lock()
 	for _, l := range linkTargets(values) {
@@ -190,14 +151,13 @@ func (h *Handler) offered(rf *routeField, r *http.Request, route string, values 
 		targets = append(targets, l)
 	}
 	rf.mu.Unlock()
-	f := &h.field
 	f.offersMu.Lock()
 	defer f.offersMu.Unlock()
 	if f.offers == nil || len(f.offers) >= maxOffers {
 		f.offers = make(map[viewKey]offer)
 	}
 	for _, t := range targets {
-		f.offers[viewKey{network, t}] = offer{route: route, at: now}
+		f.offers[viewKey{network, t}] = offer{route: n.route, at: now}
 	}
 }
 
@@ -214,22 +174,23 @@ func linkTargets(values []string) []string {
 	return out
 }
 
-// fetched notes a request for a hinted target: its size, and whether a
-// 103 to the same network named it moments ago (the browser took it).
-func (h *Handler) fetched(r *http.Request, target string, status int, bytes int64) {
+// fetched notes a request for a hinted target, the subresource s, that
+// answered status with bytes: its size, and whether a 103 to the same
+// network named it moments ago (the browser took it).
+func (f *fieldView) fetched(s *subresource, status int, bytes int64) {
 	if status == http.StatusOK && bytes > 0 {
-		h.field.sizes.Store(target, bytes)
+		f.sizes.Store(s.target(), bytes)
 	}
-	page := RequestURL(r)
+	page := s.url()
 	path := page.EscapedPath()
 	if page.RawQuery != "" {
 		path += "?" + page.RawQuery
 	}
-	f := &h.field
+	k := viewKey{s.network(), path}
 	f.offersMu.Lock()
-	o, ok := f.offers[viewKey{clientNetwork(r.RemoteAddr), path}]
+	o, ok := f.offers[k]
 	if ok {
-		delete(f.offers, viewKey{clientNetwork(r.RemoteAddr), path})
+		delete(f.offers, k)
 	}
 	f.offersMu.Unlock()
 	if !ok || time.Since(o.at) > observeWindow {
@@ -249,11 +210,11 @@ func (h *Handler) fetched(r *http.Request, target string, status int, bytes int6
 
 // overBudget reports whether adding a hint for target, after used bytes,
 // passes the route's budget, and returns the bytes used with it.
-func (h *Handler) overBudget(budget, used int64, target string) (int64, bool) {
+func (f *fieldView) overBudget(budget, used int64, target string) (int64, bool) {
 	if budget <= 0 {
 		return used, false
 	}
-	v, ok := h.field.sizes.Load(target)
+	v, ok := f.sizes.Load(target)
 	if !ok {
 		return used, false // never seen: nothing to go by
 	}
@@ -290,15 +251,16 @@ type HintField struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Field returns the field view of up to limit routes (all when limit <=
-// 0), the most visited first.
-func (h *Handler) Field(limit int) []RouteField {
+// report returns the view of up to limit routes (all when limit <= 0),
+// the most visited first, their budgets at the assumed rtt and bandwidth
+// (none when bandwidth is not positive).
+func (f *fieldView) report(limit int, rtt time.Duration, bandwidth int64) []RouteField {
 	var out []RouteField
-	h.field.routes.Range(func(k, v any) bool {
+	f.routes.Range(func(k, v any) bool {
 		rf := v.(*routeField)
 		r := RouteField{Route: k.(string), Navigations: rf.navigations.Load(), Sent: rf.sent.Load()}
-		if h.cfg.AssumedBandwidth > 0 {
-			r.BudgetBytes = documentBudget(time.Duration(rf.thinkP50.Load()), h.cfg.AssumedRTT, h.cfg.AssumedBandwidth)
+		if bandwidth > 0 {
+			r.BudgetBytes = documentBudget(time.Duration(rf.thinkP50.Load()), rtt, bandwidth)
 		}
 		rf.mu.Lock()
 		if n := min(rf.n, thinkSamples); n > 0 {

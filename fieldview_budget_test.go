@@ -67,7 +67,7 @@ func TestHandler_budgetFor(t *testing.T) {
 			t.Cleanup(func() { _ = h.Close() })
 			rf := h.field.route("https://example.com/")
 			rf.thinkP50.Store(int64(tt.think))
-			got, measured := h.budgetFor(rf, httptest.NewRequest(http.MethodGet, "/", nil))
+			got, measured := budgetFor(&h.cfg, rf, httptest.NewRequest(http.MethodGet, "/", nil))
 			if got != tt.want || measured != tt.wantMeasured {
 				t.Errorf("budgetFor = %d, measured %t; want %d, %t", got, measured, tt.want, tt.wantMeasured)
 			}

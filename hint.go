@@ -3,12 +3,15 @@ package earlyhints
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
 	"github.com/earlyhints/earlyhints/internal/weburl"
 	"github.com/earlyhints/earlyhints/linkheader"
+	"github.com/earlyhints/earlyhints/scan"
 )
 
 // Rel is a relation type that browsers act on in a 103 response.
@@ -129,6 +132,54 @@ func baseOf(page *url.URL) (weburl.URL, error) {
 type resolvedHint struct {
 	Hint
 	target weburl.URL
+	// kind is what the page does with it, which orders a 103: what the
+	// first render waits for, then fonts, the LCP image, modules and the
+	// rest (see scan.Kind).
+	kind scan.Kind
+}
+
+// kindOf classes a hint the page declared itself (a Link field), where
+// the scanner's view of the markup is not at hand: a stylesheet or script
+// the origin names is taken as critical unless marked low priority, an
+// image only when marked high.
+func kindOf(h Hint) scan.Kind {
+	low := strings.EqualFold(h.FetchPriority, "low")
+	switch {
+	case h.Rel == RelPreconnect:
+		return scan.KindPreconnect
+	case h.Rel == RelModulePreload:
+		return scan.KindModule
+	case low:
+		return scan.KindDeferred
+	}
+	switch strings.ToLower(h.As) {
+	case "style", "script":
+		return scan.KindRenderBlocking
+	case "font":
+		return scan.KindFont
+	case "image":
+		if strings.EqualFold(h.FetchPriority, "high") {
+			return scan.KindImage
+		}
+	}
+	return scan.KindDeferred
+}
+
+// kindOfValue is kindOf for a stored Link value as this package writes
+// it (see Hint.appendTo), read without parsing the whole field.
+func kindOfValue(v string) scan.Kind {
+	param := func(name string) string {
+		i := strings.Index(v, "; "+name+"=")
+		if i < 0 {
+			return ""
+		}
+		rest := v[i+len(name)+3:]
+		if j := strings.IndexByte(rest, ';'); j >= 0 {
+			rest = rest[:j]
+		}
+		return strings.Trim(rest, `"`)
+	}
+	return kindOf(Hint{Rel: Rel(param("rel")), As: param("as"), FetchPriority: param("fetchpriority")})
 }
 
 // from completes h, whose Rel is set, from l resolved against base.
@@ -316,6 +367,7 @@ func parseLinks(links []linkheader.Link, base *weburl.URL, allowCrossSite bool, 
 		} else if hasHint(hints, h.Rel, h.URL) {
 			continue
 		}
+		h.kind = kindOf(h.Hint)
 		hints = append(hints, h)
 	}
 	return hints, errs
@@ -480,3 +532,54 @@ func collapseSpace(s string) string {
 	}
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(httpx.HTMLSpace, r) }), " ")
 }
+
+// Send writes one 103 Early Hints response with hints to w, from
+// application code that knows its own hints. It removes the Link values it
+// added from the header map afterwards, so they do not leak into the final
+// response.
+func Send(w http.ResponseWriter, hints ...Hint) error {
+	if len(hints) == 0 {
+		return nil
+	}
+	values := make([]string, 0, len(hints))
+	for _, hint := range hints {
+		if err := hint.Validate(); err != nil {
+			return fmt.Errorf("earlyhints: send %s: %w", hint.URL, err)
+		}
+		values = append(values, hint.String())
+	}
+	writeEarlyHints(w, values)
+	return nil
+}
+
+// writeEarlyHints writes one 103 carrying values as its only fields, then
+// puts the header map back as it was. net/http and quic-go write the
+// whole header map in a 1xx and do not clear it afterwards: without the
+// swap, a field an outer handler set for the final response (Set-Cookie,
+// a hop-by-hop field) would reach the 103, and the hints the 200.
+func writeEarlyHints(w http.ResponseWriter, values []string) {
+	hdr := w.Header()
+	if len(hdr) == 0 {
+		hdr["Link"] = values
+		w.WriteHeader(http.StatusEarlyHints)
+		delete(hdr, "Link")
+		return
+	}
+	saved := savedPool.Get().(http.Header)
+	for k, v := range hdr {
+		saved[k] = v
+		delete(hdr, k)
+	}
+	hdr["Link"] = values
+	w.WriteHeader(http.StatusEarlyHints)
+	delete(hdr, "Link")
+	for k, v := range saved {
+		hdr[k] = v
+	}
+	clear(saved)
+	savedPool.Put(saved)
+}
+
+// savedPool holds the maps that keep a response's fields aside while a 103
+// is written.
+var savedPool = sync.Pool{New: func() any { return make(http.Header, 8) }}

@@ -2,8 +2,11 @@ package earlyhints
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,9 +34,23 @@ const (
 const ReasonBusy = "learner_busy"
 
 // learner turns observed responses into store observations off the
-// request path.
+// request path. It is given what it uses when it is made, and learns from
+// a navigation and its response head (start), a finished response
+// (submit), a subresource (forget, observeFetch).
 type learner struct {
-	h   *Handler
+	store    hintstore.Store
+	observer Observer
+	logger   *slog.Logger
+	id       identity // identifies the requesters of private responses
+	caps     caps     // the per-103 caps links are stored within
+	// routeParams are the query parameters of the route key, sorted: the
+	// values every requester of a route shares (see requestValues).
+	routeParams []string
+	quorum      int           // Config.PrivateQuorum
+	interval    time.Duration // Config.LearnInterval
+	scanBytes   int           // how much of a page is scanned; 0: Link fields only
+	crossSite   bool          // Config.AllowCrossSitePreload
+
 	sem chan struct{}
 	wg  sync.WaitGroup
 
@@ -49,8 +66,19 @@ type routeRate struct {
 	networks []string
 }
 
-func newLearner(h *Handler) *learner {
-	return &learner{h: h, sem: make(chan struct{}, maxLearners), rate: make(map[string]*routeRate)}
+// newLearner returns a learner that observes into store under cfg (with
+// its defaults applied) and identifies requesters by id.
+func newLearner(store hintstore.Store, cfg *Config, id identity) *learner {
+	l := &learner{
+		store: store, observer: cfg.Observer, logger: cfg.Logger, id: id, caps: cfg.caps(),
+		routeParams: cfg.QueryParams, quorum: cfg.PrivateQuorum, interval: cfg.LearnInterval,
+		scanBytes: cfg.ScanBytes, crossSite: cfg.AllowCrossSitePreload,
+		sem: make(chan struct{}, maxLearners), rate: make(map[string]*routeRate),
+	}
+	if cfg.DisableScan {
+		l.scanBytes = 0
+	}
+	return l
 }
 
 // due reports whether a response of route should be analysed, and notes
@@ -60,7 +88,7 @@ func newLearner(h *Handler) *learner {
 // quorum from distinct visitors, and a bounded cost however many requests
 // carry cookies.
 func (l *learner) due(route, network string) bool {
-	interval := l.h.cfg.LearnInterval
+	interval := l.interval
 	if interval < 0 {
 		return true
 	}
@@ -85,7 +113,7 @@ func (l *learner) due(route, network string) bool {
 		st.public = true
 		return true
 	}
-	if len(st.networks) >= l.h.cfg.PrivateQuorum || slices.Contains(st.networks, network) {
+	if len(st.networks) >= l.quorum || slices.Contains(st.networks, network) {
 		return false
 	}
 	st.networks = append(st.networks, network)
@@ -94,13 +122,14 @@ func (l *learner) due(route, network string) bool {
 
 func (l *learner) wait() { l.wg.Wait() }
 
-// async runs job off the request path, or drops it when maxLearners jobs
-// are running (the next view or request brings the same news).
-func (l *learner) async(r *http.Request, route string, job func()) bool {
+// async runs job, for route and a request of protocol proto, off the
+// request path, or drops it when maxLearners jobs are running (the next
+// view or request brings the same news).
+func (l *learner) async(proto, route string, job func()) bool {
 	select {
 	case l.sem <- struct{}{}:
 	default:
-		l.h.cfg.Observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: r.Proto, Reason: ReasonBusy})
+		l.observer.Observe(Event{Kind: EventSkipped, Route: route, Proto: proto, Reason: ReasonBusy})
 		return false
 	}
 	l.wg.Add(1)
@@ -112,11 +141,54 @@ func (l *learner) async(r *http.Request, route string, job func()) bool {
 	return true
 }
 
-// submit analyses p in the background; the response has already been
-// passed to the client byte for byte.
-func (l *learner) submit(r *http.Request, route string, p *pending) {
-	page := RequestURL(r)
-	if !l.async(r, route, func() {
+// start decides what the 200 response to the navigation n, whose final
+// header is hdr (after the origin's 103s with earlyLinks), teaches: nil
+// when it is not learned from, and moved when it is no HTML page, which
+// the route's hints no longer fit.
+func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p *pending, moved bool) {
+	ct := hdr.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
+		return nil, true // the navigation answers something else than a page now
+	}
+	vary, star, personal, ok := varyNames(hdr)
+	if star || !ok {
+		return nil, false // no request can be matched against it
+	}
+	private := personal || isPrivate(n.r.Header, hdr)
+	network := ""
+	if private {
+		network = n.network()
+	}
+	if !l.due(n.route, network) {
+		// Learned from this page a moment ago (for a private page: from
+		// this network, or from enough networks for the quorum): analysing
+		// every view of a busy page would cost CPU and teach nothing new.
+		return nil, false
+	}
+	p = &pending{
+		links:           append(slices.Clone(earlyLinks), hdr.Values("Link")...),
+		private:         private,
+		vary:            vary,
+		variant:         n.variantFor(vary),
+		contentType:     ct,
+		contentEncoding: hdr.Get("Content-Encoding"),
+		values:          requestValues(n.r.URL, n.r.Header, l.routeParams),
+	}
+	if private {
+		p.requester = n.requesterBy(l.id)
+	}
+	if l.scanBytes > 0 && n.r.Method == http.MethodGet {
+		p.copyBody(l.scanBytes)
+	}
+	return p, false
+}
+
+// submit analyses p, what the response to the navigation n offered, in
+// the background; the response has already been passed to the client byte
+// for byte.
+func (l *learner) submit(n *navigation, p *pending) {
+	route, page := n.route, n.url() // n is reused once the request is served
+	if !l.async(n.proto, route, func() {
 		defer p.release()
 		l.learn(route, page, p)
 	}) {
@@ -124,14 +196,25 @@ func (l *learner) submit(r *http.Request, route string, p *pending) {
 	}
 }
 
+// learn stores what p, a response of route for the page URL page, teaches.
 func (l *learner) learn(route string, page *url.URL, p *pending) {
-	cfg := &l.h.cfg
 	base, hints, errs := l.hintsFrom(page, p)
-	for i, err := range errs {
-		if i == maxReportedErrors {
-			break
+	// What the first render waits for comes first, then fonts, the LCP
+	// image, modules and the rest: the 103's caps and the document budget
+	// spend in this order. Within a kind, the origin's Link fields first,
+	// then document order.
+	slices.SortStableFunc(hints, func(a, b resolvedHint) int { return int(a.kind) - int(b.kind) })
+	reported := 0
+	for _, err := range errs {
+		if errors.Is(err, ErrCrossSite) {
+			// By rule, not bad input: a page may name any site's files.
+			l.observer.Observe(Event{Kind: EventNotLearned, Route: route, Links: 1, Reason: ReasonCrossSite, Err: err})
+			continue
 		}
-		cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Err: err})
+		if reported < maxReportedErrors {
+			reported++
+			l.observer.Observe(Event{Kind: EventInvalid, Route: route, Err: err})
+		}
 	}
 	var links []hintstore.Link
 	if base != nil {
@@ -139,47 +222,48 @@ func (l *learner) learn(route string, page *url.URL, p *pending) {
 	}
 	ctx, cancel := learnContext()
 	defer cancel()
-	key := route
 	if len(p.vary) > 0 {
-		if _, err := l.h.store.Observe(ctx, route, hintstore.Observation{Vary: p.vary}); err != nil {
+		if _, err := l.store.Observe(ctx, route, hintstore.Observation{Vary: p.vary}); err != nil {
 			l.storeFailed(route, err)
 			return
 		}
-		key = hintstore.VariantKey(route, p.variant)
 	}
-	obs := hintstore.Observation{Links: links, Private: p.private, Requester: p.requester, Quorum: cfg.PrivateQuorum}
-	e, err := l.h.store.Observe(ctx, key, obs)
+	key := p.key(route)
+	obs := hintstore.Observation{Links: links, Private: p.private, Requester: p.requester, Quorum: l.quorum}
+	e, err := l.store.Observe(ctx, key, obs)
 	if err != nil {
 		l.storeFailed(route, err)
 		return
 	}
-	cfg.Observer.Observe(Event{Kind: EventLearned, Route: key, Links: len(e.Links)})
+	l.observer.Observe(Event{Kind: EventLearned, Route: key, Links: len(e.Links)})
 }
 
 func (l *learner) storeFailed(route string, err error) {
-	l.h.cfg.Observer.Observe(Event{Kind: EventInvalid, Route: route, Reason: ReasonStoreError, Err: err})
+	l.observer.Observe(Event{Kind: EventInvalid, Route: route, Reason: ReasonStoreError, Err: err})
 	if errors.Is(err, hintstore.ErrUnavailable) {
 		return // the store logged the outage once; the event counts each loss
 	}
-	l.h.cfg.Logger.Warn("earlyhints: store observation failed; hints for the route stay as they were", "route", route, "err", err)
+	l.logger.Warn("earlyhints: store observation failed; hints for the route stay as they were", "route", route, "err", err)
 }
 
 // hintsFrom collects the hints of one response: its 103 and Link headers
 // first (the origin's own intent), then what the scanner finds. Each target
 // is resolved once: the scanner's are taken as it resolved them.
 func (l *learner) hintsFrom(page *url.URL, p *pending) (*weburl.URL, []resolvedHint, []error) {
-	cfg := &l.h.cfg
 	base, err := baseOf(page)
 	if err != nil {
 		return nil, nil, []error{err}
 	}
 	links, errs := linkheader.Parse(p.links...)
-	hints, errs := parseLinks(links, &base, cfg.AllowCrossSitePreload, errs)
+	hints, errs := parseLinks(links, &base, l.crossSite, errs)
 	if p.limit == 0 || len(p.body) == 0 {
 		return &base, hints, errs
 	}
 	res, err := scan.Scan(bytes.NewReader(p.body), scan.Options{
 		Base: page, ContentEncoding: p.contentEncoding, ContentType: p.contentType, MaxBytes: p.limit,
+		// Room beyond the 103's caps for what validation drops later
+		// (another site's files, links bound to the request).
+		MaxLinks: 2 * l.caps.preloads, MaxConnects: 2 * l.caps.preconnects,
 	})
 	if err != nil && !errors.Is(err, scan.ErrTruncated) {
 		// A broken body still yields what was found before the break. A
@@ -190,13 +274,18 @@ func (l *learner) hintsFrom(page *url.URL, p *pending) (*weburl.URL, []resolvedH
 	for _, h := range hints {
 		seen[hintID{h.Rel, h.URL}] = true
 	}
-	for _, ln := range res.Links {
-		h, err := scannedHint(ln, &base, cfg.AllowCrossSitePreload)
+	for i, ln := range res.Links {
+		h, err := scannedHint(ln, &base, l.crossSite)
 		if err != nil {
 			if !errors.Is(err, ErrUnsupportedRel) {
 				errs = append(errs, err)
 			}
 			continue
+		}
+		if i < len(res.Kinds) {
+			h.kind = res.Kinds[i]
+		} else {
+			h.kind = kindOf(h.Hint)
 		}
 		if id := (hintID{h.Rel, h.URL}); !seen[id] {
 			seen[id] = true
@@ -229,9 +318,8 @@ type hintID struct {
 // out every link that carries one of the request's own values (see
 // requestValues): it was made for that request, and no other may get it.
 func (l *learner) capLinks(base *weburl.URL, hints []resolvedHint, values []string) []hintstore.Link {
-	cfg := &l.h.cfg
-	links := make([]hintstore.Link, 0, min(len(hints), cfg.MaxPreloads+cfg.MaxPreconnects))
-	b := budget{cfg: cfg}
+	links := make([]hintstore.Link, 0, min(len(hints), l.caps.preloads+l.caps.preconnects))
+	b := budget{caps: l.caps}
 	for _, h := range hints {
 		// Chromium drops a 103 link that carries media, imagesrcset,
 		// imagesizes or integrity (link_header_parser.cc). Written without
@@ -244,7 +332,7 @@ func (l *learner) capLinks(base *weburl.URL, hints []resolvedHint, values []stri
 		h.Integrity = ""
 		link := hintstore.Link{Target: h.URL, Preconnect: h.Rel == RelPreconnect}
 		if boundToRequest(link, values) {
-			cfg.Observer.Observe(Event{Kind: EventInvalid, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
+			l.observer.Observe(Event{Kind: EventNotLearned, Links: 1, Reason: ReasonPersonal, Err: fmt.Errorf("%w: %s", ErrPersonalLink, h.URL)})
 			continue
 		}
 		if link.Value = h.format(base); b.admit(link.Preconnect, link.Value) {
@@ -255,47 +343,52 @@ func (l *learner) capLinks(base *weburl.URL, hints []resolvedHint, values []stri
 }
 
 // forget drops a hinted target that answered 404 or 410, or cannot be
-// cached, off the request path.
+// cached, off the request path; proto is the protocol of its request.
 func (l *learner) forget(target, proto string) {
-	l.async(&http.Request{Proto: proto}, target, func() {
+	l.async(proto, target, func() {
 		ctx, cancel := learnContext()
 		defer cancel()
-		err := l.h.store.Forget(ctx, target)
-		l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: target, Proto: proto, Err: err})
+		err := l.store.Forget(ctx, target)
+		l.observer.Observe(Event{Kind: EventDropped, Route: target, Proto: proto, Err: err})
 	})
 }
 
-// observeFetch counts a file a browser fetched after viewing a page
-// towards the page's observed links, with the requester's identity for the
-// privacy quorum.
-func (l *learner) observeFetch(r *http.Request, key string, link hintstore.Link) {
-	obs := hintstore.Observation{Links: []hintstore.Link{link}, Private: true, Requester: l.h.requester(r), Quorum: l.h.cfg.PrivateQuorum}
-	l.async(r, key, func() {
+// observeFetch counts a file a browser fetched after viewing a page, the
+// subresource s, towards key, the page's observed links, with the
+// requester's identity for the privacy quorum.
+func (l *learner) observeFetch(s *subresource, key string, link hintstore.Link) {
+	obs := hintstore.Observation{Links: []hintstore.Link{link}, Private: true, Requester: s.requesterBy(l.id), Quorum: l.quorum}
+	l.async(s.proto, key, func() {
 		ctx, cancel := learnContext()
 		defer cancel()
-		e, err := l.h.store.Observe(ctx, key, obs)
+		e, err := l.store.Observe(ctx, key, obs)
 		if err != nil {
 			l.storeFailed(key, err)
 			return
 		}
-		l.h.cfg.Observer.Observe(Event{Kind: EventLearned, Route: key, Links: len(e.Links)})
+		l.observer.Observe(Event{Kind: EventLearned, Route: key, Links: len(e.Links)})
 	})
 }
 
 // forgetRoute drops the hints of a page that redirected, went away or
-// stopped being HTML, off the request path. A route without hints costs a
-// store read.
+// stopped being HTML, off the request path; proto is the protocol of the
+// navigation that told. A route without hints costs a store read.
 func (l *learner) forgetRoute(route, proto string) {
-	l.async(&http.Request{Proto: proto}, route, func() {
+	l.async(proto, route, func() {
 		ctx, cancel := learnContext()
 		defer cancel()
-		if _, ok, err := l.h.store.Get(ctx, route); err != nil || !ok {
+		if _, ok, err := l.store.Get(ctx, route); err != nil || !ok {
 			return
 		}
-		err := l.h.store.Purge(ctx, route)
+		err := l.store.Purge(ctx, route)
 		if err == nil {
-			err = l.h.store.Purge(ctx, hintstore.ObservedKey(route))
+			err = l.store.Purge(ctx, hintstore.ObservedKey(route))
 		}
-		l.h.cfg.Observer.Observe(Event{Kind: EventDropped, Route: route, Proto: proto, Err: err})
+		l.observer.Observe(Event{Kind: EventDropped, Route: route, Proto: proto, Err: err})
 	})
+}
+
+// learnContext bounds one store write made off the request path.
+func learnContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
 }

@@ -48,8 +48,8 @@ type view struct {
 }
 
 // values returns the page request's own values (see requestValues).
-func (v view) values(h *Handler) []string {
-	return h.requestValues(&http.Request{URL: v.page, Header: http.Header{"Cookie": v.cookie, "Authorization": v.auth}})
+func (v view) values(routeParams []string) []string {
+	return requestValues(v.page, http.Header{"Cookie": v.cookie, "Authorization": v.auth}, routeParams)
 }
 
 // viewLog follows the recent page views of each network.
@@ -102,27 +102,30 @@ func fetchAs(dest string) string {
 	return ""
 }
 
-// recordView notes a page view whose fetches may teach observedKey (the
-// hintstore.ObservedKey of the page's store key). It is called before the
-// browser can fetch anything the page names: when a 103 goes out (the
+// viewed notes a view of the page n whose fetches may teach observedKey
+// (the hintstore.ObservedKey of the page's store key). It is called before
+// the browser can fetch anything the page names: when a 103 goes out (the
 // browser fetches its hints while the origin thinks), and at the latest
 // when the final header is decided.
-func (h *Handler) recordView(r *http.Request, observedKey string) {
-	page := RequestURL(r)
-	h.views.record(viewKey{clientNetwork(r.RemoteAddr), canonicalURL(page)},
-		view{key: observedKey, page: page, cookie: r.Header["Cookie"], auth: r.Header["Authorization"], at: time.Now()})
+func (l *viewLog) viewed(n *navigation, observedKey string) {
+	if n.speculative {
+		return
+	}
+	l.record(viewKey{n.network(), n.target()},
+		view{key: observedKey, page: n.url(), cookie: n.r.Header["Cookie"], auth: n.r.Header["Authorization"], at: time.Now()})
 }
 
-// forgetView drops the view of r: the page moved, so what is fetched next
+// forgetView drops the view of n: the page moved, so what is fetched next
 // does not belong to it.
-func (h *Handler) forgetView(r *http.Request) {
-	h.views.forget(viewKey{clientNetwork(r.RemoteAddr), requestTarget(r)})
+func (l *viewLog) forgetView(n *navigation) {
+	l.forget(viewKey{n.network(), n.target()})
 }
 
-// attribute reports which page view a subresource request belongs to, by
-// its Referer and network, and follows the chain through stylesheets and
-// scripts.
-func (h *Handler) attribute(r *http.Request, target string) (view, string, bool) {
+// attribute reports which page view the subresource request s belongs
+// to, by its Referer and network, and as what it was fetched; it follows
+// the chain through stylesheets and scripts.
+func (l *viewLog) attribute(s *subresource) (view, string, bool) {
+	r := s.r
 	as := fetchAs(r.Header.Get("Sec-Fetch-Dest"))
 	referer := r.Header.Get("Referer")
 	if as == "" || referer == "" || r.Method != http.MethodGet {
@@ -130,38 +133,40 @@ func (h *Handler) attribute(r *http.Request, target string) (view, string, bool)
 	}
 	referer, _, _ = strings.Cut(referer, "#")
 	now := time.Now()
-	network := clientNetwork(r.RemoteAddr)
-	v, ok := h.views.lookup(viewKey{network, referer}, now)
+	network := s.network()
+	v, ok := l.lookup(viewKey{network, referer}, now)
 	if !ok {
 		return view{}, "", false
 	}
 	if (as == "style" || as == "script") && v.depth+1 < maxObservedDepth {
 		next := v
 		next.depth++
-		h.views.record(viewKey{network, target}, next)
+		l.record(viewKey{network, s.target()}, next)
 	}
 	return v, as, true
 }
 
-// observedHint builds the hint a fetch of target as as teaches, or false
-// when no browser could use it or it carries a value of a request.
-func (h *Handler) observedHint(r *http.Request, v view, target, as string) (hintstore.Link, bool) {
-	l := linkheader.Link{URI: target, Rel: []string{"preload"}, Params: []linkheader.Param{{Key: "as", Value: as}}}
+// observedHint builds the hint that the subresource s, fetched as as for
+// the page view v, teaches, or false when no browser could use it or it
+// carries a value of either request (routeParams are the route key's query
+// parameters, see requestValues).
+func observedHint(s *subresource, v view, as string, routeParams []string, allowCrossSite bool) (hintstore.Link, bool) {
+	l := linkheader.Link{URI: s.target(), Rel: []string{"preload"}, Params: []linkheader.Param{{Key: "as", Value: as}}}
 	// A font is always fetched in CORS mode, and so is a module script
 	// (Sec-Fetch-Mode: cors): the preload must match, or it is wasted.
-	if as == "font" || (as == "script" && r.Header.Get("Sec-Fetch-Mode") == "cors") {
+	if as == "font" || (as == "script" && s.r.Header.Get("Sec-Fetch-Mode") == "cors") {
 		l.Params = append(l.Params, linkheader.Param{Key: "crossorigin"})
 	}
 	base, err := baseOf(v.page)
 	if err != nil {
 		return hintstore.Link{}, false
 	}
-	hint, err := Hint{Rel: RelPreload}.from(l, &base, h.cfg.AllowCrossSitePreload)
+	hint, err := Hint{Rel: RelPreload}.from(l, &base, allowCrossSite)
 	if err != nil {
 		return hintstore.Link{}, false
 	}
 	link := hintstore.Link{Target: hint.URL, Value: hint.format(&base)}
-	if boundToRequest(link, v.values(h)) || boundToRequest(link, h.requestValues(r)) {
+	if boundToRequest(link, v.values(routeParams)) || boundToRequest(link, requestValues(s.r.URL, s.r.Header, routeParams)) {
 		return hintstore.Link{}, false
 	}
 	return link, true

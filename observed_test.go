@@ -183,3 +183,40 @@ func hasValue(values []string, want string) bool {
 	}
 	return false
 }
+
+// TestHandler_SpeculativeNavigation: a prefetch or prerender of the page
+// gets the learned 103 like any navigation, but is no view: what its
+// network fetches next is not learned as the page's.
+func TestHandler_SpeculativeNavigation(t *testing.T) {
+	for _, purpose := range []http.Header{
+		{"Sec-Purpose": {"prefetch"}},
+		{"Sec-Purpose": {"prefetch;prerender"}},
+		{"Purpose": {"prefetch"}},
+	} {
+		t.Run(purpose.Get("Sec-Purpose")+purpose.Get("Purpose"), func(t *testing.T) {
+			site := &fontSite{release: make(chan struct{})}
+			h, ev := newHandler(t, site, earlyhints.Config{LearnInterval: -1, AssumedBandwidth: -1})
+			srv := startH2(t, h)
+			page := srv.URL + "/fonts"
+			navigate(t, clientFrom(srv, "127.9.0.1"), page, nil)
+			waitEvents(t, ev, func(e earlyhints.Event) bool { return e.Kind == earlyhints.EventLearned && e.Links > 0 }, 1)
+			for i := range 3 {
+				c := clientFrom(srv, "127."+string(rune('1'+i))+".0.1")
+				v := navigate(t, c, page, purpose)
+				if len(v.early) != 1 {
+					t.Fatalf("speculative navigation got %d 103s, want the learned one", len(v.early))
+				}
+				fetchSub(t, c, srv.URL+"/static/fonts.css", "style", page, "")
+				fetchSub(t, c, srv.URL+"/static/body.woff2", "font", srv.URL+"/static/fonts.css", "")
+			}
+			_ = h.Close() // waits for learning in flight
+			ev.mu.Lock()
+			defer ev.mu.Unlock()
+			for _, e := range ev.all {
+				if e.Kind == earlyhints.EventLearned && strings.HasSuffix(e.Route, "#observed") {
+					t.Errorf("a fetch after a speculative navigation was learned: %+v", e)
+				}
+			}
+		})
+	}
+}

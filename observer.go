@@ -30,12 +30,16 @@ const (
 	// EventAnswered: the origin sent a navigation's final headers after
 	// Elapsed (its think time, the hints' head start).
 	EventAnswered
+	// EventNotLearned: a link the page names is never hinted, by rule, not
+	// because the input was wrong; Reason says why (ReasonCrossSite,
+	// ReasonPersonal) and Err names the link.
+	EventNotLearned
 )
 
 var eventNames = [...]string{
 	EventSent: "sent", EventSkipped: "skipped", EventLearned: "learned", EventInvalid: "invalid",
 	EventForwarded: "forwarded", EventSuppressed: "suppressed", EventDropped: "dropped",
-	EventLeftOut: "left_out", EventAnswered: "answered",
+	EventLeftOut: "left_out", EventAnswered: "answered", EventNotLearned: "not_learned",
 }
 
 func (k EventKind) String() string {
@@ -54,6 +58,17 @@ const (
 	ReasonNoHints    = "no_hints"    // nothing learned for the route yet
 	ReasonStoreError = "store_error" // the store failed; the request went on
 	ReasonDisabled   = "disabled"
+)
+
+// Reasons reported with EventNotLearned.
+const (
+	// ReasonCrossSite: a preload of another site's file, which browsers
+	// drop from a 103 (Config.AllowCrossSitePreload); its origin is
+	// preconnected instead.
+	ReasonCrossSite = "cross_site"
+	// ReasonPersonal: the link carries a value of its request (query,
+	// cookie, credentials, a per-user path) and no other request gets it.
+	ReasonPersonal = "personal"
 )
 
 // Event is one decision of a Handler.

@@ -4,14 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/earlyhints/earlyhints/hintstore"
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 // minBoundValue is the shortest request value that marks a link as bound
@@ -23,12 +22,13 @@ const minBoundValue = 3
 // request with thousands of query parameters costs no more than a few.
 const maxRequestValues = 64
 
-// requestValues returns the values of r that belong to its requester: the
-// query values (except those of the parameters in the route key, which
-// every requester of the route shares), cookie values, the credentials of
+// requestValues returns the values of a request (its URL u and header
+// hdr) that belong to its requester: the query values (except those of
+// routeParams, the sorted parameters of the route key, which every
+// requester of the route shares), cookie values, the credentials of
 // Authorization and the URL's user information. A link whose URL carries
 // one of them was built for this request and is never hinted to another.
-func (h *Handler) requestValues(r *http.Request) []string {
+func requestValues(u *url.URL, hdr http.Header, routeParams []string) []string {
 	var vals []string
 	add := func(v string) {
 		if len(vals) >= maxRequestValues {
@@ -39,9 +39,9 @@ func (h *Handler) requestValues(r *http.Request) []string {
 			vals = append(vals, v)
 		}
 	}
-	if r.URL.RawQuery != "" {
-		for k, vs := range r.URL.Query() {
-			if _, inKey := slices.BinarySearch(h.cfg.QueryParams, k); inKey {
+	if u.RawQuery != "" {
+		for k, vs := range u.Query() {
+			if _, inKey := slices.BinarySearch(routeParams, k); inKey {
 				continue
 			}
 			for _, v := range vs {
@@ -49,21 +49,24 @@ func (h *Handler) requestValues(r *http.Request) []string {
 			}
 		}
 	}
-	for _, c := range r.Cookies() {
+	// net/http's own parsers read the Cookie and Authorization fields, so
+	// the values are the ones the origin saw.
+	fields := http.Request{Header: hdr}
+	for _, c := range fields.Cookies() {
 		add(c.Value)
-		if u, err := url.QueryUnescape(c.Value); err == nil && u != c.Value {
-			add(u)
+		if dec, err := url.QueryUnescape(c.Value); err == nil && dec != c.Value {
+			add(dec)
 		}
 	}
-	if auth := r.Header.Get("Authorization"); auth != "" {
+	if auth := hdr.Get("Authorization"); auth != "" {
 		_, cred, _ := strings.Cut(auth, " ")
 		add(cred)
-		if user, pass, ok := r.BasicAuth(); ok {
+		if user, pass, ok := fields.BasicAuth(); ok {
 			add(user)
 			add(pass)
 		}
 	}
-	if ui := r.URL.User; ui != nil {
+	if ui := u.User; ui != nil {
 		add(ui.Username())
 		if p, ok := ui.Password(); ok {
 			add(p)
@@ -111,59 +114,66 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
+// identity is the key of the keyed hashes that identify requesters of
+// private responses: Config.IdentityKey, or the fleet's current key when
+// Config.Identity follows one that may change.
+type identity struct {
+	key     []byte
+	current func() (key []byte, id string)
+}
+
+// now returns the key to hash with and its hintstore.KeyID ("" for a
+// process's own key).
+func (id identity) now() ([]byte, string) {
+	if id.current != nil {
+		if k, i := id.current(); len(k) > 0 {
+			return k, i
+		}
+	}
+	return id.key, ""
+}
+
 // requester identifies who produced a private response, as far as the
-// proxy can tell a person: the client's network (a /24 for IPv4, a /48 for
-// IPv6; r.RemoteAddr is the client once trusted proxies are accounted for)
-// and, separately, the credentials it sent. The store counts two requesters
-// as distinct only when both differ, so one browser rotating cookies from
-// one network, or one login used from two networks, counts once. Both are
-// keyed hashes: no address or credential is kept.
-func (h *Handler) requester(r *http.Request) hintstore.Requester {
+// proxy can tell a person: the client's network (see clientNetwork; the
+// request's RemoteAddr is the client once trusted proxies are accounted
+// for) and, separately, the credentials it sent in hdr. The store counts
+// two requesters as distinct only when both differ, so one browser
+// rotating cookies from one network, or one login used from two networks,
+// counts once. Both are keyed hashes: no address or credential is kept.
+func (id identity) requester(network string, hdr http.Header) hintstore.Requester {
+	key, keyID := id.now()
 	return hintstore.Requester{
-		Network: h.keyedHash("net\x00", clientNetwork(r.RemoteAddr)),
-		Account: h.account(r),
+		Network: keyedHash(key, "net\x00", network),
+		Account: account(key, hdr),
+		Key:     keyID,
 	}
 }
 
-// account is the keyed hash of r's credentials, or "" without any.
-func (h *Handler) account(r *http.Request) string {
-	auth, cookie := r.Header.Get("Authorization"), r.Header.Values("Cookie")
+// account is the keyed hash of the credentials in hdr, or "" without any.
+func account(key []byte, hdr http.Header) string {
+	auth, cookie := hdr.Get("Authorization"), hdr.Values("Cookie")
 	if auth == "" && len(cookie) == 0 {
 		return ""
 	}
 	if auth != "" {
-		return h.keyedHash("auth\x00", auth)
+		return keyedHash(key, "auth\x00", auth)
 	}
-	return h.keyedHash("cookie\x00", strings.Join(cookie, "; "))
+	return keyedHash(key, "cookie\x00", strings.Join(cookie, "; "))
 }
 
-func (h *Handler) keyedHash(kind, value string) string {
-	m := hmac.New(sha256.New, h.identityKey)
+func keyedHash(key []byte, kind, value string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(kind))
 	m.Write([]byte(value))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
-// clientNetwork returns the network prefix of a client address: /24 for
-// IPv4 (and IPv4-mapped IPv6), /48 for IPv6. An address that does not
-// parse is returned as it is.
-func clientNetwork(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
+// isPrivate reports whether a response, with header resp, to a request
+// with header req is personal to its requester.
+func isPrivate(req, resp http.Header) bool {
+	if req.Get("Authorization") != "" || req.Get("Cookie") != "" || resp.Get("Set-Cookie") != "" {
+		return true
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap().WithZone("")
-	bits := 48
-	if addr.Is4() {
-		bits = 24
-	}
-	p, err := addr.Prefix(bits)
-	if err != nil {
-		return host
-	}
-	return p.String()
+	cc := httpx.ParseCacheControl(resp)
+	return cc.Private || cc.NoStore
 }

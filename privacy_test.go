@@ -10,7 +10,7 @@ import (
 )
 
 func TestBoundToRequest(t *testing.T) {
-	h := &Handler{cfg: Config{QueryParams: []string{"lang"}}}
+	routeParams := []string{"lang"}
 	tests := []struct {
 		name   string
 		url    string
@@ -37,8 +37,8 @@ func TestBoundToRequest(t *testing.T) {
 			for k, v := range tc.header {
 				r.Header[k] = v
 			}
-			if got := boundToRequest(hintstore.Link{Target: tc.target}, h.requestValues(r)); got != tc.bound {
-				t.Fatalf("boundToRequest(%s) = %v, want %v (values %q)", tc.target, got, tc.bound, h.requestValues(r))
+			if got := boundToRequest(hintstore.Link{Target: tc.target}, requestValues(r.URL, r.Header, routeParams)); got != tc.bound {
+				t.Fatalf("boundToRequest(%s) = %v, want %v (values %q)", tc.target, got, tc.bound, requestValues(r.URL, r.Header, routeParams))
 			}
 		})
 	}
@@ -61,23 +61,23 @@ func TestClientNetwork(t *testing.T) {
 }
 
 func TestRequester_OnePersonIsOne(t *testing.T) {
-	h := &Handler{identityKey: []byte("k")}
-	req := func(addr, cookie string) *http.Request {
+	id := identity{key: []byte("k")}
+	req := func(addr, cookie string) hintstore.Requester {
 		r := httptest.NewRequest(http.MethodGet, "https://a.test/", nil)
 		r.RemoteAddr = addr
 		if cookie != "" {
 			r.Header.Set("Cookie", cookie)
 		}
-		return r
+		return id.requester(clientNetwork(r.RemoteAddr), r.Header)
 	}
-	a1, a2, a3 := h.requester(req("198.51.100.7:1", "a=1")), h.requester(req("198.51.100.99:2", "a=2")), h.requester(req("198.51.100.7:3", ""))
+	a1, a2, a3 := req("198.51.100.7:1", "a=1"), req("198.51.100.99:2", "a=2"), req("198.51.100.7:3", "")
 	if a1.Distinct(a2) || a1.Distinct(a3) || a2.Distinct(a3) {
 		t.Fatal("one network with rotating cookies counted as several requesters")
 	}
-	if roaming := h.requester(req("203.0.113.5:1", "a=1")); a1.Distinct(roaming) {
+	if roaming := req("203.0.113.5:1", "a=1"); a1.Distinct(roaming) {
 		t.Fatal("one cookie from a second network counted as a second requester")
 	}
-	if other := h.requester(req("203.0.113.5:1", "b=1")); !a1.Distinct(other) {
+	if other := req("203.0.113.5:1", "b=1"); !a1.Distinct(other) {
 		t.Fatal("another network with other credentials is another requester")
 	}
 	if strings.Contains(a1.Network+a1.Account, "198.51") {
@@ -112,7 +112,7 @@ func TestVariantClass(t *testing.T) {
 		for k, v := range hdr {
 			r.Header.Set(k, v)
 		}
-		return variantClass(r, names)
+		return variantClass(r.Header, names)
 	}
 	android := "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"
 	desktop := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -149,5 +149,28 @@ func TestNormalHost(t *testing.T) {
 		if got := normalHost(tc.host, tc.scheme); got != tc.want {
 			t.Errorf("normalHost(%q, %s) = %q, want %q", tc.host, tc.scheme, got, tc.want)
 		}
+	}
+}
+
+// TestRequester_FleetIdentity: with Config.Identity, requesters are hashed
+// with the fleet's current key and carry its id, so a store can tell a
+// hash made under a key the fleet has since replaced.
+func TestRequester_FleetIdentity(t *testing.T) {
+	cur, curID := []byte("fleet-1"), "id-1"
+	id := identity{key: []byte("own"), current: func() ([]byte, string) { return cur, curID }}
+	own := identity{key: []byte("own")}
+	hdr := http.Header{"Cookie": {"s=1"}}
+	a := id.requester("10.0.0.0/24", hdr)
+	if a.Key != "id-1" || a == own.requester("10.0.0.0/24", hdr) {
+		t.Fatalf("requester %+v: want the fleet key's hash and id", a)
+	}
+	cur, curID = []byte("fleet-2"), "id-2"
+	b := id.requester("10.0.0.0/24", hdr)
+	if b.Key != "id-2" || b.Network == a.Network || b.Account == a.Account {
+		t.Errorf("after the fleet's key changed: %+v, before %+v", b, a)
+	}
+	cur, curID = nil, ""
+	if c := id.requester("10.0.0.0/24", hdr); c != own.requester("10.0.0.0/24", hdr) {
+		t.Errorf("without a fleet key: %+v, want the process's own key", c)
 	}
 }

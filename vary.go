@@ -26,10 +26,10 @@ func varyNames(hdr http.Header) (names []string, star, personal, ok bool) {
 	for _, v := range hdr.Values("Vary") {
 		for f := range strings.SplitSeq(v, ",") {
 			f = strings.TrimSpace(f)
-			switch {
-			case f == "":
+			switch f {
+			case "":
 				continue
-			case f == "*":
+			case "*":
 				return nil, true, false, false
 			}
 			name := http.CanonicalHeaderKey(f)
@@ -55,13 +55,13 @@ func varyNames(hdr http.Header) (names []string, star, personal, ok bool) {
 	return names, false, personal, true
 }
 
-// variantClass names the variant of a varying route that r asks for: for
-// each header, a small class of its value rather than the value itself, so
-// that the store keeps a few variants per route, not one per browser
-// build. User-Agent is classed as mobile or desktop and by engine;
+// variantClass names the variant of a varying route that a request with
+// header hdr asks for: for each of the Vary names, a small class of its
+// value rather than the value itself, so that the store keeps a few
+// variants per route, not one per browser build. User-Agent is classed as mobile or desktop and by engine;
 // Accept-Language by its first language; other headers by a hash of their
 // value.
-func variantClass(r *http.Request, names []string) string {
+func variantClass(hdr http.Header, names []string) string {
 	var b strings.Builder
 	for i, name := range names {
 		if i > 0 {
@@ -69,10 +69,10 @@ func variantClass(r *http.Request, names []string) string {
 		}
 		b.WriteString(strings.ToLower(name))
 		b.WriteByte('=')
-		v := strings.TrimSpace(strings.Join(r.Header.Values(name), ","))
+		v := strings.TrimSpace(strings.Join(hdr.Values(name), ","))
 		switch name {
 		case "User-Agent":
-			b.WriteString(userAgentClass(r))
+			b.WriteString(userAgentClass(hdr))
 		case "Sec-Ch-Ua-Mobile":
 			b.WriteString(strings.Trim(v, "?"))
 		case "Accept-Language":
@@ -89,10 +89,10 @@ func variantClass(r *http.Request, names []string) string {
 // userAgentClass classes a browser as mobile or desktop (Sec-CH-UA-Mobile
 // when sent, else the User-Agent's own words) and by engine, the two
 // things origins commonly vary a page on.
-func userAgentClass(r *http.Request) string {
-	ua := r.Header.Get("User-Agent")
+func userAgentClass(hdr http.Header) string {
+	ua := hdr.Get("User-Agent")
 	mobile := false
-	switch r.Header.Get("Sec-Ch-Ua-Mobile") {
+	switch hdr.Get("Sec-Ch-Ua-Mobile") {
 	case "?1":
 		mobile = true
 	case "?0":

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	earlyhints "github.com/earlyhints/earlyhints"
 )
 
 // TestCheck_Findings serves one defect per origin over h1, h2 and h3 and
@@ -52,7 +54,7 @@ func TestCheck_Findings(t *testing.T) {
 			w.Header().Del("Keep-Alive")
 			return http.StatusOK
 		}}},
-		{CodeTooManyHints, SeverityWarn, all, site{before: hints103(with(manyPreloads(12)...)), page: testPage + manyImages(12)}},
+		{CodeTooManyHints, SeverityWarn, all, site{before: hints103(with(manyPreloads(earlyhints.DefaultMaxPreloads + 2)...)), page: testPage + manyImages(earlyhints.DefaultMaxPreloads+2)}},
 		{CodeH3NotAdvertised, SeverityWarn, []string{H3}, site{before: hints103(goodHints), noAltSvc: true}},
 		{CodeTooMany1xx, SeverityError, all, site{before: func(w http.ResponseWriter, r *http.Request) int {
 			for range 50 {

@@ -156,18 +156,16 @@ func leftOut(p *probe, l *Learned, events []earlyhints.Event) []LeftOut {
 			sent[canonical(links[0], p.page)] = true
 		}
 	}
-	// The learner reports what it refused as errors that name the target.
+	// The learner reports what it refused with errors that name the target.
 	refused := map[string]string{}
 	for _, e := range events {
-		if e.Kind != earlyhints.EventInvalid || e.Err == nil {
-			continue
-		}
 		switch {
-		case errors.Is(e.Err, earlyhints.ErrCrossSite):
+		case e.Err == nil:
+		case e.Kind == earlyhints.EventNotLearned && e.Reason == earlyhints.ReasonCrossSite:
 			refused[e.Err.Error()] = LeftOutCrossSite
-		case errors.Is(e.Err, earlyhints.ErrPersonalLink):
+		case e.Kind == earlyhints.EventNotLearned && e.Reason == earlyhints.ReasonPersonal:
 			refused[e.Err.Error()] = LeftOutPrivate
-		default:
+		case e.Kind == earlyhints.EventInvalid:
 			refused[e.Err.Error()] = LeftOutInvalid
 		}
 	}

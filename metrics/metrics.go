@@ -27,6 +27,8 @@ type Observer struct {
 	skippedBy  [len(knownReasons)]atomic.Pointer[prometheus.Counter]
 	learned    prometheus.Counter
 	invalid    prometheus.Counter
+	storeErrs  prometheus.Counter
+	notLearned *prometheus.CounterVec
 	forwarded  prometheus.Counter
 	suppressed prometheus.Counter
 	dropped    prometheus.Counter
@@ -60,8 +62,13 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "earlyhints", Name: "skipped_total", Help: "Requests that got no 103, by reason.",
 		}, []string{"reason"}),
-		learned:    counter("observations_total", "Responses learned from."),
-		invalid:    counter("invalid_input_total", "Rejected input: malformed Link values, broken HTML, store errors."),
+		learned:   counter("observations_total", "Responses learned from."),
+		invalid:   counter("invalid_input_total", "Malformed input the learner rejected: Link values it cannot parse, HTML it cannot decode, targets no browser would fetch."),
+		storeErrs: counter("store_errors_total", "Observations the hint store failed to keep (see earlyhints_store_up)."),
+		notLearned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "earlyhints", Name: "links_not_learned_total",
+			Help: "Links pages name that are never hinted, by rule: cross_site (another site's file; its origin is preconnected instead), personal (a value of its request).",
+		}, []string{"reason"}),
 		forwarded:  counter("forwarded_total", "103 responses of the origin passed to the client."),
 		suppressed: counter("suppressed_total", "Later 103 responses not written (browsers act on the first only)."),
 		dropped:    counter("dropped_targets_total", "Hinted targets forgotten after a 404, 410 or no-store."),
@@ -84,7 +91,7 @@ func New(reg prometheus.Registerer) (*Observer, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		o.sent, o.links, o.linkBytes, o.skipped, o.learned, o.invalid, o.forwarded,
+		o.sent, o.links, o.linkBytes, o.skipped, o.learned, o.invalid, o.storeErrs, o.notLearned, o.forwarded,
 		o.suppressed, o.dropped, o.pushed, o.pushBytes, o.pushSkip, o.pushCancel, o.latency,
 		o.leftOut, o.think,
 	} {
@@ -143,7 +150,13 @@ func (o *Observer) Observe(e earlyhints.Event) {
 	case earlyhints.EventLearned:
 		o.learned.Inc()
 	case earlyhints.EventInvalid:
-		o.invalid.Inc()
+		if e.Reason == earlyhints.ReasonStoreError {
+			o.storeErrs.Inc()
+		} else {
+			o.invalid.Inc()
+		}
+	case earlyhints.EventNotLearned:
+		o.notLearned.WithLabelValues(e.Reason).Add(float64(max(e.Links, 1)))
 	case earlyhints.EventForwarded:
 		o.forwarded.Inc()
 	case earlyhints.EventSuppressed:

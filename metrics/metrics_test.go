@@ -94,3 +94,52 @@ func BenchmarkObserver_Observe(b *testing.B) {
 		})
 	}
 }
+
+// TestObserver_WhatLearningRefused: a link left out by rule (another
+// site's file, a personal link) is not bad input, and a store failure is
+// the store's, not the input's: each has its own counter.
+func TestObserver_WhatLearningRefused(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	o, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []earlyhints.Event{
+		{Kind: earlyhints.EventNotLearned, Links: 1, Reason: earlyhints.ReasonCrossSite},
+		{Kind: earlyhints.EventNotLearned, Links: 1, Reason: earlyhints.ReasonCrossSite},
+		{Kind: earlyhints.EventNotLearned, Links: 1, Reason: earlyhints.ReasonPersonal},
+		{Kind: earlyhints.EventInvalid, Reason: earlyhints.ReasonStoreError},
+		{Kind: earlyhints.EventInvalid},
+	} {
+		o.Observe(e)
+	}
+	for name, want := range map[string]float64{
+		"earlyhints_invalid_input_total": 1,
+		"earlyhints_store_errors_total":  1,
+	} {
+		if got := gathered(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if got := gathered(t, reg, "earlyhints_links_not_learned_total"); got != 3 {
+		t.Errorf("links_not_learned_total = %v, want 3 (2 cross_site, 1 personal)", got)
+	}
+}
+
+// gathered sums the values of a counter family.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}

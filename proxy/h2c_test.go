@@ -106,7 +106,7 @@ func TestProxy_ConnectionFieldsFromHTTPSOrigin(t *testing.T) {
 		w.Header().Set("Connection", "X-Secret, close")
 		w.Header().Set("X-Secret", "s3cret")
 		w.Header().Set("X-Kept", "k")
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	}))
 	o.EnableHTTP2 = false
 	o.StartTLS()

@@ -209,8 +209,10 @@ func New(cfg Config) (*Store, error) {
 	// writes, which it drops from its copy itself, at once (a message
 	// coming after the write would throw away a fresh read). With more
 	// connections, one would hear of another's writes late.
-	opt.ClientTrackingOptions = []string{"BCAST", "NOLOOP",
-		"PREFIX", cfg.KeyPrefix + "r:", "PREFIX", cfg.KeyPrefix + "t:", "PREFIX", cfg.KeyPrefix + "identity"}
+	opt.ClientTrackingOptions = []string{
+		"BCAST", "NOLOOP",
+		"PREFIX", cfg.KeyPrefix + "r:", "PREFIX", cfg.KeyPrefix + "t:", "PREFIX", cfg.KeyPrefix + "identity",
+	}
 	opt.PipelineMultiplex = -1
 	// The connections track (so invalidations arrive) but rueidis keeps
 	// nothing: the local copy keeps the decoded answer instead of rueidis's
@@ -448,7 +450,8 @@ func (s *Store) Observe(ctx context.Context, key string, obs hintstore.Observati
 		s.health.dropped.Add(1)
 		return hintstore.Entry{Key: key, Updated: at}, err
 	}
-	mode, payload, idHex := "pub", []byte("[]"), ""
+	mode, idHex := "pub", ""
+	var payload []byte
 	switch {
 	case len(obs.Vary) > 0:
 		mode = "vary"

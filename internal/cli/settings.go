@@ -60,6 +60,7 @@ type settings struct {
 
 	MaxPreloads      int
 	MaxPreconnects   int
+	MaxHintBytes     int
 	HTTP1Hints       bool
 	QueryParams      []string
 	CrossSitePreload bool
@@ -295,12 +296,16 @@ func proxyOptions() []option {
 			list(func(s *settings) *[]string { return &s.TrustedProxies }),
 		},
 		{
-			"max-preloads", "most preload links in one 103 (`count`, 0 means 10)",
+			"max-preloads", "most preload links in one 103 (`count`, 0 means 100; the document budget usually binds first)",
 			count(func(s *settings) *int { return &s.MaxPreloads }),
 		},
 		{
-			"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 4)",
+			"max-preconnects", "most preconnect links in one 103 (`count`, 0 means 8)",
 			count(func(s *settings) *int { return &s.MaxPreconnects }),
+		},
+		{
+			"max-hint-bytes", "most `bytes` of Link values in one 103 (0 means 16384; behind a proxy with small 1xx buffers, such as nginx's 4 KiB proxy_buffer_size, set it below them)",
+			count(func(s *settings) *int { return &s.MaxHintBytes }),
 		},
 		{
 			"http1-hints", "send 103 to HTTP/1.1 clients too (browsers ignore them there, some old clients break)",

@@ -43,7 +43,7 @@ func productConfig(s settings, logger, access *slog.Logger) product.Config {
 		RedisKeyPrefix: s.RedisKeyPrefix, RedisConnectTimeout: s.RedisConnectTimeout,
 		RedisTimeout: s.RedisTimeout, RedisWriteTimeout: s.RedisWriteTimeout,
 		Mode:        s.Mode,
-		MaxPreloads: s.MaxPreloads, MaxPreconnects: s.MaxPreconnects, HTTP1Hints: s.HTTP1Hints,
+		MaxPreloads: s.MaxPreloads, MaxPreconnects: s.MaxPreconnects, MaxHintBytes: s.MaxHintBytes, HTTP1Hints: s.HTTP1Hints,
 		QueryParams: s.QueryParams, CrossSitePreload: s.CrossSitePreload, DenyUserAgents: s.DenyUserAgents,
 		PrivateQuorum: s.PrivateQuorum, AssumedBandwidth: s.AssumedBandwidth, AssumedRTT: s.AssumedRTT,
 		Logger: logger, AccessLog: access,

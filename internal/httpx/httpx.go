@@ -264,3 +264,24 @@ func IsNavigation(r *http.Request) bool {
 	}
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
+
+// IsSpeculative reports whether a navigation is a speculative fetch of
+// the document alone: a speculation-rules prefetch or prerender
+// (Sec-Purpose: prefetch, prefetch;prerender), or the older link
+// prefetches (Purpose: prefetch, X-Purpose: preview, X-Moz: prefetch).
+// A prefetch fetches no subresources; a prerender does so later, on its
+// own schedule.
+func IsSpeculative(r *http.Request) bool {
+	for _, name := range [...]string{"Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"} {
+		for _, v := range r.Header[name] {
+			for item := range strings.SplitSeq(v, ",") {
+				token, _, _ := strings.Cut(item, ";")
+				switch strings.ToLower(strings.TrimSpace(token)) {
+				case "prefetch", "preview", "prerender":
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -128,3 +128,27 @@ func TestLexers(t *testing.T) {
 		t.Error("control characters misread")
 	}
 }
+
+func TestIsSpeculative(t *testing.T) {
+	tests := []struct {
+		hdr  http.Header
+		want bool
+	}{
+		{http.Header{}, false},
+		{http.Header{"Sec-Purpose": {"prefetch"}}, true},
+		{http.Header{"Sec-Purpose": {"prefetch;prerender"}}, true},
+		{http.Header{"Sec-Purpose": {"prefetch; anonymous-client-ip"}}, true},
+		{http.Header{"Sec-Purpose": {"Prefetch"}}, true},
+		{http.Header{"Purpose": {"prefetch"}}, true},
+		{http.Header{"X-Purpose": {"preview"}}, true},
+		{http.Header{"X-Moz": {"prefetch"}}, true},
+		{http.Header{"Sec-Purpose": {"prefetchx"}}, false},
+		{http.Header{"Sec-Fetch-Mode": {"navigate"}}, false},
+	}
+	for _, tt := range tests {
+		r := &http.Request{Header: tt.hdr}
+		if got := IsSpeculative(r); got != tt.want {
+			t.Errorf("IsSpeculative(%v) = %v, want %v", tt.hdr, got, tt.want)
+		}
+	}
+}

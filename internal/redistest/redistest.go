@@ -63,7 +63,8 @@ func (s *Server) start() {
 	args := append([]string{
 		"--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--maxmemory", "64mb", "--maxmemory-policy", "volatile-ttl"}, s.args...)
+		"--maxmemory", "64mb", "--maxmemory-policy", "volatile-ttl",
+	}, s.args...)
 	//nolint:gosec // G204: the arguments are this package's own: a free port, a temporary directory and the test's settings
 	s.cmd = exec.Command("redis-server", args...)
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil

@@ -76,10 +76,12 @@ type Config struct {
 	// Early Hints either. Default false: it gets the hints as a 103.
 	PushOnly bool
 
-	// MaxPreloads and MaxPreconnects cap the links of one 103. 0 means
-	// 10 and 4.
+	// MaxPreloads and MaxPreconnects cap the links of one 103, and
+	// MaxHintBytes the size of its Link values. 0 means the middleware's
+	// defaults (100, 8, 16 KiB).
 	MaxPreloads    int
 	MaxPreconnects int
+	MaxHintBytes   int
 	// HTTP1Hints sends 103 to HTTP/1.1 clients too. Default false.
 	HTTP1Hints bool
 	// QueryParams are the query parameters that make pages distinct.

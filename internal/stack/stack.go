@@ -121,6 +121,7 @@ func New(cfg Config) (_ *Stack, err error) {
 		Store:                 store,
 		MaxPreloads:           cfg.MaxPreloads,
 		MaxPreconnects:        cfg.MaxPreconnects,
+		MaxHeaderBytes:        cfg.MaxHintBytes,
 		AllowHTTP1:            cfg.HTTP1Hints,
 		AllowCrossSitePreload: cfg.CrossSitePreload,
 		QueryParams:           cfg.QueryParams,
@@ -129,6 +130,7 @@ func New(cfg Config) (_ *Stack, err error) {
 		AssumedRTT:            cfg.AssumedRTT,
 		ConnPath:              connPath,
 		IdentityKey:           idKey,
+		Identity:              fleetIdentity(store),
 		DenyUserAgents:        cfg.DenyUserAgents,
 		Disabled:              cfg.Mode == ModeOff,
 		Observer:              hintlog.Observer(observer), // the access log's hinted and hint_links

@@ -66,6 +66,15 @@ func identityKey(store hintstore.Store) ([]byte, error) {
 	return key, nil
 }
 
+// fleetIdentity follows the identity key a shared store keeps for the
+// fleet, which changes when Redis loses it; nil for other stores.
+func fleetIdentity(store hintstore.Store) func() ([]byte, string) {
+	if r, ok := store.(*redisstore.Store); ok {
+		return r.CurrentIdentity
+	}
+	return nil
+}
+
 // redisCollectors exports the state of a Redis store on /metrics.
 func redisCollectors(r *redisstore.Store) []prometheus.Collector {
 	up := func() float64 {
