@@ -10,8 +10,11 @@
 #   make lint    golangci-lint v2 at GOLANGCI_LINT_VERSION (installed with
 #                go install when missing or another version; with CI=true
 #                a failure to install fails)
+#   make vet     go vet, without build tags and with the slow tests' tags
+#                (integration, chromium), so tagged tests are vetted too
 #   make fuzz    a short run of every Fuzz target
-#   make bench   every benchmark once
+#   make bench   every benchmark once, the tagged ones (Redis, Chromium,
+#                packet emulation) among them; those skip what is missing
 
 GO            ?= go
 PKG           := github.com/earlyhints/earlyhints
@@ -38,13 +41,15 @@ TEST_PACKAGES := fonts-liberation
 # on Caddy): vetted and tested from its directory.
 CADDY_DIR     := contrib/caddy
 
-.PHONY: all test test-fast test-slow test-caddy deps build lint fuzz bench clean
+.PHONY: all test test-fast test-slow test-caddy deps build vet lint fuzz bench clean
 
 all: build
 
+# SLOW_TAGS are the build tags of the slow tests and benchmarks.
+SLOW_TAGS := integration,chromium
+
 test: deps
-	$(GO) vet ./...
-	cd $(CADDY_DIR) && $(GO) vet -tags integration,chromium ./...
+	$(MAKE) vet
 	$(MAKE) lint
 	$(MAKE) test-fast test-slow test-caddy
 
@@ -52,10 +57,17 @@ test-fast:
 	$(GO) test -count=1 -timeout $(FAST_TIMEOUT) ./...
 
 test-slow:
-	$(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags integration,chromium ./...
+	$(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags $(SLOW_TAGS) ./...
+
+# vet checks the code twice: as built by default, and with the slow tests'
+# tags, whose files the first pass never reads.
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags $(SLOW_TAGS) ./...
+	cd $(CADDY_DIR) && $(GO) vet -tags $(SLOW_TAGS) ./...
 
 test-caddy:
-	cd $(CADDY_DIR) && $(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags integration,chromium ./...
+	cd $(CADDY_DIR) && $(GO) test -count=1 -timeout $(SLOW_TIMEOUT) -tags $(SLOW_TAGS) ./...
 
 # deps installs what the slow tests run, only when a command is missing, so a
 # prepared machine never touches apt.
@@ -116,8 +128,8 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
-	cd $(CADDY_DIR) && $(GO) test -tags integration -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -run='^$$' -bench=. -benchmem -tags $(SLOW_TAGS) ./...
+	cd $(CADDY_DIR) && $(GO) test -tags $(SLOW_TAGS) -run='^$$' -bench=. -benchmem ./...
 
 clean:
 	rm -rf bin

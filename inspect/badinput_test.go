@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -50,6 +51,44 @@ func TestCheck_BadInput(t *testing.T) {
 		return http.StatusOK
 	}})
 
+	// Over the bound in many fields rather than one: HTTP/2 sees the
+	// header block go on in CONTINUATION frames past it.
+	manyFields := startOrigin(t, site{before: func(w http.ResponseWriter, r *http.Request) int {
+		for i := range 3000 {
+			w.Header().Set(fmt.Sprintf("X-Field-%d", i), strings.Repeat("y", 500))
+		}
+		return http.StatusOK
+	}})
+	manyLinks := startOrigin(t, site{before: func(w http.ResponseWriter, r *http.Request) int {
+		var links []string
+		for i := range 3000 {
+			links = append(links, fmt.Sprintf("</%d-%s.css>; rel=preload; as=style", i, strings.Repeat("y", 500)))
+		}
+		return hints103(links)(w, r)
+	}})
+	// A TCP port that accepts and never says a word: a TLS handshake that
+	// never completes.
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mute.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+
 	tests := []struct {
 		name  string
 		url   string
@@ -65,6 +104,26 @@ func TestCheck_BadInput(t *testing.T) {
 			"10 MB 103", huge103.URL() + "/",
 			Config{RootCAs: huge103.CertPool()},
 			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge},
+		},
+		{
+			"1.5 MB of response headers in 3000 fields", manyFields.URL() + "/",
+			Config{RootCAs: manyFields.CertPool()},
+			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge},
+		},
+		{
+			"1.5 MB 103 in 3000 links", manyLinks.URL() + "/",
+			Config{RootCAs: manyLinks.CertPool()},
+			map[string]string{H1: CodeHeadersTooLarge, H2: CodeHeadersTooLarge, H3: CodeHeadersTooLarge},
+		},
+		{
+			"TLS never answers, the handshake deadline first", "https://" + mute.Addr().String() + "/",
+			Config{Protos: []string{H1, H2}, Timeout: 2 * time.Second, HandshakeTimeout: 300 * time.Millisecond},
+			map[string]string{H1: CodeTimeout, H2: CodeTimeout},
+		},
+		{
+			"TLS never answers, the request deadline first", "https://" + mute.Addr().String() + "/",
+			Config{Protos: []string{H1, H2}, Timeout: 300 * time.Millisecond, HandshakeTimeout: 2 * time.Second},
+			map[string]string{H1: CodeTimeout, H2: CodeTimeout},
 		},
 		{
 			"unreachable", "https://" + closed + "/",

@@ -65,6 +65,7 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 		req := BrowserVisitRequest{URL: p.page.String(), Proto: p.res.Proto, Leaf: p.leaf}
 		v, err := cfg.Browser.Visit(ctx, req)
 		if err != nil {
+			err = outOfTime(ctx, err)
 			br.Error = err.Error()
 			out = append(out, Finding{
 				Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,
@@ -80,8 +81,16 @@ func browse(ctx context.Context, probes []*probe, cfg *Config) ([]BrowserResult,
 			}
 		}
 		br.FCPMS, br.LCPMS = round(v.FCP), round(v.LCP)
-		req.WithoutEarlyHints = true
-		if w, err := cfg.Browser.Visit(ctx, req); err == nil {
+		without := req
+		without.WithoutEarlyHints = true
+		if w, err := cfg.Browser.Visit(ctx, without); err != nil {
+			err = outOfTime(ctx, err)
+			br.ErrorWithout = err.Error()
+			out = append(out, Finding{
+				Code: CodeBrowserError, Severity: SeverityError, Proto: p.res.Proto, Link: req.URL,
+				Message: fmt.Sprintf("Chromium could not load the page with Early Hints off, so there are no figures without them to compare: %v", err),
+			})
+		} else {
 			br.FCPWithoutMS, br.LCPWithoutMS = round(w.FCP), round(w.LCP)
 		}
 		var hinted []hinted

@@ -14,6 +14,8 @@ type fakeBrowser struct {
 	mu    sync.Mutex
 	asked []BrowserVisitRequest
 	fail  bool
+	// failWithout fails the visit with Early Hints off only.
+	failWithout bool
 }
 
 func (f *fakeBrowser) Visit(_ context.Context, v BrowserVisitRequest) (*BrowserVisit, error) {
@@ -22,6 +24,9 @@ func (f *fakeBrowser) Visit(_ context.Context, v BrowserVisitRequest) (*BrowserV
 	f.asked = append(f.asked, v)
 	if f.fail {
 		return nil, errors.New("no browser here")
+	}
+	if f.failWithout && v.WithoutEarlyHints {
+		return nil, errors.New("no browser without hints")
 	}
 	base := strings.TrimSuffix(v.URL, "/")
 	return &BrowserVisit{
@@ -66,5 +71,35 @@ func TestCheck_Browser(t *testing.T) {
 	}
 	if match, _ := byCode(rep, CodeBrowserError); len(match) != 1 || match[0].Severity != SeverityError {
 		t.Errorf("a failing browser: %s", dump(rep))
+	}
+}
+
+// TestCheck_BrowserWithoutFails: when the visit with Early Hints off
+// fails, the report says so (a field, a finding and the text) instead of
+// leaving the figures without them out in silence.
+func TestCheck_BrowserWithoutFails(t *testing.T) {
+	srv := startOrigin(t, site{before: hints103(goodHints[:2])})
+	b := &fakeBrowser{failWithout: true}
+	rep, err := Check(context.Background(), srv.URL()+"/", Config{RootCAs: srv.CertPool(), Protos: []string{H2}, Browser: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Browser) != 1 {
+		t.Fatalf("browser results %+v", rep.Browser)
+	}
+	br := rep.Browser[0]
+	if br.FCPMS != 100 || br.FCPWithoutMS != 0 || !strings.Contains(br.ErrorWithout, "no browser without hints") {
+		t.Errorf("browser result %+v, want the first visit's figures and the second's error", br)
+	}
+	match, _ := byCode(rep, CodeBrowserError)
+	if len(match) != 1 || match[0].Proto != H2 || !strings.Contains(match[0].Message, "Early Hints off") {
+		t.Errorf("browser-error findings %+v", match)
+	}
+	var text strings.Builder
+	if err := WriteText(&text, rep, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "not measured, the visit failed: no browser without hints") {
+		t.Errorf("text lacks the failed visit:\n%s", text.String())
 	}
 }

@@ -19,6 +19,7 @@ const (
 // Defaults applied to zero fields of Config.
 const (
 	DefaultTimeout          = 10 * time.Second
+	DefaultMaxTime          = 60 * time.Second
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultMaxRedirects     = 10
 	// DefaultLateRatio: a 103 that arrives after this share of the wait for
@@ -43,6 +44,9 @@ const (
 	MaxBodyBytes = 1 << 20
 	// MaxTargets bounds how many hinted files are fetched per result.
 	MaxTargets = 24
+	// MaxFetches bounds the hinted files and texts fetched at once per
+	// result, as a browser bounds its connections to one host (6).
+	MaxFetches = 6
 )
 
 // ErrBadConfig reports a Config that fails Validate.
@@ -64,12 +68,18 @@ type Config struct {
 	// Runs is how many times each page is requested; times are medians.
 	// 0 means 1.
 	Runs int
-	// Follow follows redirects (up to 10 hops), reporting each hop.
+	// Follow follows redirects (up to 10 hops, never back to a URL already
+	// visited: either end is a too-many-redirects finding), reporting each
+	// hop.
 	// Default false: a redirect is reported and not followed.
 	Follow bool
 	// Timeout bounds each request, from dialling to the end of what is read
 	// of the body. 0 means 10s.
 	Timeout time.Duration
+	// MaxTime bounds the whole check: every request of every protocol and
+	// hop, the hinted files, and the browser's visits. What has not ended
+	// by then is reported as a timeout. 0 means 60s.
+	MaxTime time.Duration
 	// HandshakeTimeout bounds connecting: TCP and TLS, or the QUIC
 	// handshake. 0 means 5s.
 	HandshakeTimeout time.Duration
@@ -98,7 +108,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Runs %d is negative; use 0 for one run", ErrBadConfig, c.Runs)
 	case c.Runs > 100:
 		return fmt.Errorf("%w: Runs %d; at most 100", ErrBadConfig, c.Runs)
-	case c.Timeout < 0, c.HandshakeTimeout < 0:
+	case c.Timeout < 0, c.HandshakeTimeout < 0, c.MaxTime < 0:
 		return fmt.Errorf("%w: negative timeout; use 0 for the default", ErrBadConfig)
 	}
 	return nil
@@ -113,6 +123,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.MaxTime == 0 {
+		c.MaxTime = DefaultMaxTime
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = min(DefaultHandshakeTimeout, c.Timeout)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -26,9 +27,11 @@ func classify(err error) (code, advice string) {
 		idleErr    *quic.IdleTimeoutError
 		hsErr      *quic.HandshakeTimeoutError
 		transport  *quic.TransportError
-		netErr     net.Error
+		maxTime    *maxTimeError
 	)
 	switch {
+	case errors.As(err, &maxTime):
+		return CodeTimeout, "the whole check reached --max-time before this request ended: raise --max-time, check fewer protocols, or find why the server is this slow"
 	case hopByHopRejected(err) != "":
 		return CodeHopByHopIn103, "the client rejected the response for the connection-specific field " + hopByHopRejected(err) + " (in the 103 or the final response): HTTP/2 and HTTP/3 forbid such fields and browsers fail the page; drop it"
 	case headersTooLarge(err):
@@ -37,12 +40,15 @@ func classify(err error) (code, advice string) {
 		return CodeTooMany1xx, "send one 103 Early Hints (browsers act on the first only) and nothing else before the final response"
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
 		return CodeTLSError, "the certificate is not trusted for this name: fix it, or pass --ca-cert FILE (or --insecure) for a test server; browsers discard early-hinted files on a certificate error"
+	// A handshake that never completes is a server that does not answer,
+	// over TCP+TLS as over QUIC, whichever deadline noticed it first.
+	case errors.As(err, &hsErr), errors.As(err, &idleErr),
+		isTLSHandshake(err) && isTimeout(err):
+		return CodeTimeout, "no answer within the handshake timeout: check the server listens there (UDP for HTTP/3), speaks TLS on that port, and no firewall drops the packets"
+	case isTimeout(err):
+		return CodeTimeout, "the server did not answer within the timeout (--timeout): it hangs, or thinks for longer than any visitor waits"
 	case errors.As(err, &alert), errors.As(err, &recordErr), isTLSHandshake(err):
 		return CodeTLSError, "the TLS handshake failed: check that the port speaks TLS and offers the protocol (ALPN h2, h3)"
-	case errors.As(err, &hsErr), errors.As(err, &idleErr):
-		return CodeTimeout, "no answer within the handshake timeout: check the server listens there (UDP for HTTP/3) and no firewall drops the packets"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return CodeTimeout, "the server did not answer within the timeout (--timeout): it hangs, or thinks for longer than any visitor waits"
 	case errors.As(err, &dnsErr):
 		return CodeUnreachable, "the host name does not resolve: check the URL"
 	case errors.As(err, &opErr) && opErr.Op == "dial":
@@ -51,6 +57,11 @@ func classify(err error) (code, advice string) {
 		return CodeTLSError, "the QUIC handshake failed: check the certificate and that the endpoint offers h3"
 	}
 	return CodeProtocolError, "the response broke the protocol: fix the server's response (curl -v or nghttp -v shows the bytes)"
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
 func isTLSHandshake(err error) bool {
@@ -80,13 +91,31 @@ func hopByHopRejected(err error) string {
 	return ""
 }
 
-// headersTooLarge recognises the clients' header size limits: net/http's
-// HTTP/1.1 and quic-go's messages, and the HPACK decoder's COMPRESSION_ERROR
-// that HTTP/2 reports when the header list passes its bound.
+// errHeadersTooLarge marks a response whose header block passed
+// MaxHeaderBytes where the client's own error does not say so.
+var errHeadersTooLarge = fmt.Errorf("response headers exceeded %d bytes", MaxHeaderBytes)
+
+// headersTooLarge recognises the clients' header size limits, whichever
+// way the header block passed them: net/http's HTTP/1.1 and quic-go's
+// messages; over HTTP/2 the HPACK decoder's COMPRESSION_ERROR (one field
+// over the bound), the client's "larger than advertised limit" (a block
+// that ends in the frame that passed it), the 1xx bound, and a PROTOCOL_ERROR
+// that do marks as errHeadersTooLarge (a block whose CONTINUATION frames
+// go on past it: Go's framer then drops the connection).
 func headersTooLarge(err error) bool {
+	if errors.Is(err, errHeadersTooLarge) {
+		return true
+	}
 	s := err.Error()
 	return strings.Contains(s, "response headers exceeded") || strings.Contains(s, "HEADERS frame too large") ||
-		strings.Contains(s, "COMPRESSION_ERROR") || strings.Contains(s, "header list too large")
+		strings.Contains(s, "COMPRESSION_ERROR") || strings.Contains(s, "header list too large") ||
+		strings.Contains(s, "header list larger than advertised limit")
+}
+
+// h2ProtocolError recognises HTTP/2's PROTOCOL_ERROR, which Go's framer
+// also uses for a header block that goes on past the bound.
+func h2ProtocolError(err error) bool {
+	return strings.Contains(err.Error(), "PROTOCOL_ERROR")
 }
 
 // noALPN recognises a TLS handshake that agreed on no application protocol

@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -61,9 +62,15 @@ func newClient(proto string, cfg *Config) *client {
 	protos.SetHTTP2(proto != H1) // "" (targets on other origins) speaks both
 	d := &net.Dialer{Timeout: cfg.HandshakeTimeout}
 	t := &http.Transport{
-		Protocols:              &protos,
-		TLSClientConfig:        tlsConf,
-		DialContext:            d.DialContext,
+		Protocols:       &protos,
+		TLSClientConfig: tlsConf,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c}, nil
+		},
 		TLSHandshakeTimeout:    cfg.HandshakeTimeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
 		MaxResponseHeaderBytes: MaxHeaderBytes,
@@ -106,7 +113,20 @@ func (c *client) do(ctx context.Context, req *http.Request, timeout time.Duratio
 	ex := &exchange{}
 	var mu sync.Mutex
 	start := time.Now()
+	var conn *countingConn // the connection under TLS, and what it had read
+	var readBefore int64
 	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			c := info.Conn
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
+			if cc, ok := c.(*countingConn); ok {
+				mu.Lock()
+				defer mu.Unlock()
+				conn, readBefore = cc, cc.read.Load()
+			}
+		},
 		WroteRequest: func(httptrace.WroteRequestInfo) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -137,7 +157,16 @@ func (c *client) do(ctx context.Context, req *http.Request, timeout time.Duratio
 		if !errors.Is(err, errTooMany1xx) && isTooMany1xx(err) {
 			err = fmt.Errorf("%w: %w", errTooMany1xx, err)
 		}
-		ex.err = err
+		if conn != nil && h2ProtocolError(err) && !headersTooLarge(err) {
+			// Go's HTTP/2 framer ends the connection with PROTOCOL_ERROR
+			// when a header block goes on past the bound: a connection
+			// that carried a browser's whole header allowance (Chromium's
+			// 256 KiB) without final headers had a block over the limit.
+			if n := conn.read.Load() - readBefore; n >= MaxHeaderBytes/4 {
+				err = fmt.Errorf("%w (%d bytes arrived without the final headers): %w", errHeadersTooLarge, n, err)
+			}
+		}
+		ex.err = outOfTime(ctx, err)
 		return ex
 	}
 	ex.final, ex.resp = now, resp
@@ -152,10 +181,39 @@ func (c *client) do(ctx context.Context, req *http.Request, timeout time.Duratio
 		ex.raw, err = io.ReadAll(r)
 		ex.body = r.at
 		if err != nil && len(ex.raw) == 0 {
-			ex.err = fmt.Errorf("reading the body: %w", err)
+			ex.err = outOfTime(ctx, fmt.Errorf("reading the body: %w", err))
 		}
 	}
 	return ex
+}
+
+// countingConn counts the bytes read from a connection.
+type countingConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// maxTimeError is the cause of a check's context when Config.MaxTime has
+// passed.
+type maxTimeError struct{ d time.Duration }
+
+func (e *maxTimeError) Error() string {
+	return fmt.Sprintf("the check reached its bound on the whole (--max-time %s)", e.d)
+}
+
+// outOfTime names Config.MaxTime in err when it is what cut the request.
+func outOfTime(ctx context.Context, err error) error {
+	var mt *maxTimeError
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &mt) && !errors.As(err, &mt) {
+		return fmt.Errorf("%w: %w", mt, err)
+	}
+	return err
 }
 
 // isTooMany1xx recognises the quic-go client's own 1xx limit.

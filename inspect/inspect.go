@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -41,8 +42,11 @@ type probe struct {
 	fonts []*url.URL
 	// targetProblems are hinted files a browser cannot reuse.
 	targetProblems []targetProblem
-	hop            int               // 0 for the URL asked, then each redirect
-	leaf           *x509.Certificate // the server's certificate, over TLS
+	hop            int // 0 for the URL asked, then each redirect
+	// header holds the extra request fields sent with the navigation:
+	// Config.Header on the origin of the URL asked, none on another.
+	header http.Header
+	leaf   *x509.Certificate // the server's certificate, over TLS
 	// learned is what the proxy would learn from the response and hint.
 	learned *Learned
 }
@@ -61,6 +65,8 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{URL: u.String(), Results: []Result{}, Findings: []Finding{}}
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.MaxTime, &maxTimeError{cfg.MaxTime})
+	defer cancel()
 	var probes []*probe
 	var extra []Finding
 	others := newClient("", &cfg) // targets on other origins: h2 or h1
@@ -77,12 +83,21 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 		}
 		c := newClient(proto, &cfg)
 		hop := u
+		visited := map[string]bool{}
 		for i := 0; ; i++ {
+			visited[hop.String()] = true
 			cfg.Logger.Debug("inspect: navigate", "proto", proto, "url", hop.String())
-			p := navigate(ctx, c, hop, &cfg)
+			hopCfg := cfg
+			if !sameOrigin(hop, u) {
+				// Cookies, credentials and every other -H field are the
+				// user's for the origin asked: a redirect elsewhere gets
+				// none of them, as a browser's cookie jar would not.
+				hopCfg.Header = nil
+			}
+			p := navigate(ctx, c, hop, &hopCfg)
 			p.hop = i
 			probes = append(probes, p)
-			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) || i >= DefaultMaxRedirects {
+			if !cfg.Follow || p.first.err != nil || !isRedirect(p.res.Status) {
 				break
 			}
 			next, err := hop.Parse(p.res.Location)
@@ -93,6 +108,10 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 				break
 			}
 			next.Fragment = ""
+			if visited[next.String()] || i >= DefaultMaxRedirects {
+				extra = append(extra, tooManyRedirects(proto, next, visited[next.String()], i+1))
+				break
+			}
 			hop = next
 		}
 		for _, p := range probes {
@@ -118,6 +137,22 @@ func Check(ctx context.Context, rawURL string, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// tooManyRedirects is the finding for a chain of redirects the check
+// stopped following: one that comes back to a URL it has been to, or one
+// longer than DefaultMaxRedirects.
+func tooManyRedirects(proto string, next *url.URL, loop bool, hops int) Finding {
+	if loop {
+		return Finding{
+			Code: CodeTooManyRedirects, Severity: SeverityError, Proto: proto, Link: next.String(),
+			Message: fmt.Sprintf("the redirects loop: after %d, the next leads back to %s; browsers give up with ERR_TOO_MANY_REDIRECTS and show no page; make the chain end at the page", hops, next),
+		}
+	}
+	return Finding{
+		Code: CodeTooManyRedirects, Severity: SeverityWarn, Proto: proto, Link: next.String(),
+		Message: fmt.Sprintf("%d redirects and the page still redirects (next %s): the check follows %d; each costs the visitor a round trip, and Chromium gives up after 20; redirect once, to the final URL", hops, next, DefaultMaxRedirects),
+	}
+}
+
 func parseTarget(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
@@ -132,6 +167,27 @@ func parseTarget(raw string) (*url.URL, error) {
 	}
 	u.Fragment = ""
 	return u, nil
+}
+
+// sameOrigin reports whether a and b have the same origin: scheme, host
+// and port, the port written or the scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	return originOf(a) == originOf(b)
+}
+
+func originOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 func isRedirect(status int) bool {
@@ -158,7 +214,7 @@ func navigationRequest(page *url.URL, extra http.Header) *http.Request {
 // navigate requests page cfg.Runs times and keeps the first run's
 // structure and the median of the runs' times.
 func navigate(ctx context.Context, c *client, page *url.URL, cfg *Config) *probe {
-	p := &probe{page: page, client: c, res: &Result{Proto: c.proto, URL: page.String(), EarlyHints: []EarlyHints{}}}
+	p := &probe{page: page, client: c, header: cfg.Header, res: &Result{Proto: c.proto, URL: page.String(), EarlyHints: []EarlyHints{}}}
 	var finals, bodies []float64
 	var hintTimes [][]float64
 	for run := 0; run < cfg.Runs; run++ {

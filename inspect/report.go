@@ -70,6 +70,7 @@ const (
 	CodeNotHTTPS               = "not-https"
 	CodeBrowserNotUsed         = "browser-not-used"
 	CodeBrowserError           = "browser-error"
+	CodeTooManyRedirects       = "too-many-redirects"
 )
 
 // Finding is one thing the check found.
@@ -165,6 +166,9 @@ type BrowserResult struct {
 	LCPMS        float64 `json:"lcp_ms"`
 	FCPWithoutMS float64 `json:"fcp_without_ms,omitempty"`
 	LCPWithoutMS float64 `json:"lcp_without_ms,omitempty"`
+	// ErrorWithout is why the visit without Early Hints failed; the
+	// "Without" figures are then absent.
+	ErrorWithout string `json:"error_without,omitempty"`
 }
 
 // BrowserFile is one hinted file as the page loaded it.

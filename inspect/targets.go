@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/earlyhints/earlyhints/internal/weburl"
@@ -73,7 +74,7 @@ func subresourceRequest(method string, h hinted, page *url.URL, extra http.Heade
 		mode = "cors"
 	}
 	site := "same-origin"
-	if h.target.Host != page.Host || h.target.Scheme != page.Scheme {
+	if !sameOrigin(h.target, page) {
 		site = "cross-site"
 	}
 	hdr := http.Header{
@@ -85,8 +86,13 @@ func subresourceRequest(method string, h hinted, page *url.URL, extra http.Heade
 		"User-Agent":     navigationHeader["User-Agent"],
 	}
 	if site == "same-origin" {
+		// extra is what the navigation carried (nothing on an origin
+		// other than the one asked): cookies and credentials go to that
+		// origin only.
 		for k, v := range extra {
-			hdr[http.CanonicalHeaderKey(k)] = v // cookies and credentials go to the same origin only
+			if k = http.CanonicalHeaderKey(k); k != "Host" {
+				hdr[k] = v
+			}
 		}
 	}
 	return &http.Request{Method: method, URL: h.target, Host: h.target.Host, Header: hdr}
@@ -94,31 +100,40 @@ func subresourceRequest(method string, h hinted, page *url.URL, extra http.Heade
 
 // checkTargets fetches each hinted file of p's first 103 (HEAD, then GET
 // when HEAD is refused) and the stylesheets and scripts the page and its
-// hints name, whose text shows what the page references.
+// hints name, whose text shows what the page references. Up to MaxFetches
+// requests are in flight at once, so files that never answer cost one
+// Timeout per MaxFetches of them, not one each.
 func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 	if len(p.res.EarlyHints) == 0 {
 		return
 	}
 	clientFor := func(u *url.URL) *client {
-		if u.Scheme == p.page.Scheme && u.Host == p.page.Host {
+		if sameOrigin(u, p.page) {
 			return p.client
 		}
 		return others
 	}
+	var files []hinted
 	seen := map[string]bool{}
 	for _, h := range preloadsOf(p.res.EarlyHints[0].Links, p.page) {
-		if seen[h.target.String()] || len(p.res.Targets) >= MaxTargets {
+		if seen[h.target.String()] || len(files) >= MaxTargets {
 			continue
 		}
 		seen[h.target.String()] = true
+		files = append(files, h)
+	}
+	targets := make([]Target, len(files))
+	problems := make([]*targetProblem, len(files))
+	parallel(len(files), func(i int) {
+		h := files[i]
 		c := clientFor(h.target)
 		t := Target{URL: h.target.String(), As: h.as, Method: http.MethodHead}
-		ex := c.do(ctx, subresourceRequest(http.MethodHead, h, p.page, cfg.Header), cfg.Timeout, 0)
+		ex := c.do(ctx, subresourceRequest(http.MethodHead, h, p.page, p.header), cfg.Timeout, 0)
 		if ex.err == nil && ex.resp.StatusCode >= 400 {
 			// Many servers refuse HEAD (405, 501, or a 403 from a CDN)
 			// where a browser's GET succeeds: the GET decides.
 			t.Method = http.MethodGet
-			ex = c.do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, 1)
+			ex = c.do(ctx, subresourceRequest(http.MethodGet, h, p.page, p.header), cfg.Timeout, 1)
 		}
 		if ex.err != nil {
 			t.Error = describe(ex.err)
@@ -127,32 +142,61 @@ func checkTargets(ctx context.Context, p *probe, others *client, cfg *Config) {
 			t.CacheControl = strings.Join(ex.resp.Header.Values("Cache-Control"), ", ")
 			t.Location = ex.resp.Header.Get("Location")
 			if reason := uncacheable(ex.resp.Header, time.Now(), DefaultMinLifetime); reason != "" {
-				p.targetProblems = append(p.targetProblems, targetProblem{target: t.URL, value: h.value, reason: reason})
+				problems[i] = &targetProblem{target: t.URL, value: h.value, reason: reason}
 			}
 		}
-		p.res.Targets = append(p.res.Targets, t)
+		targets[i] = t
+	})
+	p.res.Targets = append(p.res.Targets, targets...)
+	for _, tp := range problems {
+		if tp != nil {
+			p.targetProblems = append(p.targetProblems, *tp)
+		}
 	}
 	// Texts that reference files: stylesheets name fonts and images,
 	// scripts name modules.
-	fetched := 0
 	var texts []hinted
-	texts = append(texts, preloadsOf(p.res.EarlyHints[0].Links, p.page)...)
-	texts = append(texts, preloadsOf(p.res.Suggested, p.page)...)
 	done := map[string]bool{}
-	for _, h := range texts {
-		if h.as != "style" && h.as != "script" || done[h.target.String()] || fetched >= 8 {
+	for _, h := range append(preloadsOf(p.res.EarlyHints[0].Links, p.page), preloadsOf(p.res.Suggested, p.page)...) {
+		if h.as != "style" && h.as != "script" || done[h.target.String()] || len(texts) >= 8 {
 			continue
 		}
 		done[h.target.String()] = true
-		fetched++
-		ex := clientFor(h.target).do(ctx, subresourceRequest(http.MethodGet, h, p.page, cfg.Header), cfg.Timeout, MaxBodyBytes)
+		texts = append(texts, h)
+	}
+	bodies := make([]*text, len(texts))
+	parallel(len(texts), func(i int) {
+		h := texts[i]
+		ex := clientFor(h.target).do(ctx, subresourceRequest(http.MethodGet, h, p.page, p.header), cfg.Timeout, MaxBodyBytes)
 		if ex.err == nil && ex.resp.StatusCode == http.StatusOK {
-			p.texts = append(p.texts, text{url: h.target.String(), body: string(ex.raw)})
-			if h.as == "style" {
-				p.fonts = append(p.fonts, cssFonts(string(ex.raw), h.target)...)
-			}
+			bodies[i] = &text{url: h.target.String(), body: string(ex.raw)}
+		}
+	})
+	for i, t := range bodies {
+		if t == nil {
+			continue
+		}
+		p.texts = append(p.texts, *t)
+		if texts[i].as == "style" {
+			p.fonts = append(p.fonts, cssFonts(t.body, texts[i].target)...)
 		}
 	}
+}
+
+// parallel calls f(0) … f(n-1), at most MaxFetches at once, and returns
+// when all have returned. Each f bounds its own time (once the check's
+// context has ended, the calls not yet started fail at once and say why).
+func parallel(n int, f func(i int)) {
+	sem := make(chan struct{}, MaxFetches)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
 }
 
 // text is a fetched file that may reference others.

@@ -103,7 +103,10 @@ func writeBrowser(b *strings.Builder, br BrowserResult) {
 		return
 	}
 	fmt.Fprintf(b, " FCP %.0f ms, LCP %.0f ms", br.FCPMS, br.LCPMS)
-	if br.FCPWithoutMS > 0 {
+	switch {
+	case br.ErrorWithout != "":
+		fmt.Fprintf(b, " (without the 103's files early: not measured, the visit failed: %s)", br.ErrorWithout)
+	case br.FCPWithoutMS > 0:
 		fmt.Fprintf(b, " (without the 103's files early: FCP %.0f ms, LCP %.0f ms)", br.FCPWithoutMS, br.LCPWithoutMS)
 	}
 	b.WriteString("\n")

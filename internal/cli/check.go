@@ -79,7 +79,7 @@ func parseHeaderFlag(v string) (name, value string, err error) {
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser] [--learn] [--fail-on error|warn]",
+	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser] [--learn] [--fail-on error|warn] [--timeout 10s] [--max-time 60s]",
 		checkExamples, stdout, stderr)
 	protos := fs.String("proto", "h1,h2,h3", "protocols to check, comma-separated: h1, h2, h3 (HTTP/3 is tried over UDP even without Alt-Svc)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the schema is in the README)")
@@ -92,7 +92,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	browser := fs.Bool("browser", false, "also load the page in headless Chromium over h2 and h3 (a fresh profile each time, trusting the server's key by its pin) and report which hinted files it took from the 103")
 	learnFlag := fs.Bool("learn", false, "also show what the proxy would learn from the page and send in its 103 on the next navigation, and which files it would leave out and why (with --browser: which render-blocking files the 103 would miss)")
 	failOn := fs.String("fail-on", "", "exit with status 3 when a finding is at least this severe: error or warn")
-	timeout := fs.Duration("timeout", inspect.DefaultTimeout, "bound on each request")
+	timeout := fs.Duration("timeout", inspect.DefaultTimeout, "bound on each request: connecting, waiting for the response, reading what is read of it")
+	maxTime := fs.Duration("max-time", inspect.DefaultMaxTime, "bound on the whole check: every protocol, redirect, hinted file and browser visit; what has not ended by then is reported as a timeout")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	// The URL may come before, between or after the flags.
 	var target string
@@ -123,7 +124,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg := inspect.Config{
-		Insecure: *insecure, Header: headers.h, Runs: *runs, Follow: *follow, Timeout: *timeout, Logger: logger, Learn: *learnFlag,
+		Insecure: *insecure, Header: headers.h, Runs: *runs, Follow: *follow, Timeout: *timeout, MaxTime: *maxTime, Logger: logger, Learn: *learnFlag,
 	}
 	for p := range strings.SplitSeq(*protos, ",") {
 		if p = strings.TrimSpace(p); p != "" {

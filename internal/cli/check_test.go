@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,47 @@ func TestCheck_Learn(t *testing.T) {
 	}
 	if rep.Learn == nil || len(rep.Learn.Hints) != 2 || rep.Learn.LeftOut == nil {
 		t.Errorf("learn = %+v, want the stylesheet and the script, and an empty left_out", rep.Learn)
+	}
+}
+
+// TestCheck_MaxTime: check --max-time ends a check whose hinted files
+// never answer although --timeout would wait an hour for each, and the
+// report names the bound that cut them.
+func TestCheck_MaxTime(t *testing.T) {
+	var links []string
+	for i := range 30 {
+		links = append(links, "</never"+strconv.Itoa(i)+".css>; rel=preload; as=style")
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			<-r.Context().Done()
+			return
+		}
+		w.Header()["Link"] = links
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, checkPage)
+	})
+	srv, err := server.New(h, server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveUntilCleanup(t, srv)
+	code, out, errOut := runMain("check", "--json", "--proto", "h1", "--timeout", "1h", "--max-time", "1s", "--ca-cert", caFile(t, srv), srv.URL()+"/")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep inspect.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Results) != 1 || len(rep.Results[0].Targets) != inspect.MaxTargets {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	for _, tg := range rep.Results[0].Targets {
+		if !strings.Contains(tg.Error, "--max-time") {
+			t.Errorf("target %s: error %q, want the --max-time bound named", tg.URL, tg.Error)
+		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 const labSynopsis = `lab [--scenario F] [--browser model|chromium|model,chromium] [--out DIR] [--quick] [--netem relay|packet]
-       lab --serve ADDR [--allow-remote]
+       lab --serve ADDR [--allow-remote] [--serve-host NAME,...]
 
 Measures no hints, preload, HTTP/2 push, cache-aware push and Early Hints
 through the earlyhints proxy over emulated networks, and prints the median
@@ -48,6 +48,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "log each failed run and skipped cell")
 	serveAddr := fs.String("serve", "", "serve the interactive Try-it page on this `address` (such as 127.0.0.1:8080) instead of running a scenario")
 	allowRemote := fs.Bool("allow-remote", false, "let --serve listen on an address that is not loopback (anyone reaching it starts browsers here)")
+	serveHosts := fs.String("serve-host", "", "with --serve: host `names` (comma-separated) the page may be reached by, besides IP addresses, localhost and the --serve address's own name; any other Host is refused")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -59,10 +60,19 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if *quick || *scenarioPath != "" {
 			return usageErr("--serve runs the comparisons its page asks for; drop --quick and --scenario")
 		}
-		return serveLab(ctx, *serveAddr, *allowRemote, experiment.NetemMode(*netemMode), *verbose, stdout, stderr)
+		cfg := serve.Config{Addr: *serveAddr, AllowRemote: *allowRemote, Netem: experiment.NetemMode(*netemMode)}
+		for h := range strings.SplitSeq(*serveHosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.Hosts = append(cfg.Hosts, h)
+			}
+		}
+		return serveLab(ctx, cfg, *verbose, stdout, stderr)
 	}
 	if *allowRemote {
 		return usageErr("--allow-remote goes with --serve")
+	}
+	if *serveHosts != "" {
+		return usageErr("--serve-host goes with --serve")
 	}
 	if *quick && *scenarioPath != "" {
 		return usageErr("--quick and --scenario exclude each other; pick one")
@@ -111,13 +121,14 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // serveLab is `lab --serve`: the Try-it page until ctx ends.
-func serveLab(ctx context.Context, addr string, allowRemote bool, mode experiment.NetemMode, verbose bool, stdout, stderr io.Writer) error {
+func serveLab(ctx context.Context, cfg serve.Config, verbose bool, stdout, stderr io.Writer) error {
 	level := slog.LevelInfo
 	if verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := serve.New(serve.Config{Addr: addr, AllowRemote: allowRemote, Netem: mode, Logger: logger})
+	cfg.Logger = logger
+	srv, err := serve.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "earlyhints lab:", err)
 		return errUsage

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,6 +16,7 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.index)
 	m.HandleFunc("POST /api/runs", s.create)
+	m.HandleFunc("POST /runs", s.createForm)
 	m.HandleFunc("GET /api/runs", s.listRuns)
 	m.HandleFunc("GET /api/runs/{id}", s.get)
 	m.HandleFunc("DELETE /api/runs/{id}", s.cancelRun)
@@ -20,7 +24,50 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/runs/{id}/events", s.events)
 	m.HandleFunc("GET /runs/{id}", s.permalink)
 	m.HandleFunc("GET /runs/{id}/results", s.fragment)
-	s.mux = m
+	// Any web page a visitor opens can post to this server: a POST from
+	// another origin is refused (Sec-Fetch-Site, else Origin against
+	// Host), and so is a Host that is not this server's own, which a page
+	// that rebinds its name to this address would send.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, apiError{Error: "a request from another site (Origin " + strconv.Quote(r.Header.Get("Origin")) + "): only this page, or a client that is not a browser, can start or cancel runs"})
+	}))
+	s.handler = s.guardHost(csrf.Handler(m))
+}
+
+// guardHost refuses a request whose Host is not this server's own: an IP
+// address, localhost, the listen address's name or one of Config.Hosts.
+func (s *Server) guardHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.knownHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, apiError{Error: "unknown Host " + strconv.Quote(r.Host) + ": use the listener's address, or start it with --serve-host NAME"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) knownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" {
+		return true // an address literal cannot be rebound
+	}
+	if h, _, err := net.SplitHostPort(s.cfg.Addr); err == nil && strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+		return true
+	}
+	for _, h := range s.cfg.Hosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -37,46 +84,63 @@ type apiError struct {
 	Param string `json:"param,omitempty"`
 }
 
+// create is POST /api/runs: it answers JSON, whatever the request asked.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	p, err := ReadParams(r)
+	j, code, err := s.queueParams(r)
 	if err != nil {
-		s.badParams(w, err)
+		s.badParams(w, code, err)
 		return
 	}
-	sc, err := p.Scenario(s.cfg.MaxRuns, s.cfg.MaxCells)
+	w.Header().Set("Location", "/api/runs/"+j.id)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": j.id, "url": "/runs/" + j.id})
+}
+
+// createForm is POST /runs, the page's form posted without JavaScript: it
+// goes on to the permalink, or says in plain text what is wrong.
+func (s *Server) createForm(w http.ResponseWriter, r *http.Request) {
+	j, code, err := s.queueParams(r)
 	if err != nil {
-		s.badParams(w, err)
+		http.Error(w, err.Error()+" (go back to the form and change it)", code)
 		return
 	}
-	if err := s.checkBrowsers(sc); err != nil {
-		s.badParams(w, err)
-		return
-	}
-	j, err := s.submit(sc, p)
-	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
-		return
-	}
-	if wantsJSON(r) {
-		w.Header().Set("Location", "/api/runs/"+j.id)
-		writeJSON(w, http.StatusAccepted, map[string]string{"id": j.id, "url": "/runs/" + j.id})
-		return
-	}
-	// A form posted without JavaScript: go to the permalink.
 	http.Redirect(w, r, "/runs/"+j.id, http.StatusSeeOther)
 }
 
-func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json") || strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+// queueParams reads, checks and queues the parameters of r; on failure it
+// returns the status to answer.
+func (s *Server) queueParams(r *http.Request) (*job, int, error) {
+	p, err := ReadParams(r)
+	if err != nil {
+		return nil, paramStatus(err), err
+	}
+	sc, err := p.Scenario(s.cfg.MaxRuns, s.cfg.MaxCells)
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	if err := s.checkBrowsers(sc); err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	j, err := s.submit(sc, p)
+	if err != nil {
+		return nil, http.StatusServiceUnavailable, err
+	}
+	return j, 0, nil
 }
 
-func (s *Server) badParams(w http.ResponseWriter, err error) {
+func paramStatus(err error) int {
+	if errors.Is(err, ErrBodyTooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+func (s *Server) badParams(w http.ResponseWriter, code int, err error) {
 	var pe *ParamError
 	if errors.As(err, &pe) {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: pe.Error(), Param: pe.Param})
+		writeJSON(w, code, apiError{Error: pe.Error(), Param: pe.Param})
 		return
 	}
-	writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+	writeJSON(w, code, apiError{Error: err.Error()})
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, _ *http.Request) {
@@ -102,7 +166,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	if j == nil {
 		return
 	}
-	if !j.cancelRun("cancelled by the visitor") {
+	if !s.cancelJob(j, "cancelled by the visitor") {
 		writeJSON(w, http.StatusConflict, apiError{Error: "the run has already finished"})
 		return
 	}

@@ -243,7 +243,7 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <style>{{.Style}}</style></head><body>
 <h1>Try it: HTTP/2 against HTTP/3, push against Early Hints</h1>
 <p>Each comparison loads a synthetic page through the real earlyhints proxy over an emulated network, a few times per cell, in the lab's browser model{{if .Chromium}} or in headless Chromium{{end}}. It answers the article's question by default: HTTP/2 against HTTP/3, no hints against Early Hints, on 4G with 300 ms of server think time.</p>
-<form id="try" method="post" action="/api/runs">
+<form id="try" method="post" action="/runs">
 <fieldset><legend>Page</legend>{{range .Pages}}<label><input type="radio" name="page" value="{{.}}"{{if eq . $.Defaults.Page}} checked{{end}}> {{.}}</label>{{end}}</fieldset>
 <fieldset><legend>Network</legend>{{range .Networks}}<label><input type="radio" name="network" value="{{.}}"{{if eq . $.Defaults.Network}} checked{{end}}> {{.}}</label>{{end}}
 <label><input type="radio" name="network" value="custom"> custom:</label>

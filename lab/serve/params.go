@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,31 +80,45 @@ type Params struct {
 // ParamError names the parameter that is wrong and says what to send.
 type ParamError struct {
 	Param, Msg string
+	err        error // a sentinel it is, such as ErrBodyTooLarge
 }
 
 func (e *ParamError) Error() string { return e.Param + ": " + e.Msg }
+
+func (e *ParamError) Unwrap() error { return e.err }
 
 func bad(param, format string, a ...any) error {
 	return &ParamError{Param: param, Msg: fmt.Sprintf(format, a...)}
 }
 
+// MaxBodyBytes bounds the body of a POST of parameters, form or JSON.
+const MaxBodyBytes = 64 << 10
+
+// ErrBodyTooLarge reports a POST whose body passes MaxBodyBytes: it is
+// refused whole, never read in part.
+var ErrBodyTooLarge = fmt.Errorf("the parameters pass %d KiB", MaxBodyBytes>>10)
+
 // ReadParams reads the parameters of a POST: JSON when the Content-Type
-// says so, else a form (lists as repeated keys or comma-separated).
+// says so, else a form (lists as repeated keys or comma-separated). A
+// body over MaxBodyBytes is an error that wraps ErrBodyTooLarge, whatever
+// its type.
 func ReadParams(r *http.Request) (Params, error) {
 	var p Params
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	body := io.LimitReader(r.Body, 64<<10)
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return p, bad("body", "%v", err)
+	}
+	if len(data) > MaxBodyBytes {
+		return p, &ParamError{Param: "body", Msg: ErrBodyTooLarge.Error() + "; send each parameter once, with the values the form offers", err: ErrBodyTooLarge}
+	}
 	if ct == "application/json" {
-		dec := json.NewDecoder(body)
+		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
 			return p, bad("body", "not a JSON object of the parameters (%v); see GET / for the form", err)
 		}
 		return p, nil
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return p, bad("body", "%v", err)
 	}
 	form, err := url.ParseQuery(string(data))
 	if err != nil {

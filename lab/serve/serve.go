@@ -10,6 +10,7 @@
 // The JSON API:
 //
 //	POST /api/runs            form-encoded or JSON parameters → 202 {"id", "url"}
+//	POST /runs                the page's form without JavaScript → 303 to the permalink
 //	GET  /api/runs            the runs kept, newest first
 //	GET  /api/runs/ID         {"status": "queued|running|done|failed|cancelled", "progress", "results"}
 //	GET  /api/runs/ID/events  Server-Sent Events: status, progress, cell, end
@@ -17,7 +18,8 @@
 //	GET  /runs/ID             the permalink: table and SVG rendered on the server
 //
 // A run's browsers and emulated links are torn down when it ends, is
-// cancelled, or the server stops.
+// cancelled, or the server stops. A POST from another origin, and any
+// request whose Host is not the server's own, is refused.
 package serve
 
 import (
@@ -44,6 +46,11 @@ type Config struct {
 	// relays on this machine for whoever asks.
 	Addr        string
 	AllowRemote bool
+	// Hosts are the host names (without port) the page may be reached by,
+	// besides IP addresses, localhost and Addr's own name; any other Host
+	// is refused, so that a web page whose name is rebound to this address
+	// cannot drive it.
+	Hosts []string
 	// MaxQueued bounds the runs waiting (the running one excluded); more
 	// are refused with 503. Default 8.
 	MaxQueued int
@@ -122,10 +129,14 @@ func CheckAddr(addr string, allowRemote bool) error {
 type Server struct {
 	cfg          Config
 	haveChromium bool
-	queue        chan *job
-	mux          *http.ServeMux
+	handler      http.Handler
+	// wake tells the worker that a run was queued.
+	wake chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// queued are the runs waiting, oldest first: a cancelled one leaves
+	// at once, so it never holds a place another could take.
+	queued []*job
 	jobs   map[string]*job
 	order  []string // ids, oldest first
 	nextID int
@@ -143,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 	if err := CheckAddr(cfg.Addr, cfg.AllowRemote); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, queue: make(chan *job, cfg.MaxQueued), jobs: map[string]*job{}}
+	s := &Server{cfg: cfg, wake: make(chan struct{}, 1), jobs: map[string]*job{}}
 	if _, err := chromium.FindBinary(chromium.Config{Binary: cfg.ChromiumBinary}); err == nil {
 		s.haveChromium = true
 	}
@@ -154,8 +165,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the page and the API.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the page and the API, refusing foreign Hosts and
+// cross-origin POSTs.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // ListenAndServe serves on Config.Addr until ctx ends, then stops the
 // running comparison and returns.
@@ -164,7 +176,7 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(addr string)) er
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	if ready != nil {
@@ -195,6 +207,7 @@ func (s *Server) Close() {
 	for _, j := range s.jobs {
 		j.cancelRun("the server stopped")
 	}
+	s.queued = nil
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
@@ -204,13 +217,40 @@ func (s *Server) Close() {
 func (s *Server) work() {
 	defer s.wg.Done()
 	for {
+		if j := s.next(); j != nil {
+			s.runJob(j)
+			continue
+		}
 		select {
 		case <-s.ctx.Done():
 			return
-		case j := <-s.queue:
-			s.runJob(j)
+		case <-s.wake:
 		}
 	}
+}
+
+// next takes the oldest queued run off the queue, or returns nil.
+func (s *Server) next() *job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.queued) == 0 {
+		return nil
+	}
+	j := s.queued[0]
+	s.queued = s.queued[1:]
+	return j
+}
+
+// cancelJob cancels a queued or running run; a queued one leaves the queue
+// at once. False if it had finished.
+func (s *Server) cancelJob(j *job, reason string) bool {
+	if !j.cancelRun(reason) {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued = slices.DeleteFunc(s.queued, func(q *job) bool { return q == j })
+	return true
 }
 
 func (s *Server) runJob(j *job) {
@@ -246,13 +286,15 @@ func (s *Server) submit(sc *experiment.Scenario, params Params) (*job, error) {
 	if s.closed {
 		return nil, errors.New("the server is stopping")
 	}
+	if len(s.queued) >= s.cfg.MaxQueued {
+		return nil, fmt.Errorf("%d comparisons are already waiting; try again when one has finished", s.cfg.MaxQueued)
+	}
 	s.nextID++
 	j := newJob(strconv.Itoa(s.nextID), sc, params)
+	s.queued = append(s.queued, j)
 	select {
-	case s.queue <- j:
-	default:
-		s.nextID--
-		return nil, fmt.Errorf("%d comparisons are already waiting; try again when one has finished", s.cfg.MaxQueued)
+	case s.wake <- struct{}{}:
+	default: // the worker has been told already
 	}
 	s.jobs[j.id] = j
 	s.order = append(s.order, j.id)

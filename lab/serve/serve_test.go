@@ -353,3 +353,204 @@ func TestRun_ModelPermalink(t *testing.T) {
 		t.Error("the permalink needs a script")
 	}
 }
+
+// TestRun_CancelFreesQueue: cancelling every queued run frees their
+// places at once, while the running one still holds the worker.
+func TestRun_CancelFreesQueue(t *testing.T) {
+	g := newGate()
+	_, hs := newTestServer(t, Config{Run: g.run})
+	if code, out := postJSON(t, hs.URL, `{}`); code != http.StatusAccepted {
+		t.Fatalf("first run: %d %v", code, out)
+	}
+	<-g.started // the worker holds the first; eight fill the queue
+	var queued []string
+	for range 8 {
+		code, out := postJSON(t, hs.URL, `{}`)
+		if code != http.StatusAccepted {
+			t.Fatalf("queueing: %d %v", code, out)
+		}
+		queued = append(queued, out["id"].(string))
+	}
+	if code, _ := postJSON(t, hs.URL, `{}`); code != http.StatusServiceUnavailable {
+		t.Fatalf("a full queue: %d, want 503", code)
+	}
+	for _, id := range queued {
+		res, err := http.Post(hs.URL+"/api/runs/"+id+"/cancel", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			t.Fatalf("cancel %s: %d", id, res.StatusCode)
+		}
+	}
+	code, out := postJSON(t, hs.URL, `{}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("after cancelling the queue: %d %v, want 202", code, out)
+	}
+	// The new run is the next to start once the running one ends (the
+	// gate, released, lets it finish).
+	close(g.release)
+	<-g.started
+	waitStatus(t, hs.URL, out["id"].(string), StatusDone)
+	for _, id := range queued {
+		if st := getSnapshot(t, hs.URL, id).Status; st != StatusCancelled {
+			t.Errorf("run %s: %s, want cancelled", id, st)
+		}
+	}
+}
+
+// TestParams_BodyTooLarge: a body over MaxBodyBytes is refused whole,
+// form or JSON alike, with 413 naming the body; never read in part.
+func TestParams_BodyTooLarge(t *testing.T) {
+	g := newGate()
+	_, hs := newTestServer(t, Config{Run: g.run})
+	long := strings.Repeat("h2,", MaxBodyBytes/3) + "h3"
+	for _, tc := range []struct {
+		name, ct, body string
+	}{
+		{"form", "application/x-www-form-urlencoded", url.Values{"protocols": {long}}.Encode()},
+		{"json", "application/json", `{"protocols": "` + long + `"}`},
+	} {
+		req, err := http.NewRequest(http.MethodPost, hs.URL+"/api/runs", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tc.ct)
+		req.Header.Set("Accept", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out apiError
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge || out.Param != "body" || !strings.Contains(out.Error, "64 KiB") {
+			t.Errorf("%s of %d bytes: %d %+v, want 413 naming the body", tc.name, len(tc.body), res.StatusCode, out)
+		}
+	}
+	select {
+	case name := <-g.started:
+		t.Errorf("a run started (%s) from a body cut short", name)
+	default:
+	}
+	// The same list within the bound is taken.
+	if code, out := postJSON(t, hs.URL, `{"protocols": "`+strings.Repeat("h2,", 1000)+`h3"}`); code != http.StatusAccepted {
+		t.Errorf("a long list within the bound: %d %v", code, out)
+	}
+}
+
+// TestServer_CrossSite: a web page on another site cannot start or cancel
+// runs (a cross-site form POST, an Origin that is not the server's, a
+// name rebound to its address), while the page itself and clients that
+// are not browsers can; POST /api/runs answers JSON, and the page's form
+// without JavaScript posts to /runs, which goes to the permalink.
+func TestServer_CrossSite(t *testing.T) {
+	g := newGate()
+	_, hs := newTestServer(t, Config{Run: g.run})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := url.Values{"protocols": {"h2"}, "strategies": {"none"}}.Encode()
+	// answer is what post got back.
+	type answer struct {
+		StatusCode int
+		Header     http.Header
+	}
+	post := func(path, host string, hdr map[string]string) (answer, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, hs.URL+path, strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return answer{res.StatusCode, res.Header}, string(b)
+	}
+	self := strings.TrimPrefix(hs.URL, "http://")
+	for _, tc := range []struct {
+		name, path, host string
+		hdr              map[string]string
+		want             int
+	}{
+		{"cross-site form", "/runs", "", map[string]string{"Origin": "http://attacker.example", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"cross-site fetch", "/api/runs", "", map[string]string{"Origin": "http://attacker.example", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"same-site, other port", "/api/runs", "", map[string]string{"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"foreign Origin, no Sec-Fetch-Site", "/api/runs", "", map[string]string{"Origin": "http://attacker.example"}, http.StatusForbidden},
+		{"a name rebound to this address", "/api/runs", "attacker.example:80", map[string]string{"Origin": "http://attacker.example", "Sec-Fetch-Site": "same-origin"}, http.StatusMisdirectedRequest},
+	} {
+		res, body := post(tc.path, tc.host, tc.hdr)
+		if res.StatusCode != tc.want || !strings.Contains(res.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s: %d %s, want %d with a JSON error", tc.name, res.StatusCode, body, tc.want)
+		}
+	}
+	select {
+	case name := <-g.started:
+		t.Fatalf("a refused request started a run (%s)", name)
+	default:
+	}
+
+	// The page itself, through its script: JSON.
+	res, body := post("/api/runs", "", map[string]string{"Origin": hs.URL, "Sec-Fetch-Site": "same-origin"})
+	var out map[string]string
+	if res.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(body), &out) != nil || out["id"] == "" {
+		t.Fatalf("same-origin POST /api/runs: %d %s", res.StatusCode, body)
+	}
+	// A client that is not a browser, without Accept: still JSON.
+	res, body = post("/api/runs", "", nil)
+	if res.StatusCode != http.StatusAccepted || !strings.Contains(res.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("POST /api/runs without Accept: %d %s, want 202 JSON", res.StatusCode, body)
+	}
+	// The form without JavaScript: to the permalink.
+	res, body = post("/runs", self, map[string]string{"Origin": hs.URL, "Sec-Fetch-Site": "same-origin"})
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/runs/") {
+		t.Errorf("POST /runs: %d %s, want 303 to the permalink", res.StatusCode, body)
+	}
+	if idx := get(t, hs.URL+"/"); !strings.Contains(idx, `<form id="try" method="post" action="/runs">`) {
+		t.Error("the page's form does not post to /runs")
+	}
+
+	// Cancelling from another site is refused too.
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		path := "/api/runs/" + out["id"]
+		if method == http.MethodPost {
+			path += "/cancel"
+		}
+		req, _ := http.NewRequest(method, hs.URL+path, nil)
+		req.Header.Set("Origin", "http://attacker.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site %s %s: %d, want 403", method, path, res.StatusCode)
+		}
+	}
+	if st := getSnapshot(t, hs.URL, out["id"]).Status; st == StatusCancelled {
+		t.Error("a cross-site request cancelled the run")
+	}
+}
+
+func TestServer_KnownHost(t *testing.T) {
+	s, _ := newTestServer(t, Config{Run: newGate().run, Hosts: []string{"lab.example."}})
+	for host, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true, "LOCALHOST.": true,
+		"lab.example:8080": true, "Lab.Example": true, "10.1.2.3": true,
+		"attacker.example:8080": false, "": false, "127.0.0.1.attacker.example": false,
+	} {
+		if got := s.knownHost(host); got != want {
+			t.Errorf("knownHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
