@@ -28,7 +28,8 @@ const (
 	// share the path's route, where their values are the request's own
 	// (see requestValues).
 	maxSearchRoutes = 32
-	// maxSearchParams bounds the parameter names of one No-Vary-Search.
+	// maxSearchParams bounds the parameter names of one No-Vary-Search,
+	// and the query parameters of one request that a key is made of.
 	maxSearchParams = 64
 )
 
@@ -121,7 +122,7 @@ func (r *noVarySearch) keyQuery(rawQuery string) (query string, names []string) 
 			continue
 		}
 		pairs = append(pairs, pair{name, decodeQueryPart(value)})
-		if len(pairs) >= maxRequestValues {
+		if len(pairs) >= maxSearchParams {
 			break
 		}
 	}
