@@ -206,7 +206,11 @@ func (l *learner) keyParams(n *navigation, hdr http.Header) []string {
 	if !ok {
 		return l.routeParams
 	}
-	n.route = key
+	if key != n.route {
+		// The field view's record (and its observed key) is the old
+		// route's: this view has none under the new one.
+		n.route, n.field = key, nil
+	}
 	return names
 }
 

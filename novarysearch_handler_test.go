@@ -201,3 +201,34 @@ func TestHandler_NoVarySearchMalformed(t *testing.T) {
 		t.Fatalf("the log does not say why:\n%s", logs.buf.String())
 	}
 }
+
+// BenchmarkHandler_RouteKeyNoVarySearch measures the route key of a
+// navigation with a query, without a rule (query-params) and under a
+// path's No-Vary-Search, once the rule is known.
+func BenchmarkHandler_RouteKeyNoVarySearch(b *testing.B) {
+	const target = "https://shop.example/p?utm_source=news&id=42&utm_medium=mail"
+	for _, field := range []string{"", `params=("utm_source" "utm_medium")`} {
+		name := "query-params"
+		if field != "" {
+			name = "no-vary-search"
+		}
+		b.Run(name, func(b *testing.B) {
+			ev := newEvents()
+			h, err := earlyhints.New(searchOrigin(field), earlyhints.Config{LearnInterval: -1, QueryParams: []string{"id"}, Observer: ev})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			h.ServeHTTP(httptest.NewRecorder(), navigation(target))
+			r := navigation(target)
+			want := "https://shop.example/p?id=42"
+			if got := h.RouteKey(r); got != want {
+				b.Fatalf("route %q, want %q", got, want)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = h.RouteKey(r)
+			}
+		})
+	}
+}

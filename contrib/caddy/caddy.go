@@ -82,8 +82,9 @@ type Handler struct {
 	MaxHintBytes int `json:"max_hint_bytes,omitempty"`
 	// HTTP1Hints sends 103s to HTTP/1.1 clients too.
 	HTTP1Hints bool `json:"http1_hints,omitempty"`
-	// QueryParams names the query parameters that make pages distinct.
-	// Default none: the query is ignored.
+	// QueryParams names the query parameters that make pages distinct
+	// where the origin sends no No-Vary-Search. Default none: the query is
+	// ignored.
 	QueryParams []string `json:"query_params,omitempty"`
 	// CrossSitePreload allows preload targets on other sites.
 	CrossSitePreload bool `json:"cross_site_preload,omitempty"`
