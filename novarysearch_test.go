@@ -48,6 +48,7 @@ func TestParseNoVarySearch(t *testing.T) {
 		{value: `x=1234567890123456`, bad: true},             // integer too long
 		{value: `x=1.2345`, bad: true},                       // too many fractional digits
 		{value: `x=?2`, bad: true},
+		{value: `x=@1659578233.12`, bad: true}, // a date is an integer
 		{value: `x=:not base64!:`, bad: true},
 		{value: `x=%"caf%C3%A9"`, bad: true}, // upper-case hex
 	} {

@@ -212,7 +212,14 @@ func (p *sfParser) bareItem() (sfItem, error) {
 		return sfItem{kind: sfBool, b: b}, err
 	case c == '@':
 		p.i++
-		return sfItem{}, p.number()
+		start := p.i
+		if err := p.number(); err != nil {
+			return sfItem{}, err
+		}
+		if strings.IndexByte(p.s[start:p.i], '.') >= 0 {
+			return sfItem{}, p.errorf("a date is an integer")
+		}
+		return sfItem{}, nil
 	case c == '%':
 		return sfItem{}, p.displayString()
 	}
