@@ -182,20 +182,24 @@ func decodeQueryPart(s string) string {
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && unhex(s[i+1]) >= 0 && unhex(s[i+2]) >= 0 {
-			b = append(b, byte(unhex(s[i+1])<<4|unhex(s[i+2])))
-			i += 2
-			continue
+		if s[i] == '%' && i+2 < len(s) {
+			hi, okHi := unhex(s[i+1])
+			lo, okLo := unhex(s[i+2])
+			if okHi && okLo {
+				b = append(b, hi<<4|lo)
+				i += 2
+				continue
+			}
 		}
 		b = append(b, s[i])
 	}
 	return string(b)
 }
 
-func unhex(c byte) int {
-	switch {
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
+// unhex is the value of a hex digit of either case.
+func unhex(c byte) (byte, bool) {
+	if 'A' <= c && c <= 'F' {
+		return c - 'A' + 10, true
 	}
 	return unhexLower(c)
 }

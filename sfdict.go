@@ -340,11 +340,12 @@ func (p *sfParser) displayString() error {
 			if p.i+2 > len(p.s) {
 				return p.errorf("display string cut short")
 			}
-			hi, lo := unhexLower(p.s[p.i]), unhexLower(p.s[p.i+1])
-			if hi < 0 || lo < 0 {
+			hi, okHi := unhexLower(p.s[p.i])
+			lo, okLo := unhexLower(p.s[p.i+1])
+			if !okHi || !okLo {
 				return p.errorf("a display string escapes with two lower-case hex digits")
 			}
-			b = append(b, byte(hi<<4|lo))
+			b = append(b, hi<<4|lo)
 			p.i += 2
 		case c == '"':
 			if !utf8.Valid(b) {
@@ -360,14 +361,15 @@ func (p *sfParser) displayString() error {
 	return p.errorf("display string not closed")
 }
 
-func unhexLower(c byte) int {
+// unhexLower is the value of a lower-case hex digit.
+func unhexLower(c byte) (byte, bool) {
 	switch {
 	case isDigit(c):
-		return int(c - '0')
+		return c - '0', true
 	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
+		return c - 'a' + 10, true
 	}
-	return -1
+	return 0, false
 }
 
 var errNotStrings = errors.New("not an inner list of strings")
