@@ -63,8 +63,9 @@ type Config struct {
 	AllowCrossSitePreload bool
 	// DenyUserAgents lists substrings of User-Agent values that never get a 103.
 	DenyUserAgents []string
-	// QueryParams names the query parameters that are part of a route key.
-	// Default none: the query is ignored.
+	// QueryParams names the query parameters that are part of a route key
+	// of a path whose responses send no No-Vary-Search (once one does, its
+	// rule keys the path instead). Default none: the query is ignored.
 	QueryParams []string
 	// PrivateQuorum is how many distinct requesters (distinct networks and
 	// distinct credentials, see hintstore.Requester) must produce a hint seen

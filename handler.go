@@ -77,11 +77,19 @@ func (h *Handler) Close() error {
 }
 
 // RouteKey returns the key under which hints for r are stored:
-// scheme + host + path, plus the configured query parameters. The host is
+// scheme + host + path, plus the query parameters that split the path's
+// routes: those its responses' No-Vary-Search does not name as not
+// mattering, once one said so, else the configured ones. The host is
 // Config.RouteHost when set, else the request's, normalised (lower case,
 // no trailing dot, no default port) so that spellings of one host share a
 // route.
 func (h *Handler) RouteKey(r *http.Request) string {
+	if r.URL.RawQuery != "" && h.learner.search.active.Load() > 0 {
+		// The path's responses sent a No-Vary-Search: it decides.
+		if key, _, ok := h.learner.search.route(r, routeKey(r, h.cfg.RouteHost, nil), false); ok {
+			return key
+		}
+	}
 	return routeKey(r, h.cfg.RouteHost, h.cfg.QueryParams)
 }
 
@@ -138,7 +146,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveSubresource(w, r)
 		return
 	}
-	route := routeKey(r, h.cfg.RouteHost, h.cfg.QueryParams)
+	route := h.RouteKey(r)
 	ow := writerPool.Get().(*observingWriter)
 	*ow = observingWriter{
 		Counter: responsewriter.NewCounter(w),

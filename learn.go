@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,8 @@ type learner struct {
 	// routeParams are the query parameters of the route key, sorted: the
 	// values every requester of a route shares (see requestValues).
 	routeParams []string
+	routeHost   string        // Config.RouteHost
+	search      searchRules   // the paths' No-Vary-Search
 	quorum      int           // Config.PrivateQuorum
 	interval    time.Duration // Config.LearnInterval
 	scanBytes   int           // how much of a page is scanned; 0: Link fields only
@@ -71,7 +74,7 @@ type routeRate struct {
 func newLearner(store hintstore.Store, cfg *Config, id identity) *learner {
 	l := &learner{
 		store: store, observer: cfg.Observer, logger: cfg.Logger, id: id, caps: cfg.caps(),
-		routeParams: cfg.QueryParams, quorum: cfg.PrivateQuorum, interval: cfg.LearnInterval,
+		routeParams: cfg.QueryParams, routeHost: cfg.RouteHost, quorum: cfg.PrivateQuorum, interval: cfg.LearnInterval,
 		scanBytes: cfg.ScanBytes, crossSite: cfg.AllowCrossSitePreload,
 		sem: make(chan struct{}, maxLearners), rate: make(map[string]*routeRate),
 	}
@@ -154,6 +157,7 @@ func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p 
 	if star || !ok {
 		return nil, false // no request can be matched against it
 	}
+	keyParams := l.keyParams(n, hdr)
 	private := personal || isPrivate(n.r.Header, hdr)
 	network := ""
 	if private {
@@ -172,7 +176,7 @@ func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p 
 		variant:         n.variantFor(vary),
 		contentType:     ct,
 		contentEncoding: hdr.Get("Content-Encoding"),
-		values:          requestValues(n.r.URL, n.r.Header, l.routeParams),
+		values:          requestValues(n.r.URL, n.r.Header, keyParams),
 	}
 	if private {
 		p.requester = n.requesterBy(l.id)
@@ -181,6 +185,33 @@ func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p 
 		p.copyBody(l.scanBytes)
 	}
 	return p, false
+}
+
+// keyParams reads the No-Vary-Search field of the response hdr to the
+// navigation n, moves n to the route key the path's rule gives (the
+// rule this response taught, if it changed), and returns the query
+// parameters of that key, sorted: the values every requester of the
+// route shares.
+func (l *learner) keyParams(n *navigation, hdr http.Header) []string {
+	raw := strings.Join(hdr.Values("No-Vary-Search"), ",")
+	if raw == "" && l.search.active.Load() == 0 {
+		return l.routeParams
+	}
+	base := routeKey(n.r, l.routeHost, nil)
+	if err := l.search.learn(base, raw); err != nil {
+		l.logger.Warn("earlyhints: No-Vary-Search not understood; the path keeps its routes as before (logged once per path)",
+			"path", base, "value", raw, "err", err)
+	}
+	key, names, ok := l.search.route(n.r, base, true)
+	if !ok {
+		return l.routeParams
+	}
+	if key != n.route {
+		// The field view's record (and its observed key) is the old
+		// route's: this view has none under the new one.
+		n.route, n.field = key, nil
+	}
+	return names
 }
 
 // submit analyses p, what the response to the navigation n offered, in

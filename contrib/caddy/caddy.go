@@ -72,14 +72,19 @@ type Handler struct {
 	// AssumedRTT is the client round trip the 103's budget subtracts from
 	// a page's think time. 0 means 100ms.
 	AssumedRTT caddy.Duration `json:"assumed_rtt,omitempty"`
-	// MaxPreloads caps preload links in one 103. 0 means 10.
+	// MaxPreloads caps preload links in one 103. 0 means 100
+	// (earlyhints.DefaultMaxPreloads).
 	MaxPreloads int `json:"max_preloads,omitempty"`
-	// MaxPreconnects caps preconnect links in one 103. 0 means 4.
+	// MaxPreconnects caps preconnect links in one 103. 0 means 12.
 	MaxPreconnects int `json:"max_preconnects,omitempty"`
+	// MaxHintBytes caps the bytes of Link values in one 103. 0 means
+	// 16384; behind a proxy with small buffers for 1xx, set it below them.
+	MaxHintBytes int `json:"max_hint_bytes,omitempty"`
 	// HTTP1Hints sends 103s to HTTP/1.1 clients too.
 	HTTP1Hints bool `json:"http1_hints,omitempty"`
-	// QueryParams names the query parameters that make pages distinct.
-	// Default none: the query is ignored.
+	// QueryParams names the query parameters that make pages distinct
+	// where the origin sends no No-Vary-Search. Default none: the query is
+	// ignored.
 	QueryParams []string `json:"query_params,omitempty"`
 	// CrossSitePreload allows preload targets on other sites.
 	CrossSitePreload bool `json:"cross_site_preload,omitempty"`
@@ -137,6 +142,7 @@ func (h *Handler) Validate() error {
 		{"assumed-bandwidth", h.AssumedBandwidth},
 		{"max-preloads", h.MaxPreloads},
 		{"max-preconnects", h.MaxPreconnects},
+		{"max-hint-bytes", h.MaxHintBytes},
 	} {
 		if c.v < 0 {
 			return fmt.Errorf("%s %d is negative: use a whole number, 0 for the default", c.name, c.v)
@@ -167,6 +173,7 @@ func (h *Handler) config() earlyhints.Config {
 	return earlyhints.Config{
 		MaxPreloads:           h.MaxPreloads,
 		MaxPreconnects:        h.MaxPreconnects,
+		MaxHeaderBytes:        h.MaxHintBytes,
 		AllowHTTP1:            h.HTTP1Hints,
 		AllowCrossSitePreload: h.CrossSitePreload,
 		DenyUserAgents:        slices.Clone(h.DenyUserAgents),

@@ -31,7 +31,7 @@ type setting struct {
 }
 
 // settings lists the subdirectives of early_hints, in the order the
-// README's table gives them.
+// project README's settings table gives them.
 var settings = []setting{
 	{"store", "memory|file:PATH|redis://...", func(h *Handler, a []string) error {
 		if len(a) != 1 {
@@ -70,6 +70,7 @@ var settings = []setting{
 	{"assumed-rtt", "duration", durationSetting(func(h *Handler) *caddy.Duration { return &h.AssumedRTT })},
 	{"max-preloads", "count", countSetting(func(h *Handler) *int { return &h.MaxPreloads })},
 	{"max-preconnects", "count", countSetting(func(h *Handler) *int { return &h.MaxPreconnects })},
+	{"max-hint-bytes", "bytes", countSetting(func(h *Handler) *int { return &h.MaxHintBytes })},
 	{"http1-hints", "[true|false]", boolSetting(func(h *Handler) *bool { return &h.HTTP1Hints })},
 	{"query-params", "names...", listSetting(func(h *Handler) *[]string { return &h.QueryParams })},
 	{"cross-site-preload", "[true|false]", boolSetting(func(h *Handler) *bool { return &h.CrossSitePreload })},

@@ -4,12 +4,17 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/earlyhints/earlyhints"
 )
 
 func TestHandler_UnmarshalCaddyfile(t *testing.T) {
@@ -35,6 +40,7 @@ func TestHandler_UnmarshalCaddyfile(t *testing.T) {
 				assumed-rtt 50ms
 				max-preloads 6
 				max-preconnects 2
+				max-hint-bytes 4096
 				http1-hints
 				query-params id,lang page
 				cross-site-preload false
@@ -45,7 +51,7 @@ func TestHandler_UnmarshalCaddyfile(t *testing.T) {
 				RedisKeyPrefix: "site:", RedisConnectTimeout: caddy.Duration(2 * time.Second),
 				RedisTimeout: caddy.Duration(30 * time.Millisecond), RedisWriteTimeout: caddy.Duration(3 * time.Second),
 				Mode: "off", PrivateQuorum: 4, AssumedBandwidth: 10000, AssumedRTT: caddy.Duration(50 * time.Millisecond),
-				MaxPreloads: 6, MaxPreconnects: 2, HTTP1Hints: true, QueryParams: []string{"id", "lang", "page"},
+				MaxPreloads: 6, MaxPreconnects: 2, MaxHintBytes: 4096, HTTP1Hints: true, QueryParams: []string{"id", "lang", "page"},
 				DenyUserAgents: []string{"curl", "Some Bot"},
 			},
 		},
@@ -56,6 +62,7 @@ func TestHandler_UnmarshalCaddyfile(t *testing.T) {
 		{name: "unknown", in: "early_hints {\n preload 3\n}", err: `unknown setting "preload"`},
 		{name: "twice", in: "early_hints {\n max-preloads 3\n max-preloads 4\n}", err: "set twice"},
 		{name: "negative count", in: "early_hints {\n max-preloads -1\n}", err: "is not a count"},
+		{name: "hint bytes below one link", in: "early_hints {\n max-hint-bytes 10\n}", err: "use at least 64"},
 		{name: "quorum of one", in: "early_hints {\n private-quorum 1\n}", err: "use 2 or more"},
 		{name: "zero duration", in: "early_hints {\n assumed-rtt 0s\n}", err: "not a positive duration"},
 		{name: "two values", in: "early_hints {\n mode hints off\n}", err: "mode takes hints|off"},
@@ -112,20 +119,119 @@ func sameJSON(t *testing.T, a []byte, b string) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// TestSettings_MatchTheProxy: every Caddyfile setting is a flag of
-// `earlyhints proxy` with the same name, and the README's table lists
-// each.
-func TestSettings_MatchTheProxy(t *testing.T) {
-	readme := readFile(t, "README.md")
-	settingsGo := readFile(t, "../../internal/cli/settings.go")
-	for _, s := range settings {
-		if !strings.Contains(settingsGo, `"`+s.name+`", "`) {
-			t.Errorf("%s is not a setting of the standalone proxy (internal/cli/settings.go)", s.name)
+// TestSettings_OneTable: the project README's settings table is the one
+// table of the three products. It lists every setting of the standalone
+// proxy (internal/cli/settings.go), every Caddyfile setting (named as the
+// proxy's flag) with its JSON key, and every field of earlyhints.Config,
+// and the defaults it gives for the caps, the quorum and the budget are
+// the middleware's.
+func TestSettings_OneTable(t *testing.T) {
+	rows := settingsTable(t, readFile(t, "../../README.md"))
+	byName := map[string][]string{}
+	goFields := map[string]bool{}
+	for _, r := range rows {
+		for _, name := range codeSpans(r[0]) {
+			byName[name] = r
 		}
-		if !strings.Contains(readme, "| `"+s.name+"`") {
-			t.Errorf("README.md's table lacks %s", s.name)
+		for _, f := range codeSpans(r[2]) {
+			goFields[f] = true
 		}
 	}
+
+	flagRe := regexp.MustCompile(`(?m)^\t\t\t"([a-z0-9-]+)", "`)
+	flags := flagRe.FindAllStringSubmatch(readFile(t, "../../internal/cli/settings.go"), -1)
+	if len(flags) < 30 {
+		t.Fatalf("found %d proxy settings in settings.go; has its layout changed?", len(flags))
+	}
+	for _, m := range flags {
+		if byName[m[1]] == nil {
+			t.Errorf("the README's settings table lacks the proxy's %s", m[1])
+		}
+	}
+
+	jsonKeys := map[string]bool{}
+	ht := reflect.TypeFor[Handler]()
+	for i := range ht.NumField() {
+		if tag := ht.Field(i).Tag.Get("json"); tag != "" {
+			jsonKeys[strings.Split(tag, ",")[0]] = true
+		}
+	}
+	for _, s := range settings {
+		if !slices.ContainsFunc(flags, func(m []string) bool { return m[1] == s.name }) {
+			t.Errorf("%s is not a setting of the standalone proxy (internal/cli/settings.go)", s.name)
+		}
+		row := byName[s.name]
+		key := strings.ReplaceAll(s.name, "-", "_")
+		if row == nil || !slices.Contains(codeSpans(row[1]), key) {
+			t.Errorf("the README's settings table does not give %s the Caddy JSON key %s", s.name, key)
+		}
+		if !jsonKeys[key] {
+			t.Errorf("the Caddyfile's %s has no JSON field %s", s.name, key)
+		}
+	}
+	for _, r := range rows {
+		for _, key := range codeSpans(r[1]) {
+			if !jsonKeys[key] && !strings.Contains(r[1], "Caddy's own") {
+				t.Errorf("the README's settings table names a Caddy JSON key %s the module lacks", key)
+			}
+		}
+	}
+
+	ct := reflect.TypeFor[earlyhints.Config]()
+	for i := range ct.NumField() {
+		if f := ct.Field(i); f.IsExported() && !goFields[f.Name] {
+			t.Errorf("the README's settings table lacks earlyhints.Config.%s", f.Name)
+		}
+	}
+
+	for name, want := range map[string]string{
+		"max-preloads":      strconv.Itoa(earlyhints.DefaultMaxPreloads),
+		"max-preconnects":   strconv.Itoa(earlyhints.DefaultMaxPreconnects),
+		"max-hint-bytes":    strconv.Itoa(earlyhints.DefaultMaxHeaderBytes),
+		"private-quorum":    strconv.Itoa(earlyhints.DefaultPrivateQuorum),
+		"assumed-bandwidth": strconv.Itoa(earlyhints.DefaultAssumedBandwidth / 1000),
+		"assumed-rtt":       earlyhints.DefaultAssumedRTT.String(),
+	} {
+		if row := byName[name]; row == nil || strings.Trim(row[3], "` ") != want {
+			t.Errorf("the README's default of %s is %q, the middleware's %s", name, row, want)
+		}
+	}
+	if strings.Contains(readFile(t, "README.md"), "| `max-preloads`") {
+		t.Error("contrib/caddy/README.md has a settings table of its own again; the project README's is the one")
+	}
+}
+
+// settingsTable returns the cells of the rows of the table under the
+// README's "## Configuration".
+func settingsTable(t *testing.T, readme string) [][]string {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows [][]string
+	for line := range strings.SplitSeq(section, "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| flag") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) != 5 {
+			t.Fatalf("settings table row with %d cells, want 5: %s", len(cells), line)
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}
+
+// codeSpans returns the `code` spans of a table cell.
+func codeSpans(cell string) []string {
+	var out []string
+	parts := strings.Split(cell, "`")
+	for i := 1; i < len(parts); i += 2 {
+		out = append(out, parts[i])
+	}
+	return out
 }
 
 func readFile(t *testing.T, path string) string {

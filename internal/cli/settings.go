@@ -312,7 +312,7 @@ func proxyOptions() []option {
 			boolean(func(s *settings) *bool { return &s.HTTP1Hints }),
 		},
 		{
-			"query-params", "comma-separated query parameter `names` that make pages distinct (default: the query is ignored)",
+			"query-params", "comma-separated query parameter `names` that make pages distinct where the origin sends no No-Vary-Search (default: the query is ignored)",
 			list(func(s *settings) *[]string { return &s.QueryParams }),
 		},
 		{
