@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // An origin's No-Vary-Search (draft-ietf-httpbis-no-vary-search) says
@@ -52,25 +54,29 @@ type noVarySearch struct {
 // member it defines), which the package takes as no rule at all: the
 // query then keys routes as Config.QueryParams says.
 func parseNoVarySearch(v string) (rule noVarySearch, ok bool, err error) {
-	keys, members, err := parseSFDictionary(v)
+	if len(v) > maxFieldBytes {
+		return noVarySearch{}, false, fmt.Errorf("%w: %d bytes, over the %d read", ErrNoVarySearch, len(v), maxFieldBytes)
+	}
+	dict, err := httpsfv.UnmarshalDictionary([]string{v})
 	if err != nil {
 		return noVarySearch{}, false, fmt.Errorf("%w: not a structured-field dictionary (RFC 9651): %w; send e.g. params=(\"utm_source\")", ErrNoVarySearch, err)
 	}
-	for _, k := range keys {
-		m := members[k]
+	for _, k := range dict.Names() {
+		m, _ := dict.Get(k)
 		switch k {
 		case "key-order":
-			if m.isList || m.item.kind != sfBool {
+			b, ok := boolMember(m)
+			if !ok {
 				return noVarySearch{}, false, fmt.Errorf("%w: key-order must be a boolean (key-order or key-order=?0)", ErrNoVarySearch)
 			}
-			rule.anyOrder = m.item.b
+			rule.anyOrder = b
 		case "params":
-			if !m.isList && m.item.kind == sfBool {
-				rule.except = m.item.b
+			if b, ok := boolMember(m); ok {
+				rule.except = b
 				continue
 			}
-			names, err := m.strings()
-			if err != nil {
+			names, ok := stringsMember(m)
+			if !ok {
 				return noVarySearch{}, false, fmt.Errorf("%w: params must be a boolean or an inner list of strings, as params=(\"a\" \"b\")", ErrNoVarySearch)
 			}
 			rule.names = names
@@ -78,12 +84,12 @@ func parseNoVarySearch(v string) (rule noVarySearch, ok bool, err error) {
 			// Read once params is known, below.
 		}
 	}
-	if m, found := members["except"]; found {
+	if m, found := dict.Get("except"); found {
 		if !rule.except {
 			return noVarySearch{}, false, fmt.Errorf("%w: except is only allowed with params (every parameter) before it", ErrNoVarySearch)
 		}
-		names, err := m.strings()
-		if err != nil {
+		names, ok := stringsMember(m)
+		if !ok {
 			return noVarySearch{}, false, fmt.Errorf("%w: except must be an inner list of strings, as except=(\"id\")", ErrNoVarySearch)
 		}
 		rule.names = names
@@ -198,10 +204,15 @@ func decodeQueryPart(s string) string {
 
 // unhex is the value of a hex digit of either case.
 func unhex(c byte) (byte, bool) {
-	if 'A' <= c && c <= 'F' {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
 		return c - 'A' + 10, true
 	}
-	return unhexLower(c)
+	return 0, false
 }
 
 // searchRules remembers, per path, the No-Vary-Search its responses sent
@@ -324,4 +335,37 @@ func (s *searchRules) drop(k string, sp *searchPath) {
 		s.active.Add(-1)
 	}
 	delete(s.paths, k)
+}
+
+// maxFieldBytes bounds the No-Vary-Search field the package parses; a
+// longer one is refused as a whole.
+const maxFieldBytes = 4 << 10
+
+// boolMember returns the value of a dictionary member that is a boolean
+// item (parameters are ignored).
+func boolMember(m httpsfv.Member) (bool, bool) {
+	it, ok := m.(httpsfv.Item)
+	if !ok {
+		return false, false
+	}
+	b, ok := it.Value.(bool)
+	return b, ok
+}
+
+// stringsMember returns the strings of a dictionary member that is an
+// inner list of strings.
+func stringsMember(m httpsfv.Member) ([]string, bool) {
+	il, ok := m.(httpsfv.InnerList)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(il.Items))
+	for _, it := range il.Items {
+		s, ok := it.Value.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
