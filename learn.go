@@ -158,7 +158,7 @@ func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p 
 		return nil, false // no request can be matched against it
 	}
 	keyParams := l.keyParams(n, hdr)
-	private := personal || isPrivate(n.r.Header, hdr)
+	private := personal || IsPrivate(n.r.Header, hdr)
 	network := ""
 	if private {
 		network = n.network()

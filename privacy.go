@@ -168,9 +168,12 @@ func keyedHash(key []byte, kind, value string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
-// isPrivate reports whether a response, with header resp, to a request
-// with header req is personal to its requester.
-func isPrivate(req, resp http.Header) bool {
+// IsPrivate reports whether a response, with header resp, to a request
+// with header req is personal to its requester: the request carried
+// credentials, or the response sets a cookie or forbids shared caching.
+// Such a response's links are hinted only once Config.PrivateQuorum
+// distinct requesters produced them.
+func IsPrivate(req, resp http.Header) bool {
 	if req.Get("Authorization") != "" || req.Get("Cookie") != "" || resp.Get("Set-Cookie") != "" {
 		return true
 	}

@@ -139,7 +139,7 @@ func learn(ctx context.Context, p *probe, cfg *Config) (*Learned, error) {
 	out.Bytes = max(0, out.Bytes-2)
 	mu.Lock()
 	defer mu.Unlock()
-	out.Private = isPrivate(ex.resp, cfg.Header)
+	out.Private = earlyhints.IsPrivate(navigationRequest(p.page, cfg.Header).Header, ex.resp.Header)
 	out.LeftOut = leftOut(p, out, events)
 	return out, nil
 }
@@ -242,19 +242,6 @@ func containsTarget(msg, target string) bool {
 			return true
 		}
 	}
-}
-
-// isPrivate mirrors the proxy's rule for a private response: it set a
-// cookie, forbade shared caching, or answered a request with credentials.
-func isPrivate(resp *http.Response, extra http.Header) bool {
-	if len(resp.Header.Values("Set-Cookie")) > 0 {
-		return true
-	}
-	cc := httpx.ParseCacheControl(resp.Header)
-	if cc.Private || cc.NoStore {
-		return true
-	}
-	return extra.Get("Cookie") != "" || extra.Get("Authorization") != ""
 }
 
 // replay answers every request with the response ex saw, as far as it was
