@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/earlyhints/earlyhints/linkheader"
 	"github.com/earlyhints/earlyhints/scan"
 )
 
@@ -314,12 +313,6 @@ func (p *probe) scanDocument(ex *exchange) {
 			p.text, p.searchable = string(b), len(b) > 0
 		}
 	}
-}
-
-// links parses the Link values of one 103; malformed ones come back as
-// errors.
-func linksOf(values []string) ([]linkheader.Link, []error) {
-	return linkheader.Parse(values...)
 }
 
 func median(v []float64) float64 {
