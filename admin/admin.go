@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -92,7 +92,7 @@ func New(cfg Config) (http.Handler, error) {
 // without the token when a token is configured.
 func (a *api) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.knownHost(r.Host) {
+		if !httpx.KnownHost(r.Host, a.cfg.Hosts...) {
 			http.Error(w, "admin: unknown Host "+strconv.Quote(r.Host)+": use the listener's address, or add the name to admin-hosts", http.StatusMisdirectedRequest)
 			return
 		}
@@ -103,29 +103,6 @@ func (a *api) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (a *api) knownHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "" {
-		return false
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return true // an address literal cannot be rebound
-	}
-	if host == "localhost" {
-		return true
-	}
-	for _, h := range a.cfg.Hosts {
-		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *api) authorized(r *http.Request) bool {

@@ -7,7 +7,9 @@ package httpx
 
 import (
 	"iter"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -281,6 +283,30 @@ func IsSpeculative(r *http.Request) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// KnownHost reports whether a request's Host (host[:port]) names a
+// listener that refuses other names against DNS rebinding: an IP address
+// literal (which cannot be rebound), localhost, or one of names (case and
+// a trailing dot aside).
+func KnownHost(hostport string, names ...string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" {
+		return true
+	}
+	for _, n := range names {
+		if n != "" && strings.EqualFold(strings.TrimSuffix(n, "."), host) {
+			return true
 		}
 	}
 	return false

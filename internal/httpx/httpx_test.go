@@ -152,3 +152,25 @@ func TestIsSpeculative(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownHost(t *testing.T) {
+	tests := []struct {
+		host  string
+		names []string
+		want  bool
+	}{
+		{"127.0.0.1:9090", nil, true},
+		{"[::1]:9090", nil, true},
+		{"localhost:9090", nil, true},
+		{"LOCALHOST.", nil, true},
+		{"admin.example:9090", nil, false},
+		{"admin.example:9090", []string{"Admin.Example."}, true},
+		{"evil.example", []string{"admin.example"}, false},
+		{"", []string{""}, false},
+	}
+	for _, tt := range tests {
+		if got := KnownHost(tt.host, tt.names...); got != tt.want {
+			t.Errorf("KnownHost(%q, %q) = %v, want %v", tt.host, tt.names, got, tt.want)
+		}
+	}
+}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/earlyhints/earlyhints/internal/httpx"
 )
 
 func (s *Server) routes() {
@@ -47,27 +47,11 @@ func (s *Server) guardHost(next http.Handler) http.Handler {
 	})
 }
 
+// knownHost: an address, localhost, the listen address's name or one of
+// Config.Hosts.
 func (s *Server) knownHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "" {
-		return false
-	}
-	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" {
-		return true // an address literal cannot be rebound
-	}
-	if h, _, err := net.SplitHostPort(s.cfg.Addr); err == nil && strings.EqualFold(strings.TrimSuffix(h, "."), host) {
-		return true
-	}
-	for _, h := range s.cfg.Hosts {
-		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
-			return true
-		}
-	}
-	return false
+	listen, _, _ := net.SplitHostPort(s.cfg.Addr)
+	return httpx.KnownHost(hostport, append([]string{listen}, s.cfg.Hosts...)...)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
