@@ -20,9 +20,8 @@ const (
 	DefaultMaxPreloads = 100
 	// DefaultMaxPreconnects leaves room for the third-party origins of a
 	// page's critical files (fonts, CDNs, a consent script), then the
-	// page's own preconnects, then the origins of its async scripts (which
-	// often insert render-blocking files of their own); each costs the
-	// browser a handshake, so not more.
+	// page's own preconnects, then the origins of its images and modules;
+	// each costs the browser a handshake, so not more.
 	DefaultMaxPreconnects = 12
 	// DefaultMaxHeaderBytes bounds the Link field of one 103: 16 KiB holds
 	// 100 long WordPress-style URLs, fits the first round trip's window

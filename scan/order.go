@@ -39,7 +39,7 @@ func (s *scanner) links() ([]linkheader.Link, []Kind, int) {
 		if c.class > classFont {
 			pl.cors = false
 		}
-		if c.class > classAsync || c.origin == "" || c.origin == s.docOrigin || derivedFor[pl] || c.class > classFont && derivedFor[pool{c.origin, true}] {
+		if c.class >= classAsync || c.origin == "" || c.origin == s.docOrigin || derivedFor[pl] || c.class > classFont && derivedFor[pool{c.origin, true}] {
 			continue
 		}
 		derivedFor[pl] = true

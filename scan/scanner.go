@@ -247,7 +247,14 @@ func (s *scanner) startTag(tt html.TokenType, raw []byte) {
 		s.enterBody()
 		s.afterBody = true
 	case elemOther:
-		s.enterBody()
+		// The tree builder ends the head at an element such as <iframe>
+		// or <div>, but Chromium's preload scanner keeps taking what
+		// follows as head content until a <body> or an <img>
+		// (seen_body_, seen_img_), and so does the render-blocking
+		// status of the scripts after it. The look-ahead into the body
+		// starts at </head>, <body> or an <img>; a document with none of
+		// them is read to MaxBytes.
+		s.inBody = true
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/earlyhints/earlyhints"
 	"github.com/earlyhints/earlyhints/linkheader"
+	"golang.org/x/net/html"
 )
 
 // Category is why a file is critical.
@@ -126,7 +127,7 @@ func ScorePage(p *Page, t *Truth, r *Result, cfg ScoreConfig) *Score {
 	}
 	base, _ := url.Parse(t.URL)
 	s := &Score{
-		Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: headNames(p.HTML, t.Blocking),
+		Name: p.Name, Site: p.Site(), Got103: r.Got103, HintableHead: headNames(p.HTML, t.URL, t.Blocking),
 		SameSite: map[Category]Ratio{}, ThirdParty: map[Category]Ratio{}, Events: r.Events, NonCritical: map[string]int{},
 	}
 	for k, n := range r.Events {
@@ -410,28 +411,43 @@ func (p Pooled) SameSiteAll() Ratio { return sum(p.SameSite) }
 // ThirdPartyAll sums ThirdParty over the categories.
 func (p Pooled) ThirdPartyAll() Ratio { return sum(p.ThirdParty) }
 
-// headNames reports whether the head of html names one of files in its
-// markup (a src or href, absolute or by path), outside inline scripts.
-func headNames(html []byte, files []string) bool {
-	head := html
-	if i := bytes.Index(bytes.ToLower(html), []byte("</head")); i >= 0 {
-		head = html[:i]
+// headNames reports whether the head of the page at base names one of
+// files in its markup: the src or href of a tag before the body, resolved
+// against the page (inline scripts' text is not markup, so a file a
+// script writes in does not count).
+func headNames(htmlDoc []byte, base string, files []string) bool {
+	page, err := url.Parse(base)
+	if err != nil {
+		return false
 	}
+	want := make(map[string]bool, len(files))
 	for _, f := range files {
-		u, err := url.Parse(f)
-		if err != nil {
-			continue
-		}
-		for _, ref := range []string{f, "//" + u.Host + u.EscapedPath(), u.EscapedPath()} {
-			if ref == "" || ref == "/" {
-				continue
+		want[f] = true
+	}
+	z := html.NewTokenizer(bytes.NewReader(htmlDoc))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return false
+		case html.EndTagToken:
+			if name, _ := z.TagName(); string(name) == "head" {
+				return false
 			}
-			for _, attr := range []string{`src="`, `href="`, `src='`, `href='`, `src=`, `href=`} {
-				if bytes.Contains(head, []byte(attr+ref)) {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, more := z.TagName()
+			if string(name) == "body" {
+				return false
+			}
+			for more {
+				var key, val []byte
+				key, val, more = z.TagAttr()
+				if k := string(key); k != "src" && k != "href" {
+					continue
+				}
+				if u, err := page.Parse(strings.TrimSpace(string(val))); err == nil && want[u.String()] {
 					return true
 				}
 			}
 		}
 	}
-	return false
 }
