@@ -29,7 +29,7 @@ func TestScan_ElementsThatEndTheHeadForTheParser(t *testing.T) {
 		kinds[l.URI] = res.Kinds[i]
 	}
 	for uri, want := range map[string]Kind{
-		"https://cdn.other.example/fig.js": KindRenderBlocking,
+		"https://cdn.other.example/fig.js":  KindRenderBlocking,
 		"https://www.news.example/late.css": KindRenderBlocking,
 		"https://cdn.other.example":         KindPreconnect,
 	} {
