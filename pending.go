@@ -50,7 +50,7 @@ func (p *pending) copyBody(limit int) {
 // copied: the scanner reads the start of the body for the LCP image and
 // late stylesheets (a page often opens it with an inline SVG sprite or a
 // navigation before its first image), and stops there itself.
-const bodyAfterHead = 64 << 10
+const bodyAfterHead = 256 << 10
 
 // copyHead appends what of b the scanner needs: up to the limit, and for
 // an uncompressed body no further than bodyAfterHead past the end of the

@@ -164,6 +164,7 @@ func TestScan_LongHead(t *testing.T) {
 		`<https://www.example.com/app.js>; rel=preload; as="script"`,
 		`<https://www.example.com/hero.jpg>; rel=preload; as="image"`,
 		`<https://www.example.com/in-body.css>; rel=preload; as="style"`,
+		`<https://www.example.com/late.js>; rel=preload; as="script"`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("links:\n got %q\nwant %q", got, want)

@@ -343,14 +343,20 @@ func (s *scanner) script() {
 		return
 	}
 	// Data blocks (JSON, templates), import maps and nomodule fallbacks
-	// are never fetched by a modern browser; body scripts are not part of
-	// the head's critical path.
-	if !jsTypes[typ] || a.has(attrNomodule) || s.afterBody {
+	// are never fetched by a modern browser.
+	if !jsTypes[typ] || a.has(attrNomodule) {
 		return
 	}
 	cl := classBlocking
-	if a.has(attrAsync) || a.has(attrDefer) {
+	switch {
+	case a.has(attrAsync) || a.has(attrDefer):
 		cl = classAsync
+	case s.afterBody:
+		// A synchronous script of the body blocks the parser, and
+		// Chromium holds the first paint for the ones it meets before
+		// it; the preload scanner fetches it early. It ranks after the
+		// head's critical path, with what else the page fetches.
+		cl = classOther
 	}
 	uri, org, ok := s.res.resolveString(a.src)
 	if !ok {

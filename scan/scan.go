@@ -97,7 +97,7 @@ const (
 	// real news and shop pages) to the files after them. It bounds the
 	// tokenizer's buffer too.
 	DefaultMaxBytes    = 512 << 10
-	DefaultBodyBudget  = 4 << 10
+	DefaultBodyBudget  = 32 << 10
 	DefaultMaxLinks    = 64
 	DefaultMaxConnects = 16
 	// MaxMaxBytes bounds Options.MaxBytes: a preload scanner that reads

@@ -92,7 +92,7 @@ func TestScan_Scripts(t *testing.T) {
 			`<https://www.example.com/s.js>; rel=preload; as="script"`,
 			`<https://www.example.com/d.js>; rel=preload; as="script"`,
 		}},
-		{"body sync script ignored", `<body><script src=/late.js></script>`, nil},
+		{"body sync script kept, after the head's critical path", `<body><script src=/late.js></script>`, []string{`<https://www.example.com/late.js>; rel=preload; as="script"`}},
 		{"script after </head> before <body> is still head", `</head><script src=/h.js></script><body>`, []string{`<https://www.example.com/h.js>; rel=preload; as="script"`}},
 		{"body module kept", `<body><script type=module src=/m.js></script>`, []string{`<https://www.example.com/m.js>; rel=modulepreload`}},
 		{"third-party sync script preconnect", `<script src=https://js.pay.example/v3.js></script>`, []string{
@@ -151,7 +151,7 @@ func TestScan_Images(t *testing.T) {
 		{"srcset with commas in urls", `<body><img src=/a.jpg srcset="/img,1.jpg 1x,/img,2.jpg 2x">`, []string{
 			`<https://www.example.com/a.jpg>; rel=preload; as="image"; imagesrcset="https://www.example.com/img,1.jpg 1x, https://www.example.com/img,2.jpg 2x"`,
 		}},
-		{"image beyond budget", `<body>` + strings.Repeat("<p>filler text</p>", 400) + `<img fetchpriority=high src=/late.jpg>`, nil},
+		{"image beyond budget", `<body>` + strings.Repeat("<p>filler text</p>", 2000) + `<img fetchpriority=high src=/late.jpg>`, nil},
 		{"third-party image preconnect", `<body><img src=https://img.cdn.example/hero.jpg>`, []string{
 			`<https://img.cdn.example/hero.jpg>; rel=preload; as="image"`,
 			`<https://img.cdn.example>; rel=preconnect`,
