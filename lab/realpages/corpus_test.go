@@ -9,20 +9,20 @@ import (
 )
 
 // Floors on the pooled figures of the corpus (see README.md), a few points
-// under what the product achieves (same-site 94 %, third-party 87 %,
+// under what the product achieves (same-site 96 %, third-party 91 %,
 // precision 98 %, every page whose head names a file Chromium waited for
 // gets a 103), so that a change that loses hints fails. Third-party
-// coverage stays under the 95 % aimed at: on these ad-laden pages most of
-// the other sites' render-blocking files are inserted by scripts or named
-// by synchronous scripts deep in the body, which no reading of the markup
-// can foresee (README.md lists them).
+// coverage stays under the 95 % aimed at: on these ad-laden pages the
+// other sites' files still missed lie past the scan's bounds (512 KiB, or
+// 32 KiB of the body's markup) or are inserted by scripts, which no
+// reading of the markup can foresee (README.md lists them).
 const (
 	// floorSameSiteRecall: critical files of the page's site (render-
 	// blocking, fonts, LCP image) that the 103 preloads.
 	floorSameSiteRecall = 0.90
 	// floorThirdParty: critical files of other sites whose origin the 103
 	// preconnects, or that it preloads.
-	floorThirdParty = 0.80
+	floorThirdParty = 0.85
 	// floorPrecision: preloads the page then fetched.
 	floorPrecision = 0.95
 	// maxNoHintsHintable: pages whose head names a file Chromium waited
