@@ -5,14 +5,12 @@ package cli
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earlyhints/earlyhints/inspect"
-	"github.com/earlyhints/earlyhints/server"
 )
 
 // TestCheck_Browser loads a hinting origin in Chromium over h2 and h3 and
@@ -44,11 +42,7 @@ func TestCheck_Browser(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = io.WriteString(w, checkPage)
 	})
-	srv, err := server.New(h, server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveUntilCleanup(t, srv)
+	srv := serveOnLoopback(t, h)
 
 	code, out, errOut := runMain("check", "--json", "--browser", "--insecure", "--proto", "h2,h3", srv.URL()+"/")
 	if code != exitOK {

@@ -41,6 +41,14 @@ func checkOrigin(t *testing.T, hints ...string) *server.Server {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = io.WriteString(w, checkPage)
 	})
+	srv := serveOnLoopback(t, h)
+	return srv
+}
+
+// serveOnLoopback serves h over h1, h2 and h3 on a loopback port with a
+// generated certificate until the end of the test.
+func serveOnLoopback(t *testing.T, h http.Handler) *server.Server {
+	t.Helper()
 	srv, err := server.New(h, server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -246,11 +254,7 @@ func TestCheck_MaxTime(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = io.WriteString(w, checkPage)
 	})
-	srv, err := server.New(h, server.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveUntilCleanup(t, srv)
+	srv := serveOnLoopback(t, h)
 	code, out, errOut := runMain("check", "--json", "--proto", "h1", "--timeout", "1h", "--max-time", "1s", "--ca-cert", caFile(t, srv), srv.URL()+"/")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
