@@ -22,6 +22,24 @@ type Sample struct {
 	FCPMS       float64 `json:"fcp_ms,omitempty"`
 	LCPMS       float64 `json:"lcp_ms,omitempty"`
 	EarlyHinted int     `json:"early_hinted"`
+	// Round is the round of the group's interleaved runs this run was
+	// measured in (from 0): run i of a strategy and run i of its baseline
+	// share a round, which pairs them.
+	Round int `json:"round"`
+	// Place is the run's place in its round (from 0): the rounds rotate
+	// the order of the strategies.
+	Place int `json:"place"`
+	// Load1 is the machine's 1-minute load average around the run (the
+	// larger of the readings before and after it; 0: not read); CPUMS the
+	// lab process's own CPU time during the run, ChildCPUMS that of the
+	// browser processes that ended in it. Busy marks a run kept although
+	// the load was over the threshold; Retries counts the busy
+	// measurements thrown away before this one.
+	Load1      float64 `json:"load1,omitempty"`
+	CPUMS      float64 `json:"cpu_ms,omitempty"`
+	ChildCPUMS float64 `json:"child_cpu_ms,omitempty"`
+	Busy       bool    `json:"busy,omitempty"`
+	Retries    int     `json:"retries,omitempty"`
 }
 
 func sampleOf(m Measurement) Sample {
@@ -45,12 +63,56 @@ func summarize(xs []float64) Summary {
 }
 
 // Gain compares a cell with its no-hint baseline; positive is faster.
+//
+// The runs of a cell and of its baseline are interleaved, run i of each in
+// the same round, so they are compared pair by pair: RenderMS and LoadMS
+// are the medians of the paired differences (baseline − cell), the
+// intervals their bootstrap confidence intervals (see MedianCI), and the
+// percentages are of the baseline's median. Without pairs (results of
+// runs that were not interleaved) they are the differences of the medians,
+// with no interval.
 type Gain struct {
 	RenderMS  float64 `json:"render_ms"`
 	RenderPct float64 `json:"render_pct"`
 	LoadMS    float64 `json:"load_ms"`
 	LoadPct   float64 `json:"load_pct"`
+	// Pairs counts the paired runs (0: not paired).
+	Pairs    int       `json:"pairs,omitempty"`
+	RenderCI *Interval `json:"render_ci_ms,omitempty"`
+	LoadCI   *Interval `json:"load_ci_ms,omitempty"`
 }
+
+// Paired returns, for the runs of a and b measured in the same round,
+// metric(a) − metric(b), in round order. Runs whose partner failed are left
+// out. It returns nil when either side's rounds are not distinct (results
+// of runs that were not interleaved): their runs do not pair.
+func Paired(a, b *CellResult, metric func(Sample) float64) []float64 {
+	byRound := func(c *CellResult) map[int]Sample {
+		m := make(map[int]Sample, len(c.Samples))
+		for _, x := range c.Samples {
+			if _, dup := m[x.Round]; dup {
+				return nil
+			}
+			m[x.Round] = x
+		}
+		return m
+	}
+	ra, rb := byRound(a), byRound(b)
+	if ra == nil || rb == nil {
+		return nil
+	}
+	var out []float64
+	for _, x := range a.Samples {
+		if y, ok := rb[x.Round]; ok {
+			out = append(out, metric(x)-metric(y))
+		}
+	}
+	return out
+}
+
+// Render and LoadTime pick a run's render and load times, for Paired.
+func Render(x Sample) float64   { return x.RenderMS }
+func LoadTime(x Sample) float64 { return x.LoadMS }
 
 // Bound is the analytic bound on Early Hints' saving for a cell, and the
 // measured render gain as a fraction of it.
@@ -83,6 +145,9 @@ type CellResult struct {
 	// given a number, and is not a failure.
 	Skipped       string `json:"skipped,omitempty"`
 	NotMeasurable bool   `json:"not_measurable,omitempty"`
+	// BusyDropped counts the measurements thrown away because the machine
+	// was busy (each was measured again).
+	BusyDropped int `json:"busy_dropped,omitempty"`
 
 	Render Summary `json:"render_ms"`
 	Load   Summary `json:"load_ms"`
@@ -259,6 +324,14 @@ func calibrate(model, real *CellResult) *Calibration {
 
 func gainOver(base, c *CellResult) *Gain {
 	g := &Gain{RenderMS: base.Render.Median - c.Render.Median, LoadMS: base.Load.Median - c.Load.Median}
+	if render := Paired(base, c, Render); len(render) > 0 {
+		load := Paired(base, c, LoadTime)
+		var rci, lci Interval
+		g.Pairs = len(render)
+		g.RenderMS, rci = MedianCI(render)
+		g.LoadMS, lci = MedianCI(load)
+		g.RenderCI, g.LoadCI = &rci, &lci
+	}
 	if base.Render.Median > 0 {
 		g.RenderPct = 100 * g.RenderMS / base.Render.Median
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	product "github.com/earlyhints/earlyhints/internal/stack"
@@ -66,9 +67,10 @@ type Options struct {
 	// Progress, when set, is called after each load with the loads done,
 	// the loads planned and the cell being measured.
 	Progress func(done, total int, cell Cell)
-	// OnCell, when set, is called after each cell with the results so far,
-	// analysed (gains and bounds of the cells whose baseline is in). The
-	// results are a copy the callee may keep.
+	// OnCell, when set, is called after each group of cells (the cells
+	// that differ only by strategy, whose runs are interleaved) with the
+	// results so far, analysed (gains and bounds of the cells whose
+	// baseline is in). The results are a copy the callee may keep.
 	OnCell func(*Results)
 	// Logger receives notes on failed runs and skipped cells.
 	// Default slog.Default().
@@ -76,6 +78,28 @@ type Options struct {
 	// LearnTimeout bounds the wait for the proxy to learn a page after the
 	// priming load. Default 5s.
 	LearnTimeout time.Duration
+
+	// BusyLoad is the 1-minute load average per CPU above which a run is
+	// taken on a busy machine: it is thrown away and measured again (at
+	// most BusyRetries times, after waiting up to BusyWait for the load to
+	// fall), then kept flagged as busy; the report counts such runs and
+	// says at its top when the machine was busy. Default DefaultBusyLoad
+	// (1.0); negative: the load is recorded but not judged.
+	BusyLoad float64
+	// BusyRetries bounds the measurements again of one busy run. Default
+	// DefaultBusyRetries (2); negative: none. The waits and retries of a
+	// scenario take at most a tenth of its budget in all; past that, busy
+	// runs are kept flagged.
+	BusyRetries int
+	// BusyWait bounds the wait for the load to fall under the threshold
+	// before a retry. Default 5s.
+	BusyWait time.Duration
+	// ReadLoad reads the machine's 1-minute load average. Default
+	// ReadLoadavg (Linux's /proc/loadavg).
+	ReadLoad LoadReader
+	// CPUs is the number of CPUs the load is divided by. Default
+	// runtime.NumCPU().
+	CPUs int
 }
 
 // Results are the outcome of a scenario.
@@ -84,11 +108,16 @@ type Results struct {
 	Browser  string    `json:"browser"`
 	Netem    NetemMode `json:"netem"`
 	// CrossSitePreload and BlockThirdPartyCookies are the scenario's.
-	CrossSitePreload       bool         `json:"cross_site_preload,omitempty"`
-	BlockThirdPartyCookies bool         `json:"block_third_party_cookies,omitempty"`
-	Started                time.Time    `json:"started"`
-	Elapsed                float64      `json:"elapsed_s"`
-	Cells                  []CellResult `json:"cells"`
+	CrossSitePreload       bool      `json:"cross_site_preload,omitempty"`
+	BlockThirdPartyCookies bool      `json:"block_third_party_cookies,omitempty"`
+	Started                time.Time `json:"started"`
+	Elapsed                float64   `json:"elapsed_s"`
+	// CPUs and BusyLoad are Options' (BusyLoad 0: runs were not judged);
+	// Load sums up the runs' load readings.
+	CPUs     int          `json:"cpus,omitempty"`
+	BusyLoad float64      `json:"busy_load,omitempty"`
+	Load     *LoadSummary `json:"load,omitempty"`
+	Cells    []CellResult `json:"cells"`
 }
 
 // Failed counts the cells that failed: not measured for a reason other
@@ -104,7 +133,14 @@ func (r *Results) Failed() int {
 	return n
 }
 
-// Run measures every cell of s. It stops early, reporting the cells not
+// Run measures every cell of s. The cells that differ only by strategy
+// form a group measured together: their stacks are built, then run i of
+// every strategy is measured in turn, the order rotated each round, so
+// that whatever changes on the machine lands on every strategy alike and
+// run i of a strategy pairs with run i of its baseline. Each run records
+// the machine's load and the lab's CPU time; a run taken on a busy machine
+// (see Options.BusyLoad) is measured again within bounds, or kept flagged.
+// It stops early, reporting the cells not
 // measured as skipped, when ctx ends or the scenario's budget runs out;
 // the error then says so and the results hold what was measured.
 func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
@@ -119,6 +155,21 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	}
 	if opts.LearnTimeout <= 0 {
 		opts.LearnTimeout = 5 * time.Second
+	}
+	if opts.BusyLoad == 0 {
+		opts.BusyLoad = DefaultBusyLoad
+	}
+	if opts.BusyRetries == 0 {
+		opts.BusyRetries = DefaultBusyRetries
+	}
+	if opts.BusyWait <= 0 {
+		opts.BusyWait = 5 * time.Second
+	}
+	if opts.ReadLoad == nil {
+		opts.ReadLoad = ReadLoadavg
+	}
+	if opts.CPUs <= 0 {
+		opts.CPUs = runtime.NumCPU()
 	}
 	factories := map[string]BrowserFactory{}
 	reasons := map[string]string{}
@@ -146,61 +197,70 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	res := &Results{
 		Scenario: s.Name, Browser: s.Browser, Netem: opts.Netem, Started: start,
 		CrossSitePreload: s.CrossSitePreload, BlockThirdPartyCookies: s.BlockThirdPartyCookies,
+		CPUs: opts.CPUs, BusyLoad: max(opts.BusyLoad, 0),
 	}
-	done := 0
+	prog := &tracker{total: total, report: opts.Progress}
+	busy := &busyState{opts: opts, allowance: time.Duration(s.Budget) / 10}
+	results := make([]CellResult, len(cells))
+	finished := make([]bool, len(cells))
 	var stopErr error
-	for _, c := range cells {
-		cr := CellResult{Cell: c, Planned: c.Runs}
-		switch {
-		case stopErr != nil:
-			cr.Skipped = stopErr.Error()
-		default:
-			if reason := notMeasurable(c); reason != "" {
-				cr.Skipped, cr.NotMeasurable = reason, true
-				break
-			}
-			if factories[c.Browser] == nil {
+	for _, group := range groupCells(cells) {
+		// The cells of a group differ only by strategy: their stacks are
+		// built together and their runs interleaved.
+		var members []*cellRun
+		for _, i := range group {
+			c := cells[i]
+			cr := &results[i]
+			*cr = CellResult{Cell: c, Planned: c.Runs}
+			switch {
+			case stopErr != nil:
+				cr.Skipped = stopErr.Error()
+			case notMeasurable(c) != "":
+				cr.Skipped, cr.NotMeasurable = notMeasurable(c), true
+			case factories[c.Browser] == nil:
 				cr.Skipped = reasons[c.Browser]
 				if cr.Skipped == "" {
 					cr.Skipped = fmt.Sprintf("no browser %q", c.Browser)
 				}
-				break
-			}
-			r := &cellRun{s: s, c: c, opts: opts, newBrowser: factories[c.Browser], progress: func() {
-				done++
-				if opts.Progress != nil {
-					opts.Progress(min(done, total), total, c)
-				}
-			}}
-			if err := r.run(ctx, &cr); err != nil {
-				cr.Skipped = err.Error()
-			}
-			if ctx.Err() != nil {
-				stopErr = ErrBudget
-				if ctx.Err() == context.Canceled {
-					stopErr = ctx.Err()
-				}
+			default:
+				members = append(members, &cellRun{s: s, c: c, cr: cr, opts: opts, newBrowser: factories[c.Browser], progress: prog, busy: busy})
 			}
 		}
-		if cr.Skipped != "" {
-			done += loadsOf(c) - cr.loads
-			if opts.Progress != nil {
-				opts.Progress(min(done, total), total, c)
+		runGroup(ctx, members, opts.Logger)
+		if ctx.Err() != nil && stopErr == nil {
+			stopErr = ErrBudget
+			if ctx.Err() == context.Canceled {
+				stopErr = ctx.Err()
 			}
-			opts.Logger.Debug("experiment: cell skipped", "cell", c.Key(), "reason", cr.Skipped)
 		}
-		res.Cells = append(res.Cells, cr)
+		for _, i := range group {
+			c, cr := cells[i], &results[i]
+			if cr.Skipped != "" {
+				prog.skip(c, loadsOf(c)-cr.loads)
+				opts.Logger.Debug("experiment: cell skipped", "cell", c.Key(), "reason", cr.Skipped)
+			}
+			finished[i] = true
+		}
 		if opts.OnCell != nil {
 			partial := *res
-			partial.Cells = append([]CellResult(nil), res.Cells...)
+			for i := range results {
+				if finished[i] {
+					partial.Cells = append(partial.Cells, results[i])
+				}
+			}
 			_ = analyse(s, partial.Cells)
 			partial.Elapsed = time.Since(start).Seconds()
+			ls := partial.LoadSummary()
+			partial.Load = &ls
 			opts.OnCell(&partial)
 		}
 	}
+	res.Cells = results
 	if err := analyse(s, res.Cells); err != nil {
 		return res, err
 	}
+	ls := res.LoadSummary()
+	res.Load = &ls
 	res.Elapsed = time.Since(start).Seconds()
 	if stopErr != nil {
 		return res, fmt.Errorf("experiment: stopped early, some cells were not measured: %w", stopErr)
@@ -241,16 +301,25 @@ func notMeasurable(c Cell) string {
 	return ""
 }
 
-// cellRun measures one cell.
+// cellRun measures one cell, in turn with the other cells of its group.
 type cellRun struct {
 	s          *Scenario
 	c          Cell
+	cr         *CellResult
 	opts       Options
 	newBrowser BrowserFactory
-	progress   func()
+	progress   *tracker
+	busy       *busyState
+	// st is the cell's stack once set up; finish, when set, records what
+	// the product did over the measured runs.
+	st     *stack
+	finish func()
 }
 
-func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
+// setup builds the cell's stack and, for the strategies that learn,
+// teaches the proxy the page and warms it.
+func (r *cellRun) setup(ctx context.Context) error {
+	cr := r.cr
 	network, err := r.s.Network(r.c.Network)
 	if err != nil {
 		return err
@@ -260,51 +329,50 @@ func (r *cellRun) run(ctx context.Context, cr *CellResult) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	r.st = st
 	cr.manifest = st.site.Manifest()
 	cr.downBps = float64(network.Down.Rate()) / 8
-
-	if learns(r.c.Strategy) {
-		// A first visitor teaches the proxy the page, as in production;
-		// that visitor's browser is then thrown away.
-		_, err := r.load(ctx, st, nil)
-		cr.loads++
-		r.progress()
-		if err != nil {
-			return fmt.Errorf("priming load: %w", err)
-		}
-		if err := st.waitLearned(ctx, r.opts.LearnTimeout); err != nil {
-			return err
-		}
-		f, err := st.warm(ctx, time.Duration(r.s.RunTimeout))
-		if err != nil {
-			return err
-		}
-		cr.ThinkP50MS = ms(f.ThinkP50)
-		st.leftOut.Store(0)
-		st.budget.Store(0)
-		st.sent.Store(0)
-		defer func() {
-			if n := st.sent.Load(); n > 0 {
-				cr.LeftOut = float64(st.leftOut.Load()) / float64(n)
-			}
-			cr.BudgetBytes = st.budget.Load()
-		}()
+	if !learns(r.c.Strategy) {
+		return nil
 	}
-	for i := 0; i < r.c.Runs && ctx.Err() == nil; i++ {
-		m, err := r.measure(ctx, st, cr)
-		r.progress()
-		if err != nil {
-			cr.Failures++
-			cr.Errors = appendCapped(cr.Errors, err.Error())
-			r.opts.Logger.Debug("experiment: run failed", "cell", r.c.Key(), "run", i, "err", err)
-			continue
+	// A first visitor teaches the proxy the page, as in production; that
+	// visitor's browser is then thrown away.
+	_, err = r.load(ctx, st, nil)
+	cr.loads++
+	r.progress.step(r.c)
+	if err != nil {
+		return fmt.Errorf("priming load: %w", err)
+	}
+	if err := st.waitLearned(ctx, r.opts.LearnTimeout); err != nil {
+		return err
+	}
+	f, err := st.warm(ctx, time.Duration(r.s.RunTimeout))
+	if err != nil {
+		return err
+	}
+	cr.ThinkP50MS = ms(f.ThinkP50)
+	st.leftOut.Store(0)
+	st.budget.Store(0)
+	st.sent.Store(0)
+	r.finish = func() {
+		if n := st.sent.Load(); n > 0 {
+			cr.LeftOut = float64(st.leftOut.Load()) / float64(n)
 		}
-		cr.Samples = append(cr.Samples, sampleOf(m))
-		cr.waterfalls = append(cr.waterfalls, m.Waterfall)
-		cr.hinted = append(cr.hinted, m.EarlyHinted)
+		cr.BudgetBytes = st.budget.Load()
 	}
 	return nil
+}
+
+// close records what the product did and releases the stack.
+func (r *cellRun) close() {
+	if r.finish != nil {
+		r.finish()
+		r.finish = nil
+	}
+	if r.st != nil {
+		r.st.Close()
+		r.st = nil
+	}
 }
 
 // measure makes one measured load with a fresh browser, after a priming
@@ -318,7 +386,7 @@ func (r *cellRun) measure(ctx context.Context, st *stack, cr *CellResult) (Measu
 	if r.c.Cache == Warm {
 		_, err := r.load(ctx, st, b)
 		cr.loads++
-		r.progress()
+		r.progress.step(r.c)
 		if err != nil {
 			return Measurement{}, fmt.Errorf("warming load: %w", err)
 		}

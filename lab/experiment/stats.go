@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"time"
 )
@@ -15,6 +16,11 @@ func Quantile(xs []float64, q float64) float64 {
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
+	return sortedQuantile(s, q)
+}
+
+// sortedQuantile is Quantile of values already sorted (at least one).
+func sortedQuantile(s []float64, q float64) float64 {
 	h := q * float64(len(s)-1)
 	lo := int(math.Floor(h))
 	if lo >= len(s)-1 {
@@ -63,3 +69,57 @@ func (b BoundInputs) Bound() time.Duration {
 
 // ms converts a duration to float milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Interval is a confidence interval, Lo ≤ Hi.
+type Interval struct {
+	Lo float64 `json:"lo"`
+	Hi float64 `json:"hi"`
+}
+
+// Straddles reports whether the interval holds both signs around zero
+// (or touches zero), so the sign of what it bounds is not known.
+func (iv Interval) Straddles() bool { return iv.Lo <= 0 && iv.Hi >= 0 }
+
+// The bootstrap's settings: a 95 % interval from 2000 resamples, drawn
+// from a PCG generator with a fixed seed so the same runs give the same
+// report.
+const (
+	BootstrapLevel     = 0.95
+	BootstrapResamples = 2000
+	bootstrapSeed1     = 0x9e3779b97f4a7c15
+	bootstrapSeed2     = 0x0123456789abcdef
+)
+
+// MedianCI returns the median of xs and its percentile bootstrap
+// confidence interval at BootstrapLevel: xs is resampled with replacement
+// BootstrapResamples times, and the interval is the central quantiles of
+// the resamples' medians. The seed is fixed, so the interval is a function
+// of xs alone. For no values the median and interval are NaN; for one
+// value the interval is that value (a point, which says nothing about the
+// spread: callers that judge need more runs).
+func MedianCI(xs []float64) (float64, Interval) {
+	return medianCI(xs, BootstrapLevel, BootstrapResamples)
+}
+
+func medianCI(xs []float64, level float64, resamples int) (float64, Interval) {
+	n := len(xs)
+	switch n {
+	case 0:
+		return math.NaN(), Interval{math.NaN(), math.NaN()}
+	case 1:
+		return xs[0], Interval{xs[0], xs[0]}
+	}
+	rng := rand.New(rand.NewPCG(bootstrapSeed1, bootstrapSeed2)) //nolint:gosec // a reproducible resampling, not a secret
+	medians := make([]float64, resamples)
+	sample := make([]float64, n)
+	for r := range medians {
+		for i := range sample {
+			sample[i] = xs[rng.IntN(n)]
+		}
+		slices.Sort(sample)
+		medians[r] = sortedQuantile(sample, 0.5)
+	}
+	slices.Sort(medians)
+	tail := (1 - level) / 2
+	return Median(xs), Interval{sortedQuantile(medians, tail), sortedQuantile(medians, 1-tail)}
+}

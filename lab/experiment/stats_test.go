@@ -91,9 +91,9 @@ func TestAnalyse(t *testing.T) {
 	warm := eh
 	warm.Cache = Warm
 	cells := []CellResult{
-		{Cell: base, RTTMS: 70, Samples: []Sample{{RenderMS: 900, LoadMS: 1500}, {RenderMS: 1000, LoadMS: 1600}, {RenderMS: 1100, LoadMS: 1700}}},
+		{Cell: base, RTTMS: 70, Samples: []Sample{{RenderMS: 900, LoadMS: 1500}, {Round: 1, RenderMS: 1000, LoadMS: 1600}, {Round: 2, RenderMS: 1100, LoadMS: 1700}}},
 		{
-			Cell: eh, RTTMS: 70, Samples: []Sample{{RenderMS: 700, LoadMS: 1400, Bytes: 10}, {RenderMS: 800, LoadMS: 1500, Bytes: 30}, {RenderMS: 900, LoadMS: 1600, Bytes: 20}},
+			Cell: eh, RTTMS: 70, Samples: []Sample{{RenderMS: 700, LoadMS: 1400, Bytes: 10}, {Round: 1, RenderMS: 800, LoadMS: 1500, Bytes: 30}, {Round: 2, RenderMS: 900, LoadMS: 1600, Bytes: 20}},
 			downBps: 1_250_000,
 		},
 		{Cell: warm, RTTMS: 70, Samples: []Sample{{RenderMS: 500}}},
@@ -109,6 +109,10 @@ func TestAnalyse(t *testing.T) {
 	if c.Gain == nil || c.Gain.RenderMS != 200 || c.Gain.RenderPct != 20 || c.Gain.LoadMS != 100 {
 		t.Fatalf("gain = %+v, want 200 ms (20 %%) render, 100 ms load", c.Gain)
 	}
+	// Every pair differs by 200 ms: the interval is that point.
+	if g := c.Gain; g.Pairs != 3 || g.RenderCI == nil || *g.RenderCI != (Interval{200, 200}) || g.LoadCI == nil || *g.LoadCI != (Interval{100, 100}) {
+		t.Errorf("paired gain = %+v (render %+v, load %+v), want 3 pairs at 200 and 100 ms", g, g.RenderCI, g.LoadCI)
+	}
 	// T = 300 ms, δ = 0 (an empty manifest has nothing to discover),
 	// RTT + x_R = 70 + 64 = 134 ms: the bound is 134 ms, the gain 200 ms.
 	if c.Bound == nil || c.Bound.BoundMS != 134 || math.Abs(c.Bound.Fraction-200.0/134) > 1e-9 {
@@ -119,5 +123,123 @@ func TestAnalyse(t *testing.T) {
 	}
 	if cells[2].Gain != nil || cells[2].Bound != nil {
 		t.Error("a warm cell without its baseline has a gain or bound")
+	}
+}
+
+func TestMedianCI(t *testing.T) {
+	// spread returns n values evenly spread around center (a fixed,
+	// symmetric sample: no randomness in the data).
+	spread := func(n int, center, width float64) []float64 {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = center - width/2 + width*float64(i)/float64(max(n-1, 1))
+		}
+		// Not sorted, as runs come.
+		for i := 0; i+1 < n; i += 2 {
+			xs[i], xs[i+1] = xs[i+1], xs[i]
+		}
+		return xs
+	}
+	tests := []struct {
+		name   string
+		xs     []float64
+		median float64
+		lo, hi float64 // bounds the interval must lie within
+		sign   int     // +1: the interval excludes zero above, -1 below, 0: straddles
+	}{
+		{name: "one value", xs: []float64{42}, median: 42, lo: 42, hi: 42, sign: 1},
+		{name: "equal values", xs: []float64{7, 7, 7, 7, 7}, median: 7, lo: 7, hi: 7, sign: 1},
+		{name: "clear gain", xs: spread(15, 100, 40), median: 100, lo: 80, hi: 120, sign: 1},
+		{name: "clear loss", xs: spread(15, -60, 20), median: -60, lo: -70, hi: -50, sign: -1},
+		{name: "no effect", xs: spread(15, 0, 100), median: 0, lo: -50, hi: 50, sign: 0},
+		// An outlier moves the mean, not the median's interval.
+		{name: "outlier", xs: append(spread(14, 100, 20), 5000), median: 100.76923076923077, lo: 90, hi: 110, sign: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ci := MedianCI(tt.xs)
+			if math.Abs(m-tt.median) > 1e-9 {
+				t.Errorf("median = %v, want %v", m, tt.median)
+			}
+			if ci.Lo > m || ci.Hi < m {
+				t.Errorf("interval %+v does not contain the median %v", ci, m)
+			}
+			if ci.Lo < tt.lo || ci.Hi > tt.hi {
+				t.Errorf("interval %+v outside [%v, %v]", ci, tt.lo, tt.hi)
+			}
+			got := 0
+			switch {
+			case ci.Lo > 0:
+				got = 1
+			case ci.Hi < 0:
+				got = -1
+			}
+			if got != tt.sign || ci.Straddles() != (tt.sign == 0) {
+				t.Errorf("interval %+v: sign %d, want %d", ci, got, tt.sign)
+			}
+			if _, again := MedianCI(tt.xs); again != ci {
+				t.Errorf("interval not reproducible: %+v then %+v", ci, again)
+			}
+		})
+	}
+	t.Run("no values", func(t *testing.T) {
+		m, ci := MedianCI(nil)
+		if !math.IsNaN(m) || !math.IsNaN(ci.Lo) || !math.IsNaN(ci.Hi) {
+			t.Errorf("MedianCI(nil) = %v %+v, want NaN", m, ci)
+		}
+	})
+	t.Run("width shrinks with n", func(t *testing.T) {
+		prev := math.Inf(1)
+		for _, n := range []int{5, 20, 80, 320} {
+			_, ci := MedianCI(spread(n, 50, 100))
+			w := ci.Hi - ci.Lo
+			if w >= prev {
+				t.Errorf("n = %d: width %v, not narrower than %v", n, w, prev)
+			}
+			prev = w
+		}
+	})
+	t.Run("level", func(t *testing.T) {
+		xs := spread(30, 0, 60)
+		_, wide := medianCI(xs, 0.99, BootstrapResamples)
+		_, narrow := medianCI(xs, 0.5, BootstrapResamples)
+		if narrow.Lo < wide.Lo || narrow.Hi > wide.Hi {
+			t.Errorf("the 50 %% interval %+v is not inside the 99 %% one %+v", narrow, wide)
+		}
+	})
+}
+
+func TestPaired(t *testing.T) {
+	mk := func(rounds []int, renders []float64) *CellResult {
+		c := &CellResult{}
+		for i, r := range rounds {
+			c.Samples = append(c.Samples, Sample{Round: r, RenderMS: renders[i]})
+		}
+		return c
+	}
+	tests := []struct {
+		name string
+		a, b *CellResult
+		want []float64
+	}{
+		{name: "every round", a: mk([]int{0, 1, 2}, []float64{10, 20, 30}), b: mk([]int{0, 1, 2}, []float64{1, 2, 3}), want: []float64{9, 18, 27}},
+		// Run 1 of b failed: its partner is left out.
+		{name: "a failed run", a: mk([]int{0, 1, 2}, []float64{10, 20, 30}), b: mk([]int{0, 2}, []float64{1, 3}), want: []float64{9, 27}},
+		// Results of runs not interleaved: every round 0.
+		{name: "not interleaved", a: mk([]int{0, 0}, []float64{10, 20}), b: mk([]int{0, 0}, []float64{1, 2}), want: nil},
+		{name: "empty", a: &CellResult{}, b: mk([]int{0}, []float64{1}), want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Paired(tt.a, tt.b, Render)
+			if len(got) != len(tt.want) {
+				t.Fatalf("Paired = %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("Paired = %v, want %v", got, tt.want)
+				}
+			}
+		})
 	}
 }
