@@ -23,6 +23,9 @@ th,td{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 tr.chromium td{background:#f7fbff}
 .nm{color:#888;font-style:italic}.bad{color:#c92a2a;font-weight:bold}.ok{color:#2f9e44}
+.banner{border:2px solid #c92a2a;background:#fff5f5;padding:.5em 1em;margin:1em 0}
+.verdict{display:inline-block;padding:0 .5em;border-radius:3px;font-size:.85em;font-weight:bold;color:#fff;background:#868e96}
+.verdict.shown{background:#2f9e44}.verdict.refuted{background:#c92a2a}
 .grid{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:0;border:1px solid #eee;padding:4px;background:#fff}
 figcaption{font-size:11px;color:#555;max-width:640px}
@@ -79,6 +82,13 @@ type htmlReport struct {
 	Matrices    []htmlMatrix
 	Pairs       []htmlPair
 	Failed      int
+	// Busy is the banner of a report measured on a busy machine, Load the
+	// load in one line.
+	Busy, Load string
+	// Level is the confidence intervals' level in percent; MinPairs the
+	// runs a verdict needs.
+	Level    float64
+	MinPairs int
 }
 
 // CellName labels a cell in the report.
@@ -96,7 +106,9 @@ func WriteHTML(w io.Writer, res *experiment.Results) error {
 	r := htmlReport{
 		Res: res, Style: styleCSS, Legend: Legend(), Claims: Claims(res),
 		Limit: experiment.CalibrationLimit, Failed: res.Failed(),
+		Level: 100 * experiment.BootstrapLevel, MinPairs: MinPairs,
 	}
+	r.Busy, r.Load = busyLine(res)
 	for i := 0; i < len(res.Cells); {
 		j := i
 		for j < len(res.Cells) && res.Cells[j].Matrix == res.Cells[i].Matrix {
@@ -209,6 +221,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":  func(x float64) string { return fmt.Sprintf("%+.1f %%", x) },
 	"sgn":  func(x float64) string { return fmt.Sprintf("%+.0f", x) },
 	"f2":   func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"cls":  func(v Verdict) string { return strings.ReplaceAll(string(v), " ", "-") },
 	"absg": func(x, limit float64) bool { return math.Abs(x) > limit },
 	"pm": func(s experiment.Summary) string {
 		if s.Median == 0 {
@@ -222,14 +235,17 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>{{.Style}}</style></head>
 <body>
 <h1>earlyhints lab: {{.Res.Scenario}}</h1>
-<p>Browser {{.Res.Browser}}, netem {{.Res.Netem}}, started {{.Res.Started.UTC.Format "2006-01-02 15:04 UTC"}}, {{f0 .Res.Elapsed}} s, {{len .Res.Cells}} cells{{if .Failed}}, <span class="bad">{{.Failed}} failed</span>{{end}}.
+{{if .Busy}}<div class="banner"><p><b>{{.Busy}}</b> {{.Load}}</p></div>
+{{end}}<p>Browser {{.Res.Browser}}, netem {{.Res.Netem}}, started {{.Res.Started.UTC.Format "2006-01-02 15:04 UTC"}}, {{f0 .Res.Elapsed}} s, {{len .Res.Cells}} cells{{if .Failed}}, <span class="bad">{{.Failed}} failed</span>{{end}}.
 Times are milliseconds from the start of the navigation, median ± interquartile range over the runs. <em>Render</em> is when the document and every render-blocking resource had arrived (the model's first render; for Chromium from Resource Timing's renderBlockingStatus); FCP and LCP are Chromium's paint marks.
-Gains are against no hints under the same conditions; the bound on Early Hints' saving is min(T + δ, RTT + x_R).
+Gains are against no hints under the same conditions: the runs of the strategies compared are interleaved (run i of each in the same round, the order rotated every round), and a gain is the median of the paired differences, with its {{f0 .Level}} % bootstrap interval in brackets. The bound on Early Hints' saving is min(T + δ, RTT + x_R).
+{{if and .Load (not .Busy)}}Machine: {{.Load}}.{{end}}
 Chromium does not tell the page when it fetched the preloads of a 103 (Resource Timing times them from when the page took them from the cache): its waterfalls draw those requests from the server's log, half a round trip before the server saw each request and after it wrote each byte.</p>
 
 <h2 id="claims">The article's claims</h2>
-{{range .Claims}}<h3>{{.Title}}</h3><p>The article: {{.Article}}.</p><ul>
-{{range .Findings}}<li>{{if .Browser}}<b>{{.Browser}}</b>, {{.Cell}}: {{end}}{{.Figure}}</li>
+<p>Each claim is <b>shown</b> when the confidence interval of the median of paired differences lies wholly on its side, <b>refuted</b> when wholly on the other, and <b>not resolved</b> when it straddles the threshold, fewer than {{.MinPairs}} runs were paired, or the cells are missing or disagree.</p>
+{{range .Claims}}<h3>{{.Title}} <span class="verdict {{cls .Verdict}}">{{.Verdict}}</span></h3><p>The article: {{.Article}}.<br>Test: {{.Test}}.<br>{{.Why}}.</p><ul>
+{{range .Findings}}<li>{{if .Browser}}<b>{{.Browser}}</b>, {{.Cell}}: {{end}}{{.Figure}}{{with .Verdict}} <span class="verdict {{cls .}}">{{.}}</span>{{end}}</li>
 {{end}}</ul>{{end}}
 
 {{if .Calibration}}<h2 id="calibration">The model against Chromium</h2>
@@ -245,7 +261,7 @@ Chromium does not tell the page when it fetched the preloads of a 103 (Resource 
 <th>render ms</th><th>FCP ms</th><th>LCP ms</th><th>load ms</th><th>HTML 1st byte</th><th>HTML ms</th><th>KB</th><th>wasted KB</th><th>render gain</th><th>bound ms</th><th>gain/bound</th><th class="l">from the 103</th></tr>
 {{range .Cells}}<tr class="{{.Browser}}"><td class="l">{{.Page}}</td><td class="l">{{.Strategy}}</td><td>{{.Protocol}}</td><td>{{.Cache}}</td><td>{{.Network}}</td><td>{{.ThinkMS}}</td><td class="l">{{.Browser}}</td>
 {{if .Runs}}<td>{{.Runs}}{{if .Failures}} <span class="bad">({{.Failures}} failed)</span>{{end}}</td><td>{{pm .Render}}</td><td>{{pm .FCP}}</td><td>{{pm .LCP}}</td><td>{{pm .Load}}</td><td>{{pm .FirstByte}}</td><td>{{pm .HTML}}</td><td>{{kb .Bytes}}</td><td>{{kb .WastedBytes}}</td>
-<td>{{with .Gain}}{{sgn .RenderMS}} ms ({{pct .RenderPct}}){{end}}</td><td>{{with .Bound}}{{f0 .BoundMS}}{{end}}</td><td>{{with .Bound}}{{f2 .Fraction}}{{end}}</td><td class="l">{{len .EarlyHinted}}</td>
+<td>{{with .Gain}}{{sgn .RenderMS}} ms ({{pct .RenderPct}}){{with .RenderCI}} [{{sgn .Lo}}, {{sgn .Hi}}]{{end}}{{end}}</td><td>{{with .Bound}}{{f0 .BoundMS}}{{end}}</td><td>{{with .Bound}}{{f2 .Fraction}}{{end}}</td><td class="l">{{len .EarlyHinted}}</td>
 {{else}}<td colspan="13" class="l {{if .NotMeasurable}}nm{{else}}bad{{end}}">{{.Skipped}}{{range .Errors}} {{.}}{{end}}</td>{{end}}</tr>
 {{end}}</table>
 {{range .Charts}}<figure>{{.}}</figure>{{end}}

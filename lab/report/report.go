@@ -27,6 +27,7 @@ var Columns = []string{
 	"bound_ms", "delta_ms", "waterfall_delta_ms", "x_r_ms", "bound_fraction", "failures", "skipped",
 	"not_measurable", "fcp_ms_median", "lcp_ms_median", "lcp_ms_iqr", "html_first_byte_ms_median", "early_hinted",
 	"model_render_err_pct", "model_load_err_pct",
+	"render_gain_ci_lo_ms", "render_gain_ci_hi_ms", "gain_pairs", "busy_runs", "busy_dropped", "load1_max",
 }
 
 // WriteCSV writes one row per cell.
@@ -84,6 +85,19 @@ func csvRow(c experiment.CellResult) []string {
 		k = *c.Calibration
 	}
 	row = append(row, opt(cal, k.RenderErrPct), opt(cal, k.LoadErrPct))
+	ci := g && gain.RenderCI != nil
+	var iv experiment.Interval
+	if ci {
+		iv = *gain.RenderCI
+	}
+	busy, load1 := 0, 0.0
+	for _, x := range c.Samples {
+		if x.Busy {
+			busy++
+		}
+		load1 = max(load1, x.Load1)
+	}
+	row = append(row, opt(ci, iv.Lo), opt(ci, iv.Hi), opt(ci, float64(gain.Pairs)), strconv.Itoa(busy), strconv.Itoa(c.BusyDropped), opt(load1 > 0, load1))
 	return row
 }
 
@@ -105,8 +119,8 @@ func WriteJSON(w io.Writer, res *experiment.Results) error {
 	return nil
 }
 
-// WriteFiles writes results.json, results.csv and report.html into dir,
-// creating it.
+// WriteFiles writes results.json, results.csv, report.html and claims.md
+// (the article's claims with their verdicts) into dir, creating it.
 // It returns the paths written.
 func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -116,7 +130,7 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 	for _, out := range []struct {
 		name  string
 		write func(io.Writer, *experiment.Results) error
-	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}, {"report.html", WriteHTML}} {
+	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}, {"report.html", WriteHTML}, {"claims.md", WriteClaimsMarkdown}} {
 		p := filepath.Join(dir, out.name)
 		f, err := os.Create(p) //nolint:gosec // the operator names the output directory
 		if err != nil {
@@ -138,7 +152,13 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 // cell, times as median±IQR in milliseconds, gains against the no-hint
 // cell of the same conditions, and for Early Hints the bound
 // min(T + δ, RTT + x_R) with the measured gain as a fraction of it.
+//
+// A report measured on a busy machine says so first; the article's claims
+// with their verdicts come last.
 func WriteTable(w io.Writer, res *experiment.Results) error {
+	if banner, load := busyLine(res); banner != "" {
+		fmt.Fprintf(w, "!! %s %s\n\n", banner, load)
+	}
 	header := "page\tstrategy\tproto\tcache\tnetwork\tthink\tbrowser\truns\trender ms\tload ms\thtml ms\tKB\twasted KB\trender gain\tbound ms\tgain/bound\t"
 	var notes []string
 	for i := 0; i < len(res.Cells); {
@@ -172,6 +192,17 @@ func WriteTable(w io.Writer, res *experiment.Results) error {
 			fmt.Fprintln(w, "  "+n)
 		}
 	}
+	if banner, load := busyLine(res); banner == "" && load != "" {
+		fmt.Fprintf(w, "\nmachine: %s\n", load)
+	}
+	fmt.Fprintf(w, "\nthe article's claims (%.0f %% intervals of paired differences; a verdict needs %d runs):\n", 100*experiment.BootstrapLevel, MinPairs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, cl := range Claims(res) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.Verdict, cl.Title, cl.Why)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("report: write table: %w", err)
+	}
 	return nil
 }
 
@@ -195,8 +226,12 @@ func tableLine(c experiment.CellResult) string {
 	}
 	cols = append(cols, runs, pm(c.Render), pm(c.Load), pm(c.HTML),
 		fmt.Sprintf("%.0f", c.Bytes/1000), fmt.Sprintf("%.0f", c.WastedBytes/1000))
-	if c.Gain != nil {
-		cols = append(cols, fmt.Sprintf("%+.0fms %+.1f%%", c.Gain.RenderMS, c.Gain.RenderPct))
+	if g := c.Gain; g != nil {
+		gain := fmt.Sprintf("%+.0fms %+.1f%%", g.RenderMS, g.RenderPct)
+		if g.RenderCI != nil {
+			gain += fmt.Sprintf(" [%+.0f,%+.0f]", g.RenderCI.Lo, g.RenderCI.Hi)
+		}
+		cols = append(cols, gain)
 	} else {
 		cols = append(cols, "")
 	}

@@ -81,7 +81,8 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"# m\n", "1000±50", "+100ms +10.0%", "134", "0.75", "skipped", "not measured:\n  tiny/push-digest/h2/warm/4g/300ms/model: no cookies"} {
+	for _, want := range []string{"# m\n", "1000±50", "+100ms +10.0%", "134", "0.75", "skipped", "not measured:\n  tiny/push-digest/h2/warm/4g/300ms/model: no cookies",
+		"the article's claims", "  not resolved  Push duplicates what the cache holds"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -100,8 +101,15 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 3 || filepath.Base(paths[2]) != "report.html" {
+	if len(paths) != 4 || filepath.Base(paths[2]) != "report.html" || filepath.Base(paths[3]) != "claims.md" {
 		t.Fatalf("paths = %v", paths)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "claims.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "- **Early Hints use the server's think time: not resolved.**") {
+		t.Errorf("claims.md lacks the verdicts:\n%s", md)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
 	if err != nil {
