@@ -26,9 +26,13 @@ the model, under 20 with --browser model,chromium); --quick runs a subset
 (4G, 300 ms think, HTTP/2, cold and warm, 3 runs). --browser chromium drives
 Debian's headless Chromium through the same emulated network; push cells are
 not measurable there (Chromium removed push). Results are also written to
-DIR/results.json, DIR/results.csv and DIR/report.html (one self-contained
+DIR/results.json, DIR/results.csv, DIR/report.html (one self-contained
 page with the article's claims, the model's error against Chromium and a
-waterfall per cell). The exit status is 1 when a cell failed.`
+waterfall per cell) and DIR/claims.md (each claim shown, refuted or not
+resolved). The runs of the strategies compared are interleaved and gains
+are medians of paired differences with a 95 % interval; a run taken while
+the 1-minute load average exceeds the CPUs is measured again, and a report
+measured on a busy machine says so. The exit status is 1 when a cell failed.`
 
 const labExamples = `  earlyhints lab --quick
   earlyhints lab --quick --browser model,chromium   # the model beside Chromium
@@ -42,7 +46,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("lab", labSynopsis, labExamples, stdout, stderr)
 	scenarioPath := fs.String("scenario", "", "scenario YAML file, or a built-in name ("+strings.Join(experiment.BuiltinScenarioNames(), ", ")+"); default: the built-in default")
 	browserName := fs.String("browser", "", "browser: model (the lab's browser model), chromium (Debian's, headless) or model,chromium (both, side by side); default: the scenario's")
-	outDir := fs.String("out", "lab-results", "directory for results.json and results.csv")
+	outDir := fs.String("out", "lab-results", "directory for results.json, results.csv, report.html and claims.md")
 	quick := fs.Bool("quick", false, "run the quick built-in scenario (under 3 minutes)")
 	netemMode := fs.String("netem", "relay", "network emulation: relay (loopback relays, no root) or packet (namespaces and TUN, root)")
 	verbose := fs.Bool("v", false, "log each failed run and skipped cell")

@@ -117,7 +117,7 @@ func (ls LoadSummary) Busy() (bool, string) {
 	limit := ls.BusyLoad * float64(ls.CPUs)
 	switch {
 	case ls.Load1Max > limit:
-		return true, fmt.Sprintf("the 1-minute load average reached %.1f on %d CPUs (threshold %.1f); %d busy runs kept", ls.Load1Max, ls.CPUs, limit, ls.Kept)
+		return true, fmt.Sprintf("the 1-minute load average reached %.1f on %d CPUs (busy above %.1f); %d busy runs kept", ls.Load1Max, ls.CPUs, limit, ls.Kept)
 	case ls.Runs > 0 && float64(ls.Dropped) > busyShareLimit*float64(ls.Runs):
 		return true, fmt.Sprintf("%d busy measurements were thrown away and measured again (%.0f %% of the %d runs kept)", ls.Dropped, 100*float64(ls.Dropped)/float64(ls.Runs), ls.Runs)
 	}
@@ -131,7 +131,7 @@ func (ls LoadSummary) String() string {
 	}
 	s := fmt.Sprintf("1-minute load average over the runs: median %.2f, max %.2f on %d CPUs", ls.Load1Median, ls.Load1Max, ls.CPUs)
 	if ls.BusyLoad > 0 {
-		s += fmt.Sprintf(" (busy above %.2f per CPU); busy runs: %d kept, %d retried, %d dropped", ls.BusyLoad, ls.Kept, ls.Retried, ls.Dropped)
+		s += fmt.Sprintf(" (busy above %.2f per CPU); busy runs: %d kept flagged, %d measured again, %d measurements dropped", ls.BusyLoad, ls.Kept, ls.Retried, ls.Dropped)
 	}
 	return s + fmt.Sprintf("; the lab's own CPU per run: %.0f ms, its browsers' %.0f ms (medians)", ls.CPUMSMedian, ls.ChildCPUMSMedian)
 }

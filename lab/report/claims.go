@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/earlyhints/earlyhints/lab/experiment"
@@ -53,6 +54,8 @@ type Finding struct {
 	Figure string
 	// Verdict is this cell's, "" for a figure given for context only.
 	Verdict Verdict
+	// open says why a finding is not resolved.
+	open openReason
 }
 
 // test is a claim on the median of xs: above a threshold (Above) or at
@@ -63,25 +66,44 @@ type test struct {
 	above     bool
 }
 
-// judge gives the verdict of t from the bootstrap interval of the median,
-// with the median and interval in words (unit after each number).
-func (t test) judge(unit string) (Verdict, string) {
+// judge gives the verdict of t from the bootstrap interval of the median:
+// the median and interval in words (unit after each number), and why the
+// verdict is open when it is.
+func (t test) judge(unit string) (v Verdict, fig string, open openReason) {
 	if len(t.xs) == 0 {
-		return NotResolved, "no paired runs"
+		return NotResolved, "no paired runs", openMissing
 	}
 	m, ci := experiment.MedianCI(t.xs)
-	fig := fmt.Sprintf("%+.0f%s [%+.0f, %+.0f], %d runs", m, unit, ci.Lo, ci.Hi, len(t.xs))
+	fig = fmt.Sprintf("%s%s [%s, %s], %d runs", signed(m), unit, signed(ci.Lo), signed(ci.Hi), len(t.xs))
 	if len(t.xs) < MinPairs {
-		return NotResolved, fig + fmt.Sprintf(" (a verdict needs %d)", MinPairs)
+		return NotResolved, fig + fmt.Sprintf(" (a verdict needs %d)", MinPairs), openFew
 	}
 	th := t.threshold
 	switch {
 	case t.above && ci.Lo > th, !t.above && ci.Hi <= th:
-		return Shown, fig
+		return Shown, fig, ""
 	case t.above && (ci.Hi < th || (ci.Lo == th && ci.Hi == th)), !t.above && ci.Lo > th:
-		return Refuted, fig
+		return Refuted, fig, ""
 	}
-	return NotResolved, fig + fmt.Sprintf(" (the interval straddles %+.0f%s)", th, unit)
+	return NotResolved, fig + fmt.Sprintf(" (the interval straddles %s%s)", signed(th), unit), openStraddles
+}
+
+// openReason says why a finding is not resolved.
+type openReason string
+
+const (
+	openFew       openReason = "too few runs"
+	openStraddles openReason = "the interval straddles the threshold"
+	openMissing   openReason = "no paired runs"
+)
+
+// signed formats x to the unit with its sign, zero without one.
+func signed(x float64) string {
+	r := math.Round(x)
+	if r == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%+.0f", r)
 }
 
 func wasted(x experiment.Sample) float64    { return float64(x.Wasted) }
@@ -120,8 +142,8 @@ func Claims(res *experiment.Results) []Claim {
 	measured := func(c *experiment.CellResult) bool { return c != nil && c.Runs > 0 }
 	notMeasurable := func(c *experiment.CellResult) bool { return c != nil && c.NotMeasurable }
 	judged := func(c *experiment.CellResult, t test, unit, figure string) Finding {
-		v, fig := t.judge(unit)
-		return Finding{Browser: c.Browser, Cell: name(c), Figure: figure + ": " + fig, Verdict: v}
+		v, fig, open := t.judge(unit)
+		return Finding{Browser: c.Browser, Cell: name(c), Figure: figure + ": " + fig, Verdict: v, open: open}
 	}
 	const nmPush = "not measurable (Chromium removed push)"
 
@@ -289,19 +311,22 @@ func Claims(res *experiment.Results) []Claim {
 // where the bound says there is something to gain (or, with all, in every
 // cell with a bound), else a figure for context.
 func gainFinding(c *experiment.CellResult, name string, base *experiment.CellResult, all bool) Finding {
-	f := Finding{Browser: c.Browser, Cell: name, Figure: fmt.Sprintf("render gain %+.0f ms (%+.1f %%)", c.Gain.RenderMS, c.Gain.RenderPct)}
-	if ci := c.Gain.RenderCI; ci != nil {
-		f.Figure += fmt.Sprintf(" [%+.0f, %+.0f]", ci.Lo, ci.Hi)
-	}
+	f := Finding{Browser: c.Browser, Cell: name}
 	bounded := c.Bound != nil && c.Bound.BoundMS > 0
+	f.Figure = fmt.Sprintf("render gain %s ms (%+.1f %%)", signed(c.Gain.RenderMS), c.Gain.RenderPct)
+	if ci := c.Gain.RenderCI; ci != nil {
+		f.Figure += fmt.Sprintf(" [%s, %s], %d pairs", signed(ci.Lo), signed(ci.Hi), c.Gain.Pairs)
+	}
 	if bounded {
 		f.Figure += fmt.Sprintf(", bound %.0f ms, gain/bound %.2f", c.Bound.BoundMS, c.Bound.Fraction)
 	}
-	if (bounded && c.ThinkMS > 0) || (all && bounded) {
-		if base != nil {
-			v, fig := test{xs: experiment.Paired(base, c, experiment.Render), above: true}.judge(" ms")
-			f.Verdict = v
+	if bounded && (c.ThinkMS > 0 || all) && base != nil {
+		var fig string
+		f.Verdict, fig, f.open = test{xs: experiment.Paired(base, c, experiment.Render), above: true}.judge(" ms")
+		if c.Gain.RenderCI == nil {
 			f.Figure += "; paired: " + fig
+		} else if i := strings.Index(fig, " ("); i >= 0 {
+			f.Figure += fig[i:]
 		}
 	}
 	return f
@@ -310,7 +335,10 @@ func gainFinding(c *experiment.CellResult, name string, base *experiment.CellRes
 // sumUp gives a claim's verdict from its findings', and says on what it
 // rests, browser by browser.
 func sumUp(findings []Finding) (Verdict, string) {
-	type tally struct{ shown, refuted, open int }
+	type tally struct {
+		shown, refuted, open int
+		why                  []openReason
+	}
 	var order []string
 	by := map[string]*tally{}
 	var all tally
@@ -332,6 +360,9 @@ func sumUp(findings []Finding) (Verdict, string) {
 				x.refuted++
 			default:
 				x.open++
+				if f.open != "" && !slices.Contains(x.why, f.open) {
+					x.why = append(x.why, f.open)
+				}
 			}
 		}
 	}
@@ -341,9 +372,22 @@ func sumUp(findings []Finding) (Verdict, string) {
 	var parts []string
 	for _, b := range order {
 		t := by[b]
-		parts = append(parts, fmt.Sprintf("%s: %d shown, %d refuted, %d not resolved", b, t.shown, t.refuted, t.open))
+		var counts []string
+		for _, n := range []struct {
+			n    int
+			what string
+		}{{t.shown, "shown"}, {t.refuted, "refuted"}, {t.open, "not resolved"}} {
+			if n.n > 0 {
+				counts = append(counts, fmt.Sprintf("%d %s", n.n, n.what))
+			}
+		}
+		part := fmt.Sprintf("%s: %s", b, strings.Join(counts, ", "))
+		for _, w := range t.why {
+			part += ", " + string(w)
+		}
+		parts = append(parts, part)
 	}
-	why := strings.Join(parts, "; ")
+	why := "cells judged, " + strings.Join(parts, "; ")
 	switch {
 	case all.shown > 0 && all.refuted == 0:
 		return Shown, why
@@ -352,7 +396,7 @@ func sumUp(findings []Finding) (Verdict, string) {
 	case all.refuted > 0:
 		return NotResolved, "the cells disagree: " + why
 	}
-	return NotResolved, why + " (intervals straddle the threshold or too few runs)"
+	return NotResolved, why
 }
 
 // WriteClaimsMarkdown writes the claims, each with its verdict, as a
@@ -369,7 +413,7 @@ func WriteClaimsMarkdown(w io.Writer, res *experiment.Results) error {
 	fmt.Fprintf(&b, "Browser %s, started %s. Each verdict rests on the %.0f %% bootstrap interval of the median of paired differences (run i of a strategy against run i of the other, measured in the same round); a verdict needs %d runs. Intervals in brackets.\n\n",
 		res.Browser, res.Started.UTC().Format("2006-01-02 15:04 UTC"), 100*experiment.BootstrapLevel, MinPairs)
 	for _, cl := range Claims(res) {
-		fmt.Fprintf(&b, "- **%s: %s.** The article: %s. Test: %s. (%s)\n", cl.Title, cl.Verdict, cl.Article, cl.Test, cl.Why)
+		fmt.Fprintf(&b, "- **%s: %s** (%s). The article: %s. Test: %s.\n", cl.Title, cl.Verdict, cl.Why, cl.Article, cl.Test)
 		for _, f := range cl.Findings {
 			v := ""
 			if f.Verdict != "" {

@@ -51,12 +51,12 @@ func TestClaims_Verdicts(t *testing.T) {
 		why    string
 		figure string
 	}{
-		{name: "a clear gain", cells: [][]experiment.CellResult{pairedCells("model", 300, gain)}, want: Shown, why: "model: 1 shown", figure: "[+"},
-		{name: "a clear loss", cells: [][]experiment.CellResult{pairedCells("chromium", 300, loss)}, want: Refuted, why: "chromium: 0 shown, 1 refuted"},
-		{name: "noise", cells: [][]experiment.CellResult{pairedCells("model", 300, noise)}, want: NotResolved, why: "straddle", figure: "straddles"},
-		{name: "too few runs", cells: [][]experiment.CellResult{pairedCells("model", 300, gain[:3])}, want: NotResolved, figure: "a verdict needs 5"},
+		{name: "a clear gain", cells: [][]experiment.CellResult{pairedCells("model", 300, gain)}, want: Shown, why: "model: 1 shown", figure: "render gain +108 ms (+10.8 %) [+95, +125], 8 pairs, bound 134 ms"},
+		{name: "a clear loss", cells: [][]experiment.CellResult{pairedCells("chromium", 300, loss)}, want: Refuted, why: "chromium: 1 refuted"},
+		{name: "noise", cells: [][]experiment.CellResult{pairedCells("model", 300, noise)}, want: NotResolved, why: "model: 1 not resolved, the interval straddles the threshold", figure: "straddles"},
+		{name: "too few runs", cells: [][]experiment.CellResult{pairedCells("model", 300, gain[:3])}, want: NotResolved, why: "too few runs", figure: "a verdict needs 5"},
 		{name: "browsers disagree", cells: [][]experiment.CellResult{pairedCells("model", 300, gain), pairedCells("chromium", 300, loss)}, want: NotResolved, why: "the cells disagree"},
-		{name: "shown and open", cells: [][]experiment.CellResult{pairedCells("model", 300, gain), pairedCells("model", 100, noise)}, want: Shown, why: "model: 1 shown, 0 refuted, 1 not resolved"},
+		{name: "shown and open", cells: [][]experiment.CellResult{pairedCells("model", 300, gain), pairedCells("model", 100, noise)}, want: Shown, why: "model: 1 shown, 1 not resolved"},
 		// No think time: the gain is context, not a test of the claim.
 		{name: "no think time", cells: [][]experiment.CellResult{pairedCells("model", 0, loss)}, want: NotResolved, why: "no cell of this run judges it"},
 	}
@@ -139,7 +139,7 @@ func TestReports_BusyBanner(t *testing.T) {
 		if i < 0 || i > strings.Index(out, "tiny") {
 			t.Errorf("%s: no busy banner at the top:\n%.600s", name, out)
 		}
-		for _, want := range []string{"reached 44.0 on 2 CPUs", "2 busy runs kept", "2 dropped"} {
+		for _, want := range []string{"reached 44.0 on 2 CPUs", "2 busy runs kept", "2 measurements dropped"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q", name, want)
 			}

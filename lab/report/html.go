@@ -219,7 +219,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f0":   func(x float64) string { return fmt.Sprintf("%.0f", x) },
 	"kb":   func(x float64) string { return fmt.Sprintf("%.0f", x/1000) },
 	"pct":  func(x float64) string { return fmt.Sprintf("%+.1f %%", x) },
-	"sgn":  func(x float64) string { return fmt.Sprintf("%+.0f", x) },
+	"sgn":  signed,
 	"f2":   func(x float64) string { return fmt.Sprintf("%.2f", x) },
 	"cls":  func(v Verdict) string { return strings.ReplaceAll(string(v), " ", "-") },
 	"absg": func(x, limit float64) bool { return math.Abs(x) > limit },

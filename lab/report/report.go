@@ -229,7 +229,7 @@ func tableLine(c experiment.CellResult) string {
 	if g := c.Gain; g != nil {
 		gain := fmt.Sprintf("%+.0fms %+.1f%%", g.RenderMS, g.RenderPct)
 		if g.RenderCI != nil {
-			gain += fmt.Sprintf(" [%+.0f,%+.0f]", g.RenderCI.Lo, g.RenderCI.Hi)
+			gain += fmt.Sprintf(" [%s,%s]", signed(g.RenderCI.Lo), signed(g.RenderCI.Hi))
 		}
 		cols = append(cols, gain)
 	} else {

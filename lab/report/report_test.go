@@ -108,7 +108,7 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(md), "- **Early Hints use the server's think time: not resolved.**") {
+	if !strings.Contains(string(md), "- **Early Hints use the server's think time: not resolved**") {
 		t.Errorf("claims.md lacks the verdicts:\n%s", md)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
