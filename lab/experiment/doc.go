@@ -12,6 +12,16 @@
 // conditions and, for Early Hints, the analytic bound on its saving,
 // min(T + δ, RTT + x_R), with the measured gain as a fraction of it.
 //
+// The numbers are meant to hold on a shared machine. The cells that differ
+// only by strategy are measured together, their runs interleaved round by
+// round with the order rotated, so a change on the machine lands on every
+// strategy alike; a gain is the median of the paired differences (run i
+// against run i of the baseline) with a bootstrap confidence interval
+// (MedianCI). Every run records the machine's 1-minute load average and the
+// lab's CPU time; a run taken on a busy machine is measured again within
+// bounds, or kept flagged, and LoadSummary says whether the scenario as a
+// whole was measured on a busy machine.
+//
 // Nothing is faked: a strategy whose machinery is unavailable under some
 // conditions (push over HTTP/1.1 or HTTP/3, a browser this build does not
 // drive) is reported as skipped with the reason.

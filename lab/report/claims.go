@@ -444,7 +444,7 @@ func busyLine(res *experiment.Results) (banner, load string) {
 	if !busy {
 		return "", ls.String()
 	}
-	return "Measured on a busy machine: these figures may not hold.", why + ". " + ls.String() + "."
+	return "Measured on a busy machine: these figures may not hold.", strings.ToUpper(why[:1]) + why[1:] + ". " + strings.ToUpper(ls.String()[:1]) + ls.String()[1:] + "."
 }
 
 // loadOf is res's load summary, computed when the results lack one.

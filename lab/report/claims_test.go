@@ -139,7 +139,7 @@ func TestReports_BusyBanner(t *testing.T) {
 		if i < 0 || i > strings.Index(out, "tiny") {
 			t.Errorf("%s: no busy banner at the top:\n%.600s", name, out)
 		}
-		for _, want := range []string{"reached 44.0 on 2 CPUs", "2 busy runs kept", "2 measurements dropped"} {
+		for _, want := range []string{"The 1-minute load average reached 44.0 on 2 CPUs", "2 busy runs kept", "2 measurements dropped"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q", name, want)
 			}
