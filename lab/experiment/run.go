@@ -140,9 +140,10 @@ func (r *Results) Failed() int {
 // run i of a strategy pairs with run i of its baseline. Each run records
 // the machine's load and the lab's CPU time; a run taken on a busy machine
 // (see Options.BusyLoad) is measured again within bounds, or kept flagged.
-// It stops early, reporting the cells not
-// measured as skipped, when ctx ends or the scenario's budget runs out;
-// the error then says so and the results hold what was measured.
+//
+// Run stops early, reporting the cells not measured as skipped, when ctx
+// ends or the scenario's budget runs out; the error then says so and the
+// results hold what was measured.
 func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -81,8 +81,10 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"# m\n", "1000±50", "+100ms +10.0%", "134", "0.75", "skipped", "not measured:\n  tiny/push-digest/h2/warm/4g/300ms/model: no cookies",
-		"the article's claims", "  not resolved  Push duplicates what the cache holds"} {
+	for _, want := range []string{
+		"# m\n", "1000±50", "+100ms +10.0%", "134", "0.75", "skipped", "not measured:\n  tiny/push-digest/h2/warm/4g/300ms/model: no cookies",
+		"the article's claims", "  not resolved  Push duplicates what the cache holds",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
