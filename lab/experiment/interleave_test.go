@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,10 @@ type scriptedLab struct {
 	script  map[int]float64
 	loads   int
 	current float64
+	// fail makes load k fail; at load cancelAt (when set), cancel is called.
+	fail     map[int]bool
+	cancelAt int
+	cancel   func()
 }
 
 func (l *scriptedLab) newBrowser(Env) (Browser, error) { return scriptedBrowser{l}, nil }
@@ -33,7 +38,14 @@ func (b scriptedBrowser) Load(context.Context, string) (Measurement, error) {
 	if x, ok := b.l.script[b.l.loads]; ok {
 		b.l.current = x
 	}
+	k := b.l.loads
 	b.l.loads++
+	if b.l.cancel != nil && k == b.l.cancelAt {
+		b.l.cancel()
+	}
+	if b.l.fail[k] {
+		return Measurement{}, errors.New("the page did not load")
+	}
 	return Measurement{Render: 100 * time.Millisecond, Load: 200 * time.Millisecond, HTML: 50 * time.Millisecond}, nil
 }
 
@@ -55,14 +67,22 @@ matrices:
 	// twice retried, kept), 10 none r3. Two CPUs: 8 is 4 per CPU.
 	lab := &scriptedLab{script: map[int]float64{2: 8, 7: 8, 8: 8, 9: 8}}
 	var order []string
+	lastDone, lastTotal := 0, 0
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := Run(ctx, s, Options{
 		Logger: quietLogger(), NewBrowser: lab.newBrowser, ReadLoad: lab.readLoad, CPUs: 2, BusyWait: time.Millisecond,
-		Progress: func(_, _ int, c Cell) { order = append(order, string(c.Strategy)) },
+		Progress: func(done, total int, c Cell) {
+			order = append(order, string(c.Strategy))
+			lastDone, lastTotal = done, total
+		},
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	// 8 loads planned, 3 retries added.
+	if lastDone != 11 || lastTotal != 11 {
+		t.Errorf("progress ended at %d/%d, want 11/11", lastDone, lastTotal)
 	}
 	want := []string{"none", "preload", "preload", "preload", "none", "none", "preload", "preload", "preload", "preload", "none"}
 	if !slices.Equal(order, want) {
@@ -220,5 +240,58 @@ func TestRoundOrder(t *testing.T) {
 		if got := roundOrder(tt.cells, tt.round); !slices.Equal(got, tt.want) {
 			t.Errorf("roundOrder(%v, %d) = %v, want %v", tt.cells, tt.round, got, tt.want)
 		}
+	}
+}
+
+func TestRun_GroupsFailuresAndCancel(t *testing.T) {
+	s, err := ParseScenario(strings.NewReader(`
+name: groups
+runs: 3
+budget: 60s
+matrices:
+  - {pages: [tiny], strategies: [preload], protocols: [h2, h1], caches: [cold], networks: [none], think_ms: [0]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Group h2: loads 0-5, load 2 (preload's run 1) fails. Group h1: the
+	// context ends during load 7, its round 0's second run.
+	lab := &scriptedLab{fail: map[int]bool{2: true}, cancelAt: 7, cancel: cancel}
+	var seen [][]string
+	lastDone, lastTotal := 0, 0
+	res, err := Run(ctx, s, Options{
+		Logger: quietLogger(), NewBrowser: lab.newBrowser, ReadLoad: lab.readLoad, CPUs: 2,
+		Progress: func(done, total int, _ Cell) { lastDone, lastTotal = done, total },
+		OnCell: func(r *Results) {
+			var keys []string
+			for _, c := range r.Cells {
+				keys = append(keys, string(c.Strategy)+"/"+string(c.Protocol))
+			}
+			seen = append(seen, keys)
+		},
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run error = %v, want the cancellation", err)
+	}
+	want := [][]string{{"none/h2", "preload/h2"}, {"none/h2", "preload/h2", "none/h1", "preload/h1"}}
+	if len(seen) != 2 || !slices.Equal(seen[0], want[0]) || !slices.Equal(seen[1], want[1]) {
+		t.Errorf("OnCell saw %v, want %v (once per group, cells in declaration order)", seen, want)
+	}
+	if lastDone >= lastTotal || lastDone < 8 {
+		t.Errorf("progress ended at %d/%d, want the 8 loads made of the 12 planned", lastDone, lastTotal)
+	}
+	none, pre := res.Cells[0], res.Cells[1]
+	if pre.Failures != 1 || pre.Runs != 2 || none.Runs != 3 || len(pre.Errors) != 1 {
+		t.Fatalf("h2: none %d runs, preload %d runs %d failures %q; want 3, 2, 1", none.Runs, pre.Runs, pre.Failures, pre.Errors)
+	}
+	if g := pre.Gain; g == nil || g.Pairs != 2 {
+		t.Errorf("preload gain = %+v, want 2 pairs (the failed run's partner left out)", g)
+	}
+	// The h1 group stopped in its first round: what was measured stays.
+	h1none, h1pre := res.Cells[2], res.Cells[3]
+	if h1none.Runs+h1pre.Runs > 2 || h1none.Skipped != "" {
+		t.Errorf("h1: none %d runs (skipped %q), preload %d; want at most round 0", h1none.Runs, h1none.Skipped, h1pre.Runs)
 	}
 }
