@@ -21,15 +21,16 @@ type entry struct {
 	// What only learning and eviction use: at least a cache line (160
 	// bytes) between what Get reads and what it writes below, so hits on a
 	// hot route by other cores do not invalidate the fields they read, with
-	// no padding of its own (a route is 256 bytes, not 320).
+	// no padding of its own (a route is 208 bytes, not 320).
 	public  []Link // the last public observation, deduplicated
 	private []Link // private links that reached quorum, in that order
 	pending []pendingLink
 	indexed []string // the targets of links and pending as recorded in the target index
-	updated time.Time
-	expires time.Time
-	size    int64
-	elem    *list.Element
+	// updatedNano is when the hints were last learned, in Unix
+	// nanoseconds (as expiresNano: 8 bytes, not a time.Time's 24).
+	updatedNano int64
+	size        int64
+	elem        *list.Element
 
 	// Written by Get.
 	hits atomic.Uint64
@@ -46,8 +47,12 @@ type pendingLink struct {
 }
 
 func (e *entry) view() Entry {
-	return Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load(), Vary: e.vary}
+	return Entry{Key: e.key, Links: e.links, Updated: e.updatedTime(), Expires: e.expiresTime(), Hits: e.hits.Load(), Vary: e.vary}
 }
+
+// updatedTime and expiresTime are updatedNano and expiresNano as times.
+func (e *entry) updatedTime() time.Time { return time.Unix(0, e.updatedNano) }
+func (e *entry) expiresTime() time.Time { return time.Unix(0, e.expiresNano) }
 
 // live reports whether e has hints, or a Vary mark, at now.
 func (e *entry) live(now int64) bool { return e.hinted() && now < e.expiresNano }
