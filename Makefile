@@ -15,6 +15,9 @@
 #   make fuzz    a short run of every Fuzz target
 #   make bench   every benchmark once, the tagged ones (Redis, Chromium,
 #                packet emulation) among them; those skip what is missing
+#   make pgo     refresh cmd/earlyhints/default.pgo, the profile go build
+#                optimises the binary with, from the proxy under load
+#                (bench/profile.sh: needs h2load, curl, openssl, python3)
 
 GO            ?= go
 PKG           := github.com/earlyhints/earlyhints
@@ -41,7 +44,7 @@ TEST_PACKAGES := fonts-liberation
 # on Caddy): vetted and tested from its directory.
 CADDY_DIR     := contrib/caddy
 
-.PHONY: all test test-fast test-slow test-caddy deps build vet lint fuzz bench clean
+.PHONY: all test test-fast test-slow test-caddy deps build vet lint fuzz bench pgo clean
 
 all: build
 
@@ -130,6 +133,19 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -tags $(SLOW_TAGS) ./...
 	cd $(CADDY_DIR) && $(GO) test -tags $(SLOW_TAGS) -run='^$$' -bench=. -benchmem ./...
+
+# pgo profiles the proxy under the loads every site sees (plain requests for
+# a 1 KiB file, hinted navigations with a Cookie for a 20 KiB page) and
+# merges the CPU profiles into cmd/earlyhints/default.pgo, which go build
+# then uses by itself (-pgo=auto). Commit the refreshed file.
+PGO_N ?= 30000
+pgo:
+	@set -e; out=$$(mktemp -d /tmp/eh-pgo.XXXXXX); \
+	OUT=$$out/small LOADS=plain PAGE_BYTES=1024 N=$(PGO_N) bench/profile.sh; \
+	OUT=$$out/large LOADS="nav cookie" PAGE_BYTES=20480 N=$(PGO_N) bench/profile.sh; \
+	$(GO) tool pprof -proto $$out/small/plain.cpu.pprof $$out/large/nav.cpu.pprof $$out/large/cookie.cpu.pprof \
+	  >cmd/earlyhints/default.pgo; \
+	rm -rf $$out; echo "cmd/earlyhints/default.pgo refreshed; commit it"
 
 clean:
 	rm -rf bin

@@ -222,7 +222,7 @@ for r in $(seq "$ROUNDS"); do
     for t in "${TARGETS[@]}"; do
         out="$WORK/h2load-$t-$r.txt"
         c0=$(cpu_ticks "${PID[$t]}")
-        timeout "$RUN_TIMEOUT" h2load -n "$N" -c "$C" -m "$M" "${NAV[@]}" --log-file="$WORK/h2load-$t-$r.log" \
+        timeout "$RUN_TIMEOUT" h2load -n "$N" -c "$C" -m "$M" -t 1 "${NAV[@]}" --log-file="$WORK/h2load-$t-$r.log" \
             "https://127.0.0.1:${PORT[$t]}/" >"$out" 2>&1 || log "h2load against $t ended with an error (round $r); see $out"
         c1=$(cpu_ticks "${PID[$t]}")
         echo $((c1 - c0)) >>"$WORK/cpu-$t"

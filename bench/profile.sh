@@ -10,6 +10,7 @@
 #   bench/profile.sh                     # all three, N=30000 each
 #   LOADS="cookie" N=50000 bench/profile.sh
 #   OUT=/tmp/prof bench/profile.sh       # where the profiles and summaries go
+#   PAGE_BYTES=20480 bench/profile.sh    # the origin's page padded to 20 KiB
 #
 # The proxy runs as bench/ehprof (cmd/earlyhints with runtime/pprof around
 # it). For each load it writes LOAD.cpu.pprof, LOAD.allocs.pprof and
@@ -21,6 +22,7 @@ N=${N:-30000}
 C=${C:-20}
 M=${M:-10}
 LOADS=${LOADS:-"plain nav cookie"}
+PAGE_BYTES=${PAGE_BYTES:-0}
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -50,7 +52,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 ORIGIN_PORT=$(free_port)
-"$WORK/origin" -listen "127.0.0.1:$ORIGIN_PORT" -think 0ms >"$WORK/origin.out" 2>&1 &
+"$WORK/origin" -listen "127.0.0.1:$ORIGIN_PORT" -think 0ms -page-bytes "$PAGE_BYTES" >"$WORK/origin.out" 2>&1 &
 PIDS+=($!)
 
 for load in $LOADS; do

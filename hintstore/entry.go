@@ -12,25 +12,27 @@ import (
 // than hits and ref change only under the shard's write lock; the slices
 // are never modified in place once published, because Get hands them out.
 type entry struct {
-	key     string
+	// What Get reads, first.
+	key         string
+	links       []Link   // public then private, deduplicated by Target: what Get returns
+	vary        []string // request headers the route varies on; its links live under VariantKey
+	expiresNano int64    // expires in Unix nanoseconds, compared on the read path
+
+	// What only learning and eviction use: at least a cache line (160
+	// bytes) between what Get reads and what it writes below, so hits on a
+	// hot route by other cores do not invalidate the fields they read, with
+	// no padding of its own (a route is 208 bytes, not 320).
 	public  []Link // the last public observation, deduplicated
 	private []Link // private links that reached quorum, in that order
-	links   []Link // public then private, deduplicated by Target: what Get returns
 	pending []pendingLink
-	vary    []string // request headers the route varies on; its links live under VariantKey
 	indexed []string // the targets of links and pending as recorded in the target index
+	// updatedNano is when the hints were last learned, in Unix
+	// nanoseconds (as expiresNano: 8 bytes, not a time.Time's 24).
+	updatedNano int64
+	size        int64
+	elem        *list.Element
 
-	updated     time.Time
-	expires     time.Time
-	expiresNano int64 // expires in Unix nanoseconds, compared on the read path
-
-	size int64
-	elem *list.Element
-
-	// The fields below are written by Get. The padding keeps them off the
-	// cache line of the fields Get reads, so hits on a hot route by other
-	// cores do not invalidate them.
-	_    [64]byte
+	// Written by Get.
 	hits atomic.Uint64
 	// ref is the second-chance bit: set by Get, cleared by the eviction
 	// hand, which moves a referenced entry to the front instead of evicting.
@@ -45,8 +47,12 @@ type pendingLink struct {
 }
 
 func (e *entry) view() Entry {
-	return Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Load(), Vary: e.vary}
+	return Entry{Key: e.key, Links: e.links, Updated: e.updatedTime(), Expires: e.expiresTime(), Hits: e.hits.Load(), Vary: e.vary}
 }
+
+// updatedTime and expiresTime are updatedNano and expiresNano as times.
+func (e *entry) updatedTime() time.Time { return time.Unix(0, e.updatedNano) }
+func (e *entry) expiresTime() time.Time { return time.Unix(0, e.expiresNano) }
 
 // live reports whether e has hints, or a Vary mark, at now.
 func (e *entry) live(now int64) bool { return e.hinted() && now < e.expiresNano }

@@ -185,7 +185,7 @@ func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
 	if !e.ref.Load() {
 		e.ref.Store(true)
 	}
-	out := Entry{Key: e.key, Links: e.links, Updated: e.updated, Expires: e.expires, Hits: e.hits.Add(1), Vary: e.vary}
+	out := Entry{Key: e.key, Links: e.links, Updated: e.updatedTime(), Expires: e.expiresTime(), Hits: e.hits.Add(1), Vary: e.vary}
 	s.mu.RUnlock()
 	return out, true, nil
 }
@@ -237,8 +237,7 @@ func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry,
 		e.learnPublic(obs)
 	}
 	if refresh {
-		e.updated, e.expires = now, now.Add(m.cfg.TTL)
-		e.expiresNano = e.expires.UnixNano()
+		e.updatedNano, e.expiresNano = now.UnixNano(), now.Add(m.cfg.TTL).UnixNano()
 	}
 	m.changes.Add(1)
 	if !existed {

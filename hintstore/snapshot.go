@@ -72,7 +72,7 @@ func (m *Memory) Snapshot() error {
 			if e.live(now) {
 				// The slices are never modified in place, so sharing them
 				// past the lock is safe.
-				f.Entries = append(f.Entries, snapshotEntry{Key: e.key, Public: e.public, Private: e.private, Vary: e.vary, Updated: e.updated, Expires: e.expires})
+				f.Entries = append(f.Entries, snapshotEntry{Key: e.key, Public: e.public, Private: e.private, Vary: e.vary, Updated: e.updatedTime(), Expires: e.expiresTime()})
 			}
 		}
 		s.mu.RUnlock()
@@ -213,8 +213,7 @@ func (m *Memory) entryFromSnapshot(se snapshotEntry, now time.Time) (*entry, boo
 	if limit := now.Add(m.cfg.TTL); expires.After(limit) {
 		expires = limit
 	}
-	e := &entry{key: se.Key, public: validLinks(se.Public), private: validLinks(se.Private), vary: validVary(se.Vary), updated: se.Updated, expires: expires}
-	e.expiresNano = expires.UnixNano()
+	e := &entry{key: se.Key, public: validLinks(se.Public), private: validLinks(se.Private), vary: validVary(se.Vary), updatedNano: se.Updated.UnixNano(), expiresNano: expires.UnixNano()}
 	e.relink()
 	return e, e.hinted()
 }

@@ -63,3 +63,31 @@ func BenchmarkStack_HintedNavigation(b *testing.B) {
 		h.ServeHTTP(httptest.NewRecorder(), newReq())
 	}
 }
+
+// BenchmarkStack_Subresource is one HTTP/2 request that is no navigation
+// (a stylesheet, an image, an API call), through access log, middleware
+// and proxy: what every request a site serves pays.
+func BenchmarkStack_Subresource(b *testing.B) {
+	origin, _ := url.Parse("http://origin.internal")
+	discard := slog.New(slog.DiscardHandler)
+	p, err := proxy.New(proxy.Config{Default: origin, Transport: memoryOrigin{body: page}, Logger: discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mw, err := earlyhints.New(p, earlyhints.Config{Logger: discard, Observer: hintlog.Observer(nil)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = mw.Close() })
+	h := proxy.AccessLog(mw, discard)
+	newReq := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "https://site.example/s.css", nil)
+		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
+		r.Header.Set("Accept", "text/css,*/*;q=0.1")
+		return r
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), newReq())
+	}
+}

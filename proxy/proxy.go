@@ -250,11 +250,20 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return nil // the body is the upgraded connection: no idle bound
 	}
-	ex.writer.flush = res.Request.Method != http.MethodHead && res.ContentLength != 0 &&
+	hasBody := res.Request.Method != http.MethodHead && res.ContentLength != 0 &&
 		res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusNotModified
+	// A body of unknown length may come in pieces over time (a stream): the
+	// final headers go out at once. A body of known length goes out with
+	// its first bytes, and the headers with them: a flush of its own costs
+	// a write (a TLS record, an HTTP/2 frame round) per response.
+	ex.writer.flush = hasBody && res.ContentLength < 0
 	if res.Body != nil && res.Body != http.NoBody {
 		ex.inBody.Store(true)
-		res.Body = &idleBody{ReadCloser: res.Body, ex: ex, idle: p.cfg.IdleTimeout, log: p.cfg.Logger}
+		ib := &idleBody{ReadCloser: res.Body, ex: ex, idle: p.cfg.IdleTimeout, log: p.cfg.Logger}
+		if hasBody && res.ContentLength > 0 {
+			ib.left = res.ContentLength
+		}
+		res.Body = ib
 	}
 	return nil
 }
@@ -266,12 +275,26 @@ type idleBody struct {
 	ex   *exchange
 	idle time.Duration
 	log  *slog.Logger
+	// left counts the bytes of a body of known length not read yet; before
+	// a read that may wait for more of them, what was written goes out.
+	left int64
+	read bool // a read returned bytes
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	if b.read && b.left > 0 {
+		// Some of the body went to the writer, more is to come and may be
+		// slow: the client gets what there is now. Once per response.
+		b.left = 0
+		b.ex.writer.Flush()
+	}
 	b.ex.timer.Reset(b.idle)
 	n, err := b.ReadCloser.Read(p)
 	b.ex.timer.Stop()
+	if n > 0 {
+		b.read = true
+		b.left -= int64(n)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		b.failed(err)
 	}

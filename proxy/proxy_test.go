@@ -333,6 +333,43 @@ func TestProxy_StreamsBodies(t *testing.T) {
 	}
 }
 
+// A body of known length that the origin sends in parts: what came goes
+// out before the proxy waits for the rest, headers first.
+func TestProxy_StreamsBodiesOfKnownLength(t *testing.T) {
+	for _, proto := range protos {
+		t.Run(proto, func(t *testing.T) {
+			release := make(chan struct{})
+			origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.Header().Set("Content-Length", "10")
+				_, _ = io.WriteString(w, "first\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				_, _ = io.WriteString(w, "end\n")
+			}))
+			s := startStack(t, origin, stackOptions{})
+			res, err := s.client(t, proto).Get("https://" + s.srv.Addr() + "/file")
+			if err != nil {
+				close(release)
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			br := bufio.NewReader(res.Body)
+			line, err := br.ReadString('\n') // arrives while the origin still holds the rest
+			close(release)
+			if err != nil || line != "first\n" {
+				t.Fatalf("first part %q, %v", line, err)
+			}
+			if rest, err := io.ReadAll(br); err != nil || string(rest) != "end\n" {
+				t.Errorf("rest %q, %v", rest, err)
+			}
+		})
+	}
+}
+
 func TestProxy_WebSocketUpgrade(t *testing.T) {
 	origin := startOrigin(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {
