@@ -2,6 +2,7 @@ package site
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,6 +222,11 @@ func TestLoadHAR_Errors(t *testing.T) {
 		{"too large", io.MultiReader(strings.NewReader(`{"log":{"entries":["`), strings.NewReader(strings.Repeat("x", MaxHARBytes))), ErrHARTooLarge, "50 MB"},
 		{"huge body", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"content":{"size":1e12,"mimeType":"text/css"}}}`)), ErrBadHAR, "limit"},
 		{"bad base64", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"content":{"size":3,"mimeType":"text/css","text":"!!!","encoding":"base64"}}}`)), ErrBadHAR, "base64"},
+		{"truncated", strings.NewReader(minimalHAR("<p>")[:60]), ErrBadHAR, "unexpected end"},
+		{"truncated gzip", bytes.NewReader(gzipped(t, minimalHAR("<p>"))[:40]), ErrBadHAR, "gzip"},
+		{"header injection", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"headers":[{"name":"Link","value":"</a>\r\nSet-Cookie: a=b"}],"content":{"size":3,"mimeType":"text/css"}}}`)), ErrUnsafeHAR, "Link"},
+		{"mime injection", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"content":{"size":3,"mimeType":"text/css\nX: y"}}}`)), ErrUnsafeHAR, "mimeType"},
+		{"javascript document", strings.NewReader(`{"log":{"entries":[{"request":{"method":"GET","url":"javascript:alert(1)"},"response":{"status":200,"content":{"mimeType":"text/html"}}}]}}`), ErrBadHAR, "not an http"},
 		{"relative document", strings.NewReader(`{"log":{"entries":[{"request":{"method":"GET","url":"/x"},"response":{"status":200,"content":{"mimeType":"text/html"}}}]}}`), ErrBadHAR, "not an http"},
 	}
 	for _, tt := range tests {
@@ -228,6 +234,61 @@ func TestLoadHAR_Errors(t *testing.T) {
 			_, err := LoadHAR(tt.r)
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("err = %v, want %v containing %q", err, tt.want, tt.msg)
+			}
+		})
+	}
+}
+
+func gzipped(t testing.TB, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestLoadHAR_Fixtures replays the real captures under testdata/har (see
+// its NOTICE): every one loads, keeps its third parties on their hosts,
+// and builds a site that serves every replayed resource once asked.
+func TestLoadHAR_Fixtures(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "har", "*.har.gz"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("fixtures: %v, %v", files, err)
+	}
+	for _, name := range files {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			rp, err := LoadHARFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := rp.Profile
+			if len(p.Resources) < 8 || len(rp.Hosts) < 2 || p.Think <= 0 {
+				t.Fatalf("%d resources, hosts %v, think %v", len(p.Resources), rp.Hosts, p.Think)
+			}
+			quick := p.Clone()
+			for i := range quick.Resources {
+				quick.Resources[i].Wait = 0 // the replay's waits are tested in TestReplay_Waits
+			}
+			s, err := New(quick, Options{Think: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Resources {
+				req := httptest.NewRequest("GET", r.Path, nil)
+				req.Host = rp.Hosts[0]
+				if r.ThirdParty != "" {
+					req.Host = r.Host()
+				}
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				if rec.Code != r.status() || rec.Body.Len() != r.BodySize() {
+					t.Errorf("%s: status %d, %d bytes; want %d, %d", r.URL(), rec.Code, rec.Body.Len(), r.status(), r.BodySize())
+				}
 			}
 		})
 	}
