@@ -3,8 +3,6 @@ package experiment
 import (
 	"fmt"
 	"time"
-
-	"github.com/earlyhints/earlyhints/lab/site"
 )
 
 // Cell is one combination of conditions, measured Runs times.
@@ -66,7 +64,7 @@ func (s *Scenario) Cells() []Cell {
 		}
 		for _, page := range m.Pages {
 			own := 0
-			if p, err := site.ProfileByName(page); err == nil {
+			if p, err := s.PageProfile(page); err == nil {
 				own = int(p.Think / time.Millisecond)
 			}
 			for _, network := range m.Networks {
