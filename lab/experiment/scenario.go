@@ -171,6 +171,16 @@ type NetworkDef struct {
 	// mode a full queue delays TCP segments (the relay never drops bytes of
 	// a stream) and drops UDP datagrams, as in packet mode.
 	QueueBytes int `yaml:"queue_bytes"`
+
+	// Trace names a mahimahi packet-delivery trace (one line per 1500-byte
+	// delivery opportunity, in milliseconds), relative to the scenario
+	// file: the downlink's capacity follows it instead of DownMbps, and the
+	// uplink's too unless UpTrace names its own. RTT still sets the delay,
+	// half each way, as mahimahi's mm-delay in front of mm-link does.
+	Trace   string `yaml:"trace"`
+	UpTrace string `yaml:"up_trace"`
+	// down and up are the loaded traces.
+	down, up *netem.Trace
 }
 
 // Profile returns the netem profile of d.
@@ -184,7 +194,9 @@ func (d NetworkDef) Profile() netem.Profile {
 			Loss:       d.Loss,
 		}
 	}
-	return netem.Profile{Name: d.Name, Up: one(d.UpMbps), Down: one(d.DownMbps)}
+	p := netem.Profile{Name: d.Name, Up: one(d.UpMbps), Down: one(d.DownMbps)}
+	p.Down.Trace, p.Up.Trace = d.down, d.up
+	return p
 }
 
 // MaxCells bounds the cells of one scenario, so that a typo in a list
@@ -215,6 +227,9 @@ func ParseScenarioIn(r io.Reader, dir string) (*Scenario, error) {
 	}
 	s.applyDefaults()
 	if err := s.loadHARs(dir); err != nil {
+		return nil, err
+	}
+	if err := s.loadTraces(dir); err != nil {
 		return nil, err
 	}
 	if err := s.Validate(); err != nil {
@@ -294,6 +309,9 @@ func (s *Scenario) Validate() error {
 		defined[strings.ToLower(d.Name)] = true
 		if d.RTT < 0 || d.DownMbps < 0 || d.UpMbps < 0 || d.Jitter < 0 || d.QueueBytes < 0 {
 			return bad("network %q: values must not be negative", d.Name)
+		}
+		if err := d.validateTrace(); err != nil {
+			return bad("network %q: %v", d.Name, err)
 		}
 		if err := d.Profile().Validate(); err != nil {
 			return bad("network %q: %v", d.Name, err)
