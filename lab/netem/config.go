@@ -204,7 +204,7 @@ func ProfileNames() []string {
 
 // ProfileByName returns a preset by name, case-insensitively: none, cable,
 // 4g, 3g, lossy, or 4g-varying (4G's 70 ms RTT with a capacity that varies
-// as a cellular link's, from mahimahi traces; see CellularTrace).
+// as a cellular link's, from mahimahi traces; see cellular.go).
 func ProfileByName(name string) (Profile, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "4g-varying" {
