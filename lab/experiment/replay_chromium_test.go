@@ -26,7 +26,7 @@ func TestStack_ReplaysHARInChromium(t *testing.T) {
 	factory := func(env Env) (Browser, error) {
 		return newChromiumBrowser(env, binary, 60*time.Second, false, quietLogger())
 	}
-	for _, name := range []string{"www.wikipedia.org.har.gz", "www.izettle.com.har.gz"} {
+	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			rp, err := site.LoadHARFile(filepath.Join("..", "site", "testdata", "har", name))
 			if err != nil {

@@ -187,7 +187,7 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 		return nil, fmt.Errorf("%w: document: %w", ErrBadHAR, err)
 	}
 	p.HTML, p.HTMLSize = docBody, docSize
-	p.Header = harHeaders(doc.Response.Headers)
+	p.Header = harHeaders(doc.Response.Headers, page)
 	total := docSize
 
 	seen := map[string]bool{}
@@ -236,7 +236,7 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 		r.ContentType = sanitizeHeader(e.Response.Content.MimeType)
 		r.Type = typeOf(e.Response.Content.MimeType, e.ResourceType)
 		r.Wait = harWait(e.Timings.Wait)
-		r.Header = harHeaders(e.Response.Headers)
+		r.Header = harHeaders(e.Response.Headers, page)
 		r.CacheControl = sanitizeHeader(harHeader0(e.Response.Headers, "Cache-Control"))
 		if r.CacheControl == "" {
 			r.CacheControl = "no-cache"
@@ -477,7 +477,11 @@ func harHeader0(hs []harHeader, name string) string {
 	return ""
 }
 
-func harHeaders(hs []harHeader) http.Header {
+// harHeaders returns the replayed headers of hs. URLs on the page's own
+// host in Link and Location become paths: the replay serves the page on
+// the lab's origin, and an absolute URL would name another one (a
+// preload of the real origin's stylesheet is a second download there).
+func harHeaders(hs []harHeader, page *url.URL) http.Header {
 	var out http.Header
 	for _, h := range hs {
 		for _, keep := range replayedHeaders {
@@ -485,6 +489,14 @@ func harHeaders(hs []harHeader) http.Header {
 				continue
 			}
 			for v := range strings.SplitSeq(h.Value, "\n") {
+				switch keep {
+				case "Link":
+					v = firstPartyPaths(v, page)
+				case "Location":
+					if u, err := url.Parse(strings.TrimSpace(v)); err == nil && strings.EqualFold(u.Hostname(), page.Hostname()) {
+						v = target(u)
+					}
+				}
 				if v = sanitizeHeader(v); v != "" {
 					if out == nil {
 						out = http.Header{}
@@ -552,4 +564,30 @@ func LoadHARFile(path string) (*Replay, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return rp, nil
+}
+
+// firstPartyPaths rewrites the <URI-reference>s of a Link field value that
+// name the page's host as paths.
+func firstPartyPaths(v string, page *url.URL) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(v, '<')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(v[open:], '>')
+		if end < 0 {
+			break
+		}
+		ref := v[open+1 : open+end]
+		if u, err := url.Parse(ref); err == nil && u.IsAbs() && strings.EqualFold(u.Hostname(), page.Hostname()) {
+			ref = target(u)
+		}
+		b.WriteString(v[:open+1])
+		b.WriteString(ref)
+		b.WriteByte('>')
+		v = v[open+end+1:]
+	}
+	b.WriteString(v)
+	return b.String()
 }

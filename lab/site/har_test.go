@@ -85,7 +85,7 @@ func TestLoadHAR_Example(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", r.URL(), got, w)
 		}
 	}
-	if r := p.Resources[0]; r.Header.Get("Location") != "https://shop.example/product/42" || r.CacheControl != "max-age=3600" {
+	if r := p.Resources[0]; r.Header.Get("Location") != "/product/42" || r.CacheControl != "max-age=3600" {
 		t.Errorf("redirect headers %v, cache-control %q", r.Header, r.CacheControl)
 	}
 	for _, r := range p.Resources {
@@ -291,6 +291,20 @@ func TestLoadHAR_Fixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFirstPartyPaths(t *testing.T) {
+	page, _ := url.Parse("https://www.shop.example/p")
+	for in, want := range map[string]string{
+		`<https://www.shop.example/a.css>; rel=preload; as=style, <https://cdn.example/b.js>; rel=preload`: `</a.css>; rel=preload; as=style, <https://cdn.example/b.js>; rel=preload`,
+		`<https://WWW.shop.example:443/f.woff2?v=1>; rel=preload; as=font; crossorigin`:                    `</f.woff2?v=1>; rel=preload; as=font; crossorigin`,
+		`</rel.css>; rel=preload`: `</rel.css>; rel=preload`,
+		`<broken`:                 `<broken`,
+	} {
+		if got := firstPartyPaths(in, page); got != want {
+			t.Errorf("firstPartyPaths(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
