@@ -71,7 +71,7 @@ func HARName(file string) string {
 	base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".har")
 	b := []byte(base)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '-' && c != '_' {
 			b[i] = '-'
 		}
 	}
@@ -147,14 +147,14 @@ func (s *Scenario) checkPage(page string) error {
 				names = append(names, HARPrefix+d.Name)
 			}
 			if len(names) == 0 {
-				return fmt.Errorf("unknown page %q: the scenario names no captures; declare it under hars: with name: %s and file: path/to.har", page, name)
+				return fmt.Errorf("unknown page %q: the scenario names no captures; declare it under hars with name %s and the file of its capture", page, name)
 			}
-			return fmt.Errorf("unknown page %q; use one of %s, or declare it under hars:", page, strings.Join(names, ", "))
+			return fmt.Errorf("unknown page %q; use one of %s, or declare it under hars", page, strings.Join(names, ", "))
 		}
 		return nil
 	}
 	if _, err := site.ProfileByName(page); err != nil {
-		return fmt.Errorf("unknown page %q; use one of %s, or har:NAME for a capture under hars:", page, strings.Join(site.ProfileNames(), ", "))
+		return fmt.Errorf("unknown page %q; use one of %s, or har:NAME for a capture declared under hars", page, strings.Join(site.ProfileNames(), ", "))
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func TestLoadScenario_HARs(t *testing.T) {
 		msg        []string
 	}{
 		{"unknown capture", strings.Replace(harScenario, "har:shop", "har:nope", 1), ErrBadScenario, []string{`"har:nope"`, "har:wiki, har:shop"}},
-		{"no captures", "matrices:\n  - {pages: [har:x], strategies: [none], protocols: [h2], caches: [cold], networks: [4g]}\n", ErrBadScenario, []string{"declare it under hars:"}},
+		{"no captures", "matrices:\n  - {pages: [har:x], strategies: [none], protocols: [h2], caches: [cold], networks: [4g]}\n", ErrBadScenario, []string{"declare it under hars"}},
 		{"missing file", strings.Replace(harScenario, "www.izettle.com", "missing", 1), ErrBadScenario, []string{"shop (line 9)", "no such file"}},
 		{"no file", strings.Replace(harScenario, "    file: captures/www.izettle.com.har.gz\n", "", 1), ErrBadScenario, []string{"line 9", "has no file"}},
 		{"malformed", strings.Replace(harScenario, "www.izettle.com.har.gz", "broken.har", 1), site.ErrBadHAR, []string{"broken.har", "shop"}},

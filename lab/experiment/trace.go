@@ -52,7 +52,7 @@ func (s *Scenario) loadTraces(dir string) error {
 func (d NetworkDef) validateTrace() error {
 	switch {
 	case d.Trace == "" && d.UpTrace != "":
-		return errors.New("up_trace without trace; name the downlink's trace with trace:")
+		return errors.New("up_trace without trace; name the downlink's trace with the key trace")
 	case d.Trace == "":
 		return nil
 	case d.DownMbps != 0 || d.UpMbps != 0:

@@ -34,10 +34,14 @@ type cellularModel struct {
 
 // The models of the preset's two directions.
 var (
-	varyingDownModel = cellularModel{Mean: 12 * mbit, Spread: 0.5, Slot: 50 * time.Millisecond, Period: 30 * time.Second,
-		OutageProb: 0.004, OutageMin: 100 * time.Millisecond, OutageMax: 400 * time.Millisecond, Seed: 4}
-	varyingUpModel = cellularModel{Mean: 5 * mbit, Spread: 0.5, Slot: 50 * time.Millisecond, Period: 30 * time.Second,
-		OutageProb: 0.004, OutageMin: 100 * time.Millisecond, OutageMax: 400 * time.Millisecond, Seed: 5}
+	varyingDownModel = cellularModel{
+		Mean: 12 * mbit, Spread: 0.5, Slot: 50 * time.Millisecond, Period: 30 * time.Second,
+		OutageProb: 0.004, OutageMin: 100 * time.Millisecond, OutageMax: 400 * time.Millisecond, Seed: 4,
+	}
+	varyingUpModel = cellularModel{
+		Mean: 5 * mbit, Spread: 0.5, Slot: 50 * time.Millisecond, Period: 30 * time.Second,
+		OutageProb: 0.004, OutageMin: 100 * time.Millisecond, OutageMax: 400 * time.Millisecond, Seed: 5,
+	}
 )
 
 // cellularTrace writes the mahimahi trace of m: for each millisecond, one
