@@ -187,6 +187,26 @@ func (s *Scenario) PageProfile(page string) (*site.Profile, error) {
 	return p, nil
 }
 
+// PageThink returns the think time of page's own profile (a capture's
+// with the scenario's override), without copying the profile; 0 for a page
+// it does not know.
+func (s *Scenario) PageThink(page string) time.Duration {
+	if name, ok := strings.CutPrefix(page, HARPrefix); ok {
+		d := s.har(name)
+		switch {
+		case d == nil || d.Replay == nil:
+			return 0
+		case d.Think != nil:
+			return time.Duration(*d.Think)
+		}
+		return d.Replay.Profile.Think
+	}
+	if p, err := site.ProfileByName(page); err == nil {
+		return p.Think
+	}
+	return 0
+}
+
 // PageHosts returns the host names (no port) page's resources and
 // references name, the page's own first: for a capture, every host it
 // fetched from; for a built-in profile, its third parties. A browser that
