@@ -36,7 +36,8 @@ waterfall per cell). The exit status is 1 when a cell failed.
 or Firefox DevTools: "Save all as HAR with content"; WebPageTest's HAR;
 gzip-compressed or not): every strategy over 3G and 4G at the page's own
 think time, HTTP/2 and HTTP/3, cold and warm, or the conditions of
---scenario/--quick with their pages replaced by the captures.`
+--scenario/--quick with their pages replaced by the captures (at their own
+think time).`
 
 const labExamples = `  earlyhints lab --quick
   earlyhints lab --quick --browser model,chromium   # the model beside Chromium
