@@ -331,6 +331,8 @@ func FuzzLoadHAR(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"log":{"entries":[{}]}}`))
+	f.Add(gzipped(f, string(data)))
+	f.Add([]byte(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"headers":[{"name":"Link","value":"<https://site.example/a.css>; rel=preload\n<https://o.example/b>; rel=preconnect"}],"content":{"size":3,"mimeType":"text/css"}},"_initiator":"https://site.example/","_initiator_type":"parser"}`)))
 	f.Add([]byte(minimalHAR(`<link rel=stylesheet href="/a.css">`,
 		`{"request":{"method":"GET","url":"https://site.example/a.css?x=\"<>"},"response":{"status":200,"content":{"size":50,"mimeType":"text/css"}},"_initiator":{"type":"script","url":"https://site.example/a.css"}}`)))
 	f.Add([]byte(`{"log":{"entries":[{"request":{"method":"GET","url":"http://h/"},"response":{"status":200,"content":{"size":-1,"mimeType":"text/html"},"bodySize":-1},"timings":{"wait":1e300}}]}}`))
