@@ -245,10 +245,15 @@ func (s *Scenario) PageHosts(page string) []string {
 // UseHARs replaces the pages of every matrix by the captures defs (added to
 // the scenario's hars:), so that a scenario's conditions run on real pages.
 // A capture keeps its own think time: each matrix's think_ms becomes [-1].
+// A real page can weigh megabytes where the built-in ones weigh hundreds
+// of kilobytes: the run timeout becomes at least 90 s and the budget at
+// least an hour per capture.
 func (s *Scenario) UseHARs(defs []HARDef) error {
 	if len(defs) == 0 {
 		return nil
 	}
+	s.RunTimeout = max(s.RunTimeout, Duration(90*time.Second))
+	s.Budget = max(s.Budget, Duration(time.Duration(len(defs))*time.Hour))
 	var pages []string
 	for _, d := range defs {
 		if s.har(d.Name) != nil {

@@ -122,6 +122,9 @@ func TestScenario_UseHARs(t *testing.T) {
 	if err := s.UseHARs([]HARDef{{Name: HARName("www.wikipedia.org.har.gz"), Replay: rp}}); err != nil {
 		t.Fatal(err)
 	}
+	if s.Budget < Duration(time.Hour) || s.RunTimeout < Duration(90*time.Second) {
+		t.Errorf("budget %v, run timeout %v: want room for a heavy page", time.Duration(s.Budget), time.Duration(s.RunTimeout))
+	}
 	for _, c := range s.Cells() {
 		if c.Page != "har:www.wikipedia.org" || c.ThinkMS != 286 {
 			t.Fatalf("cell %s: want the capture at its own think time", c.Key())
