@@ -257,7 +257,7 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 			p.ThinkMS = &think
 		}
 		sc.HARs = []experiment.HARDef{{Name: p.HAR, Replay: p.replay}}
-		sc.RunTimeout = experiment.Duration(60 * time.Second)
+		sc.RunTimeout = experiment.Duration(90 * time.Second) // a real page can weigh megabytes
 	} else if _, err := site.ProfileByName(p.Page); err != nil {
 		return nil, bad("page", "unknown page %q; use one of %s, or upload a HAR file as har", p.Page, strings.Join(site.ProfileNames(), ", "))
 	}
@@ -338,7 +338,11 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 		return nil, bad("strategies", "%d cells (protocols × strategies × caches × browsers), more than %d; ask for fewer", n, maxCells)
 	}
 	// A budget in proportion to the work, within the server's.
-	sc.Budget = experiment.Duration(time.Duration(len(sc.Cells())*p.Runs) * 40 * time.Second)
+	perLoad := 40 * time.Second
+	if p.replay != nil {
+		perLoad = 2 * time.Duration(sc.RunTimeout)
+	}
+	sc.Budget = experiment.Duration(time.Duration(len(sc.Cells())*p.Runs) * perLoad)
 	return sc, nil
 }
 
