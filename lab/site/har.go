@@ -42,8 +42,9 @@ const (
 // its priority was high), others in the middle; entries a script initiated
 // (Chrome's _initiator) and JSON or other types as fetched by scripts.
 //
-// Only GET entries with a status are replayed; the first URL wins when a
-// capture fetched it twice. A status 304 (the capture was warm) is served
+// Only GET entries with a status are replayed, of the document's page load
+// when the file holds several (pageref); the first URL wins when a capture
+// fetched it twice. A status 304 (the capture was warm) is served
 // as 200 with the recorded size.
 type Replay struct {
 	Profile *Profile
@@ -89,6 +90,8 @@ type harEntry struct {
 	Timings struct {
 		Wait float64 `json:"wait"`
 	} `json:"timings"`
+	// PageRef names the page load of log.pages the entry belongs to.
+	PageRef      string `json:"pageref"`
 	ResourceType string `json:"_resourceType"`
 	Priority     string `json:"_priority"`
 	// Initiator is Chrome DevTools' {"type", "url"}; chrome-har,
@@ -198,6 +201,9 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 	for i, e := range entries {
 		if i == docIdx || e.Response.Status <= 0 || !strings.EqualFold(e.Request.Method, http.MethodGet) {
 			continue
+		}
+		if doc.PageRef != "" && e.PageRef != "" && e.PageRef != doc.PageRef {
+			continue // another page load of the file (WebPageTest's repeat view, a later navigation)
 		}
 		u, err := url.Parse(e.Request.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -294,6 +294,21 @@ func TestLoadHAR_Fixtures(t *testing.T) {
 	}
 }
 
+// A file of several page loads (WebPageTest's first and repeat views)
+// replays the document's own.
+func TestLoadHAR_PageRef(t *testing.T) {
+	doc := `{"pageref":"page_1_0","request":{"method":"GET","url":"https://site.example/"},"response":{"status":200,"content":{"size":2000,"mimeType":"text/html"}}}`
+	mine := `{"pageref":"page_1_0","request":{"method":"GET","url":"https://site.example/a.css"},"response":{"status":200,"content":{"size":50,"mimeType":"text/css"}}}`
+	other := `{"pageref":"page_1_1","request":{"method":"GET","url":"https://site.example/b.css"},"response":{"status":200,"content":{"size":50,"mimeType":"text/css"}}}`
+	rp, err := LoadHAR(strings.NewReader(`{"log":{"entries":[` + doc + "," + mine + "," + other + `]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Profile.Resources) != 1 || rp.Profile.Resources[0].Path != "/a.css" {
+		t.Errorf("resources %+v, want /a.css alone", rp.Profile.Resources)
+	}
+}
+
 func TestFirstPartyPaths(t *testing.T) {
 	page, _ := url.Parse("https://www.shop.example/p")
 	for in, want := range map[string]string{
