@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,9 +12,10 @@ import (
 	"github.com/earlyhints/earlyhints/lab/experiment"
 	"github.com/earlyhints/earlyhints/lab/report"
 	"github.com/earlyhints/earlyhints/lab/serve"
+	"github.com/earlyhints/earlyhints/lab/site"
 )
 
-const labSynopsis = `lab [--scenario F] [--browser model|chromium|model,chromium] [--out DIR] [--quick] [--netem relay|packet]
+const labSynopsis = `lab [--scenario F] [--har FILE]... [--browser model|chromium|model,chromium] [--out DIR] [--quick] [--netem relay|packet]
        lab --serve ADDR [--allow-remote] [--serve-host NAME,...]
 
 Measures no hints, preload, HTTP/2 push, cache-aware push and Early Hints
@@ -32,12 +34,20 @@ waterfall per cell) and DIR/claims.md (each claim shown, refuted or not
 resolved). The runs of the strategies compared are interleaved and gains
 are medians of paired differences with a 95 % interval; a run taken while
 the 1-minute load average exceeds the CPUs is measured again, and a report
-measured on a busy machine says so. The exit status is 1 when a cell failed.`
+measured on a busy machine says so. The exit status is 1 when a cell failed.
+
+--har FILE (repeatable) replays a page load captured as a HAR file (Chrome
+or Firefox DevTools: "Save all as HAR with content"; WebPageTest's HAR;
+gzip-compressed or not): every strategy over 3G and 4G at the page's own
+think time, HTTP/2 and HTTP/3, cold and warm, or the conditions of
+--scenario/--quick with their pages replaced by the captures (at their own
+think time).`
 
 const labExamples = `  earlyhints lab --quick
   earlyhints lab --quick --browser model,chromium   # the model beside Chromium
   earlyhints lab --serve 127.0.0.1:8080             # the interactive Try-it page
   earlyhints lab --scenario my.yaml --out results/
+  earlyhints lab --har shop.har --har blog.har.gz   # your own pages, replayed
   sudo earlyhints lab --netem packet    # real TCP/QUIC congestion control
 `
 
@@ -52,6 +62,8 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "log each failed run and skipped cell")
 	serveAddr := fs.String("serve", "", "serve the interactive Try-it page on this `address` (such as 127.0.0.1:8080) instead of running a scenario")
 	allowRemote := fs.Bool("allow-remote", false, "let --serve listen on an address that is not loopback (anyone reaching it starts browsers here)")
+	var hars harFiles
+	fs.Var(&hars, "har", "replay the page load captured in this HAR `file` (repeatable; .har or .har.gz) instead of the scenario's pages")
 	serveHosts := fs.String("serve-host", "", "with --serve: host `names` (comma-separated) the page may be reached by, besides IP addresses, localhost and the --serve address's own name; any other Host is refused")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -61,8 +73,8 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errUsage
 	}
 	if *serveAddr != "" {
-		if *quick || *scenarioPath != "" {
-			return usageErr("--serve runs the comparisons its page asks for; drop --quick and --scenario")
+		if *quick || *scenarioPath != "" || len(hars) > 0 {
+			return usageErr("--serve runs the comparisons its page asks for (a HAR is uploaded there); drop --quick, --scenario and --har")
 		}
 		cfg := serve.Config{Addr: *serveAddr, AllowRemote: *allowRemote, Netem: experiment.NetemMode(*netemMode)}
 		for h := range strings.SplitSeq(*serveHosts, ",") {
@@ -93,8 +105,14 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
+	if len(hars) > 0 && !*quick && *scenarioPath == "" {
+		*scenarioPath = "har"
+	}
 	s, err := loadLabScenario(*scenarioPath, *quick)
 	if err != nil {
+		return err
+	}
+	if err := useHARs(s, hars); err != nil {
 		return err
 	}
 	if *browserName != "" {
@@ -159,4 +177,43 @@ func loadLabScenario(path string, quick bool) (*experiment.Scenario, error) {
 		}
 	}
 	return experiment.LoadScenario(path)
+}
+
+// harFiles is the repeatable --har flag.
+type harFiles []string
+
+func (h *harFiles) String() string { return strings.Join(*h, ",") }
+
+func (h *harFiles) Set(v string) error {
+	if v == "" {
+		return errors.New("empty file name; name a HAR file")
+	}
+	*h = append(*h, v)
+	return nil
+}
+
+// useHARs loads the captures and makes them the scenario's pages. A
+// capture that cannot be replayed stops the run before any cell starts.
+func useHARs(s *experiment.Scenario, files []string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	var defs []experiment.HARDef
+	names := map[string]int{}
+	for _, f := range files {
+		rp, err := site.LoadHARFile(f)
+		if err != nil {
+			return fmt.Errorf("--har: %w", err)
+		}
+		name := experiment.HARName(f)
+		if n := names[name]; n > 0 {
+			name = fmt.Sprintf("%s-%d", name, n+1)
+		}
+		names[experiment.HARName(f)]++
+		defs = append(defs, experiment.HARDef{Name: name, Replay: rp})
+	}
+	if err := s.UseHARs(defs); err != nil {
+		return fmt.Errorf("--har: %w", err)
+	}
+	return nil
 }

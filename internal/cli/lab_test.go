@@ -90,6 +90,11 @@ func TestRunLab_Flags(t *testing.T) {
 		{name: "serve and quick", args: []string{"--serve", "127.0.0.1:0", "--quick"}, code: 2, want: "drop --quick"},
 		{name: "missing scenario file", args: []string{"--scenario", "testdata/none.yaml"}, code: 1, want: "none.yaml"},
 		{name: "unknown key", args: []string{"--scenario", writeFile(t, "bad.yaml", "name: x\nrepeats: 3\n")}, code: 1, want: "line 2"},
+		{name: "har and serve", args: []string{"--serve", "127.0.0.1:0", "--har", "x.har"}, code: 2, want: "drop --quick, --scenario and --har"},
+		{name: "missing har", args: []string{"--har", "testdata/none.har"}, code: 1, want: "none.har"},
+		{name: "malformed har", args: []string{"--quick", "--har", writeFile(t, "bad.har", `{"log":{"entries":[{"request":`)}, code: 1, want: "invalid HAR file"},
+		{name: "hostile har", args: []string{"--har", writeFile(t, "evil.har", `{"log":{"entries":[{"request":{"method":"GET","url":"https://a.example/"},"response":{"status":200,"headers":[{"name":"Link","value":"<x>\r\nSet-Cookie: a=b"}],"content":{"size":9,"mimeType":"text/html"}}}]}}`)}, code: 1, want: "unsafe HAR file"},
+		{name: "har of no page", args: []string{"--har", writeFile(t, "empty.har", `{"log":{"entries":[]}}`)}, code: 1, want: "no HTML document"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,4 +117,39 @@ func writeFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// --har replaces the scenario's pages by the capture, at its own think
+// time: the run measures the replayed page and nothing else.
+func TestRunLab_HAR(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	har := filepath.Join("..", "..", "lab", "site", "testdata", "har", "www.wikipedia.org.har.gz")
+	if err := runLab(ctx, []string{"--scenario", "testdata/lab-tiny.yaml", "--har", har, "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("runLab: %v\nstderr: %s", err, stderr.String())
+	}
+	data, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Cells []struct {
+			Page    string `json:"page"`
+			ThinkMS int    `json:"think_ms"`
+			Runs    int    `json:"runs"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cells) != 2 {
+		t.Fatalf("cells = %+v, want none and early-hints", res.Cells)
+	}
+	for _, c := range res.Cells {
+		if c.Page != "har:www.wikipedia.org" || c.ThinkMS != 286 || c.Runs != 1 {
+			t.Errorf("cell %+v, want the capture at its own 286 ms, measured", c)
+		}
+	}
 }

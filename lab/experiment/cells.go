@@ -3,8 +3,6 @@ package experiment
 import (
 	"fmt"
 	"time"
-
-	"github.com/earlyhints/earlyhints/lab/site"
 )
 
 // Cell is one combination of conditions, measured Runs times.
@@ -65,10 +63,7 @@ func (s *Scenario) Cells() []Cell {
 			runs = m.Runs
 		}
 		for _, page := range m.Pages {
-			own := 0
-			if p, err := site.ProfileByName(page); err == nil {
-				own = int(p.Think / time.Millisecond)
-			}
+			own := int(s.PageThink(page) / time.Millisecond)
 			for _, network := range m.Networks {
 				for _, think := range m.ThinkMS {
 					if think < 0 {

@@ -326,7 +326,7 @@ func (r *cellRun) setup(ctx context.Context) error {
 		return err
 	}
 	cr.RTTMS = ms(network.RTT())
-	st, err := newStack(ctx, stackConfig{cell: r.c, network: network, netem: r.opts.Netem, product: product.Config{CrossSitePreload: r.s.CrossSitePreload}, logger: r.opts.Logger})
+	st, err := newStack(ctx, stackConfig{cell: r.c, network: network, netem: r.opts.Netem, product: product.Config{CrossSitePreload: r.s.CrossSitePreload}, logger: r.opts.Logger, pages: r.s})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -127,6 +128,10 @@ type Scenario struct {
 	Networks []NetworkDef `yaml:"networks"`
 	// Matrices declare the cells.
 	Matrices []Matrix `yaml:"matrices"`
+
+	// HARs names captured page loads the matrices replay as pages
+	// "har:NAME" (see HARDef).
+	HARs []HARDef `yaml:"hars"`
 }
 
 // Matrix is a cross product of conditions. Every list must be non-empty
@@ -135,7 +140,7 @@ type Matrix struct {
 	// Name labels the matrix in the results (what it is meant to show).
 	Name string `yaml:"name"`
 	// Pages are lab/site profile names (news-article, store-product,
-	// spa-shell, tiny).
+	// spa-shell, tiny) or captures of the scenario's hars: ("har:NAME").
 	Pages      []string   `yaml:"pages"`
 	Strategies []Strategy `yaml:"strategies"`
 	Protocols  []Protocol `yaml:"protocols"`
@@ -166,6 +171,16 @@ type NetworkDef struct {
 	// mode a full queue delays TCP segments (the relay never drops bytes of
 	// a stream) and drops UDP datagrams, as in packet mode.
 	QueueBytes int `yaml:"queue_bytes"`
+
+	// Trace names a mahimahi packet-delivery trace (one line per 1500-byte
+	// delivery opportunity, in milliseconds), relative to the scenario
+	// file: the downlink's capacity follows it instead of DownMbps, and the
+	// uplink's too unless UpTrace names its own. RTT still sets the delay,
+	// half each way, as mahimahi's mm-delay in front of mm-link does.
+	Trace   string `yaml:"trace"`
+	UpTrace string `yaml:"up_trace"`
+	// down and up are the loaded traces.
+	down, up *netem.Trace
 }
 
 // Profile returns the netem profile of d.
@@ -179,7 +194,9 @@ func (d NetworkDef) Profile() netem.Profile {
 			Loss:       d.Loss,
 		}
 	}
-	return netem.Profile{Name: d.Name, Up: one(d.UpMbps), Down: one(d.DownMbps)}
+	p := netem.Profile{Name: d.Name, Up: one(d.UpMbps), Down: one(d.DownMbps)}
+	p.Down.Trace, p.Up.Trace = d.down, d.up
+	return p
 }
 
 // MaxCells bounds the cells of one scenario, so that a typo in a list
@@ -188,7 +205,13 @@ const MaxCells = 2000
 
 // ParseScenario reads a YAML scenario. Unknown keys are errors naming the
 // key and its line. The result has its defaults applied and is validated.
-func ParseScenario(r io.Reader) (*Scenario, error) {
+// The captures it names under hars: are read relative to the working
+// directory (ParseScenarioIn and LoadScenario take another).
+func ParseScenario(r io.Reader) (*Scenario, error) { return ParseScenarioIn(r, ".") }
+
+// ParseScenarioIn is ParseScenario with the captures under hars: read
+// relative to dir.
+func ParseScenarioIn(r io.Reader, dir string) (*Scenario, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("experiment: read scenario: %w", err)
@@ -203,6 +226,12 @@ func ParseScenario(r io.Reader) (*Scenario, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBadScenario, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	s.applyDefaults()
+	if err := s.loadHARs(dir); err != nil {
+		return nil, err
+	}
+	if err := s.loadTraces(dir); err != nil {
+		return nil, err
+	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -216,7 +245,7 @@ func LoadScenario(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("experiment: open scenario: %w", err)
 	}
 	defer f.Close()
-	s, err := ParseScenario(f)
+	s, err := ParseScenarioIn(f, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -266,6 +295,9 @@ func (s *Scenario) Validate() error {
 	case len(s.Matrices) == 0:
 		return bad("no matrices; declare at least one under matrices:")
 	}
+	if err := s.validateHARs(); err != nil {
+		return err
+	}
 	defined := map[string]bool{}
 	for _, d := range s.Networks {
 		if d.Name == "" {
@@ -277,6 +309,9 @@ func (s *Scenario) Validate() error {
 		defined[strings.ToLower(d.Name)] = true
 		if d.RTT < 0 || d.DownMbps < 0 || d.UpMbps < 0 || d.Jitter < 0 || d.QueueBytes < 0 {
 			return bad("network %q: values must not be negative", d.Name)
+		}
+		if err := d.validateTrace(); err != nil {
+			return bad("network %q: %v", d.Name, err)
 		}
 		if err := d.Profile().Validate(); err != nil {
 			return bad("network %q: %v", d.Name, err)
@@ -302,8 +337,8 @@ func (s *Scenario) Validate() error {
 			return bad("%s: runs %d out of range 0..1000", where, m.Runs)
 		}
 		for _, p := range m.Pages {
-			if _, err := site.ProfileByName(p); err != nil {
-				return bad("%s: unknown page %q; use one of %s", where, p, strings.Join(site.ProfileNames(), ", "))
+			if err := s.checkPage(p); err != nil {
+				return bad("%s: %v", where, err)
 			}
 		}
 		for _, st := range m.Strategies {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,12 +107,19 @@ type stackConfig struct {
 	// proxy's own (text, buffered), its lines discarded.
 	product product.Config
 	logger  *slog.Logger
+	// pages resolves the cell's page (a capture of the scenario's hars:
+	// or a built-in profile); nil = the built-in profiles only.
+	pages *Scenario
 }
 
 // newStack builds and starts the stack of cfg.cell. Close releases it.
 func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	c := cfg.cell
-	prof, err := site.ProfileByName(c.Page)
+	pages := cfg.pages
+	if pages == nil {
+		pages = &Scenario{}
+	}
+	prof, err := pages.PageProfile(c.Page)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadScenario, err)
 	}
@@ -186,11 +192,10 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 		Protocol: c.Protocol, RootCAs: st.srv.CertPool(), ServerName: host, SPKI: server.SPKIHash(st.srv.Certificate()),
 		RTT: cfg.network.RTT(), ServerLog: st.site.Log,
 	}
-	for _, o := range prof.ThirdPartyOrigins() {
-		if u, err := url.Parse(o); err == nil {
-			st.env.Hosts = append(st.env.Hosts, u.Hostname())
-		}
-	}
+	// Every host the page names reaches the server: its third parties
+	// (served by Host on their own origins) and, for a capture whose
+	// markup names its own origin in full, the page's host.
+	st.env.Hosts = pages.PageHosts(c.Page)
 	switch cfg.netem {
 	case Packet:
 		st.env.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {

@@ -193,18 +193,24 @@ var presets = map[string]Profile{
 
 // ProfileNames lists the preset names, sorted.
 func ProfileNames() []string {
-	names := make([]string, 0, len(presets))
+	names := make([]string, 0, len(presets)+1)
 	for n := range presets {
 		names = append(names, n)
 	}
+	names = append(names, "4g-varying")
 	sort.Strings(names)
 	return names
 }
 
 // ProfileByName returns a preset by name, case-insensitively: none, cable,
-// 4g, 3g, lossy.
+// 4g, 3g, lossy, or 4g-varying (4G's 70 ms RTT with a capacity that varies
+// as a cellular link's, from mahimahi traces; see cellular.go).
 func ProfileByName(name string) (Profile, error) {
-	p, ok := presets[strings.ToLower(strings.TrimSpace(name))]
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "4g-varying" {
+		return varying()
+	}
+	p, ok := presets[name]
 	if !ok {
 		return Profile{}, fmt.Errorf("%w: unknown network profile %q; use one of %s", ErrInvalidConfig, name, strings.Join(ProfileNames(), ", "))
 	}

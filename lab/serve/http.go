@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earlyhints/earlyhints/internal/httpx"
+	"github.com/earlyhints/earlyhints/lab/site"
 )
 
 func (s *Server) routes() {
@@ -112,7 +113,7 @@ func (s *Server) queueParams(r *http.Request) (*job, int, error) {
 }
 
 func paramStatus(err error) int {
-	if errors.Is(err, ErrBodyTooLarge) {
+	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, site.ErrHARTooLarge) {
 		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusBadRequest

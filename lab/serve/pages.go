@@ -178,13 +178,14 @@ type indexData struct {
 	Chromium   bool
 	Runs       []Snapshot
 	MaxRuns    int
+	MaxHARMiB  int
 }
 
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	d := indexData{
 		Style: pageStyle, Defaults: Defaults(), Pages: site.ProfileNames(),
 		Networks: netem.ProfileNames(), Strategies: experiment.Strategies, Protocols: experiment.Protocols,
-		Chromium: s.haveChromium, Runs: s.list(), MaxRuns: s.cfg.MaxRuns,
+		Chromium: s.haveChromium, Runs: s.list(), MaxRuns: s.cfg.MaxRuns, MaxHARMiB: MaxHARUploadBytes >> 20,
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := indexTmpl.Execute(w, d); err != nil {
@@ -242,15 +243,16 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>earlyhints lab: try it</title>
 <style>{{.Style}}</style></head><body>
 <h1>Try it: HTTP/2 against HTTP/3, push against Early Hints</h1>
-<p>Each comparison loads a synthetic page through the real earlyhints proxy over an emulated network, a few times per cell, in the lab's browser model{{if .Chromium}} or in headless Chromium{{end}}. It answers the article's question by default: HTTP/2 against HTTP/3, no hints against Early Hints, on 4G with 300 ms of server think time.</p>
-<form id="try" method="post" action="/runs">
-<fieldset><legend>Page</legend>{{range .Pages}}<label><input type="radio" name="page" value="{{.}}"{{if eq . $.Defaults.Page}} checked{{end}}> {{.}}</label>{{end}}</fieldset>
+<p>Each comparison loads a synthetic page, or your own page replayed from a HAR capture, through the real earlyhints proxy over an emulated network, a few times per cell, in the lab's browser model{{if .Chromium}} or in headless Chromium{{end}}. It answers the article's question by default: HTTP/2 against HTTP/3, no hints against Early Hints, on 4G with 300 ms of server think time.</p>
+<form id="try" method="post" action="/runs" enctype="multipart/form-data">
+<fieldset><legend>Page</legend>{{range .Pages}}<label><input type="radio" name="page" value="{{.}}"{{if eq . $.Defaults.Page}} checked{{end}}> {{.}}</label>{{end}}
+<label>or your own page, replayed: <input type="file" name="har" accept=".har,.gz,application/json"> (a HAR of at most {{.MaxHARMiB}} MiB: DevTools → Network → Save all as HAR)</label></fieldset>
 <fieldset><legend>Network</legend>{{range .Networks}}<label><input type="radio" name="network" value="{{.}}"{{if eq . $.Defaults.Network}} checked{{end}}> {{.}}</label>{{end}}
 <label><input type="radio" name="network" value="custom"> custom:</label>
 <label>RTT <input type="number" name="rtt_ms" min="0" max="2000" step="1" placeholder="40"> ms</label>
 <label>down <input type="number" name="down_mbps" min="0.1" max="1000" step="0.1" placeholder="unlimited"> Mbit/s</label>
 <label>loss <input type="number" name="loss" min="0" max="0.2" step="0.005" placeholder="0"></label></fieldset>
-<fieldset><legend>Server</legend><label>think time <input type="number" name="think_ms" min="0" max="5000" value="{{with .Defaults.ThinkMS}}{{.}}{{end}}"> ms</label></fieldset>
+<fieldset><legend>Server</legend><label>think time <input type="number" name="think_ms" min="0" max="5000" placeholder="{{with .Defaults.ThinkMS}}{{.}}{{end}}"> ms (empty: {{with .Defaults.ThinkMS}}{{.}}{{end}} ms, or a HAR's own)</label></fieldset>
 <fieldset><legend>Protocols</legend>{{range .Protocols}}<label><input type="checkbox" name="protocols" value="{{.}}"{{if or (eq . "h2") (eq . "h3")}} checked{{end}}> {{.}}</label>{{end}}</fieldset>
 <fieldset><legend>Strategies</legend>{{range .Strategies}}<label><input type="checkbox" name="strategies" value="{{.}}"{{if or (eq . "none") (eq . "early-hints")}} checked{{end}}> {{.}}</label>{{end}}</fieldset>
 <fieldset><legend>Cache</legend><label><input type="radio" name="cache" value="cold" checked> cold</label><label><input type="radio" name="cache" value="warm"> warm</label><label><input type="radio" name="cache" value="both"> both</label></fieldset>
@@ -275,7 +277,9 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
   form.addEventListener('submit', async ev => {
     ev.preventDefault();
     $('error').textContent = '';
-    const body = new URLSearchParams(new FormData(form));
+    const data = new FormData(form), file = data.get('har');
+    if (!file || !file.size) data.delete('har');
+    const body = data.has('har') ? data : new URLSearchParams(data);
     const r = await fetch('/api/runs', {method: 'POST', body, headers: {'Accept': 'application/json'}});
     const j = await r.json();
     if (!r.ok) { $('error').textContent = j.error; return; }

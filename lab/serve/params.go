@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -75,6 +76,13 @@ type Params struct {
 	// Browser is model, chromium or model,chromium.
 	Browser string `json:"browser"`
 	Runs    int    `json:"runs"`
+	// HAR names the uploaded capture the comparison replays instead of
+	// Page (see ReadParams); its think time is the capture's own unless
+	// ThinkMS is given.
+	HAR    string       `json:"har,omitempty"`
+	replay *site.Replay // the upload, loaded
+	// ownThink: ThinkMS was left out (a capture keeps its own).
+	ownThink bool
 }
 
 // ParamError names the parameter that is wrong and says what to send.
@@ -102,9 +110,22 @@ var ErrBodyTooLarge = fmt.Errorf("the parameters pass %d KiB", MaxBodyBytes>>10)
 // says so, else a form (lists as repeated keys or comma-separated). A
 // body over MaxBodyBytes is an error that wraps ErrBodyTooLarge, whatever
 // its type.
+//
+// A page of one's own comes as a HAR file: a multipart/form-data body
+// (the form's file field "har", the other parameters as fields), or the
+// HAR itself as the body (Content-Type application/har+json, application/json
+// with ?har=NAME, or application/gzip) with the parameters in the query
+// string. It is bounded by MaxHARUploadBytes (an error wrapping
+// site.ErrHARTooLarge) and validated by site.LoadHAR (its named errors).
 func ReadParams(r *http.Request) (Params, error) {
 	var p Params
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ct == "multipart/form-data":
+		return readMultipart(r, ctParams["boundary"])
+	case ct == "application/har+json" || ct == "application/gzip" || ct == "application/json" && r.URL.Query().Has("har"):
+		return readHARBody(r)
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
 		return p, bad("body", "%v", err)
@@ -124,11 +145,18 @@ func ReadParams(r *http.Request) (Params, error) {
 	if err != nil {
 		return p, bad("body", "not a form: %v", err)
 	}
+	return paramsFromForm(form)
+}
+
+// paramsFromForm reads the parameters of a form (or a query string).
+func paramsFromForm(form url.Values) (Params, error) {
+	var p Params
+	var err error
 	for k := range form {
 		switch k {
 		case "page", "network", "rtt_ms", "down_mbps", "loss", "think_ms", "protocols", "strategies", "cache", "browser", "runs":
 		default:
-			return p, bad(k, "unknown parameter; use page, network, rtt_ms, down_mbps, loss, think_ms, protocols, strategies, cache, browser, runs")
+			return p, bad(k, "unknown parameter; use page, network, rtt_ms, down_mbps, loss, think_ms, protocols, strategies, cache, browser, runs (and a HAR file as har)")
 		}
 	}
 	p.Page, p.Network, p.Cache = form.Get("page"), form.Get("network"), form.Get("cache")
@@ -196,6 +224,7 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 	}
 	if p.ThinkMS == nil {
 		p.ThinkMS = d.ThinkMS
+		p.ownThink = true
 	}
 	if len(p.Protocols) == 0 {
 		p.Protocols = d.Protocols
@@ -213,12 +242,24 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 		p.Runs = d.Runs
 	}
 
-	if _, err := site.ProfileByName(p.Page); err != nil {
-		return nil, bad("page", "unknown page %q; use one of %s", p.Page, strings.Join(site.ProfileNames(), ", "))
-	}
 	sc := &experiment.Scenario{
 		Name: "try-it", Description: "a comparison from the Try-it page", Browser: p.Browser, Runs: p.Runs,
 		RunTimeout: experiment.Duration(30 * time.Second),
+	}
+	page, think := p.Page, *p.ThinkMS
+	if p.replay != nil {
+		// The uploaded capture replaces the page, at its own think time
+		// unless the visitor gave one.
+		page = experiment.HARPrefix + p.HAR
+		p.Page = page
+		if p.ownThink {
+			think = int(p.replay.Profile.Think / time.Millisecond)
+			p.ThinkMS = &think
+		}
+		sc.HARs = []experiment.HARDef{{Name: p.HAR, Replay: p.replay}}
+		sc.RunTimeout = experiment.Duration(90 * time.Second) // a real page can weigh megabytes
+	} else if _, err := site.ProfileByName(p.Page); err != nil {
+		return nil, bad("page", "unknown page %q; use one of %s, or upload a HAR file as har", p.Page, strings.Join(site.ProfileNames(), ", "))
 	}
 	network := strings.ToLower(p.Network)
 	if network == "custom" {
@@ -250,8 +291,8 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 			return nil, bad("network", "unknown network %q; use custom or a preset (%s)", p.Network, strings.Join(netem.ProfileNames(), ", "))
 		}
 	}
-	if *p.ThinkMS < 0 || *p.ThinkMS > 5000 {
-		return nil, bad("think_ms", "%d out of range 0..5000", *p.ThinkMS)
+	if think < 0 || think > 30000 || p.replay == nil && think > 5000 {
+		return nil, bad("think_ms", "%d out of range 0..5000", think)
 	}
 	var protos []experiment.Protocol
 	for _, v := range p.Protocols {
@@ -287,8 +328,8 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 		return nil, bad("runs", "%d out of range 1..%d", p.Runs, maxRuns)
 	}
 	sc.Matrices = []experiment.Matrix{{
-		Name: "comparison", Pages: []string{p.Page}, Strategies: strategies, Protocols: protos,
-		Caches: caches, Networks: []string{network}, ThinkMS: []int{*p.ThinkMS},
+		Name: "comparison", Pages: []string{page}, Strategies: strategies, Protocols: protos,
+		Caches: caches, Networks: []string{network}, ThinkMS: []int{think},
 	}}
 	if err := sc.Validate(); err != nil {
 		return nil, bad("parameters", "%v", err)
@@ -297,6 +338,122 @@ func (p *Params) Scenario(maxRuns, maxCells int) (*experiment.Scenario, error) {
 		return nil, bad("strategies", "%d cells (protocols × strategies × caches × browsers), more than %d; ask for fewer", n, maxCells)
 	}
 	// A budget in proportion to the work, within the server's.
-	sc.Budget = experiment.Duration(time.Duration(len(sc.Cells())*p.Runs) * 40 * time.Second)
+	perLoad := 40 * time.Second
+	if p.replay != nil {
+		perLoad = 2 * time.Duration(sc.RunTimeout)
+	}
+	sc.Budget = experiment.Duration(time.Duration(len(sc.Cells())*p.Runs) * perLoad)
 	return sc, nil
+}
+
+// MaxHARUploadBytes bounds a HAR uploaded to the Try-it page (compressed
+// or not, and once decompressed); the command line takes captures up to
+// site.MaxHARBytes.
+const MaxHARUploadBytes = 10 << 20
+
+// harTooLarge is the error of an upload over MaxHARUploadBytes.
+func harTooLarge() error {
+	return &ParamError{Param: "har", Msg: fmt.Sprintf("%v: the upload passes %d MiB; save the HAR without content, or capture fewer requests", site.ErrHARTooLarge, MaxHARUploadBytes>>20), err: site.ErrHARTooLarge}
+}
+
+// loadUpload reads and validates an uploaded capture named file (a gzip
+// upload decompresses to at most site.MaxHARBytes).
+func loadUpload(p *Params, file string, r io.Reader) error {
+	data, err := io.ReadAll(io.LimitReader(r, MaxHARUploadBytes+1))
+	if err != nil {
+		return bad("har", "reading the upload: %v", err)
+	}
+	if len(data) > MaxHARUploadBytes {
+		return harTooLarge()
+	}
+	rp, err := site.LoadHAR(bytes.NewReader(data))
+	if err != nil {
+		msg := err.Error()
+		if !errors.Is(err, site.ErrHARTooLarge) {
+			msg += "; export the page load again from the browser's DevTools (Save all as HAR) and upload that file"
+		}
+		return &ParamError{Param: "har", Msg: msg, err: err}
+	}
+	p.replay, p.HAR = rp, experiment.HARName(file)
+	return nil
+}
+
+// readMultipart reads the form posted with a file: the HAR in the field
+// "har", the other parameters as fields.
+func readMultipart(r *http.Request, boundary string) (Params, error) {
+	if boundary == "" {
+		return Params{}, bad("body", "multipart/form-data without a boundary; let the browser or curl -F build the body")
+	}
+	mr := multipart.NewReader(io.LimitReader(r.Body, MaxHARUploadBytes+MaxBodyBytes+1), boundary)
+	form := url.Values{}
+	var harPart []byte
+	harFile, haveHAR, fields := "", false, 0
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) && haveHAR {
+				return Params{}, harTooLarge()
+			}
+			return Params{}, bad("body", "not a multipart form: %v", err)
+		}
+		name := part.FormName()
+		if name == "har" {
+			if haveHAR {
+				return Params{}, bad("har", "more than one file; upload one capture per comparison")
+			}
+			haveHAR, harFile = true, part.FileName()
+			harPart, err = io.ReadAll(io.LimitReader(part, MaxHARUploadBytes+1))
+			if err != nil {
+				return Params{}, harTooLarge()
+			}
+			if len(harPart) > MaxHARUploadBytes {
+				return Params{}, harTooLarge()
+			}
+			continue
+		}
+		if fields++; fields > 64 {
+			return Params{}, bad("body", "too many fields; send each parameter once")
+		}
+		v, err := io.ReadAll(io.LimitReader(part, 1<<10+1))
+		if err != nil || len(v) > 1<<10 {
+			return Params{}, bad(name, "value too long or unreadable")
+		}
+		form.Add(name, string(v))
+	}
+	p, err := paramsFromForm(form)
+	if err != nil {
+		return p, err
+	}
+	// A form sends an empty file field when no file was chosen.
+	if haveHAR && (len(harPart) > 0 || harFile != "") {
+		if len(harPart) == 0 {
+			return p, &ParamError{Param: "har", Msg: site.ErrBadHAR.Error() + ": the file is empty; export the page load from the browser's DevTools (Save all as HAR)", err: site.ErrBadHAR}
+		}
+		if err := loadUpload(&p, harFile, bytes.NewReader(harPart)); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// readHARBody reads a HAR sent as the body, the parameters in the query
+// string (har=NAME names the capture).
+func readHARBody(r *http.Request) (Params, error) {
+	q := r.URL.Query()
+	name := q.Get("har")
+	q.Del("har")
+	p, err := paramsFromForm(q)
+	if err != nil {
+		return p, err
+	}
+	if name == "" {
+		name = "upload"
+	}
+	if err := loadUpload(&p, name, r.Body); err != nil {
+		return p, err
+	}
+	return p, nil
 }

@@ -515,7 +515,7 @@ func TestServer_CrossSite(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/runs/") {
 		t.Errorf("POST /runs: %d %s, want 303 to the permalink", res.StatusCode, body)
 	}
-	if idx := get(t, hs.URL+"/"); !strings.Contains(idx, `<form id="try" method="post" action="/runs">`) {
+	if idx := get(t, hs.URL+"/"); !strings.Contains(idx, `<form id="try" method="post" action="/runs" enctype="multipart/form-data">`) {
 		t.Error("the page's form does not post to /runs")
 	}
 

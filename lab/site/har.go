@@ -1,13 +1,17 @@
 package site
 
 import (
+	"bufio"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -38,8 +42,9 @@ const (
 // its priority was high), others in the middle; entries a script initiated
 // (Chrome's _initiator) and JSON or other types as fetched by scripts.
 //
-// Only GET entries with a status are replayed; the first URL wins when a
-// capture fetched it twice. A status 304 (the capture was warm) is served
+// Only GET entries with a status are replayed, of the document's page load
+// when the file holds several (pageref); the first URL wins when a capture
+// fetched it twice. A status 304 (the capture was warm) is served
 // as 200 with the recorded size.
 type Replay struct {
 	Profile *Profile
@@ -85,12 +90,30 @@ type harEntry struct {
 	Timings struct {
 		Wait float64 `json:"wait"`
 	} `json:"timings"`
+	// PageRef names the page load of log.pages the entry belongs to.
+	PageRef      string `json:"pageref"`
 	ResourceType string `json:"_resourceType"`
 	Priority     string `json:"_priority"`
-	Initiator    *struct {
-		Type string `json:"type"`
-		URL  string `json:"url"`
-	} `json:"_initiator"`
+	// Initiator is Chrome DevTools' {"type", "url"}; chrome-har,
+	// sitespeed.io and WebPageTest write the URL as a string and the type
+	// in _initiator_type.
+	Initiator     *harInitiator `json:"_initiator"`
+	InitiatorType string        `json:"_initiator_type"`
+}
+
+type harInitiator struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+// UnmarshalJSON accepts the object of DevTools' exports and the string of
+// other tools'.
+func (in *harInitiator) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &in.URL)
+	}
+	type plain harInitiator
+	return json.Unmarshal(b, (*plain)(in))
 }
 
 type harHeader struct {
@@ -103,11 +126,26 @@ type harHeader struct {
 // not the page.
 var replayedHeaders = []string{"Location", "Link", "Vary", "Access-Control-Allow-Origin", "Timing-Allow-Origin"}
 
-// LoadHAR reads a HAR 1.2 file (at most MaxHARBytes, MaxHAREntries entries)
-// and returns its replay.
+// LoadHAR reads a HAR 1.2 file, gzip-compressed or not (at most
+// MaxHARBytes once decompressed, MaxHAREntries entries), and returns its
+// replay.
 func LoadHAR(r io.Reader) (*Replay, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: gzip: %w", ErrBadHAR, err)
+		}
+		defer zr.Close()
+		r = zr
+	} else {
+		r = br
+	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxHARBytes+1))
 	if err != nil {
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: gzip: %w; compress the file again or give it uncompressed", ErrBadHAR, err)
+		}
 		return nil, fmt.Errorf("site: reading HAR: %w", err)
 	}
 	if len(data) > MaxHARBytes {
@@ -120,6 +158,9 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 	entries := f.Log.Entries
 	if len(entries) > MaxHAREntries {
 		return nil, fmt.Errorf("%w: %d entries over %d; capture one page load only", ErrHARTooLarge, len(entries), MaxHAREntries)
+	}
+	if err := checkInjection(entries); err != nil {
+		return nil, err
 	}
 	docIdx := -1
 	for i, e := range entries {
@@ -149,7 +190,7 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 		return nil, fmt.Errorf("%w: document: %w", ErrBadHAR, err)
 	}
 	p.HTML, p.HTMLSize = docBody, docSize
-	p.Header = harHeaders(doc.Response.Headers)
+	p.Header = harHeaders(doc.Response.Headers, page)
 	total := docSize
 
 	seen := map[string]bool{}
@@ -160,6 +201,9 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 	for i, e := range entries {
 		if i == docIdx || e.Response.Status <= 0 || !strings.EqualFold(e.Request.Method, http.MethodGet) {
 			continue
+		}
+		if doc.PageRef != "" && e.PageRef != "" && e.PageRef != doc.PageRef {
+			continue // another page load of the file (WebPageTest's repeat view, a later navigation)
 		}
 		u, err := url.Parse(e.Request.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -198,7 +242,7 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 		r.ContentType = sanitizeHeader(e.Response.Content.MimeType)
 		r.Type = typeOf(e.Response.Content.MimeType, e.ResourceType)
 		r.Wait = harWait(e.Timings.Wait)
-		r.Header = harHeaders(e.Response.Headers)
+		r.Header = harHeaders(e.Response.Headers, page)
 		r.CacheControl = sanitizeHeader(harHeader0(e.Response.Headers, "Cache-Control"))
 		if r.CacheControl == "" {
 			r.CacheControl = "no-cache"
@@ -206,7 +250,11 @@ func LoadHAR(r io.Reader) (*Replay, error) {
 		res = append(res, r)
 		prio = append(prio, e.Priority)
 		if e.Initiator != nil {
-			initiators = append(initiators, &struct{ Type, URL string }{e.Initiator.Type, e.Initiator.URL})
+			typ := e.Initiator.Type
+			if typ == "" {
+				typ = e.InitiatorType
+			}
+			initiators = append(initiators, &struct{ Type, URL string }{typ, e.Initiator.URL})
 		} else {
 			initiators = append(initiators, nil)
 		}
@@ -288,7 +336,10 @@ func placeResources(p *Profile, prio []string, initiators []*struct{ Type, URL s
 		if in := initiators[i]; in != nil && in.Type == "script" && ok {
 			r.Where = WhereInjected
 			if from := normalize(in.URL); from != "" {
-				if pi, found := index[from]; found && pi < i && (p.Resources[pi].Type == TypeJS || p.Resources[pi].Type == TypeModule) && fits(from, *r) {
+				// The parent, placed already, must itself be reached from
+				// the document.
+				if pi, found := index[from]; found && pi < i && (p.Resources[pi].Type == TypeJS || p.Resources[pi].Type == TypeModule) &&
+					(p.Resources[pi].inHTML() || p.Resources[pi].From != "") && fits(from, *r) {
 					r.From = from
 				}
 			}
@@ -426,18 +477,33 @@ func harWait(ms float64) time.Duration {
 func harHeader0(hs []harHeader, name string) string {
 	for _, h := range hs {
 		if strings.EqualFold(h.Name, name) {
-			return h.Value
+			return strings.ReplaceAll(h.Value, "\n", ", ")
 		}
 	}
 	return ""
 }
 
-func harHeaders(hs []harHeader) http.Header {
+// harHeaders returns the replayed headers of hs. URLs on the page's own
+// host in Link and Location become paths: the replay serves the page on
+// the lab's origin, and an absolute URL would name another one (a
+// preload of the real origin's stylesheet is a second download there).
+func harHeaders(hs []harHeader, page *url.URL) http.Header {
 	var out http.Header
 	for _, h := range hs {
 		for _, keep := range replayedHeaders {
-			if strings.EqualFold(h.Name, keep) {
-				if v := sanitizeHeader(h.Value); v != "" {
+			if !strings.EqualFold(h.Name, keep) {
+				continue
+			}
+			for v := range strings.SplitSeq(h.Value, "\n") {
+				switch keep {
+				case "Link":
+					v = firstPartyPaths(v, page)
+				case "Location":
+					if u, err := url.Parse(strings.TrimSpace(v)); err == nil && strings.EqualFold(u.Hostname(), page.Hostname()) {
+						v = target(u)
+					}
+				}
+				if v = sanitizeHeader(v); v != "" {
 					if out == nil {
 						out = http.Header{}
 					}
@@ -458,4 +524,76 @@ func sanitizeHeader(v string) string {
 		}
 	}
 	return v
+}
+
+// checkInjection refuses a capture whose response header fields or MIME
+// types hold a carriage return or NUL (or a line break where Chrome never
+// writes one): no browser records one (HTTP parsers reject them), so the
+// file was edited to smuggle headers into the replay.
+func checkInjection(entries []harEntry) error {
+	bad := func(v string) bool { return strings.ContainsAny(v, "\r\n\x00") }
+	for i, e := range entries {
+		if bad(e.Response.Content.MimeType) {
+			return fmt.Errorf("%w: entry %d (%s): mimeType holds a line break or NUL; export the capture again from the browser",
+				ErrUnsafeHAR, i, truncate(e.Request.URL))
+		}
+		for _, h := range e.Response.Headers {
+			// Chrome's protocol joins a repeated field's values with "\n"
+			// (harHeaders splits them); a carriage return or NUL is never
+			// recorded.
+			if bad(h.Name) || strings.ContainsAny(h.Value, "\r\x00") {
+				return fmt.Errorf("%w: entry %d (%s): response header %q holds a line break or NUL; export the capture again from the browser",
+					ErrUnsafeHAR, i, truncate(e.Request.URL), truncate(h.Name))
+			}
+		}
+	}
+	return nil
+}
+
+// truncate shortens a value quoted in an error.
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// LoadHARFile reads the HAR file at path (see LoadHAR).
+func LoadHARFile(path string) (*Replay, error) {
+	f, err := os.Open(path) //nolint:gosec // the operator names the capture
+	if err != nil {
+		return nil, fmt.Errorf("site: open HAR: %w", err)
+	}
+	defer f.Close()
+	rp, err := LoadHAR(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rp, nil
+}
+
+// firstPartyPaths rewrites the <URI-reference>s of a Link field value that
+// name the page's host as paths.
+func firstPartyPaths(v string, page *url.URL) string {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(v, '<')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(v[open:], '>')
+		if end < 0 {
+			break
+		}
+		ref := v[open+1 : open+end]
+		if u, err := url.Parse(ref); err == nil && u.IsAbs() && strings.EqualFold(u.Hostname(), page.Hostname()) {
+			ref = target(u)
+		}
+		b.WriteString(v[:open+1])
+		b.WriteString(ref)
+		b.WriteByte('>')
+		v = v[open+end+1:]
+	}
+	b.WriteString(v)
+	return b.String()
 }

@@ -2,6 +2,7 @@ package site
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +85,7 @@ func TestLoadHAR_Example(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", r.URL(), got, w)
 		}
 	}
-	if r := p.Resources[0]; r.Header.Get("Location") != "https://shop.example/product/42" || r.CacheControl != "max-age=3600" {
+	if r := p.Resources[0]; r.Header.Get("Location") != "/product/42" || r.CacheControl != "max-age=3600" {
 		t.Errorf("redirect headers %v, cache-control %q", r.Header, r.CacheControl)
 	}
 	for _, r := range p.Resources {
@@ -221,6 +222,11 @@ func TestLoadHAR_Errors(t *testing.T) {
 		{"too large", io.MultiReader(strings.NewReader(`{"log":{"entries":["`), strings.NewReader(strings.Repeat("x", MaxHARBytes))), ErrHARTooLarge, "50 MB"},
 		{"huge body", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"content":{"size":1e12,"mimeType":"text/css"}}}`)), ErrBadHAR, "limit"},
 		{"bad base64", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"content":{"size":3,"mimeType":"text/css","text":"!!!","encoding":"base64"}}}`)), ErrBadHAR, "base64"},
+		{"truncated", strings.NewReader(minimalHAR("<p>")[:60]), ErrBadHAR, "unexpected end"},
+		{"truncated gzip", bytes.NewReader(gzipped(t, minimalHAR("<p>"))[:40]), ErrBadHAR, "gzip"},
+		{"header injection", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"headers":[{"name":"Link","value":"</a>\r\nSet-Cookie: a=b"}],"content":{"size":3,"mimeType":"text/css"}}}`)), ErrUnsafeHAR, "Link"},
+		{"mime injection", strings.NewReader(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"content":{"size":3,"mimeType":"text/css\nX: y"}}}`)), ErrUnsafeHAR, "mimeType"},
+		{"javascript document", strings.NewReader(`{"log":{"entries":[{"request":{"method":"GET","url":"javascript:alert(1)"},"response":{"status":200,"content":{"mimeType":"text/html"}}}]}}`), ErrBadHAR, "not an http"},
 		{"relative document", strings.NewReader(`{"log":{"entries":[{"request":{"method":"GET","url":"/x"},"response":{"status":200,"content":{"mimeType":"text/html"}}}]}}`), ErrBadHAR, "not an http"},
 	}
 	for _, tt := range tests {
@@ -230,6 +236,90 @@ func TestLoadHAR_Errors(t *testing.T) {
 				t.Fatalf("err = %v, want %v containing %q", err, tt.want, tt.msg)
 			}
 		})
+	}
+}
+
+func gzipped(t testing.TB, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestLoadHAR_Fixtures replays the real captures under testdata/har (see
+// its NOTICE): every one loads, keeps its third parties on their hosts,
+// and builds a site that serves every replayed resource once asked.
+func TestLoadHAR_Fixtures(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "har", "*.har.gz"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("fixtures: %v, %v", files, err)
+	}
+	for _, name := range files {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			rp, err := LoadHARFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := rp.Profile
+			if len(p.Resources) < 8 || len(rp.Hosts) < 2 || p.Think <= 0 {
+				t.Fatalf("%d resources, hosts %v, think %v", len(p.Resources), rp.Hosts, p.Think)
+			}
+			quick := p.Clone()
+			for i := range quick.Resources {
+				quick.Resources[i].Wait = 0 // the replay's waits are tested in TestReplay_Waits
+			}
+			s, err := New(quick, Options{Think: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Resources {
+				req := httptest.NewRequest("GET", r.Path, nil)
+				req.Host = rp.Hosts[0]
+				if r.ThirdParty != "" {
+					req.Host = r.Host()
+				}
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				if rec.Code != r.status() || rec.Body.Len() != r.BodySize() {
+					t.Errorf("%s: status %d, %d bytes; want %d, %d", r.URL(), rec.Code, rec.Body.Len(), r.status(), r.BodySize())
+				}
+			}
+		})
+	}
+}
+
+// A file of several page loads (WebPageTest's first and repeat views)
+// replays the document's own.
+func TestLoadHAR_PageRef(t *testing.T) {
+	doc := `{"pageref":"page_1_0","request":{"method":"GET","url":"https://site.example/"},"response":{"status":200,"content":{"size":2000,"mimeType":"text/html"}}}`
+	mine := `{"pageref":"page_1_0","request":{"method":"GET","url":"https://site.example/a.css"},"response":{"status":200,"content":{"size":50,"mimeType":"text/css"}}}`
+	other := `{"pageref":"page_1_1","request":{"method":"GET","url":"https://site.example/b.css"},"response":{"status":200,"content":{"size":50,"mimeType":"text/css"}}}`
+	rp, err := LoadHAR(strings.NewReader(`{"log":{"entries":[` + doc + "," + mine + "," + other + `]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Profile.Resources) != 1 || rp.Profile.Resources[0].Path != "/a.css" {
+		t.Errorf("resources %+v, want /a.css alone", rp.Profile.Resources)
+	}
+}
+
+func TestFirstPartyPaths(t *testing.T) {
+	page, _ := url.Parse("https://www.shop.example/p")
+	for in, want := range map[string]string{
+		`<https://www.shop.example/a.css>; rel=preload; as=style, <https://cdn.example/b.js>; rel=preload`: `</a.css>; rel=preload; as=style, <https://cdn.example/b.js>; rel=preload`,
+		`<https://WWW.shop.example:443/f.woff2?v=1>; rel=preload; as=font; crossorigin`:                    `</f.woff2?v=1>; rel=preload; as=font; crossorigin`,
+		`</rel.css>; rel=preload`: `</rel.css>; rel=preload`,
+		`<broken`:                 `<broken`,
+	} {
+		if got := firstPartyPaths(in, page); got != want {
+			t.Errorf("firstPartyPaths(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -256,6 +346,8 @@ func FuzzLoadHAR(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"log":{"entries":[{}]}}`))
+	f.Add(gzipped(f, string(data)))
+	f.Add([]byte(minimalHAR("<p>", `{"request":{"method":"GET","url":"https://site.example/x"},"response":{"status":200,"headers":[{"name":"Link","value":"<https://site.example/a.css>; rel=preload\n<https://o.example/b>; rel=preconnect"}],"content":{"size":3,"mimeType":"text/css"}},"_initiator":"https://site.example/","_initiator_type":"parser"}`)))
 	f.Add([]byte(minimalHAR(`<link rel=stylesheet href="/a.css">`,
 		`{"request":{"method":"GET","url":"https://site.example/a.css?x=\"<>"},"response":{"status":200,"content":{"size":50,"mimeType":"text/css"}},"_initiator":{"type":"script","url":"https://site.example/a.css"}}`)))
 	f.Add([]byte(`{"log":{"entries":[{"request":{"method":"GET","url":"http://h/"},"response":{"status":200,"content":{"size":-1,"mimeType":"text/html"},"bodySize":-1},"timings":{"wait":1e300}}]}}`))
