@@ -78,11 +78,17 @@ func jsString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `<`, `\x3c`).Replace(s) + `"`
 }
 
+// fontUsers are the selectors whose text uses a stylesheet's first,
+// second and further fonts: the body's paragraphs, their first lines and
+// their first letters.
+var fontUsers = []string{"p", "p::first-line", "p::first-letter"}
+
 // referencesIn returns the text a stylesheet or script must carry so that
 // its children are discovered from it; imports and @import come first, as
 // the languages require.
 func referencesIn(p *Profile, parent Resource) string {
 	var first, rest strings.Builder
+	fonts := 0
 	for i, c := range p.children(parent) {
 		u := c.URL()
 		switch parent.Type {
@@ -91,8 +97,14 @@ func referencesIn(p *Profile, parent Resource) string {
 			case TypeCSS:
 				first.WriteString("@import url(" + cssString(u) + ");\n")
 			case TypeFont:
-				rest.WriteString("@font-face{font-family:\"f" + strconv.Itoa(i) + "\";src:url(" + cssString(u) +
-					") format(\"woff2\");font-display:swap}\n")
+				// A browser fetches a face only when text uses it, so every
+				// face gets text of the body's paragraphs, as a page's
+				// fonts do.
+				family := "\"f" + strconv.Itoa(i) + "\""
+				rest.WriteString("@font-face{font-family:" + family + ";src:url(" + cssString(u) +
+					") format(\"woff2\");font-display:swap}\n" +
+					fontUsers[min(fonts, len(fontUsers)-1)] + "{font-family:" + family + "}\n")
+				fonts++
 			default:
 				rest.WriteString(".bg" + strconv.Itoa(i) + "{background-image:url(" + cssString(u) + ")}\n")
 			}
