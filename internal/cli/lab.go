@@ -25,7 +25,7 @@ cells are compared with the bound min(T + δ, RTT + x_R).
 
 Without --scenario it runs the built-in default scenario (about 5 minutes in
 the model, under 20 with --browser model,chromium); --quick runs a subset
-(4G, 300 ms think, HTTP/2, cold and warm, 3 runs). --browser chromium drives
+(4G, 300 ms think, HTTP/2, cold and warm, 5 runs). --browser chromium drives
 Debian's headless Chromium through the same emulated network; push cells are
 not measurable there (Chromium removed push). Results are also written to
 DIR/results.json, DIR/results.csv, DIR/report.html (one self-contained

@@ -12,11 +12,16 @@ import (
 //go:embed scenarios/*.yaml
 var builtinScenarios embed.FS
 
-// BuiltinScenario returns a scenario shipped with the lab: "default" (the
-// article's claims, about 5 minutes on 2 cores in the model, under 20 with Chromium beside it) or "quick" (4G, 300 ms
-// think, HTTP/2, cold and warm, every strategy, 3 runs; under 3 minutes);
-// "document-first" (the document budget: 3G and 4G, 100 and 300 ms think,
-// HTTP/2 and HTTP/3; about 5 minutes) or "loss" (for packet mode).
+// BuiltinScenario returns a scenario shipped with the lab:
+//   - "default": the article's claims (about 5 minutes on 2 cores in the
+//     model, under 20 with Chromium beside it);
+//   - "quick": 4G, 300 ms think, HTTP/2, cold and warm, every strategy, 5
+//     runs;
+//   - "document-first": the document budget on 3G and 4G, 100 and 300 ms
+//     think, HTTP/2 and HTTP/3;
+//   - "har": the comparison run on captured pages (lab --har);
+//   - "cellular": a trace-driven 4G link beside a fixed one;
+//   - "loss": HTTP/3 vs HTTP/2 under loss, for packet mode.
 func BuiltinScenario(name string) (*Scenario, error) {
 	data, err := builtinScenarios.ReadFile("scenarios/" + name + ".yaml")
 	if err != nil {
