@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,7 +39,7 @@ type page struct {
 	blocking map[string]bool // URLs the document (or an @import chain) makes render-blocking
 	queue    map[string][]*entry
 	inflight map[string]int // requests in flight per host (document included)
-	delayed  map[string]int // delayable requests in flight per host
+	delayed  int            // delayable requests in flight
 	critical int            // priority-0 requests in flight
 	inHead   bool           // the document head is still being parsed
 	seq      int
@@ -63,9 +64,12 @@ type entry struct {
 	header  http.Header
 	body    []byte
 	parsed  bool // CSS references already discovered
-	etag    string
-	stale   *cached
-	push    *h2push.Push
+	// heldBack marks a request started as delayable: it counts against
+	// the tight-mode bound until it ends.
+	heldBack bool
+	etag     string
+	stale    *cached
+	push     *h2push.Push
 }
 
 // Load navigates to rawURL and returns its waterfall. The error is non-nil
@@ -86,7 +90,7 @@ func Load(ctx context.Context, rawURL string, cfg Config) (*Result, error) {
 	p := &page{
 		cfg: cfg, log: cfg.Logger, ctx: ctx, url: u, cache: cfg.Cache,
 		byURL: map[string]*entry{}, blocking: map[string]bool{}, queue: map[string][]*entry{},
-		inflight: map[string]int{}, delayed: map[string]int{}, inHead: true, idle: make(chan struct{}),
+		inflight: map[string]int{}, inHead: true, idle: make(chan struct{}),
 	}
 	if p.cache == nil {
 		p.cache = &Cache{}
@@ -280,7 +284,11 @@ func (p *page) got1xx(code int, h textproto.MIMEHeader) error {
 
 // actOnLink starts what a preload, modulepreload or preconnect link asks
 // for.
-func (p *page) actOnLink(l linkheader.Link, initiator string) {
+func (p *page) actOnLink(l linkheader.Link, initiator string) { p.actOnLinkLow(l, initiator, false) }
+
+// actOnLinkLow is actOnLink for a link whose script, if it is one, is
+// async or deferred (lowScript).
+func (p *page) actOnLinkLow(l linkheader.Link, initiator string, lowScript bool) {
 	u, err := p.url.Parse(l.URI)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return
@@ -292,7 +300,7 @@ func (p *page) actOnLink(l linkheader.Link, initiator string) {
 		as, _ := l.Param("as")
 		fp, _ := l.Param("fetchpriority")
 		kind := kindFromAs(as)
-		p.discover(u, kind, initiator, priorityOf(kind, fp, false))
+		p.discover(u, kind, initiator, priorityOf(kind, fp, lowScript))
 	case l.HasRel("modulepreload"):
 		p.discover(u, KindScript, initiator, prioScript)
 	}
@@ -302,6 +310,11 @@ func (p *page) newRequest(e *entry) *http.Request {
 	req, _ := http.NewRequestWithContext(p.ctx, http.MethodGet, e.u.String(), nil)
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
 	req.Header.Set("Accept-Encoding", "gzip")
+	if p.cfg.Proto != H1 {
+		// The priority Chrome sends (RFC 9218); the HTTP/2 client turns it
+		// into the stream's weight, as Chrome does.
+		req.Header.Set("Priority", "u="+strconv.Itoa(urgency(e.Kind, e.Priority)))
+	}
 	switch e.Kind {
 	case KindDocument:
 		req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
