@@ -101,6 +101,10 @@ func (p *page) processDocument(d *docStream, h http.Header) {
 		if err != nil {
 			p.log.Debug("browser: document is not valid gzip", "url", p.url, "err", err)
 			<-scanned
+			p.mu.Lock()
+			p.inHead = false
+			p.pump()
+			p.mu.Unlock()
 			return
 		}
 		r = zr

@@ -40,12 +40,16 @@ type page struct {
 	queue    map[string][]*entry
 	inflight map[string]int // requests in flight per host (document included)
 	delayed  int            // delayable requests in flight
-	critical int            // priority-0 requests in flight
-	inHead   bool           // the document head is still being parsed
-	seq      int
-	tasks    int
-	idle     chan struct{}
-	ended    bool // idle was closed: no task may start
+	// sendNext and sendTurn order each host's requests on the wire: a
+	// request is written when sendTurn reaches its ticket.
+	sendNext, sendTurn map[string]int
+	sendCond           *sync.Cond
+	critical           int  // priority-0 requests in flight
+	inHead             bool // the document head is still being parsed
+	seq                int
+	tasks              int
+	idle               chan struct{}
+	ended              bool // idle was closed: no task may start
 
 	ehSeen                  bool
 	res                     Result
@@ -67,6 +71,7 @@ type entry struct {
 	// heldBack marks a request started as delayable: it counts against
 	// the tight-mode bound until it ends.
 	heldBack bool
+	ticket   int // its place in its host's order of requests
 	etag     string
 	stale    *cached
 	push     *h2push.Push
@@ -91,7 +96,15 @@ func Load(ctx context.Context, rawURL string, cfg Config) (*Result, error) {
 		cfg: cfg, log: cfg.Logger, ctx: ctx, url: u, cache: cfg.Cache,
 		byURL: map[string]*entry{}, blocking: map[string]bool{}, queue: map[string][]*entry{},
 		inflight: map[string]int{}, inHead: true, idle: make(chan struct{}),
+		sendNext: map[string]int{}, sendTurn: map[string]int{},
 	}
+	p.sendCond = sync.NewCond(&p.mu)
+	stopWaits := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.sendCond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stopWaits()
 	if p.cache == nil {
 		p.cache = &Cache{}
 	}
@@ -166,9 +179,11 @@ func (p *page) navigate() error {
 	p.inflight[doc.host]++
 	p.mu.Unlock()
 	defer func() {
+		// The head ends when the document processor says so, not when the
+		// last byte arrives: a short document is all in before the parser
+		// has reached its body.
 		p.mu.Lock()
 		p.inflight[doc.host]--
-		p.inHead = false
 		p.pump()
 		p.mu.Unlock()
 	}()

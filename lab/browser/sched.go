@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/earlyhints/earlyhints/lab/browser/h2push"
 )
@@ -284,6 +286,8 @@ func (p *page) pump() {
 		started = true
 		e.started = true
 		e.Start = p.since()
+		e.ticket = p.sendNext[e.host]
+		p.sendNext[e.host]++
 		p.inflight[e.host]++
 		if delayable {
 			e.heldBack = true
@@ -313,9 +317,25 @@ func (p *page) fetch(e *entry) {
 	if e.etag != "" {
 		req.Header.Set("If-None-Match", e.etag)
 	}
+	// A host's requests leave in the order the scheduler started them, as
+	// a browser writes them, most urgent first: the server sees them in
+	// that order, not in the order their goroutines happen to run.
+	for p.sendTurn[e.host] != e.ticket && p.ctx.Err() == nil {
+		p.sendCond.Wait()
+	}
 	p.mu.Unlock()
-
+	var once sync.Once
+	sent := func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.sendTurn[e.host]++
+			p.sendCond.Broadcast()
+			p.mu.Unlock()
+		})
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteHeaders: sent}))
 	resp, err := p.f.RoundTrip(req)
+	sent()
 	var raw []byte
 	var n int64
 	if err == nil {

@@ -95,6 +95,9 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Unlock()
 	err := c.writeLocked(func() error { return c.writeRequestHeaders(s.id, req) })
 	c.wmu.Unlock()
+	if err == nil && s.trace != nil && s.trace.WroteHeaders != nil {
+		s.trace.WroteHeaders()
+	}
 	if err != nil {
 		c.mu.Lock()
 		s.finish(err)
