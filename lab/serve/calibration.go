@@ -23,7 +23,7 @@ var calibrationJSON []byte
 // Calibration is calibration.json: the run it comes from and the model's
 // error on each kind of cell it measured in both browsers.
 type Calibration struct {
-	// Source names the run: its scenario, date and command.
+	// Source names the runs: their scenarios and dates.
 	Source string `json:"source"`
 	// Note says under what conditions it ran (machine load, versions).
 	Note   string                  `json:"note,omitempty"`
@@ -31,11 +31,21 @@ type Calibration struct {
 	Errors []experiment.ModelError `json:"errors"`
 }
 
-// NewCalibration derives the table from a run's results.
-func NewCalibration(res *experiment.Results, note string) Calibration {
+// NewCalibration derives the table from the results of one or more runs.
+func NewCalibration(note string, runs ...*experiment.Results) Calibration {
+	var names []string
+	var cells []experiment.CellResult
+	for _, res := range runs {
+		names = append(names, fmt.Sprintf("%s (%s)", res.Scenario, res.Started.UTC().Format("2006-01-02 15:04 UTC")))
+		cells = append(cells, res.Cells...)
+	}
+	what := "run"
+	if len(runs) > 1 {
+		what = "runs"
+	}
 	return Calibration{
-		Source: fmt.Sprintf("the %s scenario, %s, run %s", res.Scenario, res.Browser, res.Started.UTC().Format("2006-01-02 15:04 UTC")),
-		Note:   note, Limit: experiment.CalibrationLimit, Errors: experiment.ModelErrors(res.Cells),
+		Source: fmt.Sprintf("the lab's %s %s", what, strings.Join(names, " and ")),
+		Note:   note, Limit: experiment.CalibrationLimit, Errors: experiment.ModelErrors(cells),
 	}
 }
 

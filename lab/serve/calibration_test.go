@@ -41,7 +41,8 @@ func TestNewCalibration(t *testing.T) {
 		Scenario: "calibration", Browser: "model,chromium", Started: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC),
 		Cells: []experiment.CellResult{model, model2, cellOf(experiment.BrowserChromium, "4g", experiment.Cold, experiment.H2, experiment.None)},
 	}
-	c := NewCalibration(res, "quiet")
+	other := &experiment.Results{Scenario: "h1", Started: time.Date(2026, 12, 6, 9, 30, 0, 0, time.UTC)}
+	c := NewCalibration("quiet", res, other)
 	if len(c.Errors) != 1 {
 		t.Fatalf("errors %+v, want one kind", c.Errors)
 	}
@@ -49,7 +50,7 @@ func TestNewCalibration(t *testing.T) {
 	if e.Cells != 2 || e.MinPct != -8 || e.MaxPct != 12 || e.MedianPct != 2 || !e.Within() {
 		t.Errorf("kind %+v, want 2 cells from -8 to +12, median +2, within", e)
 	}
-	if !strings.Contains(c.Source, "2026-12-06 09:00 UTC") || !strings.Contains(c.Source, "calibration") {
+	if c.Source != "the lab's runs calibration (2026-12-06 09:00 UTC) and h1 (2026-12-06 09:30 UTC)" {
 		t.Errorf("source %q", c.Source)
 	}
 }
