@@ -14,12 +14,12 @@
 // computes first render (document plus render-blocking resources), load
 // time, bytes and wasted bytes.
 //
-// Priorities: every request carries the priority Chrome gives it, as an
-// RFC 9218 urgency (the document, stylesheets and fonts 0; synchronous and
-// module scripts and fetchpriority=high images 1; images 2; async and
-// defer scripts 3), which the HTTP/2 client sends as the stream weight
-// Chrome derives from it and the HTTP/3 client as the Priority field, so
-// that the server under test orders its writes as it would for Chrome
+// Priorities: every request carries the RFC 9218 Priority field Chromium
+// sends for it (the document "u=0, i"; stylesheets and fonts 0;
+// synchronous and module scripts and fetchpriority=high images 1; images
+// 2, incremental; async and defer scripts 3), which the HTTP/2 client
+// also sends as the stream weight Chrome derives from the urgency, so
+// that the server under test orders its writes as it would for Chromium
 // (Go's net/http HTTP/2 client, used when H2PushClient is off, cannot
 // send a weight). A host's requests leave in the order the scheduler
 // starts them, and the scheduler follows Chrome's: requests start in

@@ -11,7 +11,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -328,7 +327,7 @@ func (p *page) newRequest(e *entry) *http.Request {
 	if p.cfg.Proto != H1 {
 		// The priority Chrome sends (RFC 9218); the HTTP/2 client turns it
 		// into the stream's weight, as Chrome does.
-		req.Header.Set("Priority", "u="+strconv.Itoa(urgency(e.Kind, e.Priority)))
+		req.Header.Set("Priority", priorityField(e.Kind, e.Initiator, e.Priority))
 	}
 	switch e.Kind {
 	case KindDocument:

@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -59,28 +60,38 @@ func (p *page) beforeBody() bool {
 	return false
 }
 
-// urgency is the RFC 9218 urgency Chrome sends for a request (HTTP/2
-// carries it as the RFC 7540 weight Chrome derives from it): 0 for the
-// document, stylesheets and fonts (net HIGHEST), 1 for synchronous and
-// module scripts and high-priority images (MEDIUM), 2 for images (LOW),
-// 3 for async and defer scripts (LOWEST), 4 for the rest (IDLE).
-func urgency(kind string, prio int) int {
+// priorityField is the RFC 9218 Priority field Chromium 156 was seen to
+// send for a request (HTTP/2 carries the urgency as the RFC 7540 weight
+// Chrome derives from it): "u=0, i" for the document; 0 for stylesheets
+// and fonts (net HIGHEST); 1 for synchronous and module scripts and
+// high-priority images (MEDIUM); 2 for the page's images (LOW); 3 for
+// images found in a stylesheet or preloaded, and for async and defer
+// scripts (LOWEST; Chrome leaves the field out then, RFC 9218's default);
+// 4 for the rest (IDLE). Images and the document are incremental.
+func priorityField(kind, initiator string, prio int) string {
+	u := 4
 	switch prio {
 	case -1:
-		return 0
+		u = 0
 	case prioBlocking, prioHigh:
+		u = 1
 		if kind == KindStyle || kind == KindFont {
-			return 0
+			u = 0
 		}
-		return 1
 	case prioImage:
-		return 2
+		u = 2
+		if initiator == InitCSS || initiator == InitEarlyHints {
+			u = 3
+		}
 	case prioScript:
-		return 1
+		u = 1
 	case prioAsync:
-		return 3
+		u = 3
 	}
-	return 4
+	if kind == KindDocument || kind == KindImage {
+		return "u=" + strconv.Itoa(u) + ", i"
+	}
+	return "u=" + strconv.Itoa(u)
 }
 
 func kindFromAs(as string) string {

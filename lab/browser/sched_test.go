@@ -5,26 +5,32 @@ import (
 	"testing/synctest"
 )
 
-func TestUrgency(t *testing.T) {
+// TestPriorityField: the fields Chromium 156 sent for the same requests
+// (logged by a Go HTTP/2 server it loaded a page from).
+func TestPriorityField(t *testing.T) {
 	tests := []struct {
-		name string
-		kind string
-		prio int
-		want int
+		name      string
+		kind      string
+		initiator string
+		prio      int
+		want      string
 	}{
-		{"document", KindDocument, -1, 0},
-		{"stylesheet", KindStyle, prioBlocking, 0},
-		{"synchronous script", KindScript, prioBlocking, 1},
-		{"font", KindFont, prioHigh, 0},
-		{"fetchpriority=high image", KindImage, prioHigh, 1},
-		{"image", KindImage, prioImage, 2},
-		{"module script", KindScript, prioScript, 1},
-		{"async script", KindScript, prioAsync, 3},
-		{"print stylesheet", KindStyle, prioOther, 4},
+		{"document", KindDocument, InitNavigation, -1, "u=0, i"},
+		{"stylesheet", KindStyle, InitParser, prioBlocking, "u=0"},
+		{"synchronous script", KindScript, InitParser, prioBlocking, "u=1"},
+		{"preloaded script", KindScript, InitEarlyHints, prioBlocking, "u=1"},
+		{"font from a stylesheet", KindFont, InitCSS, prioHigh, "u=0"},
+		{"fetchpriority=high image", KindImage, InitParser, prioHigh, "u=1, i"},
+		{"image", KindImage, InitParser, prioImage, "u=2, i"},
+		{"stylesheet's image", KindImage, InitCSS, prioImage, "u=3, i"},
+		{"preloaded image", KindImage, InitEarlyHints, prioImage, "u=3, i"},
+		{"module script", KindScript, InitParser, prioScript, "u=1"},
+		{"async script", KindScript, InitParser, prioAsync, "u=3"},
+		{"print stylesheet", KindStyle, InitParser, prioOther, "u=4"},
 	}
 	for _, tt := range tests {
-		if got := urgency(tt.kind, tt.prio); got != tt.want {
-			t.Errorf("%s: urgency %d, want %d", tt.name, got, tt.want)
+		if got := priorityField(tt.kind, tt.initiator, tt.prio); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -105,7 +111,7 @@ func TestLoad_AsyncScriptsWait(t *testing.T) {
 					}
 				}
 				// Each request says how urgent it is, as Chrome's do.
-				want := map[string]string{"/": "u=0", "/a.css": "u=0", "/i1.jpg": "u=2", "/async.js": "u=3", "/defer.js": "u=3"}
+				want := map[string]string{"/": "u=0, i", "/a.css": "u=0", "/i1.jpg": "u=2, i", "/async.js": "u=3", "/defer.js": "u=3"}
 				if sync {
 					want["/b.js"] = "u=1"
 				}
