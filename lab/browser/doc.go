@@ -14,17 +14,25 @@
 // computes first render (document plus render-blocking resources), load
 // time, bytes and wasted bytes.
 //
-// Priorities: Go's HTTP/2 and HTTP/3 clients cannot send stream
-// priorities, so the model applies them on the client side the way
-// Chrome's resource scheduler does: requests leave in priority order
-// (stylesheets and synchronous scripts, then fonts, then other scripts,
-// then images), and images are held back while the head is parsed or a
-// render-blocking request is in flight (Config.DelayableWhileBlocking).
-// What a server does with its own bandwidth (push competing with the
-// document) is measured as it happens on the wire.
+// Priorities: every request carries the RFC 9218 Priority field Chromium
+// sends for it (the document "u=0, i"; stylesheets and fonts 0;
+// synchronous and module scripts and fetchpriority=high images 1; images
+// 2, incremental; async and defer scripts 3), which the HTTP/2 client
+// also sends as the stream weight Chrome derives from the urgency, so
+// that the server under test orders its writes as it would for Chromium
+// (Go's net/http HTTP/2 client, used when H2PushClient is off, cannot
+// send a weight). A host's requests leave in the order the scheduler
+// starts them, and the scheduler follows Chrome's: requests start in
+// priority order (then discovery order); while the head is parsed or a
+// render-blocking request is in flight at most two images of the page
+// are in flight (Config.DelayableWhileBlocking), and async and defer
+// scripts wait until the parser reaches the body, past the head's
+// synchronous scripts ("tight mode"). A 103's preloads are the browser's
+// own and are never held. Push is measured as it happens on the wire.
 //
 // What the model does not do: execute scripts (resources that scripts
 // import or inject are never fetched), lay out the page (every @font-face
 // and url() of a used stylesheet is fetched, and images are fetched even
-// when lazy), follow redirects, or count header bytes.
+// when lazy), spend CPU (parsing, style, a restarted browser's disk-cache
+// reads: a cache hit is at once), follow redirects, or count header bytes.
 package browser

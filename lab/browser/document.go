@@ -86,9 +86,12 @@ func (p *page) processDocument(d *docStream, h http.Header) {
 	scanned := make(chan struct{})
 	p.spawn(func() {
 		defer close(scanned)
-		links := p.runScan(d.reader(), h)
-		for _, l := range links {
-			p.actOnLink(l, InitParser)
+		links, kinds := p.runScan(d.reader(), h)
+		for i, l := range links {
+			// An async or defer script leaves at its own low priority,
+			// as from Chrome's preload scanner, which reads the attributes.
+			low := i < len(kinds) && kinds[i] == scan.KindDeferred
+			p.actOnLinkLow(l, InitParser, low)
 		}
 	})
 
@@ -98,6 +101,10 @@ func (p *page) processDocument(d *docStream, h http.Header) {
 		if err != nil {
 			p.log.Debug("browser: document is not valid gzip", "url", p.url, "err", err)
 			<-scanned
+			p.mu.Lock()
+			p.inHead = false
+			p.pump()
+			p.mu.Unlock()
 			return
 		}
 		r = zr
@@ -144,11 +151,11 @@ func (p *page) processDocument(d *docStream, h http.Header) {
 
 // runScan runs the preload scanner, turning a panic in it into a logged
 // failure so that a scanner bug costs discovery time, not the load.
-func (p *page) runScan(r io.Reader, h http.Header) (links []linkheader.Link) {
+func (p *page) runScan(r io.Reader, h http.Header) (links []linkheader.Link, kinds []scan.Kind) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Warn("browser: preload scanner failed; the parser walk discovers the head instead", "url", p.url, "panic", fmt.Sprint(v))
-			links = nil
+			links, kinds = nil, nil
 		}
 	}()
 	res, err := scan.Scan(r, scan.Options{
@@ -161,7 +168,7 @@ func (p *page) runScan(r io.Reader, h http.Header) (links []linkheader.Link) {
 	if err != nil {
 		p.log.Debug("browser: preload scanner", "url", p.url, "err", err)
 	}
-	return res.Links
+	return res.Links, res.Kinds
 }
 
 // headElement lists the elements that may appear in <head>; any other
@@ -266,7 +273,7 @@ func (w *walker) element(tag string, a map[string]string) {
 		case typ != "" && !strings.Contains(typ, "javascript") && typ != "text/ecmascript":
 			return // data blocks (JSON-LD, templates) are not fetched
 		case async || deferred:
-			r.kind, r.prio = KindScript, prioScript
+			r.kind, r.prio = KindScript, prioAsync
 		default:
 			r.kind, r.prio = KindScript, prioBlocking
 			blocking = w.inHead

@@ -38,13 +38,17 @@ type page struct {
 	blocking map[string]bool // URLs the document (or an @import chain) makes render-blocking
 	queue    map[string][]*entry
 	inflight map[string]int // requests in flight per host (document included)
-	delayed  map[string]int // delayable requests in flight per host
-	critical int            // priority-0 requests in flight
-	inHead   bool           // the document head is still being parsed
-	seq      int
-	tasks    int
-	idle     chan struct{}
-	ended    bool // idle was closed: no task may start
+	delayed  int            // delayable requests in flight
+	// sendNext and sendTurn order each host's requests on the wire: a
+	// request is written when sendTurn reaches its ticket.
+	sendNext, sendTurn map[string]int
+	sendCond           *sync.Cond
+	critical           int  // priority-0 requests in flight
+	inHead             bool // the document head is still being parsed
+	seq                int
+	tasks              int
+	idle               chan struct{}
+	ended              bool // idle was closed: no task may start
 
 	ehSeen                  bool
 	res                     Result
@@ -63,9 +67,13 @@ type entry struct {
 	header  http.Header
 	body    []byte
 	parsed  bool // CSS references already discovered
-	etag    string
-	stale   *cached
-	push    *h2push.Push
+	// heldBack marks a request started as delayable: it counts against
+	// the tight-mode bound until it ends.
+	heldBack bool
+	ticket   int // its place in its host's order of requests
+	etag     string
+	stale    *cached
+	push     *h2push.Push
 }
 
 // Load navigates to rawURL and returns its waterfall. The error is non-nil
@@ -86,8 +94,16 @@ func Load(ctx context.Context, rawURL string, cfg Config) (*Result, error) {
 	p := &page{
 		cfg: cfg, log: cfg.Logger, ctx: ctx, url: u, cache: cfg.Cache,
 		byURL: map[string]*entry{}, blocking: map[string]bool{}, queue: map[string][]*entry{},
-		inflight: map[string]int{}, delayed: map[string]int{}, inHead: true, idle: make(chan struct{}),
+		inflight: map[string]int{}, inHead: true, idle: make(chan struct{}),
+		sendNext: map[string]int{}, sendTurn: map[string]int{},
 	}
+	p.sendCond = sync.NewCond(&p.mu)
+	stopWaits := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.sendCond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stopWaits()
 	if p.cache == nil {
 		p.cache = &Cache{}
 	}
@@ -162,9 +178,11 @@ func (p *page) navigate() error {
 	p.inflight[doc.host]++
 	p.mu.Unlock()
 	defer func() {
+		// The head ends when the document processor says so, not when the
+		// last byte arrives: a short document is all in before the parser
+		// has reached its body.
 		p.mu.Lock()
 		p.inflight[doc.host]--
-		p.inHead = false
 		p.pump()
 		p.mu.Unlock()
 	}()
@@ -280,7 +298,11 @@ func (p *page) got1xx(code int, h textproto.MIMEHeader) error {
 
 // actOnLink starts what a preload, modulepreload or preconnect link asks
 // for.
-func (p *page) actOnLink(l linkheader.Link, initiator string) {
+func (p *page) actOnLink(l linkheader.Link, initiator string) { p.actOnLinkLow(l, initiator, false) }
+
+// actOnLinkLow is actOnLink for a link whose script, if it is one, is
+// async or deferred (lowScript).
+func (p *page) actOnLinkLow(l linkheader.Link, initiator string, lowScript bool) {
 	u, err := p.url.Parse(l.URI)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return
@@ -292,7 +314,7 @@ func (p *page) actOnLink(l linkheader.Link, initiator string) {
 		as, _ := l.Param("as")
 		fp, _ := l.Param("fetchpriority")
 		kind := kindFromAs(as)
-		p.discover(u, kind, initiator, priorityOf(kind, fp, false))
+		p.discover(u, kind, initiator, priorityOf(kind, fp, lowScript))
 	case l.HasRel("modulepreload"):
 		p.discover(u, KindScript, initiator, prioScript)
 	}
@@ -302,6 +324,11 @@ func (p *page) newRequest(e *entry) *http.Request {
 	req, _ := http.NewRequestWithContext(p.ctx, http.MethodGet, e.u.String(), nil)
 	req.Header.Set("User-Agent", p.cfg.UserAgent)
 	req.Header.Set("Accept-Encoding", "gzip")
+	if p.cfg.Proto != H1 {
+		// The priority Chrome sends (RFC 9218); the HTTP/2 client turns it
+		// into the stream's weight, as Chrome does.
+		req.Header.Set("Priority", priorityField(e.Kind, e.Initiator, e.Priority))
+	}
 	switch e.Kind {
 	case KindDocument:
 		req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")

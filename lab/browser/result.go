@@ -33,7 +33,8 @@ type Entry struct {
 	Initiator string
 	// Priority is the model's scheduling class: -1 document, 0 render-
 	// blocking (stylesheets, synchronous scripts), 1 fonts and
-	// fetchpriority=high images, 2 other scripts, 3 images, 4 the rest.
+	// fetchpriority=high images, 2 images, 3 module scripts, 4 async and
+	// defer scripts, 5 the rest.
 	Priority int
 	Status   int
 	// Start is when the request was sent (for a push: when its

@@ -5,21 +5,94 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/earlyhints/earlyhints/lab/browser/h2push"
 )
 
-// Scheduling classes (Entry.Priority).
+// Scheduling classes (Entry.Priority), in the order Chrome's priorities
+// put them: Blink's VeryHigh and High (stylesheets, fonts, synchronous
+// scripts, fetchpriority=high images), Medium (the first images of a page,
+// which Chrome boosts from Low), then Low (async and defer scripts).
 const (
 	prioBlocking = 0 // stylesheets, synchronous scripts
 	prioHigh     = 1 // fonts, fetchpriority=high images
-	prioScript   = 2 // async, defer and module scripts
-	prioImage    = 3 // images: "delayable" in Chrome's terms
-	prioOther    = 4
+	prioImage    = 2 // images: delayable
+	prioScript   = 3 // module scripts and modulepreloads
+	prioAsync    = 4 // async and defer classic scripts: delayable
+	prioOther    = 5 // the rest (stylesheets for other media): delayable
 )
+
+// delayable reports whether tight mode bounds a request: an image or a
+// low-priority request the page (not the browser, as for a 103's
+// preloads) asked for.
+func (e *entry) delayable() bool {
+	return e.Initiator != InitEarlyHints && (e.Priority == prioImage || e.Priority == prioOther)
+}
+
+// waitsForBody reports whether a request waits until the parser reaches
+// the body: the page's async and defer scripts, which Chromium 156 was
+// measured to hold back until then.
+func (e *entry) waitsForBody() bool {
+	return e.Initiator != InitEarlyHints && e.Priority == prioAsync
+}
+
+// beforeBody reports whether the parser has not reached the body yet: the
+// head is being parsed, or a synchronous script of the head has not
+// arrived (with the stylesheets it waits for). p.mu held.
+func (p *page) beforeBody() bool {
+	if p.inHead {
+		return true
+	}
+	if p.critical == 0 {
+		return false
+	}
+	for _, e := range p.entries {
+		if e.Kind == KindScript && p.blocking[e.URL] && !e.done {
+			return true
+		}
+	}
+	return false
+}
+
+// priorityField is the RFC 9218 Priority field Chromium 156 was seen to
+// send for a request (HTTP/2 carries the urgency as the RFC 7540 weight
+// Chrome derives from it): "u=0, i" for the document; 0 for stylesheets
+// and fonts (net HIGHEST); 1 for synchronous and module scripts and
+// high-priority images (MEDIUM); 2 for the page's images (LOW); 3 for
+// images found in a stylesheet or preloaded, and for async and defer
+// scripts (LOWEST; Chrome leaves the field out then, RFC 9218's default);
+// 4 for the rest (IDLE). Images and the document are incremental.
+func priorityField(kind, initiator string, prio int) string {
+	u := 4
+	switch prio {
+	case -1:
+		u = 0
+	case prioBlocking, prioHigh:
+		u = 1
+		if kind == KindStyle || kind == KindFont {
+			u = 0
+		}
+	case prioImage:
+		u = 2
+		if initiator == InitCSS || initiator == InitEarlyHints {
+			u = 3
+		}
+	case prioScript:
+		u = 1
+	case prioAsync:
+		u = 3
+	}
+	if kind == KindDocument || kind == KindImage {
+		return "u=" + strconv.Itoa(u) + ", i"
+	}
+	return "u=" + strconv.Itoa(u)
+}
 
 func kindFromAs(as string) string {
 	switch strings.ToLower(as) {
@@ -38,8 +111,8 @@ func kindFromAs(as string) string {
 }
 
 // priorityOf maps a resource to its scheduling class. A script found
-// through a preload (or a 103) is assumed synchronous until the document
-// says otherwise.
+// through a preload (or a 103) is assumed synchronous unless the preload
+// scanner saw it async or deferred (lowScript).
 func priorityOf(kind, fetchPriority string, lowScript bool) int {
 	high := strings.EqualFold(fetchPriority, "high")
 	switch kind {
@@ -47,7 +120,7 @@ func priorityOf(kind, fetchPriority string, lowScript bool) int {
 		return prioBlocking
 	case KindScript:
 		if lowScript {
-			return prioScript
+			return prioAsync
 		}
 		return prioBlocking
 	case KindFont:
@@ -174,51 +247,76 @@ func (p *page) parseCSS(e *entry) {
 // pump starts queued requests that the connection rules and priorities
 // allow. p.mu held.
 //
-// Priority model: net/http cannot set HTTP/2 stream priorities, and
-// neither the lab's servers nor quic-go act on them, so the model follows
-// what Chrome's resource scheduler does on the client side: requests
-// leave in priority order (then discovery order), at most MaxConnsPerHost
-// at a time per host on HTTP/1.1 and MaxStreamsPerConn on h2/h3, and while
-// the head is parsed or a priority-0 request is in flight, at most
-// DelayableWhileBlocking images and other low-priority requests per host
-// are in flight ("tight mode").
+// Priority model: every request carries the priority Chrome gives it
+// (urgency; over HTTP/2 as the stream's weight, over HTTP/3 as the
+// Priority field), which the server acts on. On the client side the model
+// follows Chrome's resource scheduler: requests leave in priority order
+// (then discovery order), at most MaxConnsPerHost at a time per host on
+// HTTP/1.1 and MaxStreamsPerConn on h2/h3, and while the head is parsed or
+// a priority-0 request is in flight, at most DelayableWhileBlocking images
+// of the page are in flight, whatever their host ("tight mode"); async and
+// defer scripts wait until the parser reaches the body (after the head's
+// synchronous scripts).
 func (p *page) pump() {
 	limit := p.cfg.MaxStreamsPerConn
 	if p.cfg.Proto == H1 {
 		limit = p.cfg.MaxConnsPerHost
 	}
 	tight := p.cfg.DelayableWhileBlocking >= 0 && (p.inHead || p.critical > 0)
-	for host, q := range p.queue {
-		slices.SortStableFunc(q, func(a, b *entry) int {
-			if a.Priority != b.Priority {
-				return a.Priority - b.Priority
-			}
-			return a.seq - b.seq
-		})
-		n := 0
-		for n < len(q) && p.inflight[host] < limit {
-			e := q[n]
-			delayable := e.Priority >= prioImage
-			if delayable && tight && p.delayed[host] >= p.cfg.DelayableWhileBlocking {
-				break
-			}
-			if !p.spawnLocked(func() { p.fetch(e) }) {
-				break
-			}
-			n++
-			e.started = true
-			e.Start = p.since()
-			p.inflight[host]++
-			if delayable {
-				p.delayed[host]++
-			}
-			if e.Priority == prioBlocking {
-				p.critical++
-			}
+	beforeBody := tight && p.beforeBody()
+	// One pass over the page's queue in priority order, as Chrome's
+	// scheduler scans its pending requests: the tight-mode bound is the
+	// page's, so the most urgent delayable request gets it, whatever its
+	// host; a request held back does not hold back the non-delayable ones
+	// behind it.
+	var all []*entry
+	for _, q := range p.queue {
+		all = append(all, q...)
+	}
+	slices.SortStableFunc(all, func(a, b *entry) int {
+		if a.Priority != b.Priority {
+			return a.Priority - b.Priority
 		}
-		p.queue[host] = q[n:]
-		if len(p.queue[host]) == 0 {
+		return a.seq - b.seq
+	})
+	started := false
+	for _, e := range all {
+		if p.inflight[e.host] >= limit {
+			continue
+		}
+		delayable := e.delayable()
+		if delayable && tight && p.delayed >= p.cfg.DelayableWhileBlocking {
+			continue
+		}
+		if beforeBody && e.waitsForBody() {
+			continue
+		}
+		if !p.spawnLocked(func() { p.fetch(e) }) {
+			break
+		}
+		started = true
+		e.started = true
+		e.Start = p.since()
+		e.ticket = p.sendNext[e.host]
+		p.sendNext[e.host]++
+		p.inflight[e.host]++
+		if delayable {
+			e.heldBack = true
+			p.delayed++
+		}
+		if e.Priority == prioBlocking {
+			p.critical++
+		}
+	}
+	if !started {
+		return
+	}
+	for host, q := range p.queue {
+		q = slices.DeleteFunc(q, func(e *entry) bool { return e.started })
+		if len(q) == 0 {
 			delete(p.queue, host)
+		} else {
+			p.queue[host] = q
 		}
 	}
 }
@@ -230,9 +328,25 @@ func (p *page) fetch(e *entry) {
 	if e.etag != "" {
 		req.Header.Set("If-None-Match", e.etag)
 	}
+	// A host's requests leave in the order the scheduler started them, as
+	// a browser writes them, most urgent first: the server sees them in
+	// that order, not in the order their goroutines happen to run.
+	for p.sendTurn[e.host] != e.ticket && p.ctx.Err() == nil {
+		p.sendCond.Wait()
+	}
 	p.mu.Unlock()
-
+	var once sync.Once
+	sent := func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.sendTurn[e.host]++
+			p.sendCond.Broadcast()
+			p.mu.Unlock()
+		})
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteHeaders: sent}))
 	resp, err := p.f.RoundTrip(req)
+	sent()
 	var raw []byte
 	var n int64
 	if err == nil {
@@ -259,8 +373,8 @@ func (p *page) fetch(e *entry) {
 	e.End = p.since()
 	e.done = true
 	p.inflight[e.host]--
-	if e.Priority >= prioImage {
-		p.delayed[e.host]--
+	if e.heldBack {
+		p.delayed--
 	}
 	if e.Priority == prioBlocking {
 		p.critical--

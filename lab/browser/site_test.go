@@ -37,6 +37,7 @@ type testSite struct {
 
 	mu             sync.Mutex
 	requests       map[string]int
+	priority       map[string]string // the Priority field of each path's last request
 	inflight, peak int
 	pushErrs       []error
 }
@@ -82,6 +83,10 @@ func (s *testSite) count(path string) int {
 func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
+	if s.priority == nil {
+		s.priority = map[string]string{}
+	}
+	s.priority[r.URL.Path] = r.Header.Get("Priority")
 	s.inflight++
 	s.peak = max(s.peak, s.inflight)
 	s.mu.Unlock()

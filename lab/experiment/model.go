@@ -125,3 +125,55 @@ func trustOnly(roots *x509.CertPool) *tls.Config {
 		},
 	}
 }
+
+// ModelError is the model's render-time error against Chromium on one
+// kind of cell (network, cache and protocol; all pages, strategies and
+// think times of the run together): the least, median and largest
+// Calibration.RenderErrPct of its cells measured in both browsers.
+type ModelError struct {
+	Network   string   `json:"network"`
+	Cache     Cache    `json:"cache"`
+	Protocol  Protocol `json:"protocol"`
+	Cells     int      `json:"cells"`
+	MinPct    float64  `json:"min_pct"`
+	MedianPct float64  `json:"median_pct"`
+	MaxPct    float64  `json:"max_pct"`
+}
+
+// Within reports whether every cell of the kind was within
+// CalibrationLimit.
+func (e ModelError) Within() bool {
+	return abs(e.MinPct) <= CalibrationLimit && abs(e.MaxPct) <= CalibrationLimit
+}
+
+// ModelErrors summarises the calibrated model cells of a run by kind, in
+// the order the kinds first appear.
+func ModelErrors(cells []CellResult) []ModelError {
+	type kind struct {
+		network string
+		cache   Cache
+		proto   Protocol
+	}
+	var order []kind
+	errs := map[kind][]float64{}
+	for _, c := range cells {
+		if c.Browser != BrowserModel || c.Calibration == nil {
+			continue
+		}
+		k := kind{c.Network, c.Cache, c.Protocol}
+		if _, seen := errs[k]; !seen {
+			order = append(order, k)
+		}
+		errs[k] = append(errs[k], c.Calibration.RenderErrPct)
+	}
+	out := make([]ModelError, 0, len(order))
+	for _, k := range order {
+		xs := errs[k]
+		e := ModelError{Network: k.network, Cache: k.cache, Protocol: k.proto, Cells: len(xs), MinPct: xs[0], MaxPct: xs[0], MedianPct: Median(xs)}
+		for _, x := range xs {
+			e.MinPct, e.MaxPct = min(e.MinPct, x), max(e.MaxPct, x)
+		}
+		out = append(out, e)
+	}
+	return out
+}

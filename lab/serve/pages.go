@@ -46,10 +46,13 @@ type resultsData struct {
 	Render template.HTML
 	Wasted template.HTML
 	Legend template.HTML
+	// ModelError is the model's known error on these kinds of cell
+	// (calibration.go).
+	ModelError []string
 }
 
 func resultsView(cells []experiment.CellResult) resultsData {
-	d := resultsData{Cells: cells, Legend: report.Legend()}
+	d := resultsData{Cells: cells, Legend: report.Legend(), ModelError: modelErrorLines(knownCalibration, cells)}
 	for _, c := range cells {
 		d.Names = append(d.Names, report.CellName(c.Cell))
 	}
@@ -149,7 +152,8 @@ var resultsTmpl = template.Must(template.New("results").Funcs(template.FuncMap{
 <td>{{with $c.Gain}}{{sgn .RenderMS}} ms{{end}}</td><td>{{with $c.Bound}}{{f0 .BoundMS}}{{end}}</td><td>{{len $c.EarlyHinted}}</td><td>{{with $c.Calibration}}{{printf "%+.0f %%" .RenderErrPct}}{{end}}</td>
 {{else}}<td colspan="11" class="l nm">{{$c.Skipped}}{{range $c.Errors}} {{.}}{{end}}</td>{{end}}</tr>
 {{end}}</table>
-<div class="pair"><figure>{{.Render}}</figure><figure>{{.Wasted}}</figure></div>
+{{range .ModelError}}<p class="nm model-error">{{.}}</p>
+{{end}}<div class="pair"><figure>{{.Render}}</figure><figure>{{.Wasted}}</figure></div>
 {{.Legend}}
 {{range .Grids}}<h3>{{.Title}}</h3><table class="grid"><tr><th></th>{{range .Protocols}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr><th class="l">{{.Strategy}}</th>{{range .Cells}}<td class="wf">{{.}}</td>{{end}}</tr>{{end}}</table>

@@ -308,3 +308,26 @@ func TestConn_GoAwayAfterServerClose(t *testing.T) {
 		t.Fatalf("RoundTrip on a closed connection: %v", err)
 	}
 }
+
+// TestConn_WroteHeaders: the request's trace hears when its HEADERS are
+// written, before the response, so that a caller can keep its requests in
+// order on the wire.
+func TestConn_WroteHeaders(t *testing.T) {
+	ps := newPushServer(t)
+	c := ps.dial(t, Config{})
+	var mu sync.Mutex
+	wrote := 0
+	trace := &httptrace.ClientTrace{WroteHeaders: func() {
+		mu.Lock()
+		wrote++
+		mu.Unlock()
+	}}
+	if r, _ := get(t, c, ps, "/", trace); r.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if wrote != 1 {
+		t.Errorf("WroteHeaders called %d times, want 1", wrote)
+	}
+}

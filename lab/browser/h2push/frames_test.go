@@ -167,3 +167,26 @@ func FuzzConn_Frames(f *testing.F) {
 		runFrames(t, data)
 	})
 }
+
+func TestWeightOf(t *testing.T) {
+	tests := []struct {
+		field string
+		want  uint8 // weight − 1; 0 with no priority
+		zero  bool
+	}{
+		{"u=0", 255, false},
+		{"u=1", 219, false},
+		{"u=2", 182, false},
+		{"u=3, i", 146, false},
+		{"i, u=4", 109, false},
+		{"", 0, true},
+		{"u=9", 0, true},
+		{"u=x", 0, true},
+	}
+	for _, tt := range tests {
+		p := weightOf(tt.field)
+		if p.IsZero() != tt.zero || (!tt.zero && p.Weight != tt.want) {
+			t.Errorf("weightOf(%q) = %+v, want weight %d (zero %v)", tt.field, p, int(tt.want)+1, tt.zero)
+		}
+	}
+}

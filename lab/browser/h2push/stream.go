@@ -95,6 +95,9 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Unlock()
 	err := c.writeLocked(func() error { return c.writeRequestHeaders(s.id, req) })
 	c.wmu.Unlock()
+	if err == nil && s.trace != nil && s.trace.WroteHeaders != nil {
+		s.trace.WroteHeaders()
+	}
 	if err != nil {
 		c.mu.Lock()
 		s.finish(err)
@@ -165,7 +168,7 @@ func (c *Conn) writeRequestHeaders(id uint32, req *http.Request) error {
 		end := len(block) == 0
 		var err error
 		if first {
-			err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: chunk, EndStream: true, EndHeaders: end})
+			err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: chunk, EndStream: true, EndHeaders: end, Priority: weightOf(req.Header.Get("Priority"))})
 			first = false
 		} else {
 			err = c.fr.WriteContinuation(id, end, chunk)
@@ -334,4 +337,22 @@ func newPush(c *Conn, assoc *stream, promised uint32, fields []hpack.HeaderField
 	p := &Push{Request: req, StreamID: promised, Associated: assoc.id, PromisedAt: time.Now(), s: s}
 	s.push = p
 	return p, nil
+}
+
+// weightOf turns an RFC 9218 Priority field into the RFC 7540 priority
+// Chrome puts on the HEADERS frame of the same request: a weight of 256
+// for urgency 0, then 220, 183, 147 and 110 (Chrome's net priorities
+// HIGHEST to IDLE). No field, or one without an urgency, means no
+// priority (the server's default).
+func weightOf(field string) http2.PriorityParam {
+	for item := range strings.SplitSeq(field, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || k != "u" || len(v) != 1 || v[0] < '0' || v[0] > '7' {
+			continue
+		}
+		u := int(v[0] - '0')
+		w := max(1, 256-u*73/2)                          // 256, 220, 183, 147, 110, …
+		return http2.PriorityParam{Weight: uint8(w - 1)} //nolint:gosec // 1 ≤ w ≤ 256
+	}
+	return http2.PriorityParam{}
 }
