@@ -193,7 +193,7 @@ func launch(t *testing.T, st *proxyStack, cfg Config) *Browser {
 func TestFirefox_TakesHintsThroughProxy(t *testing.T) {
 	for _, tc := range []struct {
 		mode, proto string
-	}{{product.ModeHints, "h2"}, {product.ModeOff, "h2"}} {
+	}{{product.ModeHints, "h2"}, {product.ModeOff, "h2"}, {product.ModeHints, "h3"}} {
 		mode := tc.mode
 		t.Run(mode+"-"+tc.proto, func(t *testing.T) {
 			st := newProxyStack(t, mode, tc.proto == "h3")

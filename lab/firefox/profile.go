@@ -97,6 +97,9 @@ func Prefs(cfg Config) map[string]any {
 		}
 		p["network.http.http3.alt-svc-mapping-for-testing"] = strings.Join(m, ",")
 		p["network.http.http3.force-use-alt-svc-mapping-for-testing"] = true
+		// Firefox turns HTTP/3 off for a server whose certificate chains
+		// to a root the user added, as the lab's does.
+		p["network.http.http3.disable_when_third_party_roots_found"] = false
 	}
 	if cfg.HTTP1 {
 		p["network.http.http2.enabled"] = false
