@@ -59,6 +59,11 @@ type Config struct {
 	// (trusted to issue server certificates) or a self-signed server
 	// certificate (trusted as a peer).
 	Certificates [][]byte
+	// CertificateOverrides accept, for a "host:port", the PEM certificate
+	// given even though it does not name that host (a certificate
+	// exception, cert_override.txt): a third-party host tunnelled to a
+	// server whose certificate names only its own address.
+	CertificateOverrides map[string][]byte
 	// HTTP3Origins are host:port origins whose HTTP/3 endpoint is reached
 	// without an earlier Alt-Svc, as "host:port" → UDP address
 	// ("127.0.0.1:4433"); the UDP address's host is ignored (the origin's
@@ -174,15 +179,17 @@ func Launch(ctx context.Context, cfg Config) (_ *Browser, err error) {
 	return b, nil
 }
 
-// Navigate runs Firefox on url, waits for the page's report and stops the
-// browser. It is bounded by Config.Timeout and by ctx.
+// Navigate runs Firefox, loads url once the browser has started, waits
+// for the page's report and stops the browser. It is bounded by
+// Config.Timeout and by ctx.
 func (b *Browser) Navigate(ctx context.Context, url string) (*Visit, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
-	reports := b.col.expect()
+	reports := b.col.expect(url)
 	defer b.col.done()
 
-	args := []string{"--headless", "--no-remote", "-profile", b.cfg.ProfileDir, url}
+	// The extension navigates to url once Firefox has started.
+	args := []string{"--headless", "--no-remote", "-profile", b.cfg.ProfileDir, "about:blank"}
 	name := b.bin
 	if len(b.cfg.Prefix) > 0 {
 		name = b.cfg.Prefix[0]
@@ -262,6 +269,9 @@ func writeProfile(ctx context.Context, cfg Config, report string) error {
 	}
 	if err := os.WriteFile(filepath.Join(cfg.ProfileDir, "extensions", extensionID+".xpi"), xpi, 0o600); err != nil {
 		return fmt.Errorf("firefox: write the reporting extension: %w", err)
+	}
+	if err := overrides(cfg.ProfileDir, cfg.CertificateOverrides); err != nil {
+		return err
 	}
 	return trust(ctx, cfg.ProfileDir, cfg.Certificates)
 }

@@ -2,7 +2,10 @@ package firefox
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/pem"
 	"fmt"
 	"maps"
@@ -187,4 +190,60 @@ func trust(ctx context.Context, dir string, pems [][]byte) error {
 		return fmt.Errorf("%w: no PEM certificate among the certificates to trust; give them PEM encoded", ErrBadConfig)
 	}
 	return nil
+}
+
+// overrides writes cert_override.txt: each host:port accepts its
+// certificate, by SHA-256 fingerprint, whatever names it has.
+func overrides(dir string, certs map[string][]byte) error {
+	if len(certs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("# PSM Certificate Override Settings file\n# This is a generated file!  Do not edit.\n")
+	for _, hp := range slices.Sorted(maps.Keys(certs)) {
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			return fmt.Errorf("%w: certificate override %q is not host:port", ErrBadConfig, hp)
+		}
+		block, _ := pem.Decode(certs[hp])
+		if block == nil || block.Type != "CERTIFICATE" {
+			return fmt.Errorf("%w: the certificate override of %s is not a PEM certificate", ErrBadConfig, hp)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return fmt.Errorf("%w: the certificate override of %s does not parse: %v", ErrBadConfig, hp, err)
+		}
+		sum := sha256.Sum256(block.Bytes)
+		hexes := make([]string, len(sum))
+		for i, c := range sum {
+			hexes[i] = fmt.Sprintf("%02X", c)
+		}
+		fmt.Fprintf(&b, "%s:\tOID.2.16.840.1.101.3.4.2.1\t%s\t\t%s\n", hp, strings.Join(hexes, ":"), dbKey(cert))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert_override.txt"), []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("firefox: write cert_override.txt: %w", err)
+	}
+	return nil
+}
+
+// dbKey is NSS's key of a certificate in an override entry: module and
+// slot (zero), the lengths of the serial number and of the issuer, then
+// both, base64-encoded.
+func dbKey(cert *x509.Certificate) string {
+	serial := serialDER(cert)
+	buf := make([]byte, 16, 16+len(serial)+len(cert.RawIssuer))
+	binary.BigEndian.PutUint32(buf[8:], uint32(len(serial)))          //nolint:gosec // G115: a serial number is at most 20 bytes
+	binary.BigEndian.PutUint32(buf[12:], uint32(len(cert.RawIssuer))) //nolint:gosec // G115: an issuer name is far below 4 GiB
+	buf = append(append(buf, serial...), cert.RawIssuer...)
+	return base64.StdEncoding.EncodeToString(buf)
+}
+
+// serialDER returns the content octets of the certificate's serial number
+// as DER writes them (a leading zero keeps a high bit from reading as a
+// sign).
+func serialDER(cert *x509.Certificate) []byte {
+	b := cert.SerialNumber.Bytes()
+	if len(b) == 0 || b[0]&0x80 != 0 {
+		b = append([]byte{0}, b...)
+	}
+	return b
 }

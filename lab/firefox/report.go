@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -51,11 +53,29 @@ const contentJS = `(() => {
 })();
 `
 
-// backgroundJS posts each report to the collector.
+// backgroundJS posts each report to the collector, and starts the
+// navigation: Firefox opens about:blank, and once the extension runs and
+// the browser's own start-up work has settled (settleMS), the background
+// script asks the collector for the page and loads it in the tab. The
+// page's timings then count from a navigation of a started browser, as
+// Chromium's do, not from the middle of Firefox's start-up.
 const backgroundJS = `browser.runtime.onMessage.addListener(m => {
   fetch(REPORT, {method: 'POST', body: JSON.stringify(m), headers: {'Content-Type': 'text/plain'}}).catch(() => {});
 });
+setTimeout(async () => {
+  try {
+    const u = await (await fetch(NEXT)).text();
+    if (!u) return;
+    const tabs = await browser.tabs.query({currentWindow: true, active: true});
+    if (tabs.length > 0) await browser.tabs.update(tabs[0].id, {url: u});
+    else await browser.tabs.create({url: u});
+  } catch (e) {}
+}, SETTLE_MS);
 `
+
+// settleMS is how long the background script lets Firefox's start-up
+// work (session, extensions, caches) run before it navigates.
+const settleMS = 1500
 
 // extension builds the reporting extension, posting to report.
 func extension(report string) ([]byte, error) {
@@ -73,7 +93,8 @@ func extension(report string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firefox: extension manifest: %w", err)
 	}
-	bg := "const REPORT = " + mustJSON(report) + ";\n" + backgroundJS
+	next := strings.Replace(report, "/report/", "/next/", 1)
+	bg := "const REPORT = " + mustJSON(report) + ";\nconst NEXT = " + mustJSON(next) + ";\nconst SETTLE_MS = " + strconv.Itoa(settleMS) + ";\n" + backgroundJS
 	var buf bytes.Buffer
 	z := zip.NewWriter(&buf)
 	for _, f := range []struct{ name, body string }{{"manifest.json", string(manifest)}, {"background.js", bg}, {"content.js", contentJS}} {
@@ -105,6 +126,7 @@ type collector struct {
 
 	mu      sync.Mutex
 	waiting chan []byte
+	next    string // the page the browser is to load
 }
 
 func newCollector() (*collector, error) {
@@ -117,6 +139,13 @@ func newCollector() (*collector, error) {
 	c := &collector{ln: ln, token: hex.EncodeToString(tok)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /report/"+c.token, c.receive)
+	mux.HandleFunc("GET /next/"+c.token, func(w http.ResponseWriter, _ *http.Request) {
+		c.mu.Lock()
+		u := c.next
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, u)
+	})
 	c.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go c.srv.Serve(ln) //nolint:errcheck // ends with close
 	return c, nil
@@ -141,12 +170,13 @@ func (c *collector) receive(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// expect makes a channel for the next report; done stops delivering.
-func (c *collector) expect() <-chan report {
+// expect sets the page to load and makes a channel for its report; done
+// stops delivering.
+func (c *collector) expect(page string) <-chan report {
 	ch := make(chan []byte, 1)
 	out := make(chan report, 1)
 	c.mu.Lock()
-	c.waiting = ch
+	c.waiting, c.next = ch, page
 	c.mu.Unlock()
 	go func() {
 		if b, ok := <-ch; ok {
@@ -163,6 +193,7 @@ func (c *collector) done() {
 		close(c.waiting)
 		c.waiting = nil
 	}
+	c.next = ""
 }
 
 func (c *collector) close() { _ = c.srv.Close() }
