@@ -231,17 +231,24 @@ func (b *Browser) Navigate(ctx context.Context, url string) (*Visit, error) {
 func (b *Browser) stop(cmd *exec.Cmd, exited chan error) {
 	pgid := cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	var err error
+	done := false
 	select {
-	case <-exited:
+	case err = <-exited:
+		done = true
 	case <-time.After(10 * time.Second):
 		b.cfg.Logger.Debug("firefox: did not quit within 10s; killed")
 	}
 	// Content processes that outlived the parent, if any.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
+	if !done {
+		select {
+		case err = <-exited:
+		case <-time.After(5 * time.Second):
+			b.cfg.Logger.Debug("firefox: the killed browser did not exit within 5s")
+		}
 	}
+	b.cfg.Logger.Debug("firefox: stopped", "exit", err)
 }
 
 // Close stops the collector and removes a temporary profile.
