@@ -240,7 +240,7 @@ func notMeasurable(c Cell) string {
 	case push && c.Browser == BrowserChromium:
 		return "not measurable in Chromium: it removed HTTP/2 push (Chromium 106); the model's cell measures push"
 	case push && c.Browser == BrowserFirefox:
-		return "not measurable in Firefox: it turned HTTP/2 push off (network.http.http2.allow-push, Firefox 132); the model's cell measures push"
+		return "not measurable in Firefox: it dropped HTTP/2 push (off since Firefox 132; firefox-esr 153 has no setting for it); the model's cell measures push"
 	}
 	return ""
 }
