@@ -6,16 +6,24 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earlyhints/earlyhints/inspect"
+	"github.com/earlyhints/earlyhints/lab/firefox"
 )
 
 // TestCheck_BrowserFirefox loads a hinting origin in Firefox over h2 and
 // h3 and reads, per hinted file, whether Firefox took it from the 103.
 func TestCheck_BrowserFirefox(t *testing.T) {
+	if _, err := firefox.FindBinary(firefox.Config{}); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
 	hints := []string{"</s.css>; rel=preload; as=style", "</a.js>; rel=preload; as=script"}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -174,6 +176,24 @@ func (st *proxyStack) earlyFetched(t *testing.T, mark int) []string {
 	return out
 }
 
+// requireFirefox skips a test on a machine without Firefox and certutil,
+// and fails it in CI, where make test installs them.
+func requireFirefox(t *testing.T) {
+	t.Helper()
+	_, err := FindBinary(Config{})
+	if err == nil {
+		if _, e := exec.LookPath("certutil"); e != nil {
+			err = ErrNoCertutil
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
 func launch(t *testing.T, st *proxyStack, cfg Config) *Browser {
 	t.Helper()
 	cfg.Certificates = [][]byte{st.srv.CertificatePEM()}
@@ -191,6 +211,7 @@ func launch(t *testing.T, st *proxyStack, cfg Config) *Browser {
 // Firefox fetch every hinted file before the proxy has the page's final
 // headers, over HTTP/2; with the proxy's mode off none does.
 func TestFirefox_TakesHintsThroughProxy(t *testing.T) {
+	requireFirefox(t)
 	for _, tc := range []struct {
 		mode, proto string
 	}{{product.ModeHints, "h2"}, {product.ModeOff, "h2"}, {product.ModeHints, "h3"}} {
@@ -257,6 +278,7 @@ func TestFirefox_TakesHintsThroughProxy(t *testing.T) {
 // (https://cdn.example/) reaches the page's own server through the
 // CONNECT tunnel, its name accepted for the server's certificate.
 func TestFirefox_ThirdPartyThroughTunnel(t *testing.T) {
+	requireFirefox(t)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Host == "cdn.example" && r.URL.Path == "/x.css":

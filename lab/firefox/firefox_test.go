@@ -283,3 +283,22 @@ func TestFindBinary_Missing(t *testing.T) {
 		t.Errorf("FindBinary = %v, want ErrNoBrowser or the installed browser", err)
 	}
 }
+
+// FuzzReport_Visit: whatever a page posts, decoding it returns a visit or
+// an error, and the visit's derived values do not panic.
+func FuzzReport_Visit(f *testing.F) {
+	f.Add([]byte(`{"url":"https://a/","navigation":{"responseEnd":5,"finalResponseHeadersStart":3},"resources":[{"name":"https://a/x","requestStart":1}]}`))
+	f.Add([]byte(`{"resources":[{"name":7}]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := report(data).visit()
+		if err != nil {
+			return
+		}
+		_ = v.EarlyHinted()
+		_ = v.GotEarlyHints()
+		for _, r := range v.Resources {
+			_ = PathOf(r.Name)
+		}
+	})
+}
