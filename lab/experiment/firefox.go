@@ -108,7 +108,7 @@ func (f *firefoxBrowser) Load(ctx context.Context, u string) (Measurement, error
 	if f.env.ServerLog != nil {
 		log = f.env.ServerLog()
 	}
-	return measurementOfFirefox(v, log, f.loads == 1)
+	return measurementOfFirefox(v, log, f.env.RTT, f.loads == 1)
 }
 
 func (f *firefoxBrowser) Close() error {
@@ -126,13 +126,23 @@ func (f *firefoxBrowser) Close() error {
 // judged on the server: those the site was asked for before it wrote the
 // document's headers, which only the 103 could have named then; Resource
 // Timing's initiatorType "early-hints" is taken too.
-func measurementOfFirefox(v *firefox.Visit, log []site.LogEntry, cold bool) (Measurement, error) {
+func measurementOfFirefox(v *firefox.Visit, log []site.LogEntry, rtt time.Duration, cold bool) (Measurement, error) {
 	nav := v.Navigation
 	if nav.ResponseEnd <= 0 {
 		return Measurement{}, errors.New("experiment: firefox reported no navigation timing (the page did not load)")
 	}
 	d := func(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
 	firstByte := nav.FinalHeaders()
+	if nav.ResponseEnd < firstByte {
+		// After a 103, firefox-esr 153 reports the interim response's end
+		// as the document's responseEnd. The document's last byte is then
+		// taken from the site's log, half a round trip after the site wrote
+		// it, and never before its headers.
+		nav.ResponseEnd = firstByte
+		if end := documentEnd(v, log); !end.IsZero() {
+			nav.ResponseEnd = max(firstByte, v.At(end)+ms(rtt)/2)
+		}
+	}
 	wf := &Waterfall{
 		HTMLFirstByteMS: firstByte, FCPMS: v.FCP, LCPMS: v.LCP,
 		EarlyHintsMS: nav.FirstInterimResponseStart,
@@ -193,6 +203,18 @@ func measurementOfFirefox(v *firefox.Visit, log []site.LogEntry, cold bool) (Mea
 	wf.RenderMS, wf.LoadMS = render, load
 	m.Waterfall = wf
 	return m, nil
+}
+
+// documentEnd returns when the site wrote the document's last byte, zero
+// if its log does not have it.
+func documentEnd(v *firefox.Visit, log []site.LogEntry) time.Time {
+	doc := firefox.PathOf(v.URL)
+	for _, l := range log {
+		if l.Path == doc {
+			return l.End
+		}
+	}
+	return time.Time{}
 }
 
 // earlyOnServer returns the request targets the site was asked for before
