@@ -76,7 +76,7 @@ func newFirefoxBrowser(env Env, binary string, timeout time.Duration, logger *sl
 	}
 	fb := &firefoxBrowser{env: env}
 	if len(env.Hosts) > 0 && env.DialContext != nil {
-		fb.tunnel, err = firefox.NewTunnel(func(ctx context.Context) (net.Conn, error) {
+		fb.tunnel, err = firefox.NewTunnel(env.Hosts, func(ctx context.Context) (net.Conn, error) {
 			return env.DialContext(ctx, "tcp", env.TCPAddr)
 		}, logger)
 		if err != nil {

@@ -302,7 +302,7 @@ func TestFirefox_ThirdPartyThroughTunnel(t *testing.T) {
 	go func() { defer close(done); _ = srv.Serve(ctx) }()
 	t.Cleanup(func() { cancel(); srv.Close(); <-done })
 
-	tun, err := NewTunnel(func(ctx context.Context) (net.Conn, error) {
+	tun, err := NewTunnel([]string{"cdn.example"}, func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", srv.Addr())
 	}, logger)

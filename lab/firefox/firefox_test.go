@@ -193,8 +193,9 @@ func TestCollector_Report(t *testing.T) {
 	}
 }
 
-// TestTunnel_Connect: any CONNECT, whatever host it names, reaches the
-// one target, and bytes flow both ways; other methods are refused.
+// TestTunnel_Connect: a CONNECT to one of the tunnel's hosts reaches the
+// one target, and bytes flow both ways; other hosts and other methods are
+// refused.
 func TestTunnel_Connect(t *testing.T) {
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -210,7 +211,7 @@ func TestTunnel_Connect(t *testing.T) {
 			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
 		}
 	}()
-	tun, err := NewTunnel(func(ctx context.Context) (net.Conn, error) {
+	tun, err := NewTunnel([]string{"cdn.example"}, func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", echo.Addr().String())
 	}, nil)
@@ -237,16 +238,21 @@ func TestTunnel_Connect(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 
-	g, err := net.Dial("tcp", tun.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	_ = g.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(g, "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n")
-	line := make([]byte, 12)
-	if _, err := io.ReadFull(g, line); err != nil || string(line) != "HTTP/1.1 405" {
-		t.Errorf("a GET: %q, %v", line, err)
+	for _, tc := range []struct{ req, want string }{
+		{"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405"},
+		{"CONNECT firefox.settings.services.mozilla.com:443 HTTP/1.1\r\nHost: firefox.settings.services.mozilla.com:443\r\n\r\n", "HTTP/1.1 403"},
+	} {
+		g, err := net.Dial("tcp", tun.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = g.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(g, tc.req)
+		line := make([]byte, 12)
+		if _, err := io.ReadFull(g, line); err != nil || string(line) != tc.want {
+			t.Errorf("%q: %q, %v; want %s", tc.req, line, err, tc.want)
+		}
+		g.Close()
 	}
 }
 

@@ -20,9 +20,11 @@ import (
 
 // basePrefs keep a fresh profile quiet and predictable: no traffic of its
 // own (updates, telemetry, safe browsing, captive-portal and connectivity
-// checks, Normandy and remote settings, first-run pages, speculative
-// connections to what the mouse hovers), no session restore, and the
-// unsigned reporting extension allowed.
+// checks, Normandy and remote settings, region and geolocation lookups,
+// web push, first-run pages, speculative connections to what the mouse
+// hovers), no session restore, and the unsigned reporting extension
+// allowed. firefox-esr 153 still polls its remote-settings server: a
+// Tunnel refuses it, so it never reaches a lab server.
 var basePrefs = map[string]any{
 	"app.normandy.enabled":                                     false,
 	"app.normandy.api_url":                                     "",
@@ -66,7 +68,18 @@ var basePrefs = map[string]any{
 	"network.trr.mode":                                         5,
 	"security.OCSP.enabled":                                    0,
 	"security.remote_settings.crlite_filters.enabled":          false,
-	"services.settings.server":                                 "",
+	"services.settings.server":                                 "data:,#remote-settings-dummy/v1",
+	"browser.region.network.url":                               "",
+	"browser.region.update.enabled":                            false,
+	"geo.provider.network.url":                                 "",
+	"media.gmp-manager.url":                                    "",
+	"toolkit.telemetry.shutdownPingSender.enabled":             false,
+	"toolkit.telemetry.newProfilePing.enabled":                 false,
+	"toolkit.telemetry.firstShutdownPing.enabled":              false,
+	"toolkit.telemetry.bhrPing.enabled":                        false,
+	"toolkit.telemetry.updatePing.enabled":                     false,
+	"telemetry.fog.test.localhost_port":                        -1,
+	"dom.push.connection.enabled":                              false,
 	"startup.homepage_welcome_url":                             "",
 	"toolkit.telemetry.enabled":                                false,
 	"toolkit.telemetry.unified":                                false,

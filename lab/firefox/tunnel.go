@@ -9,17 +9,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Tunnel is a loopback HTTPS proxy that answers every CONNECT, whatever
-// host it names, with a tunnel to one address: with Config.Proxy set to its
-// Addr, a page's third-party hosts (https://cdn.example) reach a lab server
+// Tunnel is a loopback HTTPS proxy that answers a CONNECT to one of its
+// hosts with a tunnel to one address: with Config.Proxy set to its Addr, a
+// page's third-party hosts (https://cdn.example) reach a lab server
 // listening on another port, as Chromium's --host-resolver-rules does. TLS
-// stays end to end between browser and server.
+// stays end to end between browser and server. A CONNECT to any other host
+// (the browser's own services) is refused, so that it never reaches the
+// server under test.
 type Tunnel struct {
 	ln     net.Listener
+	hosts  map[string]bool
 	dial   func(ctx context.Context) (net.Conn, error)
 	logger *slog.Logger
 	wg     sync.WaitGroup
@@ -28,8 +32,9 @@ type Tunnel struct {
 	closed bool
 }
 
-// NewTunnel starts a tunnel to the address dial connects to.
-func NewTunnel(dial func(ctx context.Context) (net.Conn, error), logger *slog.Logger) (*Tunnel, error) {
+// NewTunnel starts a tunnel for hosts (names, any port) to the address
+// dial connects to.
+func NewTunnel(hosts []string, dial func(ctx context.Context) (net.Conn, error), logger *slog.Logger) (*Tunnel, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -37,7 +42,10 @@ func NewTunnel(dial func(ctx context.Context) (net.Conn, error), logger *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("firefox: tunnel listener: %w", err)
 	}
-	t := &Tunnel{ln: ln, dial: dial, logger: logger, conns: map[net.Conn]bool{}}
+	t := &Tunnel{ln: ln, hosts: map[string]bool{}, dial: dial, logger: logger, conns: map[net.Conn]bool{}}
+	for _, h := range hosts {
+		t.hosts[strings.ToLower(h)] = true
+	}
 	t.wg.Add(1)
 	go t.serve()
 	return t, nil
@@ -90,6 +98,11 @@ func (t *Tunnel) handle(c net.Conn) {
 	}
 	if req.Method != http.MethodConnect {
 		_, _ = io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+		return
+	}
+	if host, _, err := net.SplitHostPort(req.Host); err != nil || !t.hosts[strings.ToLower(host)] {
+		t.logger.Debug("firefox: tunnel refused", "host", req.Host)
+		_, _ = io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
