@@ -88,7 +88,7 @@ func TestPrefs(t *testing.T) {
 		})
 	}
 	js := userJS(Config{})
-	for _, line := range []string{`user_pref("network.early-hints.enabled", true);`, `user_pref("network.trr.mode", 5);`, `user_pref("services.settings.server", "");`} {
+	for _, line := range []string{`user_pref("network.early-hints.enabled", true);`, `user_pref("network.trr.mode", 5);`, `user_pref("toolkit.telemetry.server", "");`} {
 		if !strings.Contains(js, line) {
 			t.Errorf("user.js lacks %s", line)
 		}
