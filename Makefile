@@ -34,7 +34,7 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 GOLANGCI_LINT := $(shell command -v golangci-lint 2>/dev/null || echo $(GOBIN)/golangci-lint)
 
 # command:debian-package pairs the slow tests need.
-TEST_DEPS := curl:curl chromium:chromium nghttp:nghttp2-client ip:iproute2 redis-server:redis-server systemd-analyze:systemd
+TEST_DEPS := curl:curl chromium:chromium firefox-esr:firefox-esr certutil:libnss3-tools nghttp:nghttp2-client ip:iproute2 redis-server:redis-server systemd-analyze:systemd
 # Packages that provide no command: Chromium paints no text (so reports no
 # first contentful paint) without a font, and installs none by itself when
 # recommends are off.
@@ -49,7 +49,7 @@ CADDY_DIR     := contrib/caddy
 all: build
 
 # SLOW_TAGS are the build tags of the slow tests and benchmarks.
-SLOW_TAGS := integration,chromium
+SLOW_TAGS := integration,chromium,firefox
 
 test: deps
 	$(MAKE) vet

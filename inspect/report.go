@@ -150,13 +150,19 @@ type Target struct {
 	Error        string `json:"error,omitempty"`
 }
 
-// BrowserResult is what Chromium did with the page over one protocol.
+// BrowserResult is what a browser (Chromium or Firefox) did with the page
+// over one protocol.
 type BrowserResult struct {
-	Proto string `json:"proto"`
-	Error string `json:"error,omitempty"`
-	// EarlyHints are the Link values of the 103 Chromium received.
-	EarlyHints []string      `json:"early_hints"`
-	Files      []BrowserFile `json:"files"`
+	// Browser is "Chromium" or "Firefox".
+	Browser string `json:"browser,omitempty"`
+	Proto   string `json:"proto"`
+	Error   string `json:"error,omitempty"`
+	// EarlyHints are the Link values of the 103 the browser received
+	// (Chromium; Firefox does not tell them).
+	EarlyHints []string `json:"early_hints"`
+	// GotEarlyHints is whether the browser received a 103.
+	GotEarlyHints bool          `json:"got_early_hints"`
+	Files         []BrowserFile `json:"files"`
 	// Blocking are the files the first render waited for.
 	Blocking []string `json:"blocking,omitempty"`
 	// FCPMS and LCPMS are the paint metrics of the page with its hints;
@@ -175,9 +181,11 @@ type BrowserResult struct {
 type BrowserFile struct {
 	URL string `json:"url"`
 	// Initiator is Resource Timing's initiatorType: "early-hints" when
-	// Chromium used the 103's preload.
+	// the browser used the 103's preload.
 	Initiator string `json:"initiator"`
-	// FromEarlyHints is the DevTools protocol's Response.fromEarlyHints.
+	// FromEarlyHints is the DevTools protocol's Response.fromEarlyHints
+	// (Chromium), or a request sent before the document's final headers
+	// arrived (Firefox).
 	FromEarlyHints bool `json:"from_early_hints"`
 }
 

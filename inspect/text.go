@@ -97,7 +97,11 @@ func WriteText(w io.Writer, rep *Report, color bool) error {
 }
 
 func writeBrowser(b *strings.Builder, br BrowserResult) {
-	fmt.Fprintf(b, "\nChromium over %s:", br.Proto)
+	name := br.Browser
+	if name == "" {
+		name = "Chromium"
+	}
+	fmt.Fprintf(b, "\n%s over %s:", name, br.Proto)
 	if br.Error != "" {
 		fmt.Fprintf(b, " failed: %s\n", br.Error)
 		return

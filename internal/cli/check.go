@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/earlyhints/earlyhints/inspect"
 	"github.com/earlyhints/earlyhints/lab/chromium"
+	"github.com/earlyhints/earlyhints/lab/firefox"
 	"github.com/earlyhints/earlyhints/server"
 )
 
@@ -44,7 +46,52 @@ const checkExamples = `  # what a site sends over HTTP/1.1, HTTP/2 and HTTP/3, a
 
   # a logged-in page, following its redirects, and what Chromium did with the hints
   earlyhints check -H 'Cookie: session=...' --follow --browser https://www.example.com/account
+
+  # what Firefox (Debian's firefox-esr, headless) did with the hints
+  earlyhints check https://www.example.com/ --browser firefox
 `
+
+// browserFlag is --browser: bare, it means Chromium (as it always has);
+// --browser chromium and --browser firefox choose the engine.
+type browserFlag struct{ name string }
+
+func (f *browserFlag) String() string { return f.name }
+
+// IsBoolFlag lets --browser stand alone.
+func (f *browserFlag) IsBoolFlag() bool { return true }
+
+func (f *browserFlag) Set(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "chromium":
+		f.name = "chromium"
+	case "false", "":
+		f.name = ""
+	case "firefox":
+		f.name = "firefox"
+	default:
+		return fmt.Errorf("unknown browser %q; use chromium or firefox", v)
+	}
+	return nil
+}
+
+// joinBrowserValue rewrites "--browser firefox" (a separate value) as
+// "--browser=firefox", since a bare --browser is allowed too.
+func joinBrowserValue(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "--browser" || a == "-browser") && i+1 < len(args) {
+			switch strings.ToLower(args[i+1]) {
+			case "chromium", "firefox":
+				out = append(out, a+"="+args[i+1])
+				i++
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
 
 // headerFlags collects repeated -H 'Name: value' flags.
 type headerFlags struct{ h http.Header }
@@ -79,7 +126,7 @@ func parseHeaderFlag(v string) (name, value string, err error) {
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser] [--learn] [--fail-on error|warn] [--timeout 10s] [--max-time 60s]",
+	fs := newFlagSet("check", "check URL [--proto h1,h2,h3] [--json] [--insecure] [--ca-cert F] [-H 'k: v'] [--runs N] [--follow] [--browser [chromium|firefox]] [--learn] [--fail-on error|warn] [--timeout 10s] [--max-time 60s]",
 		checkExamples, stdout, stderr)
 	protos := fs.String("proto", "h1,h2,h3", "protocols to check, comma-separated: h1, h2, h3 (HTTP/3 is tried over UDP even without Alt-Svc)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the schema is in the README)")
@@ -89,12 +136,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&headers, "H", "extra request header 'Name: value' (repeatable), such as a cookie")
 	runs := fs.Int("runs", 1, "requests per protocol; times are the median")
 	follow := fs.Bool("follow", false, "follow redirects and report each hop")
-	browser := fs.Bool("browser", false, "also load the page in headless Chromium over h2 and h3 (a fresh profile each time, trusting the server's key by its pin) and report which hinted files it took from the 103")
+	var browser browserFlag
+	fs.Var(&browser, "browser", "also load the page in a headless browser over h2 and h3 (a fresh profile each time, trusting the server's certificate) and report which hinted files it took from the 103: bare or chromium for Chromium, firefox for Debian's firefox-esr")
 	learnFlag := fs.Bool("learn", false, "also show what the proxy would learn from the page and send in its 103 on the next navigation, and which files it would leave out and why (with --browser: which render-blocking files the 103 would miss)")
 	failOn := fs.String("fail-on", "", "exit with status 3 when a finding is at least this severe: error or warn")
 	timeout := fs.Duration("timeout", inspect.DefaultTimeout, "bound on each request: connecting, waiting for the response, reading what is read of it")
 	maxTime := fs.Duration("max-time", inspect.DefaultMaxTime, "bound on the whole check: every protocol, redirect, hinted file and browser visit; what has not ended by then is reported as a timeout")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
+	args = joinBrowserValue(args)
 	// The URL may come before, between or after the flags.
 	var target string
 	rest := args
@@ -138,11 +187,17 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.RootCAs = pool
 	}
-	if *browser {
+	switch browser.name {
+	case "chromium":
 		if _, err := chromium.FindBinary(chromium.Config{}); err != nil {
 			return fmt.Errorf("--browser: %w", err)
 		}
 		cfg.Browser = chromiumBrowser{logger: logger}
+	case "firefox":
+		if _, err := firefox.FindBinary(firefox.Config{}); err != nil {
+			return fmt.Errorf("--browser firefox: %w", err)
+		}
+		cfg.Browser = firefoxBrowser{logger: logger}
 	}
 	rep, err := inspect.Check(ctx, target, cfg)
 	if err != nil {
@@ -244,6 +299,45 @@ func (c chromiumBrowser) Visit(ctx context.Context, v inspect.BrowserVisitReques
 		if r.FromEarlyHints {
 			out.FromEarlyHints = append(out.FromEarlyHints, r.URL)
 		}
+	}
+	return out, nil
+}
+
+// firefoxBrowser is inspect.Browser over headless Firefox: a fresh profile
+// per visit, trusting the server's certificate as the check saw it.
+type firefoxBrowser struct{ logger *slog.Logger }
+
+// Name names the browser in the report.
+func (firefoxBrowser) Name() string { return "Firefox" }
+
+func (f firefoxBrowser) Visit(ctx context.Context, v inspect.BrowserVisitRequest) (*inspect.BrowserVisit, error) {
+	u, err := url.Parse(v.URL)
+	if err != nil {
+		return nil, err
+	}
+	cfg := firefox.Config{Logger: f.logger, DisableEarlyHints: v.WithoutEarlyHints}
+	if v.Leaf != nil {
+		cfg.Certificates = [][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: v.Leaf.Raw})}
+	}
+	if v.Proto == inspect.H3 {
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		}
+		cfg.HTTP3Origins = map[string]string{host: host}
+	}
+	b, err := firefox.Launch(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = b.Close() }()
+	visit, err := b.Navigate(ctx, v.URL)
+	if err != nil {
+		return nil, err
+	}
+	out := &inspect.BrowserVisit{GotEarlyHints: visit.GotEarlyHints(), FromEarlyHints: visit.EarlyHinted(), FCP: visit.FCP, LCP: visit.LCP}
+	for _, r := range visit.Resources {
+		out.Resources = append(out.Resources, inspect.BrowserResource{Name: r.Name, InitiatorType: r.InitiatorType, RenderBlocking: r.RenderBlockingStatus == "blocking"})
 	}
 	return out, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/earlyhints/earlyhints/lab/site"
 )
 
-const labSynopsis = `lab [--scenario F] [--har FILE]... [--browser model|chromium|model,chromium] [--out DIR] [--quick] [--netem relay|packet]
+const labSynopsis = `lab [--scenario F] [--har FILE]... [--browser model|chromium|firefox|model,chromium,firefox] [--out DIR] [--quick] [--netem relay|packet]
        lab --serve ADDR [--allow-remote] [--serve-host NAME,...]
 
 Measures no hints, preload, HTTP/2 push, cache-aware push and Early Hints
@@ -55,7 +55,7 @@ const labExamples = `  earlyhints lab --quick
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lab", labSynopsis, labExamples, stdout, stderr)
 	scenarioPath := fs.String("scenario", "", "scenario YAML file, or a built-in name ("+strings.Join(experiment.BuiltinScenarioNames(), ", ")+"); default: the built-in default")
-	browserName := fs.String("browser", "", "browser: model (the lab's browser model), chromium (Debian's, headless) or model,chromium (both, side by side); default: the scenario's")
+	browserName := fs.String("browser", "", "browser: model (the lab's browser model), chromium (Debian's, headless), firefox (Debian's firefox-esr, headless) or a list such as model,chromium,firefox (side by side); default: the scenario's")
 	outDir := fs.String("out", "lab-results", "directory for results.json, results.csv, report.html and claims.md")
 	quick := fs.Bool("quick", false, "run the quick built-in scenario (under 3 minutes)")
 	netemMode := fs.String("netem", "relay", "network emulation: relay (loopback relays, no root) or packet (namespaces and TUN, root)")
@@ -99,9 +99,9 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	for _, b := range strings.Split(*browserName, ",") {
 		switch strings.TrimSpace(b) {
-		case "", experiment.BrowserModel, experiment.BrowserChromium:
+		case "", experiment.BrowserModel, experiment.BrowserChromium, experiment.BrowserFirefox:
 		default:
-			return usageErr("unknown --browser %q; use model, chromium or model,chromium", b)
+			return usageErr("unknown --browser %q; use model, chromium, firefox or a list such as model,chromium,firefox", b)
 		}
 	}
 

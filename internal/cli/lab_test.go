@@ -82,7 +82,7 @@ func TestRunLab_Flags(t *testing.T) {
 	}{
 		{name: "help", args: []string{"--help"}, code: 0, want: "Usage: earlyhints lab"},
 		{name: "bad netem", args: []string{"--netem", "tc"}, code: 2, want: "use relay or packet"},
-		{name: "bad browser", args: []string{"--quick", "--browser", "lynx"}, code: 2, want: "use model, chromium or model,chromium"},
+		{name: "bad browser", args: []string{"--quick", "--browser", "lynx"}, code: 2, want: "use model, chromium, firefox or a list such as model,chromium,firefox"},
 		{name: "quick and scenario", args: []string{"--quick", "--scenario", "x.yaml"}, code: 2, want: "exclude each other"},
 		{name: "extra argument", args: []string{"now"}, code: 2, want: `unexpected argument "now"`},
 		{name: "serve off loopback", args: []string{"--serve", "0.0.0.0:0"}, code: 2, want: "--allow-remote"},

@@ -184,6 +184,8 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Results, error) {
 			factories[name] = newModelBrowser
 		case name == BrowserChromium:
 			factories[name], reasons[name] = chromiumFactory(opts.ChromiumBinary, time.Duration(s.RunTimeout), s.BlockThirdPartyCookies, opts.Logger)
+		case name == BrowserFirefox:
+			factories[name], reasons[name] = firefoxFactory(time.Duration(s.RunTimeout), opts.Logger)
 		}
 	}
 	start := time.Now()
@@ -298,6 +300,8 @@ func notMeasurable(c Cell) string {
 		return "not measurable: push needs HTTP/2 (HTTP/1.1 has no push and browsers never supported push over HTTP/3)"
 	case push && c.Browser == BrowserChromium:
 		return "not measurable in Chromium: it removed HTTP/2 push (Chromium 106); the model's cell measures push"
+	case push && c.Browser == BrowserFirefox:
+		return "not measurable in Firefox: it dropped HTTP/2 push (off since Firefox 132; firefox-esr 153 has no setting for it); the model's cell measures push"
 	}
 	return ""
 }

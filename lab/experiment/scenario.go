@@ -68,6 +68,7 @@ var Caches = []Cache{Cold, Warm}
 const (
 	BrowserModel    = "model"
 	BrowserChromium = "chromium"
+	BrowserFirefox  = "firefox"
 )
 
 // Duration is a time.Duration written in YAML as "300ms", "2s" or 0.
@@ -101,9 +102,9 @@ type Scenario struct {
 	Name string `yaml:"name"`
 	// Description says what the scenario shows.
 	Description string `yaml:"description"`
-	// Browser is "model" (default), "chromium", or both separated by a
-	// comma ("model,chromium"): every cell is then measured in each, side
-	// by side.
+	// Browser is "model" (default), "chromium", "firefox", or several
+	// separated by commas ("model,chromium,firefox"): every cell is then
+	// measured in each, side by side.
 	Browser string `yaml:"browser"`
 	// Runs is the number of measured loads per cell. Default 5.
 	Runs int `yaml:"runs"`
@@ -281,13 +282,13 @@ func (s *Scenario) Validate() error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadScenario}, a...)...)
 	}
 	for _, b := range s.Browsers() {
-		if b != BrowserModel && b != BrowserChromium {
-			return bad("unknown browser %q; use model, chromium or model,chromium", b)
+		if b != BrowserModel && b != BrowserChromium && b != BrowserFirefox {
+			return bad("unknown browser %q; use model, chromium, firefox or a list such as model,chromium,firefox", b)
 		}
 	}
 	switch {
 	case len(s.Browsers()) == 0:
-		return bad("no browser; use model, chromium or model,chromium")
+		return bad("no browser; use model, chromium, firefox or a list such as model,chromium,firefox")
 	case s.Runs < 1 || s.Runs > 1000:
 		return bad("runs %d out of range 1..1000", s.Runs)
 	case s.RunTimeout < 0 || s.Budget < 0:

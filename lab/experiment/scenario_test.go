@@ -81,7 +81,7 @@ matrices:
 		{name: "unknown protocol", yaml: strings.Replace(minimal, "[h2]", "[quic]", 1), wantErr: []string{`"quic"`}},
 		{name: "unknown network", yaml: strings.Replace(minimal, "[4g]", "[5g]", 1), wantErr: []string{`"5g"`, "networks:"}},
 		{name: "unknown page", yaml: strings.Replace(minimal, "[tiny]", "[blog]", 1), wantErr: []string{`"blog"`, "news-article"}},
-		{name: "unknown browser", yaml: "browser: firefox\n" + minimal, wantErr: []string{`"firefox"`}},
+		{name: "unknown browser", yaml: "browser: lynx\n" + minimal, wantErr: []string{`"lynx"`}},
 		{name: "bad duration", yaml: "run_timeout: soon\n" + minimal, wantErr: []string{"line 1", `"soon"`}},
 		{name: "missing list", yaml: "matrices:\n  - pages: [tiny]\n", wantErr: []string{"no strategies"}},
 		{name: "no matrices", yaml: "name: t\n", wantErr: []string{"no matrices"}},

@@ -61,6 +61,9 @@ type Env struct {
 	// SHA-256 of its key, for Chromium's SPKI list.
 	RootCAs *x509.CertPool
 	SPKI    string
+	// CertPEM is the server's certificate, PEM encoded, for a browser
+	// that trusts it in its own certificate store (Firefox).
+	CertPEM []byte
 	// RTT is the emulated network's round trip; ServerLog returns the
 	// requests the site served since the measured load began. Together
 	// they place on a waterfall the fetches a browser does not show the
@@ -190,7 +193,7 @@ func newStack(ctx context.Context, cfg stackConfig) (_ *stack, err error) {
 	host, _, _ := net.SplitHostPort(st.srv.Addr())
 	st.env = Env{
 		Protocol: c.Protocol, RootCAs: st.srv.CertPool(), ServerName: host, SPKI: server.SPKIHash(st.srv.Certificate()),
-		RTT: cfg.network.RTT(), ServerLog: st.site.Log,
+		RTT: cfg.network.RTT(), ServerLog: st.site.Log, CertPEM: st.srv.CertificatePEM(),
 	}
 	// Every host the page names reaches the server: its third parties
 	// (served by Host on their own origins) and, for a capture whose
