@@ -57,7 +57,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	scenarioPath := fs.String("scenario", "", "scenario YAML file, or a built-in name ("+strings.Join(experiment.BuiltinScenarioNames(), ", ")+"); default: the built-in default")
 	browserName := fs.String("browser", "", "browser: model (the lab's browser model), chromium (Debian's, headless), firefox (Debian's firefox-esr, headless) or a list such as model,chromium,firefox (side by side); default: the scenario's")
 	outDir := fs.String("out", "lab-results", "directory for results.json, results.csv, report.html and claims.md")
-	quick := fs.Bool("quick", false, "run the quick built-in scenario (under 3 minutes)")
+	quick := fs.Bool("quick", false, "run the quick built-in scenario (about 2 minutes in the model)")
 	netemMode := fs.String("netem", "relay", "network emulation: relay (loopback relays, no root) or packet (namespaces and TUN, root)")
 	verbose := fs.Bool("v", false, "log each failed run and skipped cell")
 	serveAddr := fs.String("serve", "", "serve the interactive Try-it page on this `address` (such as 127.0.0.1:8080) instead of running a scenario")
