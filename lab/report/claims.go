@@ -147,7 +147,7 @@ func Claims(res *experiment.Results) []Claim {
 		v, fig, open := t.judge(unit)
 		return Finding{Browser: c.Browser, Cell: name(c), Figure: figure + ": " + fig, Verdict: v, open: open}
 	}
-	const nmPush = "not measurable (Chromium removed push)"
+	const nmPush = "not measurable (Chromium removed push in 106, Firefox in 132)"
 
 	var claims []Claim
 	add := func(cl Claim, scenario ...string) {
