@@ -95,3 +95,31 @@ func TestResultsHTML_ModelError(t *testing.T) {
 		t.Errorf("the results carry no line on the model's known error:\n%s", html)
 	}
 }
+
+func TestResultsHTML_IntervalAndBusy(t *testing.T) {
+	base := cellOf(experiment.BrowserModel, "4g", experiment.Cold, experiment.H2, experiment.None)
+	base.Runs = 2
+	eh := cellOf(experiment.BrowserModel, "4g", experiment.Cold, experiment.H2, experiment.EarlyHints)
+	eh.Runs = 2
+	eh.Gain = &experiment.Gain{RenderMS: 120, RenderCI: &experiment.Interval{Lo: 80, Hi: 150}}
+	tests := []struct {
+		name    string
+		samples []experiment.Sample
+		busy    bool
+	}{
+		{"quiet", []experiment.Sample{{}, {}}, false},
+		{"one busy run", []experiment.Sample{{}, {Busy: true}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eh.Samples = tt.samples
+			html := string(resultsHTML([]experiment.CellResult{base, eh}))
+			if !strings.Contains(html, "+120 ms [+80, +150]") {
+				t.Errorf("the gain is shown without its interval:\n%s", html)
+			}
+			if got := strings.Contains(html, "machine was busy"); got != tt.busy {
+				t.Errorf("busy note shown = %v, want %v", got, tt.busy)
+			}
+		})
+	}
+}

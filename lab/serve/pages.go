@@ -49,12 +49,19 @@ type resultsData struct {
 	// ModelError is the model's known error on these kinds of cell
 	// (calibration.go).
 	ModelError []string
+	// Busy counts the runs kept although the machine was busy.
+	Busy int
 }
 
 func resultsView(cells []experiment.CellResult) resultsData {
 	d := resultsData{Cells: cells, Legend: report.Legend(), ModelError: modelErrorLines(knownCalibration, cells)}
 	for _, c := range cells {
 		d.Names = append(d.Names, report.CellName(c.Cell))
+		for _, x := range c.Samples {
+			if x.Busy {
+				d.Busy++
+			}
+		}
 	}
 	// One grid per browser and cache: protocols across, strategies down.
 	type key struct{ browser, cache string }
@@ -149,9 +156,10 @@ var resultsTmpl = template.Must(template.New("results").Funcs(template.FuncMap{
 }).Parse(`<table class="results"><tr><th class="l">cell</th><th>runs</th><th>render ms</th><th>FCP</th><th>LCP</th><th>load ms</th><th>KB</th><th>wasted KB</th><th>render gain</th><th>bound ms</th><th>from the 103</th><th>model vs Chromium</th></tr>
 {{range $i, $c := .Cells}}<tr class="{{$c.Browser}}"><td class="l">{{index $.Names $i}}</td>
 {{if $c.Runs}}<td>{{$c.Runs}}</td><td>{{pm $c.Render}}</td><td>{{pm $c.FCP}}</td><td>{{pm $c.LCP}}</td><td>{{pm $c.Load}}</td><td>{{kb $c.Bytes}}</td><td>{{kb $c.WastedBytes}}</td>
-<td>{{with $c.Gain}}{{sgn .RenderMS}} ms{{end}}</td><td>{{with $c.Bound}}{{f0 .BoundMS}}{{end}}</td><td>{{len $c.EarlyHinted}}</td><td>{{with $c.Calibration}}{{printf "%+.0f %%" .RenderErrPct}}{{end}}</td>
+<td>{{with $c.Gain}}{{sgn .RenderMS}} ms{{with .RenderCI}} [{{sgn .Lo}}, {{sgn .Hi}}]{{end}}{{end}}</td><td>{{with $c.Bound}}{{f0 .BoundMS}}{{end}}</td><td>{{len $c.EarlyHinted}}</td><td>{{with $c.Calibration}}{{printf "%+.0f %%" .RenderErrPct}}{{end}}</td>
 {{else}}<td colspan="11" class="l nm">{{$c.Skipped}}{{range $c.Errors}} {{.}}{{end}}</td>{{end}}</tr>
 {{end}}</table>
+<p class="nm">Render gain: the median of paired differences against no hints (the runs interleaved), with its 95 % interval in brackets.{{if .Busy}} <b>{{.Busy}} of the runs were taken while the machine was busy (load above its CPUs): these figures measure the machine as much as the page.</b>{{end}}</p>
 {{range .ModelError}}<p class="nm model-error">{{.}}</p>
 {{end}}<div class="pair"><figure>{{.Render}}</figure><figure>{{.Wasted}}</figure></div>
 {{.Legend}}
