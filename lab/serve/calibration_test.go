@@ -114,7 +114,7 @@ func TestResultsHTML_IntervalAndBusy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			eh.Samples = tt.samples
 			html := string(resultsHTML([]experiment.CellResult{base, eh}))
-			if !strings.Contains(html, "+120 ms [+80, +150]") {
+			if !strings.Contains(html, "&#43;120 ms [&#43;80, &#43;150]") {
 				t.Errorf("the gain is shown without its interval:\n%s", html)
 			}
 			if got := strings.Contains(html, "machine was busy"); got != tt.busy {
