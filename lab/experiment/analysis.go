@@ -35,7 +35,11 @@ type Sample struct {
 	// browser processes that ended in it. Busy marks a run kept although
 	// the load was over the threshold; Retries counts the busy
 	// measurements thrown away before this one.
+	// OwnLoad is the lab's own share of that load: its CPU time and its
+	// browsers' per second of the run; a run is busy when the load less
+	// this share exceeds the threshold.
 	Load1      float64 `json:"load1,omitempty"`
+	OwnLoad    float64 `json:"own_load,omitempty"`
 	CPUMS      float64 `json:"cpu_ms,omitempty"`
 	ChildCPUMS float64 `json:"child_cpu_ms,omitempty"`
 	Busy       bool    `json:"busy,omitempty"`

@@ -111,6 +111,10 @@ func (r *cellRun) runOnce(ctx context.Context, round, place int, logger *slog.Lo
 		x.Round, x.Place = round, place
 		x.Load1 = max(before, after)
 		x.CPUMS, x.ChildCPUMS = ms(self1-self0), ms(child1-child0)
+		if wall := ms(time.Since(began)); wall > 0 {
+			x.OwnLoad = min((x.CPUMS+x.ChildCPUMS)/wall, float64(max(r.opts.CPUs, 1)))
+		}
+		r.busy.own = x.OwnLoad
 		x.Retries = attempt
 		if r.busy.isBusy(x.Load1) {
 			if attempt < r.opts.BusyRetries && ctx.Err() == nil && r.busy.wait(ctx) {
@@ -134,6 +138,10 @@ func (r *cellRun) runOnce(ctx context.Context, round, place int, logger *slog.Lo
 type busyState struct {
 	opts      Options
 	allowance time.Duration
+	// own is the lab's own share of the load: its CPU time and its
+	// browsers' over the latest run, per second of the run. The load
+	// average counts the lab's processes too; only the rest is others'.
+	own float64
 }
 
 // read returns the 1-minute load average, 0 when it cannot be read.
@@ -146,7 +154,7 @@ func (b *busyState) read() (float64, error) {
 }
 
 func (b *busyState) isBusy(load1 float64) bool {
-	return b.opts.BusyLoad > 0 && b.opts.CPUs > 0 && load1/float64(b.opts.CPUs) > b.opts.BusyLoad
+	return b.opts.BusyLoad > 0 && b.opts.CPUs > 0 && (load1-b.own)/float64(b.opts.CPUs) > b.opts.BusyLoad
 }
 
 func (b *busyState) spend(d time.Duration) { b.allowance -= d }

@@ -51,7 +51,8 @@ func TestLoadSummary_Busy(t *testing.T) {
 		why  string
 	}{
 		{name: "quiet", ls: LoadSummary{CPUs: 2, BusyLoad: 1, Runs: 20, Load1Max: 1.9}},
-		{name: "a busy run kept", ls: LoadSummary{CPUs: 2, BusyLoad: 1, Runs: 20, Load1Max: 30, Kept: 3}, busy: true, why: "reached 30.0 on 2 CPUs"},
+		{name: "a busy run kept", ls: LoadSummary{CPUs: 2, BusyLoad: 1, Runs: 20, Load1Max: 30, OthersMax: 29, Kept: 3}, busy: true, why: "reached 30.0 on 2 CPUs, 29.0 of it not the lab's"},
+		{name: "the lab's own load", ls: LoadSummary{CPUs: 2, BusyLoad: 1, Runs: 20, Load1Max: 2.8, OthersMax: 0.9}},
 		{name: "many dropped", ls: LoadSummary{CPUs: 2, BusyLoad: 1, Runs: 20, Load1Max: 1.5, Dropped: 3}, busy: true, why: "3 busy measurements"},
 		{name: "few dropped", ls: LoadSummary{CPUs: 2, BusyLoad: 1, Runs: 20, Load1Max: 1.5, Dropped: 2}},
 		{name: "not judged", ls: LoadSummary{CPUs: 2, Runs: 20, Load1Max: 40}},
@@ -62,6 +63,27 @@ func TestLoadSummary_Busy(t *testing.T) {
 			busy, why := tt.ls.Busy()
 			if busy != tt.busy || !strings.Contains(why, tt.why) {
 				t.Errorf("Busy() = %v %q, want %v %q", busy, why, tt.busy, tt.why)
+			}
+		})
+	}
+}
+
+func TestBusyState_isBusy(t *testing.T) {
+	tests := []struct {
+		name       string
+		own, load1 float64
+		busy       bool
+	}{
+		{"quiet", 0, 1.5, false},
+		{"others over the CPUs", 0, 2.5, true},
+		{"the lab's own browsers", 1.2, 2.8, false},
+		{"others beside the lab", 1.2, 3.5, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := busyState{opts: Options{BusyLoad: 1, CPUs: 2}, own: tt.own}
+			if got := b.isBusy(tt.load1); got != tt.busy {
+				t.Errorf("isBusy(%v) with the lab's own %v = %v, want %v", tt.load1, tt.own, got, tt.busy)
 			}
 		})
 	}
