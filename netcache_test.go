@@ -30,3 +30,27 @@ func TestNetCache_NetworkAllocs(t *testing.T) {
 		t.Errorf("a remembered address allocates %v times, want 0", n)
 	}
 }
+
+func TestIsPageType(t *testing.T) {
+	for _, tc := range []struct {
+		ct   string
+		want bool
+	}{
+		{"text/html", true},
+		{"TEXT/HTML", true},
+		{"text/html; charset=utf-8", true},
+		{"text/html; charset=UTF-8", true},
+		{"text/html;charset=utf-8", true},
+		{"text/html; charset=iso-8859-1", true},
+		{" text/html ; charset=\"utf-8\"", true},
+		{"application/xhtml+xml", true},
+		{"text/html; charset", false},
+		{"text/plain", false},
+		{"application/json", false},
+		{"", false},
+	} {
+		if got := isPageType(tc.ct); got != tc.want {
+			t.Errorf("isPageType(%q) = %v, want %v", tc.ct, got, tc.want)
+		}
+	}
+}
