@@ -24,7 +24,10 @@ type entry struct {
 	public  []Link // the last public observation, deduplicated
 	private []Link // private links that reached quorum, in that order
 	pending []pendingLink
-	indexed []string // the targets of links and pending as recorded in the target index
+	// indexed holds the targets recorded in the target index (each
+	// link's Target, once): links itself when nothing is pending, so a
+	// route keeps no copy of its targets (see indexedLinks).
+	indexed []Link
 	// updatedNano is when the hints were last learned, in Unix
 	// nanoseconds (as expiresNano: 8 bytes, not a time.Time's 24).
 	updatedNano int64
