@@ -123,7 +123,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string]*routeSet)}}
+	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string]targetRoutes)}}
 	n := shardCount(cfg.MaxEntries, cfg.MaxBytes)
 	m.mask = uint64(n - 1) //nolint:gosec // shardCount returns a power of two in [1, 64]
 	for range n {

@@ -11,7 +11,15 @@ import (
 // store's own bounds bound it. Lock order: a shard's lock, then the index's.
 type targetIndex struct {
 	mu     sync.RWMutex
-	routes map[string]*routeSet // target → route keys
+	routes map[string]targetRoutes // target → route keys
+}
+
+// targetRoutes is the routes of one target: one route in place, as most
+// targets (a page's own image) have, without a set of its own; more when
+// there are several.
+type targetRoutes struct {
+	one  string    // the route, when more is nil
+	more *routeSet // all the routes, when not nil
 }
 
 // smallSet is the size up to which a routeSet is a slice: most targets
@@ -77,17 +85,24 @@ func (t *targetIndex) set(route string, old, targets []Link) {
 		if slices.ContainsFunc(targets, func(n Link) bool { return n.Target == l.Target }) {
 			continue
 		}
-		if rs, ok := t.routes[l.Target]; ok && rs.remove(route) {
+		v, ok := t.routes[l.Target]
+		if ok && ((v.more == nil && v.one == route) || (v.more != nil && v.more.remove(route))) {
 			delete(t.routes, l.Target)
 		}
 	}
 	for _, l := range targets {
-		rs, ok := t.routes[l.Target]
-		if !ok {
-			rs = new(routeSet)
-			t.routes[l.Target] = rs
+		v, ok := t.routes[l.Target]
+		switch {
+		case !ok:
+			t.routes[l.Target] = targetRoutes{one: route}
+		case v.more != nil:
+			v.more.add(route)
+		case v.one != route:
+			rs := new(routeSet)
+			rs.add(v.one)
+			rs.add(route)
+			t.routes[l.Target] = targetRoutes{more: rs}
 		}
-		rs.add(route)
 	}
 }
 
@@ -136,11 +151,14 @@ func (t *targetIndex) has(target string) bool {
 func (t *targetIndex) routesOf(target string) []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	rs, ok := t.routes[target]
-	if !ok {
+	v, ok := t.routes[target]
+	switch {
+	case !ok:
 		return nil
+	case v.more == nil:
+		return []string{v.one}
 	}
-	return rs.list()
+	return v.more.list()
 }
 
 func (t *targetIndex) reset() {

@@ -12,7 +12,7 @@ import (
 func TestTargetIndex(t *testing.T) {
 	for _, n := range []int{1, smallSet, smallSet + 1, 5 * smallSet} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			ix := targetIndex{routes: make(map[string]*routeSet)}
+			ix := targetIndex{routes: make(map[string]targetRoutes)}
 			var want []string
 			for i := range n {
 				r := "https://a.test/p/" + strconv.Itoa(i)
