@@ -145,6 +145,9 @@ func (f *fieldView) offered(n *navigation, values []string) {
 				continue
 			}
 			hf = &hintField{value: l}
+			if rf.hints == nil {
+				rf.hints = make(map[string]*hintField)
+			}
 			rf.hints[l] = hf
 		}
 		hf.offered++
@@ -266,7 +269,7 @@ func (f *fieldView) report(limit int, rtt time.Duration, bandwidth int64) []Rout
 		if n := min(rf.n, thinkSamples); n > 0 {
 			s := slices.Clone(rf.think[:n])
 			slices.Sort(s)
-			r.ThinkP50, r.ThinkP95 = s[n/2], s[min(n-1, n*95/100)]
+			r.ThinkP50, r.ThinkP95 = s[n/2].duration(), s[min(n-1, n*95/100)].duration()
 		}
 		for t, hf := range rf.hints {
 			r.Hints = append(r.Hints, HintField{Target: t, Offered: hf.offered, Taken: hf.taken, Bytes: hf.bytes})

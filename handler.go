@@ -20,10 +20,14 @@ type Handler struct {
 	cfg      Config
 	store    hintstore.Store
 	ownStore bool
-	learner  *learner
-	views    viewLog
-	field    fieldView
-	closed   atomic.Bool
+	// readStart: the store may count its read timeout from the request's
+	// arrival (hintstore.WithReadStart); the memory store does not, and
+	// its navigations skip the context that would carry it.
+	readStart bool
+	learner   *learner
+	views     viewLog
+	field     fieldView
+	closed    atomic.Bool
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -46,6 +50,8 @@ func New(next http.Handler, cfg Config) (*Handler, error) {
 		}
 		h.store, h.ownStore = m, true
 	}
+	_, memory := h.store.(*hintstore.Memory)
+	h.readStart = !memory
 	id := identity{key: cfg.IdentityKey, current: cfg.Identity}
 	if len(id.key) == 0 {
 		id.key = make([]byte, 32)

@@ -150,7 +150,7 @@ func (l *learner) async(proto, route string, job func()) bool {
 // the route's hints no longer fit.
 func (l *learner) start(n *navigation, hdr http.Header, earlyLinks []string) (p *pending, moved bool) {
 	ct := hdr.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "text/html" && mt != "application/xhtml+xml") {
+	if !isPageType(ct) {
 		return nil, true // the navigation answers something else than a page now
 	}
 	vary, star, personal, ok := varyNames(hdr)
@@ -422,4 +422,19 @@ func (l *learner) forgetRoute(route, proto string) {
 // learnContext bounds one store write made off the request path.
 func learnContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+// isPageType reports whether a response's Content-Type is that of a page
+// the learner reads: text/html or application/xhtml+xml, with valid
+// parameters. The spellings origins send nearly always are recognised
+// without parsing (mime.ParseMediaType builds a map per call).
+func isPageType(ct string) bool {
+	switch {
+	case strings.EqualFold(ct, "text/html"),
+		strings.EqualFold(ct, "text/html; charset=utf-8"),
+		strings.EqualFold(ct, "text/html;charset=utf-8"):
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
 }

@@ -34,7 +34,7 @@ type requestFacts struct {
 // request's RemoteAddr is read.
 func (f *requestFacts) network() string {
 	if !f.netKnown {
-		f.net, f.netKnown = clientNetwork(f.r.RemoteAddr), true
+		f.net, f.netKnown = networks.network(f.r.RemoteAddr), true
 	}
 	return f.net
 }

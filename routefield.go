@@ -1,6 +1,7 @@
 package earlyhints
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,10 +23,22 @@ type routeField struct {
 	lastOffer         atomic.Int64 // Unix ns of the last sampled 103
 
 	mu    sync.Mutex
-	think [thinkSamples]time.Duration
-	n     int // samples taken, ring index n % thinkSamples
-	hints map[string]*hintField
+	think [thinkSamples]thinkTime
+	n     int                   // samples taken, ring index n % thinkSamples
+	hints map[string]*hintField // nil until a hint is offered
 }
+
+// thinkTime is a think time in microseconds, 4 bytes instead of a
+// time.Duration's 8: a followed route keeps 64 of them.
+type thinkTime uint32
+
+// toThink returns d as a thinkTime: at least 1 µs, at most about 71 minutes.
+func toThink(d time.Duration) thinkTime {
+	return thinkTime(min(max(d/time.Microsecond, 1), math.MaxUint32))
+}
+
+// duration returns t as a time.Duration.
+func (t thinkTime) duration() time.Duration { return time.Duration(t) * time.Microsecond }
 
 // hintField is how browsers used one hinted file of a route.
 type hintField struct {
@@ -35,7 +48,7 @@ type hintField struct {
 }
 
 func newRouteField(route string) *routeField {
-	return &routeField{observedKey: hintstore.ObservedKey(route), hints: make(map[string]*hintField)}
+	return &routeField{observedKey: hintstore.ObservedKey(route)}
 }
 
 // recordThink records how long the origin took to answer a navigation of
@@ -46,7 +59,7 @@ func (rf *routeField) recordThink(d time.Duration) {
 		return
 	}
 	rf.mu.Lock()
-	rf.think[rf.n%thinkSamples] = d
+	rf.think[rf.n%thinkSamples] = toThink(d)
 	rf.n++
 	n := min(rf.n, thinkSamples)
 	var p50 time.Duration
@@ -54,10 +67,10 @@ func (rf *routeField) recordThink(d time.Duration) {
 	// every eighth one, on the stack, so a navigation costs a store and
 	// rarely a sort of 64 values.
 	if n >= 3 && (rf.n <= 8 || rf.n%8 == 0) {
-		var s [thinkSamples]time.Duration
+		var s [thinkSamples]thinkTime
 		copy(s[:], rf.think[:n])
 		slices.Sort(s[:n])
-		p50 = s[n/2]
+		p50 = s[n/2].duration()
 	}
 	rf.mu.Unlock()
 	if p50 > 0 {

@@ -20,7 +20,10 @@ var valuesPool = sync.Pool{New: func() any { s := make([]string, 0, DefaultMaxPr
 func (h *Handler) sendLearned(w http.ResponseWriter, n *navigation) bool {
 	// All the reads of this navigation share one bound on a shared store's
 	// wait (redis-timeout), however many there are.
-	ctx := hintstore.WithReadStart(n.r.Context(), n.start)
+	ctx := n.r.Context()
+	if h.readStart {
+		ctx = hintstore.WithReadStart(ctx, n.start)
+	}
 	e, ok, err := h.store.Get(ctx, n.route)
 	key := n.route
 	if err == nil && ok && len(e.Vary) > 0 {

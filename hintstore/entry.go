@@ -1,7 +1,6 @@
 package hintstore
 
 import (
-	"container/list"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -25,12 +24,17 @@ type entry struct {
 	public  []Link // the last public observation, deduplicated
 	private []Link // private links that reached quorum, in that order
 	pending []pendingLink
-	indexed []string // the targets of links and pending as recorded in the target index
+	// indexed holds the targets recorded in the target index (each
+	// link's Target, once): links itself when nothing is pending, so a
+	// route keeps no copy of its targets (see indexedLinks).
+	indexed []Link
 	// updatedNano is when the hints were last learned, in Unix
 	// nanoseconds (as expiresNano: 8 bytes, not a time.Time's 24).
 	updatedNano int64
 	size        int64
-	elem        *list.Element
+	// prev and next link the entry into its shard's order (entryList):
+	// 16 bytes in the entry instead of a 48-byte list element beside it.
+	prev, next *entry
 
 	// Written by Get.
 	hits atomic.Uint64
@@ -260,4 +264,44 @@ func entrySize(e *entry) int64 {
 		}
 	}
 	return n
+}
+
+// entryList is a shard's order of entries, most recently written or
+// second-chanced first, linked through the entries themselves. Its zero
+// value is an empty list.
+type entryList struct{ front, back *entry }
+
+// pushFront puts e, which is in no list, at the front.
+func (l *entryList) pushFront(e *entry) {
+	e.prev, e.next = nil, l.front
+	if l.front != nil {
+		l.front.prev = e
+	} else {
+		l.back = e
+	}
+	l.front = e
+}
+
+// remove takes e, which is in l, out of it.
+func (l *entryList) remove(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.front = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.back = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// moveToFront moves e, which is in l, to the front.
+func (l *entryList) moveToFront(e *entry) {
+	if l.front == e {
+		return
+	}
+	l.remove(e)
+	l.pushFront(e)
 }

@@ -2,7 +2,6 @@ package hintstore
 
 import (
 	"cmp"
-	"container/list"
 	"context"
 	"errors"
 	"hash/maphash"
@@ -98,7 +97,7 @@ type Memory struct {
 type shard struct {
 	mu         sync.RWMutex
 	entries    map[string]*entry
-	order      list.List // of *entry, most recently written or second-chanced first
+	order      entryList // most recently written or second-chanced first
 	bytes      int64
 	maxEntries int
 	maxBytes   int64
@@ -124,7 +123,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string]*routeSet)}}
+	m := &Memory{cfg: cfg, seed: maphash.MakeSeed(), targets: targetIndex{routes: make(map[string]targetRoutes)}}
 	n := shardCount(cfg.MaxEntries, cfg.MaxBytes)
 	m.mask = uint64(n - 1) //nolint:gosec // shardCount returns a power of two in [1, 64]
 	for range n {
@@ -250,13 +249,13 @@ func (m *Memory) Observe(_ context.Context, key string, obs Observation) (Entry,
 		}
 		m.targets.reindex(e, false)
 		s.entries[key] = e
-		e.elem = s.order.PushFront(e)
+		s.order.pushFront(e)
 		s.bytes += e.size
 	} else {
 		if !m.resizeOrRemoveLocked(s, e) {
 			return Entry{Key: key, Updated: now}, nil
 		}
-		s.order.MoveToFront(e.elem)
+		s.order.moveToFront(e)
 	}
 	for (len(s.entries) > s.maxEntries || s.bytes > s.maxBytes) && len(s.entries) > 1 {
 		m.evictOneLocked(s, e, nowNano)
@@ -304,27 +303,27 @@ const maxSecondChances = 16
 
 func (m *Memory) evictOneLocked(s *shard, keep *entry, now int64) {
 	for range maxSecondChances {
-		e := s.order.Back().Value.(*entry)
+		e := s.order.back
 		switch {
 		case e == keep:
-			s.order.MoveToFront(e.elem)
+			s.order.moveToFront(e)
 		case e.deadline(m.cfg.TTL) <= now:
 			m.dropExpiredLocked(s, e)
 			return
 		case e.ref.Load():
 			e.ref.Store(false)
-			s.order.MoveToFront(e.elem)
+			s.order.moveToFront(e)
 		default:
 			m.removeLocked(s, e)
 			m.evictions.Add(1)
 			return
 		}
 	}
-	el := s.order.Back()
-	if el.Value.(*entry) == keep {
-		el = el.Prev()
+	e := s.order.back
+	if e == keep {
+		e = e.prev
 	}
-	m.removeLocked(s, el.Value.(*entry))
+	m.removeLocked(s, e)
 	m.evictions.Add(1)
 }
 
@@ -332,11 +331,10 @@ func (m *Memory) evictOneLocked(s *shard, keep *entry, now int64) {
 // so a store that is written to does not keep dead routes until evicted.
 func (m *Memory) sweepLocked(s *shard, now int64) {
 	for range 2 {
-		el := s.order.Back()
-		if el == nil {
+		e := s.order.back
+		if e == nil {
 			return
 		}
-		e := el.Value.(*entry)
 		if e.deadline(m.cfg.TTL) > now {
 			return
 		}
@@ -357,7 +355,7 @@ func (m *Memory) removeLocked(s *shard, e *entry) {
 	}
 	delete(s.entries, e.key)
 	m.targets.reindex(e, true)
-	s.order.Remove(e.elem)
+	s.order.remove(e)
 	s.bytes -= e.size
 	m.retiredHits.Add(e.hits.Load())
 	m.changes.Add(1)
@@ -424,7 +422,7 @@ func (m *Memory) PurgeAll(context.Context) error {
 			m.retiredHits.Add(e.hits.Load())
 		}
 		clear(s.entries)
-		s.order.Init()
+		s.order = entryList{}
 		s.bytes = 0
 		s.mu.Unlock()
 	}

@@ -258,7 +258,7 @@ func (m *Memory) insertLoaded(e *entry) {
 	}
 	s.entries[e.key] = e
 	m.targets.reindex(e, false)
-	e.elem = s.order.PushFront(e)
+	s.order.pushFront(e)
 	s.bytes += e.size
 	for (len(s.entries) > s.maxEntries || s.bytes > s.maxBytes) && len(s.entries) > 1 {
 		m.evictOneLocked(s, e, 0)

@@ -11,7 +11,15 @@ import (
 // store's own bounds bound it. Lock order: a shard's lock, then the index's.
 type targetIndex struct {
 	mu     sync.RWMutex
-	routes map[string]*routeSet // target → route keys
+	routes map[string]targetRoutes // target → route keys
+}
+
+// targetRoutes is the routes of one target: one route in place, as most
+// targets (a page's own image) have, without a set of its own; more when
+// there are several.
+type targetRoutes struct {
+	one  string    // the route, when more is nil
+	more *routeSet // all the routes, when not nil
 }
 
 // smallSet is the size up to which a routeSet is a slice: most targets
@@ -65,50 +73,71 @@ func (s *routeSet) list() []string {
 	return out
 }
 
-// set records that the targets of route changed from old to targets.
-func (t *targetIndex) set(route string, old, targets []string) {
+// set records that the targets of route changed from those of old to
+// those of targets (each a link's Target, once per slice).
+func (t *targetIndex) set(route string, old, targets []Link) {
 	if len(old) == 0 && len(targets) == 0 {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, target := range old {
-		if slices.Contains(targets, target) {
+	for _, l := range old {
+		if slices.ContainsFunc(targets, func(n Link) bool { return n.Target == l.Target }) {
 			continue
 		}
-		if rs, ok := t.routes[target]; ok && rs.remove(route) {
-			delete(t.routes, target)
+		v, ok := t.routes[l.Target]
+		if ok && ((v.more == nil && v.one == route) || (v.more != nil && v.more.remove(route))) {
+			delete(t.routes, l.Target)
 		}
 	}
-	for _, target := range targets {
-		rs, ok := t.routes[target]
-		if !ok {
-			rs = new(routeSet)
-			t.routes[target] = rs
+	for _, l := range targets {
+		v, ok := t.routes[l.Target]
+		switch {
+		case !ok:
+			t.routes[l.Target] = targetRoutes{one: route}
+		case v.more != nil:
+			v.more.add(route)
+		case v.one != route:
+			rs := new(routeSet)
+			rs.add(v.one)
+			rs.add(route)
+			t.routes[l.Target] = targetRoutes{more: rs}
 		}
-		rs.add(route)
 	}
 }
 
 // reindex brings the index in line with e's links and waiting links; a
 // removed entry (gone) leaves it.
 func (t *targetIndex) reindex(e *entry, gone bool) {
-	var targets []string
+	var targets []Link
 	if !gone {
-		targets = make([]string, 0, len(e.links)+len(e.pending))
-		for _, l := range e.links {
-			if !slices.Contains(targets, l.Target) {
-				targets = append(targets, l.Target)
-			}
-		}
-		for _, p := range e.pending {
-			if !slices.Contains(targets, p.link.Target) {
-				targets = append(targets, p.link.Target)
-			}
-		}
+		targets = indexedLinks(e)
 	}
 	t.set(e.key, e.indexed, targets)
 	e.indexed = targets
+}
+
+// indexedLinks returns links whose Targets are those of e's links and
+// waiting links, each once: e.links itself when nothing waits and its
+// targets are distinct (a stored slice is never changed in place, so the
+// entry may keep it as the record of what it indexed), else a new slice.
+func indexedLinks(e *entry) []Link {
+	if len(e.pending) == 0 && distinctTargets(e.links) {
+		return e.links
+	}
+	targets := make([]Link, 0, len(e.links)+len(e.pending))
+	add := func(target string) {
+		if !slices.ContainsFunc(targets, func(l Link) bool { return l.Target == target }) {
+			targets = append(targets, Link{Target: target})
+		}
+	}
+	for _, l := range e.links {
+		add(l.Target)
+	}
+	for _, p := range e.pending {
+		add(p.link.Target)
+	}
+	return targets
 }
 
 func (t *targetIndex) has(target string) bool {
@@ -122,11 +151,14 @@ func (t *targetIndex) has(target string) bool {
 func (t *targetIndex) routesOf(target string) []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	rs, ok := t.routes[target]
-	if !ok {
+	v, ok := t.routes[target]
+	switch {
+	case !ok:
 		return nil
+	case v.more == nil:
+		return []string{v.one}
 	}
-	return rs.list()
+	return v.more.list()
 }
 
 func (t *targetIndex) reset() {

@@ -12,13 +12,13 @@ import (
 func TestTargetIndex(t *testing.T) {
 	for _, n := range []int{1, smallSet, smallSet + 1, 5 * smallSet} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			ix := targetIndex{routes: make(map[string]*routeSet)}
+			ix := targetIndex{routes: make(map[string]targetRoutes)}
 			var want []string
 			for i := range n {
 				r := "https://a.test/p/" + strconv.Itoa(i)
 				want = append(want, r)
-				ix.set(r, nil, []string{"https://a.test/site.css", r + ".jpg"})
-				ix.set(r, []string{"https://a.test/site.css", r + ".jpg"}, []string{"https://a.test/site.css", r + ".jpg"}) // again: no duplicate
+				ix.set(r, nil, targetLinks("https://a.test/site.css", r+".jpg"))
+				ix.set(r, targetLinks("https://a.test/site.css", r+".jpg"), targetLinks("https://a.test/site.css", r+".jpg")) // again: no duplicate
 			}
 			got := ix.routesOf("https://a.test/site.css")
 			slices.Sort(got)
@@ -30,11 +30,20 @@ func TestTargetIndex(t *testing.T) {
 				t.Fatalf("a route's own target: %v", ix.routesOf(want[0]+".jpg"))
 			}
 			for _, r := range want {
-				ix.set(r, []string{"https://a.test/site.css", r + ".jpg"}, nil)
+				ix.set(r, targetLinks("https://a.test/site.css", r+".jpg"), nil)
 			}
 			if len(ix.routes) != 0 || ix.has("https://a.test/site.css") {
 				t.Fatalf("%d targets left after every route went", len(ix.routes))
 			}
 		})
 	}
+}
+
+// targetLinks returns links to targets, as the index records them.
+func targetLinks(targets ...string) []Link {
+	out := make([]Link, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, Link{Target: t})
+	}
+	return out
 }

@@ -34,7 +34,12 @@ func newOriginTransport(cfg Config) *originTransport {
 			MaxResponseHeaderBytes: int64(cfg.MaxResponseHeaderBytes),
 			// Bodies pass through as the origin encoded them.
 			DisableCompression: true,
-			Protocols:          protos,
+			// A response's header and a page's body arrive in one read(2)
+			// instead of 4 KiB ones (net/http's default): 3-11 % less CPU
+			// per proxied request (bench/README.md), for 28 KiB more per
+			// open origin connection.
+			ReadBufferSize: 32 << 10,
+			Protocols:      protos,
 		}
 	}
 	var std, h2c http.Protocols
