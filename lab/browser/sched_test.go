@@ -135,8 +135,10 @@ func TestLoad_HintedImageNotHeld(t *testing.T) {
 		s.html = `<html><head><link rel="stylesheet" href="/a.css"></head><body>` +
 			`<img src="/i1.jpg"><img src="/i2.jpg"><img src="/i3.jpg"></body></html>`
 		s.assets["/i3.jpg"] = asset{ctype: "image/jpeg", body: "i", delay: 200 * ms}
-		s.hints = []string{"</a.css>; rel=preload; as=style", "</i1.jpg>; rel=preload; as=image",
-			"</i2.jpg>; rel=preload; as=image", "</i3.jpg>; rel=preload; as=image"}
+		s.hints = []string{
+			"</a.css>; rel=preload; as=style", "</i1.jpg>; rel=preload; as=image",
+			"</i2.jpg>; rel=preload; as=image", "</i3.jpg>; rel=preload; as=image",
+		}
 		res := loadVirtual(t, serveVirtual(t, s), Config{Proto: H2, UseEarlyHints: true})
 		for _, p := range []string{"/a.css", "/i1.jpg", "/i2.jpg", "/i3.jpg"} {
 			e, ok := res.Entry("https://site.test" + p)

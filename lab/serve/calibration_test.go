@@ -68,13 +68,24 @@ func TestModelErrorLines(t *testing.T) {
 		cells []experiment.CellResult
 		want  []string
 	}{
-		{"within", []experiment.CellResult{cellOf(experiment.BrowserModel, "4g", experiment.Cold, experiment.H2, experiment.None),
-			cellOf(experiment.BrowserModel, "4g", experiment.Cold, experiment.H2, experiment.EarlyHints)},
-			[]string{"Model, 4g, cold cache, h2: its render time was within 9 % of Chromium's on this kind of cell in the calibration run: -3 % (-9 % to +6 % over 4 cells).", "Chromium 156, load 0.8."}},
-		{"off", []experiment.CellResult{cellOf(experiment.BrowserModel, "4g", experiment.Warm, experiment.H2, experiment.None)},
-			[]string{"Model, 4g, warm cache, h2: its render time was off Chromium's by more than 15 % in some cells on this kind of cell in the calibration run: -18 % (-20 % to -16 % over 2 cells).", "Chromium 156, load 0.8."}},
-		{"never compared", []experiment.CellResult{cellOf(experiment.BrowserModel, "3g", experiment.Cold, experiment.H3, experiment.None)},
-			[]string{"Model, 3g, cold cache, h3: not compared with Chromium in the calibration run; treat its numbers as the model's alone.", "Chromium 156, load 0.8."}},
+		{
+			"within",
+			[]experiment.CellResult{
+				cellOf(experiment.BrowserModel, "4g", experiment.Cold, experiment.H2, experiment.None),
+				cellOf(experiment.BrowserModel, "4g", experiment.Cold, experiment.H2, experiment.EarlyHints),
+			},
+			[]string{"Model, 4g, cold cache, h2: its render time was within 9 % of Chromium's on this kind of cell in the calibration run: -3 % (-9 % to +6 % over 4 cells).", "Chromium 156, load 0.8."},
+		},
+		{
+			"off",
+			[]experiment.CellResult{cellOf(experiment.BrowserModel, "4g", experiment.Warm, experiment.H2, experiment.None)},
+			[]string{"Model, 4g, warm cache, h2: its render time was off Chromium's by more than 15 % in some cells on this kind of cell in the calibration run: -18 % (-20 % to -16 % over 2 cells).", "Chromium 156, load 0.8."},
+		},
+		{
+			"never compared",
+			[]experiment.CellResult{cellOf(experiment.BrowserModel, "3g", experiment.Cold, experiment.H3, experiment.None)},
+			[]string{"Model, 3g, cold cache, h3: not compared with Chromium in the calibration run; treat its numbers as the model's alone.", "Chromium 156, load 0.8."},
+		},
 		{"chromium only", []experiment.CellResult{cellOf(experiment.BrowserChromium, "4g", experiment.Cold, experiment.H2, experiment.None)}, nil},
 	}
 	for _, tt := range tests {

@@ -31,9 +31,9 @@ func run(paths []string, note string) error {
 	}
 	var runs []*experiment.Results
 	for _, path := range paths {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) //nolint:gosec // the operator names the results files
 		if err != nil {
-			return err
+			return fmt.Errorf("calgen: %w; pass the results.json of an earlyhints lab run", err)
 		}
 		var res experiment.Results
 		if err := json.Unmarshal(b, &res); err != nil {
