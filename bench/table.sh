@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# table.sh — the side-by-side table of issue 26 in one command: earlyhints,
+# table.sh — the side-by-side table of the proxy against its peers in one command: earlyhints,
 # the stock Go httputil.ReverseProxy, Caddy, nginx and h2o (those
 # installed or installable), TLS 1.3 + HTTP/2, `h2load -c 32 -m 10 -t 1`,
 # 3 rounds with the targets taking turns, no think time at the origin, for
