@@ -119,8 +119,9 @@ func WriteJSON(w io.Writer, res *experiment.Results) error {
 	return nil
 }
 
-// WriteFiles writes results.json, results.csv, report.html and claims.md
-// (the article's claims with their verdicts) into dir, creating it.
+// WriteFiles writes results.json, results.csv, report.html, claims.md
+// (the article's claims with their verdicts) and tables.md (the tables in
+// Markdown, for a README) into dir, creating it.
 // It returns the paths written.
 func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -130,7 +131,7 @@ func WriteFiles(dir string, res *experiment.Results) ([]string, error) {
 	for _, out := range []struct {
 		name  string
 		write func(io.Writer, *experiment.Results) error
-	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}, {"report.html", WriteHTML}, {"claims.md", WriteClaimsMarkdown}} {
+	}{{"results.json", WriteJSON}, {"results.csv", WriteCSV}, {"report.html", WriteHTML}, {"claims.md", WriteClaimsMarkdown}, {"tables.md", WriteTablesMarkdown}} {
 		p := filepath.Join(dir, out.name)
 		f, err := os.Create(p) //nolint:gosec // the operator names the output directory
 		if err != nil {

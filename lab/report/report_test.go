@@ -103,7 +103,7 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 4 || filepath.Base(paths[2]) != "report.html" || filepath.Base(paths[3]) != "claims.md" {
+	if len(paths) != 5 || filepath.Base(paths[2]) != "report.html" || filepath.Base(paths[3]) != "claims.md" {
 		t.Fatalf("paths = %v", paths)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "claims.md"))
