@@ -184,7 +184,7 @@ func measurementOfVisit(v *chromium.Visit, cold bool) (Measurement, error) {
 	}
 	for _, r := range v.Resources {
 		e := WaterfallEntry{
-			URL: r.Name, Kind: kindOfChromium(r), Initiator: initiatorOfChromium(r),
+			URL: r.Name, Kind: kindOf(r.Name, r.InitiatorType), Initiator: initiatorOf(r.InitiatorType, r.TransferSize, r.EncodedBodySize),
 			StartMS: r.StartTime, RequestMS: r.RequestStart, FirstByteMS: r.ResponseStart, EndMS: r.ResponseEnd,
 			Bytes: int64(r.TransferSize), RenderBlocking: r.RenderBlockingStatus == "blocking",
 			FromCache: r.TransferSize == 0 && r.EncodedBodySize > 0,
@@ -240,21 +240,24 @@ func pathOf(u string) string {
 	return p.Path
 }
 
-func initiatorOfChromium(r chromium.ResourceTiming) string {
-	switch r.InitiatorType {
+// initiatorOf and kindOf class a Resource Timing entry of a real browser
+// (Chromium's or Firefox's, whose entries carry the same fields) for the
+// waterfall.
+func initiatorOf(initiatorType string, transferSize, encodedBodySize float64) string {
+	switch initiatorType {
 	case "early-hints":
 		return "early-hints"
 	case "css":
 		return "css"
 	}
-	if r.TransferSize == 0 && r.EncodedBodySize > 0 {
+	if transferSize == 0 && encodedBodySize > 0 {
 		return "cache"
 	}
 	return "parser"
 }
 
-func kindOfChromium(r chromium.ResourceTiming) string {
-	p := strings.ToLower(pathOf(r.Name))
+func kindOf(name, initiatorType string) string {
+	p := strings.ToLower(pathOf(name))
 	switch {
 	case strings.HasSuffix(p, ".css"):
 		return "style"
@@ -264,7 +267,7 @@ func kindOfChromium(r chromium.ResourceTiming) string {
 		return "font"
 	case strings.HasSuffix(p, ".jpg"), strings.HasSuffix(p, ".png"), strings.HasSuffix(p, ".svg"), strings.HasSuffix(p, ".webp"), strings.HasSuffix(p, ".gif"):
 		return "image"
-	case r.InitiatorType == "fetch" || r.InitiatorType == "xmlhttprequest":
+	case initiatorType == "fetch" || initiatorType == "xmlhttprequest":
 		return "fetch"
 	}
 	return "other"

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/earlyhints/earlyhints/lab/chromium"
 	"github.com/earlyhints/earlyhints/lab/firefox"
 	"github.com/earlyhints/earlyhints/lab/site"
 )
@@ -161,7 +160,7 @@ func measurementOfFirefox(v *firefox.Visit, log []site.LogEntry, rtt time.Durati
 	render, load := max(nav.ResponseEnd, v.FCP), max(nav.ResponseEnd, nav.LoadEventEnd)
 	for _, r := range v.Resources {
 		e := WaterfallEntry{
-			URL: r.Name, Kind: kindOfFirefox(r), Initiator: initiatorOfFirefox(r),
+			URL: r.Name, Kind: kindOf(r.Name, r.InitiatorType), Initiator: initiatorOf(r.InitiatorType, r.TransferSize, r.EncodedBodySize),
 			StartMS: r.StartTime, RequestMS: r.RequestStart, FirstByteMS: r.ResponseStart, EndMS: r.ResponseEnd,
 			Bytes: int64(r.TransferSize), RenderBlocking: r.RenderBlockingStatus == "blocking",
 			FromCache: r.TransferSize == 0 && r.EncodedBodySize > 0,
@@ -238,21 +237,4 @@ func earlyOnServer(v *firefox.Visit, log []site.LogEntry) []string {
 		}
 	}
 	return out
-}
-
-func initiatorOfFirefox(r firefox.ResourceTiming) string {
-	switch r.InitiatorType {
-	case "early-hints":
-		return "early-hints"
-	case "css":
-		return "css"
-	}
-	if r.TransferSize == 0 && r.EncodedBodySize > 0 {
-		return "cache"
-	}
-	return "parser"
-}
-
-func kindOfFirefox(r firefox.ResourceTiming) string {
-	return kindOfChromium(chromium.ResourceTiming{Name: r.Name, InitiatorType: r.InitiatorType})
 }
